@@ -1,0 +1,60 @@
+import express, { Express } from 'express';
+import helmet from 'helmet';
+import type IORedis from 'ioredis';
+import type { DataSource } from 'typeorm';
+import type { ApiConfig } from '../shared/config';
+import { JobDispatcher } from '../shared/jobs/dispatcher';
+import type { createQueue } from '../shared/jobs/queue';
+import type { Logger } from '../shared/logger';
+import { ClientStore } from './auth/clients';
+import { authenticate } from './auth/middleware';
+import { tokenRoutes } from './auth/routes';
+import { TokenService } from './auth/tokens';
+import { healthRoutes } from './health/routes';
+import { notFound, problemHandler } from './http/problems';
+import { requestContext } from './http/request-context';
+import { DatabaseNamePolicy } from './instances/database-name-policy';
+import { instanceRoutes } from './instances/routes';
+import { InstanceService } from './instances/service';
+import { jobRoutes } from './jobs/routes';
+
+export interface AppDeps {
+  config: ApiConfig;
+  dataSource: DataSource;
+  queue: ReturnType<typeof createQueue>;
+  /** The connection the queue uses; readiness pings it. */
+  redis: IORedis;
+  tokens: TokenService;
+  logger: Logger;
+}
+
+/** Builds the HTTP API from its dependencies; starting, listening and stopping belong to main.ts. */
+export function createApp(deps: AppDeps): Express {
+  const { config, dataSource, logger } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+  app.set('query parser', 'simple');
+
+  app.use(helmet());
+  app.use(requestContext(logger));
+  app.use(express.json({ limit: config.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
+
+  app.use(healthRoutes({ dataSource, redis: deps.redis }));
+  app.use(tokenRoutes({
+    clients: new ClientStore(dataSource), tokens: deps.tokens, rateLimitPerMinute: config.tokens.rateLimitPerMinute, bodyLimit: config.http.bodyLimit,
+  }));
+
+  const dispatcher = new JobDispatcher(deps.queue, config.enqueueTimeoutMs, logger);
+  const instances = new InstanceService(dataSource, dispatcher, config.ods.engine);
+  const names = new DatabaseNamePolicy(config.ods.engine, {
+    adminDatabaseUrl: config.adminDatabase.url, templateDatabase: config.ods.templateDatabase, reservedNames: config.ods.reservedNames,
+  });
+  app.use('/admin', authenticate(deps.tokens));
+  app.use(instanceRoutes(instances, names));
+  app.use(jobRoutes(dataSource));
+
+  app.use(notFound());
+  app.use(problemHandler());
+  return app;
+}

@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource, IsNull } from 'typeorm';
+import { ApiClientEntity } from '../../shared/database/entities';
+import { ValidationError } from '../../shared/errors';
+import { ALL_SCOPES, parseScopes } from './scopes';
+import { decoy, generateSecret, hashSecret, verifySecret } from './secrets';
+
+export interface NewClient {
+  client_id: string;
+  client_secret: string;
+  name: string;
+  scope: string;
+}
+
+/** API clients: created by the CLI or the first-start bootstrap, checked by the token endpoint. */
+export class ClientStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async create(name: string, scope: string): Promise<NewClient> {
+    const scopes = parseScopes(scope);
+    const unknown = scopes.filter((s) => !ALL_SCOPES.includes(s));
+    if (!name.trim() || name.length > 100) throw new ValidationError('name must be 1 to 100 characters');
+    if (!scopes.length || unknown.length) {
+      throw new ValidationError(`scope must be one or more of: ${ALL_SCOPES.join(', ')}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`);
+    }
+    const secret = generateSecret();
+    const client = this.dataSource.getRepository(ApiClientEntity).create({
+      id: randomUUID(),
+      clientId: `odsim_${randomUUID().replace(/-/g, '').slice(0, 20)}`,
+      name: name.trim(),
+      secretHash: await hashSecret(secret),
+      scopes: scopes.join(' '),
+      createdAt: new Date(),
+      disabledAt: null,
+    });
+    await this.dataSource.getRepository(ApiClientEntity).insert(client);
+    return { client_id: client.clientId, client_secret: secret, name: client.name, scope: client.scopes };
+  }
+
+  /** The client's allowed scopes if id and secret match an enabled client; otherwise null. */
+  async authenticate(clientId: string, secret: string): Promise<string[] | null> {
+    const client = clientId.length <= 64
+      ? await this.dataSource.getRepository(ApiClientEntity).findOneBy({ clientId, disabledAt: IsNull() })
+      : null;
+    // Hash even for an unknown client, so response time does not tell which ids exist.
+    const ok = await verifySecret(secret, client?.secretHash ?? (await decoy()));
+    return client && ok ? parseScopes(client.scopes) : null;
+  }
+
+  async count(): Promise<number> {
+    return this.dataSource.getRepository(ApiClientEntity).count();
+  }
+
+  async list(): Promise<{ client_id: string; name: string; scope: string; created_at: Date; disabled: boolean }[]> {
+    const rows = await this.dataSource.getRepository(ApiClientEntity).find({ order: { createdAt: 'ASC' } });
+    return rows.map((c) => ({ client_id: c.clientId, name: c.name, scope: c.scopes, created_at: c.createdAt, disabled: !!c.disabledAt }));
+  }
+
+  async disable(clientId: string): Promise<boolean> {
+    const result = await this.dataSource.getRepository(ApiClientEntity).update({ clientId, disabledAt: IsNull() }, { disabledAt: new Date() });
+    return (result.affected ?? 0) > 0;
+  }
+}

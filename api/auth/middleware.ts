@@ -1,0 +1,38 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { ForbiddenError, UnauthorizedError } from '../../shared/errors';
+import { Access, grants } from './scopes';
+import type { Principal, TokenService } from './tokens';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: Principal;
+  }
+}
+
+/** Every route behind this needs a valid bearer token. */
+export function authenticate(tokens: TokenService): RequestHandler {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    if (!match) {
+      res.set('WWW-Authenticate', 'Bearer');
+      throw new UnauthorizedError('A bearer token is required (POST /connect/token).');
+    }
+    try {
+      req.principal = await tokens.verify(match[1]);
+    } catch (err) {
+      res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
+      throw err;
+    }
+    next();
+  };
+}
+
+export function requireAccess(access: Access): RequestHandler {
+  return (req, res, next) => {
+    if (!req.principal || !grants(req.principal.scopes, access)) {
+      res.set('WWW-Authenticate', 'Bearer error="insufficient_scope"');
+      throw new ForbiddenError(`This operation needs the ${access === 'write' ? 'full_access' : 'read_only or full_access'} scope.`);
+    }
+    next();
+  };
+}

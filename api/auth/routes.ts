@@ -1,0 +1,75 @@
+import express, { Router } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import { OAuthError, TooManyRequestsError } from '../../shared/errors';
+import type { ClientStore } from './clients';
+import { parseScopes } from './scopes';
+import type { TokenService } from './tokens';
+
+interface TokenRequest {
+  grantType?: string;
+  clientId?: string;
+  clientSecret?: string;
+  scope?: string;
+}
+
+function field(body: unknown, name: string): string | undefined {
+  const value = (body as Record<string, unknown> | undefined)?.[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new OAuthError(400, 'invalid_request', `${name} must be a string.`);
+  return value;
+}
+
+/** Client credentials from the body or from HTTP Basic (RFC 6749 §2.3.1 allows both). */
+function readRequest(req: express.Request): TokenRequest {
+  const request: TokenRequest = {
+    grantType: field(req.body, 'grant_type'),
+    clientId: field(req.body, 'client_id'),
+    clientSecret: field(req.body, 'client_secret'),
+    scope: field(req.body, 'scope'),
+  };
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(req.headers.authorization ?? '');
+  if (basic) {
+    const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon > 0) {
+      request.clientId = decodeURIComponent(decoded.slice(0, colon));
+      request.clientSecret = decodeURIComponent(decoded.slice(colon + 1));
+    }
+  }
+  return request;
+}
+
+export function tokenRoutes(deps: { clients: ClientStore; tokens: TokenService; rateLimitPerMinute: number; bodyLimit: string }): Router {
+  const router = Router();
+  const limiter = rateLimit({
+    windowMs: 60_000,
+    limit: deps.rateLimitPerMinute,
+    standardHeaders: 'draft-7',
+    legacyHeaders: false,
+    handler: (_req, _res, next) => next(new TooManyRequestsError('Too many token requests; try again in a minute.')),
+  });
+
+  router.post(
+    '/connect/token',
+    limiter,
+    express.urlencoded({ extended: false, limit: deps.bodyLimit }),
+    async (req, res) => {
+      const request = readRequest(req);
+      if (request.grantType !== 'client_credentials') {
+        throw new OAuthError(400, 'unsupported_grant_type', 'grant_type must be client_credentials.');
+      }
+      if (!request.clientId || !request.clientSecret) {
+        throw new OAuthError(400, 'invalid_request', 'client_id and client_secret are required.');
+      }
+      const allowed = await deps.clients.authenticate(request.clientId, request.clientSecret);
+      if (!allowed) throw new OAuthError(401, 'invalid_client', 'Unknown client or wrong secret.');
+      const asked = request.scope === undefined ? allowed : parseScopes(request.scope);
+      const refused = asked.filter((s) => !allowed.includes(s));
+      if (!asked.length || refused.length) {
+        throw new OAuthError(400, 'invalid_scope', `This client may ask only for: ${allowed.join(' ')}.`);
+      }
+      res.set('Cache-Control', 'no-store').json(await deps.tokens.issue({ clientId: request.clientId, scopes: asked }));
+    },
+  );
+  return router;
+}

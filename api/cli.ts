@@ -1,0 +1,63 @@
+import 'reflect-metadata';
+import { parseArgs } from 'node:util';
+import { loadApiConfig } from '../shared/config';
+import { createAdminDataSource, prepareAdminDatabase } from '../shared/database/data-source';
+import { createLogger } from '../shared/logger';
+import { ClientStore } from './auth/clients';
+import { SCOPES } from './auth/scopes';
+
+const USAGE = `usage:
+  npm run cli -- clients create --name NAME [--scope SCOPE]   (SCOPE: ${SCOPES.fullAccess} | ${SCOPES.readOnly}; default read-only)
+  npm run cli -- clients list
+  npm run cli -- clients disable --client-id ID`;
+
+/** Administration from a shell on a machine that can reach the admin database. Prints JSON on stdout. */
+async function main(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { name: { type: 'string' }, scope: { type: 'string' }, 'client-id': { type: 'string' }, help: { type: 'boolean' } },
+  });
+  const [area, action] = positionals;
+  if (values.help || area !== 'clients' || !['create', 'list', 'disable'].includes(action ?? '')) {
+    console.error(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const config = loadApiConfig();
+  const log = createLogger('cli', 'warn', process.stderr);
+  const dataSource = createAdminDataSource(config.adminDatabase);
+  await prepareAdminDatabase(dataSource, config.adminDatabase, log);
+  const clients = new ClientStore(dataSource);
+  try {
+    if (action === 'create') {
+      if (!values.name) {
+        console.error(USAGE);
+        return 2;
+      }
+      const created = await clients.create(values.name, values.scope ?? SCOPES.readOnly);
+      console.log(JSON.stringify({ client_id: created.client_id, client_secret: created.client_secret, scope: created.scope }));
+    } else if (action === 'list') {
+      console.log(JSON.stringify(await clients.list()));
+    } else {
+      const id = values['client-id'];
+      if (!id) {
+        console.error(USAGE);
+        return 2;
+      }
+      const disabled = await clients.disable(id);
+      console.log(JSON.stringify({ client_id: id, disabled }));
+      return disabled ? 0 : 1;
+    }
+    return 0;
+  } finally {
+    await dataSource.destroy();
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,32 @@
+import { Router } from 'express';
+import type IORedis from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { withTimeout } from '../../shared/retry';
+
+const CHECK_TIMEOUT_MS = 1500;
+
+async function check(probe: () => Promise<unknown>): Promise<'up' | 'down'> {
+  try {
+    await withTimeout(probe(), CHECK_TIMEOUT_MS, 'timed out');
+    return 'up';
+  } catch {
+    return 'down';
+  }
+}
+
+/** Unauthenticated: says whether the process lives and whether its dependencies answer, nothing more. */
+export function healthRoutes(deps: { dataSource: DataSource; redis: IORedis }): Router {
+  const router = Router();
+  router.get('/health/live', (_req, res) => {
+    res.json({ status: 'up' });
+  });
+  router.get('/health/ready', async (_req, res) => {
+    const [adminDatabase, redis] = await Promise.all([
+      check(() => deps.dataSource.query('SELECT 1')),
+      check(() => deps.redis.ping()),
+    ]);
+    const ready = adminDatabase === 'up' && redis === 'up';
+    res.status(ready ? 200 : 503).json({ status: ready ? 'up' : 'down', checks: { adminDatabase, redis } });
+  });
+  return router;
+}

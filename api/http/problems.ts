@@ -1,0 +1,54 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { isAdminDatabaseUnavailable } from '../../shared/database/data-source';
+import { AppError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, UnsupportedMediaTypeError, ValidationError } from '../../shared/errors';
+
+export const PROBLEM_JSON = 'application/problem+json';
+
+/** Errors raised by express's body parsers carry a `type`; turn the known ones into our vocabulary. */
+function fromBodyParser(err: { type?: string; status?: number }): AppError | undefined {
+  switch (err.type) {
+    case 'entity.too.large': return new PayloadTooLargeError('The request body is larger than this API accepts.');
+    case 'entity.parse.failed': return new ValidationError('The request body is not valid JSON.');
+    case 'encoding.unsupported':
+    case 'charset.unsupported': return new UnsupportedMediaTypeError('The request body encoding is not supported.');
+    case 'request.aborted':
+    case 'request.size.invalid':
+    case 'stream.encoding.set':
+    case 'parameters.too.many': return new ValidationError('The request body could not be read.');
+    default: return undefined;
+  }
+}
+
+/** The one place where errors become HTTP responses: RFC 9457 problem+json, never a stack or a secret. */
+export function problemHandler(): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    let problem: AppError | undefined = err instanceof AppError ? err : fromBodyParser(err);
+    if (!problem && isAdminDatabaseUnavailable(err)) {
+      problem = new ServiceUnavailableError('The admin database is unreachable; try again shortly.');
+      res.set('Retry-After', '5');
+    }
+    if (!problem) {
+      req.log?.error('unhandled error', { event: 'http.error', error: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined });
+    } else if (problem.status >= 500) {
+      req.log?.warn('request failed', { event: 'http.unavailable', error: err instanceof Error ? err.message : String(err) });
+    }
+    const status = problem?.status ?? 500;
+    if (res.headersSent) return;
+    res.status(status).type(PROBLEM_JSON).json({
+      type: 'about:blank',
+      title: problem?.title ?? 'Internal server error',
+      status,
+      detail: problem?.message ?? 'An unexpected error occurred; it has been logged.',
+      instance: req.originalUrl.split('?')[0].slice(0, 200),
+      requestId: req.requestId,
+      ...(problem instanceof ValidationError && Object.keys(problem.errors).length ? { errors: problem.errors } : {}),
+      ...problem?.extensions,
+    });
+  };
+}
+
+export function notFound(): RequestHandler {
+  return (req) => {
+    throw new NotFoundError(`No route for ${req.method} ${req.path.slice(0, 200)}.`);
+  };
+}

@@ -1,0 +1,25 @@
+import type { InstanceEntity, JobEntity } from '../../shared/database/entities';
+import { instancePath, jobPath } from '../jobs/representation';
+
+export { instancePath };
+
+export function instanceView(instance: InstanceEntity, job?: JobEntity | null) {
+  return {
+    id: instance.id,
+    instanceName: instance.instanceName,
+    databaseName: instance.databaseName,
+    previousDatabaseName: instance.previousDatabaseName,
+    status: instance.status,
+    engine: instance.engine,
+    lastError: instance.lastError,
+    createdAt: instance.createdAt.toISOString(),
+    updatedAt: instance.updatedAt.toISOString(),
+    deletedAt: instance.deletedAt?.toISOString() ?? null,
+    ...(job ? { job: { id: job.id, type: job.type, status: job.status } } : {}),
+    _links: {
+      self: { href: instancePath(instance.id) },
+      jobs: { href: `${instancePath(instance.id)}/jobs` },
+      ...(job ? { job: { href: jobPath(job.id) } } : {}),
+    },
+  };
+}

@@ -1,0 +1,53 @@
+import { Router } from 'express';
+import { ValidationError } from '../../shared/errors';
+import { requireAccess } from '../auth/middleware';
+import { pathId, requireJsonBody, toDto } from '../http/validation';
+import type { DatabaseNamePolicy } from './database-name-policy';
+import { CreateInstanceDto, ListInstancesQuery, UpdateInstanceDto } from './dto';
+import { jobView } from '../jobs/representation';
+import { instancePath, instanceView } from './representation';
+import type { InstanceService } from './service';
+
+export function instanceRoutes(service: InstanceService, names: DatabaseNamePolicy): Router {
+  const router = Router();
+  const caller = (req: { principal?: { clientId: string }; requestId: string }) => ({ clientId: req.principal!.clientId, requestId: req.requestId });
+
+  router.get('/admin/instances', requireAccess('read'), async (req, res) => {
+    const query = toDto(ListInstancesQuery, { ...req.query }, 'query string');
+    const { items, total } = await service.list(query);
+    res.set('Total-Count', String(total)).json(items.map((i) => instanceView(i)));
+  });
+
+  router.post('/admin/instances', requireAccess('write'), requireJsonBody(), async (req, res) => {
+    const dto = toDto(CreateInstanceDto, req.body);
+    names.assertAcceptable(dto.databaseName);
+    const { instance, job } = await service.create(dto, caller(req));
+    res.status(201).location(instancePath(instance.id)).json(instanceView(instance, job));
+  });
+
+  router.get('/admin/instances/:id', requireAccess('read'), async (req, res) => {
+    const { instance, job } = await service.get(pathId(req));
+    res.json(instanceView(instance, job));
+  });
+
+  router.put('/admin/instances/:id', requireAccess('write'), requireJsonBody(), async (req, res) => {
+    const dto = toDto(UpdateInstanceDto, req.body);
+    if (dto.instanceName === undefined && dto.databaseName === undefined) {
+      throw new ValidationError('The request body is invalid.', { body: ['Give instanceName, databaseName or both.'] });
+    }
+    if (dto.databaseName !== undefined) names.assertAcceptable(dto.databaseName);
+    const { instance, job } = await service.update(pathId(req), dto, caller(req));
+    res.json(instanceView(instance, job));
+  });
+
+  router.delete('/admin/instances/:id', requireAccess('write'), async (req, res) => {
+    const { instance, job } = await service.delete(pathId(req), caller(req));
+    res.json(instanceView(instance, job));
+  });
+
+  router.get('/admin/instances/:id/jobs', requireAccess('read'), async (req, res) => {
+    res.json((await service.jobsOf(pathId(req))).map(jobView));
+  });
+
+  return router;
+}

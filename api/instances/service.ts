@@ -1,0 +1,208 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { recordAudit } from '../../shared/audit';
+import { CONSTRAINTS } from '../../shared/database/constraints';
+import { DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
+import { nameKey } from '../../shared/database-names';
+import type { EngineName } from '../../shared/database-names';
+import { ConflictError, NotFoundError } from '../../shared/errors';
+import { canRequest, hasUnfinishedWork, InstanceStatus, Operation, phasesOf } from '../../shared/instances/status';
+import type { JobDispatcher } from '../../shared/jobs/dispatcher';
+import type { CreateInstanceDto, ListInstancesQuery, UpdateInstanceDto } from './dto';
+
+export interface Caller {
+  clientId: string;
+  requestId: string;
+}
+
+export interface InstanceWithJob {
+  instance: InstanceEntity;
+  /** The job this request started, or the instance's latest job when reading. */
+  job: JobEntity | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
+/** Unique-index violations are how the admin database says "conflict"; name which one. */
+function conflictFrom(err: unknown): ConflictError | undefined {
+  if (!(err instanceof QueryFailedError)) return undefined;
+  const driverError = err.driverError as { code?: string; constraint?: string };
+  if (driverError.code !== '23505') return undefined;
+  switch (driverError.constraint) {
+    case CONSTRAINTS.activeInstanceName: return new ConflictError('An instance with this instanceName already exists.');
+    case CONSTRAINTS.databaseNameClaim: return new ConflictError('This databaseName is already in use by another instance.');
+    case CONSTRAINTS.oneUnfinishedJob: return new ConflictError('This instance already has an unfinished job; wait for it to finish.');
+    default: return undefined;
+  }
+}
+
+/**
+ * The API side of the request → job → worker flow. Every change is one transaction that
+ * writes the instance, its job and an audit row; the job is handed to the queue after commit.
+ */
+export class InstanceService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly dispatcher: JobDispatcher,
+    private readonly engine: EngineName,
+  ) {}
+
+  async create(dto: CreateInstanceDto, caller: Caller): Promise<InstanceWithJob> {
+    const now = new Date();
+    const instance: InstanceEntity = Object.assign(new InstanceEntity(), {
+      id: randomUUID(),
+      instanceName: dto.instanceName,
+      databaseName: dto.databaseName,
+      previousDatabaseName: null,
+      status: phasesOf('create').pending,
+      engine: this.engine,
+      lastError: null,
+      createdBy: caller.clientId,
+      createdAt: now,
+      updatedAt: now,
+      deletedAt: null,
+    });
+    const job = await this.inTransaction(async (m) => {
+      await m.insert(InstanceEntity, instance);
+      await this.claim(m, instance.id, dto.databaseName);
+      return this.addJob(m, instance, 'create', caller, { target: dto.databaseName });
+    });
+    await this.dispatch(job);
+    return { instance, job };
+  }
+
+  async update(id: string, dto: UpdateInstanceDto, caller: Caller): Promise<InstanceWithJob> {
+    let started: JobEntity | null = null;
+    const result = await this.inTransaction(async (m) => {
+      const instance = await this.lockForChange(m, id);
+      let job: JobEntity | null = null;
+      const changes: Record<string, unknown> = {};
+      if (dto.instanceName !== undefined && dto.instanceName !== instance.instanceName) {
+        changes.instanceName = { from: instance.instanceName, to: dto.instanceName };
+        instance.instanceName = dto.instanceName;
+      }
+      if (dto.databaseName !== undefined && dto.databaseName !== instance.databaseName) {
+        this.assertRequestable('rename', instance.status);
+        if (nameKey(dto.databaseName) !== nameKey(instance.databaseName)) await this.claim(m, instance.id, dto.databaseName);
+        job = await this.addJob(m, instance, 'rename', caller, { source: instance.databaseName, target: dto.databaseName });
+        instance.status = phasesOf('rename').pending;
+        changes.databaseName = { from: instance.databaseName, to: dto.databaseName };
+      }
+      instance.updatedAt = new Date();
+      await m.update(InstanceEntity, { id }, { instanceName: instance.instanceName, status: instance.status, updatedAt: instance.updatedAt });
+      if (!job && Object.keys(changes).length) {
+        await recordAudit(m, { actor: caller.clientId, action: 'instance.update', outcome: 'succeeded', instanceId: id, requestId: caller.requestId, details: changes });
+      }
+      started = job;
+      return { instance, job: job ?? (await this.latestJob(m, id)) };
+    });
+    if (started) await this.dispatch(started);
+    return result;
+  }
+
+  async delete(id: string, caller: Caller): Promise<InstanceWithJob> {
+    const result = await this.inTransaction(async (m) => {
+      const instance = await this.lockForChange(m, id);
+      this.assertRequestable('delete', instance.status);
+      const job = await this.addJob(m, instance, 'delete', caller, { source: instance.databaseName });
+      instance.status = phasesOf('delete').pending;
+      instance.updatedAt = new Date();
+      await m.update(InstanceEntity, { id }, { status: instance.status, updatedAt: instance.updatedAt });
+      return { instance, job };
+    });
+    await this.dispatch(result.job);
+    return result;
+  }
+
+  async get(id: string): Promise<InstanceWithJob> {
+    const instance = isUuid(id) ? await this.dataSource.getRepository(InstanceEntity).findOneBy({ id }) : null;
+    if (!instance) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
+    return { instance, job: await this.latestJob(this.dataSource.manager, id) };
+  }
+
+  async list(query: ListInstancesQuery): Promise<{ items: InstanceEntity[]; total: number }> {
+    const qb = this.dataSource.getRepository(InstanceEntity).createQueryBuilder('i');
+    if (query.status) qb.andWhere('i.status = :status', { status: query.status });
+    else if (query.includeDeleted !== 'true') qb.andWhere('i.status <> :deleted', { deleted: 'Deleted' });
+    if (query.instanceName) {
+      const pattern = `%${query.instanceName.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      qb.andWhere(`LOWER(i.instance_name) LIKE :pattern ESCAPE '\\'`, { pattern });
+    }
+    const [items, total] = await qb.orderBy('i.created_at', 'ASC').addOrderBy('i.id', 'ASC').skip(query.offset).take(query.limit).getManyAndCount();
+    return { items, total };
+  }
+
+  async jobsOf(id: string): Promise<JobEntity[]> {
+    await this.get(id);
+    return this.dataSource.getRepository(JobEntity).find({ where: { instanceId: id }, order: { createdAt: 'DESC' } });
+  }
+
+  private async inTransaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+    try {
+      return await this.dataSource.transaction(work);
+    } catch (err) {
+      throw conflictFrom(err) ?? err;
+    }
+  }
+
+  /** Row lock: two requests on one instance are serialised, the second sees the first's job. */
+  private async lockForChange(m: EntityManager, id: string): Promise<InstanceEntity> {
+    const instance = isUuid(id)
+      ? await m.getRepository(InstanceEntity).createQueryBuilder('i').setLock('pessimistic_write').where('i.id = :id', { id }).getOne()
+      : null;
+    if (!instance) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
+    if (instance.status === 'Deleted') throw new ConflictError('This instance has been deleted.');
+    return instance;
+  }
+
+  private assertRequestable(op: Operation, status: InstanceStatus): void {
+    if (canRequest(op, status)) return;
+    throw new ConflictError(hasUnfinishedWork(status)
+      ? `This instance already has an unfinished job (status ${status}); wait for it to finish.`
+      : `An instance in status ${status} cannot be asked to ${op}.`);
+  }
+
+  private async claim(m: EntityManager, instanceId: string, databaseName: string): Promise<void> {
+    await m.insert(DatabaseNameClaimEntity, { nameKey: nameKey(databaseName), instanceId, createdAt: new Date() });
+  }
+
+  private async addJob(m: EntityManager, instance: InstanceEntity, type: Operation, caller: Caller, names: { source?: string; target?: string }): Promise<JobEntity> {
+    const now = new Date();
+    const job: JobEntity = Object.assign(new JobEntity(), {
+      id: randomUUID(),
+      instanceId: instance.id,
+      type,
+      status: 'queued',
+      attempts: 0,
+      sourceDatabaseName: names.source ?? null,
+      targetDatabaseName: names.target ?? null,
+      priorStatus: type === 'create' ? null : instance.status,
+      error: null,
+      requestId: caller.requestId,
+      requestedBy: caller.clientId,
+      workerId: null,
+      createdAt: now,
+      updatedAt: now,
+      startedAt: null,
+      finishedAt: null,
+    });
+    await m.insert(JobEntity, job);
+    await recordAudit(m, {
+      actor: caller.clientId, action: `instance.${type}`, outcome: 'accepted', instanceId: instance.id, jobId: job.id,
+      requestId: caller.requestId, details: { ...names, instanceName: instance.instanceName },
+    });
+    return job;
+  }
+
+  private async latestJob(m: EntityManager, instanceId: string): Promise<JobEntity | null> {
+    return m.getRepository(JobEntity).findOne({ where: { instanceId }, order: { createdAt: 'DESC' } });
+  }
+
+  private async dispatch(job: JobEntity): Promise<void> {
+    await this.dispatcher.dispatch({ id: job.id, type: job.type, instanceId: job.instanceId, requestId: job.requestId });
+  }
+}

@@ -1,0 +1,19 @@
+import { Router } from 'express';
+import type { DataSource } from 'typeorm';
+import { JobEntity } from '../../shared/database/entities';
+import { NotFoundError } from '../../shared/errors';
+import { requireAccess } from '../auth/middleware';
+import { pathId } from '../http/validation';
+import { isUuid } from '../instances/service';
+import { jobView } from './representation';
+
+export function jobRoutes(dataSource: DataSource): Router {
+  const router = Router();
+  router.get('/admin/jobs/:id', requireAccess('read'), async (req, res) => {
+    const id = pathId(req);
+    const job = isUuid(id) ? await dataSource.getRepository(JobEntity).findOneBy({ id }) : null;
+    if (!job) throw new NotFoundError(`No job with id ${id.slice(0, 64)}.`);
+    res.json(jobView(job));
+  });
+  return router;
+}

@@ -1,0 +1,42 @@
+import 'reflect-metadata';
+import type { Server } from 'node:http';
+import { loadApiConfig, redactUrl } from '../shared/config';
+import { createAdminDataSource, prepareAdminDatabase } from '../shared/database/data-source';
+import { createQueue, redisConnection } from '../shared/jobs/queue';
+import { createLogger } from '../shared/logger';
+import { onShutdownSignal } from '../shared/shutdown';
+import { createApp } from './app';
+import { bootstrapFirstClient, resolveSigningKey } from './auth/bootstrap';
+import { TokenService } from './auth/tokens';
+
+async function main(): Promise<void> {
+  const config = loadApiConfig();
+  const log = createLogger('api', config.logLevel);
+  const dataSource = createAdminDataSource(config.adminDatabase);
+  await prepareAdminDatabase(dataSource, config.adminDatabase, log);
+  const signingKey = await resolveSigningKey(config, log);
+  await bootstrapFirstClient(config, dataSource, log);
+
+  // No offline queue: while Redis is down an enqueue fails at once and the reconciler takes over.
+  const redis = redisConnection(config.redis.url, { enableOfflineQueue: false });
+  redis.on('error', (err) => log.warn('redis connection error', { event: 'redis.error', error: err.message }));
+  const queue = createQueue(redis, config.redis.prefix);
+  queue.on('error', () => undefined);
+
+  const app = createApp({ config, dataSource, queue, redis, tokens: new TokenService(signingKey, config.tokens), logger: log });
+  const server: Server = app.listen(config.http.port, config.http.host, () => {
+    log.info('api listening', { event: 'api.started', host: config.http.host, port: config.http.port, adminDatabase: redactUrl(config.adminDatabase.url) });
+  });
+
+  onShutdownSignal(log, async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await queue.close();
+    redis.disconnect();
+    await dataSource.destroy();
+  });
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,28 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import { AuditEventEntity, AuditOutcome } from './database/entities/audit-event.entity';
+
+export interface AuditEvent {
+  actor: string;
+  action: string;
+  outcome: AuditOutcome;
+  instanceId?: string | null;
+  jobId?: string | null;
+  requestId?: string | null;
+  details?: Record<string, unknown>;
+}
+
+/** Appends one audit row inside the caller's transaction, so it stands or falls with the change. */
+export async function recordAudit(manager: EntityManager, event: AuditEvent): Promise<void> {
+  await manager.insert(AuditEventEntity, {
+    id: randomUUID(),
+    occurredAt: new Date(),
+    actor: event.actor,
+    action: event.action,
+    outcome: event.outcome,
+    instanceId: event.instanceId ?? null,
+    jobId: event.jobId ?? null,
+    requestId: event.requestId ?? null,
+    details: event.details ? JSON.stringify(event.details).slice(0, 2000) : null,
+  });
+}

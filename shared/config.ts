@@ -1,0 +1,192 @@
+import 'reflect-metadata';
+import { plainToInstance, Transform, Type } from 'class-transformer';
+import {
+  IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, validateSync,
+} from 'class-validator';
+import { ConfigurationError } from './errors';
+import { ENGINES, EngineName } from './database-names';
+
+/**
+ * Every setting the processes read, validated once at start-up. Defaults serve the local
+ * quickstart (admin and ODS databases on the local PostgreSQL, Redis on localhost).
+ * The API never reads ODS_SERVER_URL: only the worker's config carries it.
+ */
+const toBool = ({ value }: { value: unknown }) =>
+  typeof value === 'string' ? ['1', 'true', 'yes', 'on'].includes(value.toLowerCase()) ? true
+    : ['0', 'false', 'no', 'off', ''].includes(value.toLowerCase()) ? false : value : value;
+
+const POSTGRES_URL = /^postgres(ql)?:\/\/.+/;
+const REDIS_URL = /^rediss?:\/\/.+/;
+
+class Environment {
+  @IsIn(['development', 'production', 'test']) NODE_ENV = 'development';
+  @IsIn(['error', 'warn', 'info', 'debug']) LOG_LEVEL = 'info';
+
+  @Type(() => Number) @IsInt() @Min(0) @Max(65535) PORT = 3000;
+  @IsString() HOST = '127.0.0.1';
+  @IsString() @MaxLength(20) BODY_LIMIT = '16kb';
+
+  @Matches(POSTGRES_URL, { message: 'ADMIN_DATABASE_URL must be a postgres:// URL' })
+  ADMIN_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/ods_instance_manager';
+  @Type(() => Number) @IsInt() @Min(100) ADMIN_DATABASE_CONNECT_TIMEOUT_MS = 3000;
+  @Type(() => Number) @IsInt() @Min(1) @Max(100) ADMIN_DATABASE_POOL_SIZE = 10;
+
+  @Matches(REDIS_URL, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL = 'redis://127.0.0.1:6379';
+  @Matches(/^[A-Za-z0-9_-]{1,40}$/) QUEUE_PREFIX = 'odsim';
+  @Type(() => Number) @IsInt() @Min(50) ENQUEUE_TIMEOUT_MS = 2000;
+
+  @IsIn(ENGINES) ODS_ENGINE: EngineName = 'postgres';
+  @IsString() @MinLength(1) @MaxLength(128) ODS_TEMPLATE_DATABASE = 'EdFi_Ods_Minimal_Template';
+  @IsString() RESERVED_DATABASE_NAMES = 'EdFi_Admin,EdFi_Security';
+
+  // Worker only.
+  @IsOptional() @Matches(POSTGRES_URL, { message: 'ODS_SERVER_URL must be a postgres:// URL' })
+  ODS_SERVER_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+  @Transform(toBool) @IsBoolean() ODS_TEMPLATE_STANDIN = false;
+  @IsOptional() @IsIn(['', 'wal_log', 'file_copy']) ODS_PG_CREATE_STRATEGY = '';
+  @Type(() => Number) @IsInt() @Min(1) @Max(64) WORKER_CONCURRENCY = 2;
+  @Type(() => Number) @IsInt() @Min(1) @Max(64) GLOBAL_CONCURRENCY = 2;
+  @Type(() => Number) @IsInt() @Min(1000) JOB_LOCK_DURATION_MS = 60_000;
+  @Type(() => Number) @IsInt() @Min(1000) STALLED_INTERVAL_MS = 30_000;
+  @Type(() => Number) @IsInt() @Min(200) RECONCILE_INTERVAL_MS = 5_000;
+  @Type(() => Number) @IsInt() @Min(1) @Max(50) TRANSIENT_RETRY_ATTEMPTS = 8;
+  @Type(() => Number) @IsInt() @Min(10) TRANSIENT_RETRY_BASE_MS = 1_000;
+  @Type(() => Number) @IsInt() @Min(10) TRANSIENT_RETRY_MAX_MS = 30_000;
+
+  // API only.
+  @IsOptional() @IsString() @MinLength(32, { message: 'TOKEN_SIGNING_KEY must be at least 32 characters' })
+  TOKEN_SIGNING_KEY?: string;
+  @IsString() @MinLength(1) TOKEN_ISSUER = 'ods-instance-manager';
+  @IsString() @MinLength(1) TOKEN_AUDIENCE = 'ods-instance-manager';
+  @Type(() => Number) @IsInt() @Min(60) @Max(86_400) TOKEN_TTL_SECONDS = 1800;
+  @Type(() => Number) @IsInt() @Min(1) TOKEN_RATE_LIMIT_PER_MINUTE = 30;
+  @Transform(toBool) @IsBoolean() BOOTSTRAP_CLIENT = true;
+  @IsString() @MinLength(1) DATA_DIR = '.data';
+}
+
+export interface CommonConfig {
+  env: 'development' | 'production' | 'test';
+  logLevel: string;
+  adminDatabase: { url: string; connectTimeoutMs: number; poolSize: number };
+  redis: { url: string; prefix: string };
+  ods: { engine: EngineName; templateDatabase: string; reservedNames: string[] };
+}
+
+export interface ApiConfig extends CommonConfig {
+  http: { port: number; host: string; bodyLimit: string };
+  enqueueTimeoutMs: number;
+  tokens: {
+    /** Undefined outside production: a key is then generated once into dataDir. */
+    signingKey?: string;
+    issuer: string;
+    audience: string;
+    ttlSeconds: number;
+    rateLimitPerMinute: number;
+  };
+  bootstrapClient: boolean;
+  dataDir: string;
+}
+
+export interface WorkerConfig extends CommonConfig {
+  ods: CommonConfig['ods'] & { serverUrl: string; createStandInTemplate: boolean; pgCreateStrategy: '' | 'wal_log' | 'file_copy' };
+  concurrency: { perWorker: number; global: number };
+  locks: { lockDurationMs: number; stalledIntervalMs: number };
+  reconcileIntervalMs: number;
+  transientRetry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
+}
+
+function parse(env: NodeJS.ProcessEnv, keys: (keyof Environment)[]): Environment {
+  const known = new Set<string>(keys);
+  // Empty strings mean "not set", so that `FOO= npm start` falls back to the default.
+  const source = Object.fromEntries(Object.entries(env).filter(([k, v]) => known.has(k) && v !== undefined && v !== ''));
+  const parsed = plainToInstance(Environment, source, { exposeDefaultValues: true });
+  const problems = validateSync(parsed).flatMap((e) => {
+    if (!known.has(e.property)) return [];
+    const shown = /URL|KEY/.test(e.property) ? '(hidden)' : JSON.stringify(e.value);
+    return Object.values(e.constraints ?? {}).map((m) => `${e.property}=${shown}: ${m}`);
+  });
+  if (parsed.NODE_ENV === 'production' && known.has('TOKEN_SIGNING_KEY') && !parsed.TOKEN_SIGNING_KEY) {
+    problems.push('TOKEN_SIGNING_KEY is required when NODE_ENV=production');
+  }
+  if (problems.length) throw new ConfigurationError(problems);
+  return parsed;
+}
+
+const COMMON_KEYS: (keyof Environment)[] = [
+  'NODE_ENV', 'LOG_LEVEL', 'ADMIN_DATABASE_URL', 'ADMIN_DATABASE_CONNECT_TIMEOUT_MS', 'ADMIN_DATABASE_POOL_SIZE',
+  'REDIS_URL', 'QUEUE_PREFIX', 'ODS_ENGINE', 'ODS_TEMPLATE_DATABASE', 'RESERVED_DATABASE_NAMES',
+];
+
+function common(e: Environment): CommonConfig {
+  return {
+    env: e.NODE_ENV as CommonConfig['env'],
+    logLevel: e.LOG_LEVEL,
+    adminDatabase: { url: e.ADMIN_DATABASE_URL, connectTimeoutMs: e.ADMIN_DATABASE_CONNECT_TIMEOUT_MS, poolSize: e.ADMIN_DATABASE_POOL_SIZE },
+    redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
+    ods: {
+      engine: e.ODS_ENGINE,
+      templateDatabase: e.ODS_TEMPLATE_DATABASE,
+      reservedNames: e.RESERVED_DATABASE_NAMES.split(',').map((s) => s.trim()).filter(Boolean),
+    },
+  };
+}
+
+export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
+  const e = parse(env, [
+    ...COMMON_KEYS, 'PORT', 'HOST', 'BODY_LIMIT', 'ENQUEUE_TIMEOUT_MS', 'TOKEN_SIGNING_KEY', 'TOKEN_ISSUER',
+    'TOKEN_AUDIENCE', 'TOKEN_TTL_SECONDS', 'TOKEN_RATE_LIMIT_PER_MINUTE', 'BOOTSTRAP_CLIENT', 'DATA_DIR',
+  ]);
+  return {
+    ...common(e),
+    http: { port: e.PORT, host: e.HOST, bodyLimit: e.BODY_LIMIT },
+    enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
+    tokens: {
+      signingKey: e.TOKEN_SIGNING_KEY,
+      issuer: e.TOKEN_ISSUER,
+      audience: e.TOKEN_AUDIENCE,
+      ttlSeconds: e.TOKEN_TTL_SECONDS,
+      rateLimitPerMinute: e.TOKEN_RATE_LIMIT_PER_MINUTE,
+    },
+    bootstrapClient: e.BOOTSTRAP_CLIENT,
+    dataDir: e.DATA_DIR,
+  };
+}
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const e = parse(env, [
+    ...COMMON_KEYS, 'ODS_SERVER_URL', 'ODS_TEMPLATE_STANDIN', 'ODS_PG_CREATE_STRATEGY', 'WORKER_CONCURRENCY',
+    'GLOBAL_CONCURRENCY', 'JOB_LOCK_DURATION_MS', 'STALLED_INTERVAL_MS', 'RECONCILE_INTERVAL_MS',
+    'TRANSIENT_RETRY_ATTEMPTS', 'TRANSIENT_RETRY_BASE_MS', 'TRANSIENT_RETRY_MAX_MS',
+  ]);
+  const c = common(e);
+  return {
+    ...c,
+    ods: {
+      ...c.ods,
+      serverUrl: e.ODS_SERVER_URL,
+      createStandInTemplate: e.ODS_TEMPLATE_STANDIN,
+      pgCreateStrategy: (e.ODS_PG_CREATE_STRATEGY ?? '') as WorkerConfig['ods']['pgCreateStrategy'],
+    },
+    concurrency: { perWorker: e.WORKER_CONCURRENCY, global: e.GLOBAL_CONCURRENCY },
+    locks: { lockDurationMs: e.JOB_LOCK_DURATION_MS, stalledIntervalMs: e.STALLED_INTERVAL_MS },
+    reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
+    transientRetry: { attempts: e.TRANSIENT_RETRY_ATTEMPTS, baseDelayMs: e.TRANSIENT_RETRY_BASE_MS, maxDelayMs: e.TRANSIENT_RETRY_MAX_MS },
+  };
+}
+
+/** The database name in a postgres:// URL (the admin DB is reserved: no instance may take its name). */
+export function databaseNameOf(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres';
+}
+
+/** A connection URL safe to log: the password is replaced. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable url)';
+  }
+}

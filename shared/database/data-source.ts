@@ -1,0 +1,113 @@
+import 'reflect-metadata';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import type { CommonConfig } from '../config';
+import { databaseNameOf } from '../config';
+import type { Logger } from '../logger';
+import { ENTITIES } from './entities';
+import { Initial1764061200000 } from './migrations/postgres/1764061200000-Initial';
+
+const POSTGRES_MIGRATIONS = [Initial1764061200000];
+
+/** Keys of the advisory locks the processes take on the admin database (any 64-bit number, fixed forever). */
+export const ADVISORY_LOCKS = {
+  migrate: 7_316_001,
+  bootstrapClient: 7_316_002,
+} as const;
+
+export function createAdminDataSource(db: CommonConfig['adminDatabase']): DataSource {
+  return new DataSource({
+    type: 'postgres',
+    url: db.url,
+    entities: ENTITIES,
+    migrations: POSTGRES_MIGRATIONS,
+    migrationsTableName: 'schema_migrations',
+    synchronize: false,
+    migrationsRun: false,
+    logging: false,
+    poolSize: db.poolSize,
+    connectTimeoutMS: db.connectTimeoutMs,
+    extra: {
+      // Fail fast when the admin database is unreachable: the API answers 503, it never hangs.
+      connectionTimeoutMillis: db.connectTimeoutMs,
+      statement_timeout: 30_000,
+      application_name: 'ods-instance-manager',
+    },
+  });
+}
+
+/**
+ * Creates the admin database if it is missing and brings its schema up to date. Any number
+ * of APIs and workers may call this at the same moment: creation tolerates a concurrent
+ * creator, and migrations run under an advisory lock, one process at a time.
+ */
+export async function prepareAdminDatabase(dataSource: DataSource, db: CommonConfig['adminDatabase'], log: Logger): Promise<void> {
+  await createDatabaseIfMissing(db, log);
+  await dataSource.initialize();
+  await withAdvisoryLock(dataSource, ADVISORY_LOCKS.migrate, async () => {
+    const applied = await dataSource.runMigrations({ transaction: 'each' });
+    if (applied.length) log.info('admin database migrated', { event: 'admin_db.migrated', migrations: applied.map((m) => m.name) });
+  });
+}
+
+async function createDatabaseIfMissing(db: CommonConfig['adminDatabase'], log: Logger): Promise<void> {
+  const name = databaseNameOf(db.url);
+  const maintenance = new URL(db.url);
+  maintenance.pathname = '/postgres';
+  const client = new Client({ connectionString: maintenance.toString(), connectionTimeoutMillis: db.connectTimeoutMs });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (err) {
+    // No maintenance database to reach (a managed service, a restricted login): assume the admin
+    // database was made by the operator; connecting to it will tell.
+    log.debug('could not reach the maintenance database; not creating the admin database', { event: 'admin_db.create_skipped', reason: errorMessage(err) });
+    return;
+  }
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount) return;
+    await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
+    log.info('admin database created', { event: 'admin_db.created', database: name });
+  } catch (err) {
+    // 42P04 duplicate_database, 23505: another process created it a moment ago.
+    const code = (err as { code?: string }).code;
+    if (code !== '42P04' && code !== '23505') throw err;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Runs `work` while holding a session-level advisory lock on one pooled connection. */
+export async function withAdvisoryLock<T>(dataSource: DataSource, key: number, work: () => Promise<T>): Promise<T> {
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [key]);
+    try {
+      return await work();
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [key]);
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
+
+/** True when `err` says the admin database cannot be reached right now (as opposed to a bad query). */
+export function isAdminDatabaseUnavailable(err: unknown): boolean {
+  let current: unknown = err;
+  for (let depth = 0; current && depth < 4; depth++) {
+    const e = current as { code?: string; message?: string; driverError?: unknown; cause?: unknown };
+    if (e.code && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
+    if (e.message && /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i.test(e.message)) return true;
+    current = e.driverError ?? e.cause;
+  }
+  return false;
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

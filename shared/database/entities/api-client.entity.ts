@@ -1,0 +1,14 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+/** An OAuth client allowed to ask for tokens. Only a hash of its secret is stored. */
+@Entity({ name: 'api_clients' })
+export class ApiClientEntity {
+  @PrimaryColumn({ type: 'uuid' }) id: string;
+  @Column({ name: 'client_id', type: 'varchar', length: 64 }) clientId: string;
+  @Column({ type: 'varchar', length: 100 }) name: string;
+  @Column({ name: 'secret_hash', type: 'varchar', length: 255 }) secretHash: string;
+  /** Space-separated, as in OAuth. */
+  @Column({ type: 'varchar', length: 500 }) scopes: string;
+  @Column({ name: 'created_at', type: Date }) createdAt: Date;
+  @Column({ name: 'disabled_at', type: Date, nullable: true }) disabledAt: Date | null;
+}

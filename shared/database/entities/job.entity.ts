@@ -1,0 +1,25 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { InstanceStatus, JobStatus, Operation } from '../../instances/status';
+
+/** One requested operation. Its id is also the BullMQ job id, which makes re-enqueueing idempotent. */
+@Entity({ name: 'jobs' })
+export class JobEntity {
+  @PrimaryColumn({ type: 'uuid' }) id: string;
+  @Column({ name: 'instance_id', type: 'uuid' }) instanceId: string;
+  @Column({ type: 'varchar', length: 16 }) type: Operation;
+  @Column({ type: 'varchar', length: 16 }) status: JobStatus;
+  @Column({ type: 'int' }) attempts: number;
+  /** The database the operation starts from (rename, delete) and the one it produces (create, rename). */
+  @Column({ name: 'source_database_name', type: 'varchar', length: 128, nullable: true }) sourceDatabaseName: string | null;
+  @Column({ name: 'target_database_name', type: 'varchar', length: 128, nullable: true }) targetDatabaseName: string | null;
+  /** The instance's status when the job was requested (a delete of a CreateFailed instance owns nothing). */
+  @Column({ name: 'prior_status', type: 'varchar', length: 32, nullable: true }) priorStatus: InstanceStatus | null;
+  @Column({ type: 'varchar', length: 2000, nullable: true }) error: string | null;
+  @Column({ name: 'request_id', type: 'varchar', length: 64, nullable: true }) requestId: string | null;
+  @Column({ name: 'requested_by', type: 'varchar', length: 64 }) requestedBy: string;
+  @Column({ name: 'worker_id', type: 'varchar', length: 128, nullable: true }) workerId: string | null;
+  @Column({ name: 'created_at', type: Date }) createdAt: Date;
+  @Column({ name: 'updated_at', type: Date }) updatedAt: Date;
+  @Column({ name: 'started_at', type: Date, nullable: true }) startedAt: Date | null;
+  @Column({ name: 'finished_at', type: Date, nullable: true }) finishedAt: Date | null;
+}

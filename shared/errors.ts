@@ -1,0 +1,89 @@
+/**
+ * The application's error vocabulary. Each class carries its HTTP status so that one
+ * middleware (api/http/problems.ts) can turn any of them into problem+json.
+ */
+export type FieldErrors = Record<string, string[]>;
+
+export abstract class AppError extends Error {
+  abstract readonly status: number;
+  abstract readonly title: string;
+  /** Extra members for the problem+json body (RFC 9457 allows them). */
+  readonly extensions: Record<string, unknown> = {};
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends AppError {
+  readonly status = 400;
+  readonly title = 'Validation failed';
+  constructor(message: string, readonly errors: FieldErrors = {}) {
+    super(message);
+  }
+}
+
+export class UnauthorizedError extends AppError {
+  readonly status = 401;
+  readonly title = 'Unauthorized';
+}
+
+/** A refusal from the token endpoint: problem+json that also carries RFC 6749's `error` member. */
+export class OAuthError extends AppError {
+  readonly title = 'Token request refused';
+  constructor(readonly status: 400 | 401, error: 'invalid_request' | 'invalid_client' | 'invalid_scope' | 'unsupported_grant_type', message: string) {
+    super(message);
+    Object.assign(this.extensions, { error, error_description: message });
+  }
+}
+
+export class PayloadTooLargeError extends AppError {
+  readonly status = 413;
+  readonly title = 'Payload too large';
+}
+
+export class TooManyRequestsError extends AppError {
+  readonly status = 429;
+  readonly title = 'Too many requests';
+}
+
+export class UnsupportedMediaTypeError extends AppError {
+  readonly status = 415;
+  readonly title = 'Unsupported media type';
+}
+
+export class ForbiddenError extends AppError {
+  readonly status = 403;
+  readonly title = 'Forbidden';
+}
+
+export class NotFoundError extends AppError {
+  readonly status = 404;
+  readonly title = 'Not found';
+}
+
+export class ConflictError extends AppError {
+  readonly status = 409;
+  readonly title = 'Conflict';
+}
+
+export class ServiceUnavailableError extends AppError {
+  readonly status = 503;
+  readonly title = 'Service unavailable';
+}
+
+/** Raised by a job handler when retrying cannot help (the database is not ours, the template is missing...). */
+export class PermanentJobError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PermanentJobError';
+  }
+}
+
+/** Start-up configuration is wrong: the message lists every problem at once. */
+export class ConfigurationError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigurationError';
+  }
+}

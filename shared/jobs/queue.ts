@@ -1,0 +1,45 @@
+import { JobsOptions, Queue } from 'bullmq';
+import IORedis, { RedisOptions } from 'ioredis';
+import type { Operation } from '../instances/status';
+
+/** One queue carries every operation; the job name says which, the handler registry dispatches. */
+export const QUEUE_NAME = 'instance-operations';
+
+/** What travels through Redis: ids only. The job row in the admin database is the source of truth. */
+export interface JobPayload {
+  jobId: string;
+  instanceId: string;
+  requestId: string | null;
+}
+
+export interface QueueJobRef {
+  id: string;
+  type: Operation;
+  instanceId: string;
+  requestId: string | null;
+}
+
+/**
+ * Retries here are for the job as a whole (a worker that could not reach the admin database,
+ * an instance locked by another worker); transient database-server errors are retried inside
+ * the job, by the driver call, with their own backoff.
+ */
+export const JOB_OPTIONS: JobsOptions = {
+  attempts: 25,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { age: 24 * 3600, count: 5000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
+};
+
+export function redisConnection(url: string, options: RedisOptions = {}): IORedis {
+  return new IORedis(url, { maxRetriesPerRequest: null, ...options });
+}
+
+export function createQueue(connection: IORedis, prefix: string): Queue<JobPayload> {
+  return new Queue<JobPayload>(QUEUE_NAME, { connection, prefix });
+}
+
+/** Adds the job under its row's id: adding it twice is a no-op while BullMQ still holds it. */
+export function addJob(queue: Queue<JobPayload>, job: QueueJobRef) {
+  return queue.add(job.type, { jobId: job.id, instanceId: job.instanceId, requestId: job.requestId }, { ...JOB_OPTIONS, jobId: job.id });
+}

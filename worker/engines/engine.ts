@@ -1,0 +1,74 @@
+import type { EngineName } from '../../shared/database-names';
+
+/** What the manager knows of one database on the ODS server. */
+export interface DatabaseDescription {
+  name: string;
+  /** The instance whose ownership marker the database carries, or null for an unmanaged database. */
+  ownerInstanceId: string | null;
+  /** False while a drop was interrupted half-way (PostgreSQL marks such a database invalid). */
+  valid: boolean;
+  acceptsConnections: boolean;
+}
+
+export interface CreateRequest {
+  instanceId: string;
+  databaseName: string;
+  templateDatabase: string;
+  /** Where the clone is built and marked before it takes its final name (named by the job, so always ours). */
+  stagingName: string;
+}
+
+export interface DropRequest {
+  instanceId: string;
+  databaseName: string;
+  /** Staging databases of this instance's create jobs, dropped too if a crash left them. */
+  stagingNames: string[];
+  /** The instance never owned a database (its create failed): a foreign one is left alone and the drop succeeds. */
+  ownsNothing: boolean;
+}
+
+export interface RenameRequest {
+  instanceId: string;
+  from: string;
+  to: string;
+}
+
+/** What the call found and did; logged and kept in the audit trail. */
+export type Outcome =
+  | 'created' | 'already-created'
+  | 'dropped' | 'already-absent' | 'left-unmanaged'
+  | 'renamed' | 'already-renamed';
+
+/**
+ * One engine's privileged operations. Each is idempotent: it looks at the server first, so
+ * running it twice (a re-delivered job, a crash half-way) ends in the same state as once.
+ * None ever drops or overwrites a database that lacks this instance's ownership marker.
+ */
+export interface EngineDriver {
+  readonly engine: EngineName;
+  create(request: CreateRequest): Promise<Outcome>;
+  drop(request: DropRequest): Promise<Outcome>;
+  rename(request: RenameRequest): Promise<Outcome>;
+  exists(name: string): Promise<boolean>;
+  describe(name: string): Promise<DatabaseDescription | null>;
+  /** Whether retrying `err` may help (a template in use, a dropped connection...). */
+  isTransient(err: unknown): boolean;
+  close(): Promise<void>;
+}
+
+/** The ownership marker, as stored on each database the manager creates. */
+export const MARKER_KIND = 'ods-instance-manager';
+
+export function ownershipMarker(instanceId: string): string {
+  return JSON.stringify({ managedBy: MARKER_KIND, instanceId });
+}
+
+export function parseOwnershipMarker(text: string | null | undefined): string | null {
+  if (!text) return null;
+  try {
+    const parsed = JSON.parse(text) as { managedBy?: unknown; instanceId?: unknown };
+    return parsed.managedBy === MARKER_KIND && typeof parsed.instanceId === 'string' ? parsed.instanceId : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,234 @@
+import { Client, Pool, PoolClient } from 'pg';
+import * as names from '../../shared/database-names/postgres';
+import { PermanentJobError } from '../../shared/errors';
+import type { Logger } from '../../shared/logger';
+import {
+  CreateRequest, DatabaseDescription, DropRequest, EngineDriver, Outcome, ownershipMarker, parseOwnershipMarker, RenameRequest,
+} from './engine';
+
+export interface PostgresDriverOptions {
+  /** Privileged connection to the ODS server (a maintenance database such as `postgres`). */
+  serverUrl: string;
+  /** CREATE DATABASE … STRATEGY on PostgreSQL 15+; empty leaves the server's default. */
+  createStrategy?: '' | 'wal_log' | 'file_copy';
+  poolSize?: number;
+  log: Logger;
+  /** Called between the steps of each operation; fault-injection tests pause or crash here. */
+  onStep?: (step: string) => Promise<void>;
+  /** Use the PostgreSQL 11–12 drop (terminate sessions, then DROP) whatever the server's version. */
+  legacyDrop?: boolean;
+}
+
+// SQLSTATEs worth retrying: object in use (a template or database with sessions), lock not
+// available, cannot connect now, too many connections, serialization/deadlock, lost connection.
+const TRANSIENT_STATES = new Set(['55006', '55P03', '57P01', '57P02', '57P03', '53300', '53400', '40001', '40P01']);
+const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+
+const q = names.quote;
+
+/**
+ * PostgreSQL 11+ (and RDS, Azure Database for PostgreSQL, Cloud SQL): clone with
+ * CREATE DATABASE … TEMPLATE, mark with COMMENT ON DATABASE, drop WITH (FORCE) on 13+.
+ * Needs CREATEDB and ownership of the databases it manages; never writes catalogs directly.
+ */
+export class PostgresDriver implements EngineDriver {
+  readonly engine = 'postgres' as const;
+  private readonly pool: Pool;
+  private versionNum?: Promise<number>;
+
+  constructor(private readonly options: PostgresDriverOptions) {
+    this.pool = new Pool({ connectionString: options.serverUrl, max: options.poolSize ?? 4, connectionTimeoutMillis: 10_000, application_name: 'ods-instance-manager-worker' });
+    this.pool.on('error', (err) => options.log.warn('ODS server connection error', { event: 'ods_server.error', error: err.message }));
+    this.pool.on('connect', (client) => {
+      // 14+: a backend whose worker died notices it and stops, instead of cloning on for nobody.
+      client.query('SET client_connection_check_interval = 2000').catch(() => undefined);
+    });
+  }
+
+  async create(req: CreateRequest): Promise<Outcome> {
+    const existing = await this.describe(req.databaseName);
+    if (existing) {
+      this.assertOwned(existing, req.instanceId, 'create');
+      if (!existing.valid) throw new PermanentJobError(`database "${req.databaseName}" is marked invalid (an interrupted drop); delete the instance to clear it`);
+      await this.assertWritable(req.databaseName);
+      return 'already-created';
+    }
+    const staging = await this.describe(req.stagingName);
+    if (staging && !staging.valid) await this.dropDatabase(req.stagingName);
+    if (!staging || !staging.valid) {
+      await this.cloneTemplate(req.stagingName, req.templateDatabase);
+      await this.step('create.cloned');
+    }
+    await this.withClient((c) => c.query(`COMMENT ON DATABASE ${q(req.stagingName)} IS ${c.escapeLiteral(ownershipMarker(req.instanceId))}`));
+    await this.step('create.marked');
+    await this.assertWritable(req.stagingName);
+    try {
+      await this.withClient((c) => c.query(`ALTER DATABASE ${q(req.stagingName)} RENAME TO ${q(req.databaseName)}`));
+    } catch (err) {
+      if ((err as { code?: string }).code === '42P04') {
+        // Someone created a database with this name after our first look: leave theirs alone, remove ours.
+        await this.dropDatabase(req.stagingName);
+        throw new PermanentJobError(`database "${req.databaseName}" already exists and is not managed by this instance; it was left untouched`);
+      }
+      throw err;
+    }
+    await this.step('create.renamed');
+    return 'created';
+  }
+
+  async drop(req: DropRequest): Promise<Outcome> {
+    for (const staging of req.stagingNames) {
+      if (await this.exists(staging)) await this.dropDatabase(staging);
+    }
+    const existing = await this.describe(req.databaseName);
+    if (!existing) return 'already-absent';
+    if (existing.ownerInstanceId !== req.instanceId && req.ownsNothing) return 'left-unmanaged';
+    this.assertOwned(existing, req.instanceId, 'drop');
+    await this.step('drop.before');
+    await this.dropDatabase(req.databaseName);
+    return 'dropped';
+  }
+
+  async rename(req: RenameRequest): Promise<Outcome> {
+    const [source, target] = await Promise.all([this.describe(req.from), this.describe(req.to)]);
+    if (target) {
+      this.assertOwned(target, req.instanceId, 'rename onto');
+      if (source) throw new PermanentJobError(`both "${req.from}" and "${req.to}" carry this instance's marker; resolve by hand`);
+      await this.allowConnections(req.to, true);
+      return 'already-renamed';
+    }
+    if (!source) throw new PermanentJobError(`database "${req.from}" does not exist; nothing to rename`);
+    this.assertOwned(source, req.instanceId, 'rename');
+    // Connected applications (the ODS/API's pools) are shut out, then ended: a rename needs the database to itself.
+    await this.allowConnections(req.from, false);
+    try {
+      await this.step('rename.closed');
+      await this.terminateSessions(req.from);
+      await this.withClient((c) => c.query(`ALTER DATABASE ${q(req.from)} RENAME TO ${q(req.to)}`));
+    } catch (err) {
+      await this.allowConnections(req.from, true).catch(() => undefined);
+      if ((err as { code?: string }).code === '42P04') {
+        throw new PermanentJobError(`database "${req.to}" already exists and is not managed by this instance; it was left untouched`);
+      }
+      throw err;
+    }
+    await this.step('rename.renamed');
+    await this.allowConnections(req.to, true);
+    return 'renamed';
+  }
+
+  async exists(name: string): Promise<boolean> {
+    return (await this.describe(name)) !== null;
+  }
+
+  async describe(name: string): Promise<DatabaseDescription | null> {
+    const result = await this.withClient((c) => c.query<{ datname: string; datallowconn: boolean; datconnlimit: number; marker: string | null }>(
+      `SELECT datname, datallowconn, datconnlimit, shobj_description(oid, 'pg_database') AS marker FROM pg_database WHERE datname = $1`,
+      [name],
+    ));
+    const row = result.rows[0];
+    if (!row) return null;
+    return {
+      name: row.datname,
+      ownerInstanceId: parseOwnershipMarker(row.marker),
+      valid: row.datconnlimit !== -2,
+      acceptsConnections: row.datallowconn,
+    };
+  }
+
+  isTransient(err: unknown): boolean {
+    if (err instanceof PermanentJobError) return false;
+    const e = err as { code?: string; message?: string };
+    if (e.code && (TRANSIENT_STATES.has(e.code) || TRANSIENT_NODE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
+    return /Connection terminated|timeout exceeded when trying to connect/i.test(e.message ?? '');
+  }
+
+  async serverVersion(): Promise<number> {
+    this.versionNum ??= this.withClient((c) => c.query<{ server_version_num: string }>('SHOW server_version_num'))
+      .then((r) => Number(r.rows[0].server_version_num))
+      .catch((err) => {
+        this.versionNum = undefined;
+        throw err;
+      });
+    return this.versionNum;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private async cloneTemplate(name: string, template: string): Promise<void> {
+    const version = await this.serverVersion();
+    const strategy = version >= 150000 && this.options.createStrategy ? ` STRATEGY = ${this.options.createStrategy.toUpperCase()}` : '';
+    try {
+      // CREATE DATABASE cannot run inside a transaction block: a bare statement on its own connection.
+      await this.withClient((c) => c.query(`CREATE DATABASE ${q(name)} TEMPLATE ${q(template)}${strategy}`));
+    } catch (err) {
+      if ((err as { code?: string }).code === '3D000') throw new PermanentJobError(`template database "${template}" does not exist`);
+      throw err;
+    }
+  }
+
+  /** Drops a database and ends its sessions: WITH (FORCE) on 13+, terminate-then-drop on 11–12. */
+  private async dropDatabase(name: string): Promise<void> {
+    const version = await this.serverVersion();
+    if (version >= 130000 && !this.options.legacyDrop) {
+      await this.withClient((c) => c.query(`DROP DATABASE IF EXISTS ${q(name)} WITH (FORCE)`));
+      return;
+    }
+    const description = await this.describe(name);
+    if (!description) return;
+    if (description.valid) await this.allowConnections(name, false);
+    await this.terminateSessions(name);
+    await this.withClient((c) => c.query(`DROP DATABASE IF EXISTS ${q(name)}`));
+  }
+
+  private async allowConnections(name: string, allow: boolean): Promise<void> {
+    await this.withClient((c) => c.query(`ALTER DATABASE ${q(name)} ALLOW_CONNECTIONS ${allow ? 'true' : 'false'}`));
+  }
+
+  private async terminateSessions(name: string): Promise<void> {
+    const version = await this.serverVersion();
+    // 14+ can wait for each backend to be gone; before that a retry of the next statement covers the gap.
+    const terminate = version >= 140000 ? 'pg_terminate_backend(pid, 5000)' : 'pg_terminate_backend(pid)';
+    await this.withClient((c) => c.query(`SELECT ${terminate} FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [name]));
+  }
+
+  /** Proves the database takes writes: a table created and rolled back, on a connection to it. */
+  private async assertWritable(name: string): Promise<void> {
+    const url = new URL(this.options.serverUrl);
+    url.pathname = `/${encodeURIComponent(name)}`;
+    const client = new Client({ connectionString: url.toString(), connectionTimeoutMillis: 10_000, application_name: 'ods-instance-manager-worker' });
+    client.on('error', () => undefined);
+    await client.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('CREATE TABLE odsim_write_probe (id int)');
+      await client.query('ROLLBACK');
+    } catch (err) {
+      if (this.isTransient(err)) throw err;
+      throw new PermanentJobError(`database "${name}" does not accept writes: ${(err as Error).message}`);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  private assertOwned(db: DatabaseDescription, instanceId: string, action: string): void {
+    if (db.ownerInstanceId === instanceId) return;
+    const whose = db.ownerInstanceId ? `belongs to instance ${db.ownerInstanceId}` : 'is not managed by ODS Instance Manager';
+    throw new PermanentJobError(`refusing to ${action} database "${db.name}": it ${whose}; it was left untouched`);
+  }
+
+  private async step(name: string): Promise<void> {
+    await this.options.onStep?.(name);
+  }
+
+  private async withClient<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      return await work(client);
+    } finally {
+      client.release();
+    }
+  }
+}

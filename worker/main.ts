@@ -1,0 +1,39 @@
+import 'reflect-metadata';
+import { loadWorkerConfig, redactUrl } from '../shared/config';
+import { createAdminDataSource, prepareAdminDatabase } from '../shared/database/data-source';
+import { redisConnection } from '../shared/jobs/queue';
+import { createLogger } from '../shared/logger';
+import { onShutdownSignal } from '../shared/shutdown';
+import { createDriver } from './engines/registry';
+import { ensureStandInTemplate, QUICKSTART_SCALE } from './templates/stand-in';
+import { faultInjectionFromEnv } from './fault-injection';
+import { createWorker } from './worker';
+
+async function main(): Promise<void> {
+  const config = loadWorkerConfig();
+  const log = createLogger('worker', config.logLevel);
+  const dataSource = createAdminDataSource(config.adminDatabase);
+  // A worker may start before any API: it prepares the admin database itself, under the same lock.
+  await prepareAdminDatabase(dataSource, config.adminDatabase, log);
+
+  if (config.ods.createStandInTemplate && config.ods.engine === 'postgres') {
+    await ensureStandInTemplate(config.ods.serverUrl, config.ods.templateDatabase, QUICKSTART_SCALE, log);
+  }
+  const driver = createDriver(config, log, faultInjectionFromEnv(process.env, log));
+  const redis = redisConnection(config.redis.url);
+  redis.on('error', (err) => log.warn('redis connection error', { event: 'redis.error', error: err.message }));
+  const worker = await createWorker({ config, dataSource, driver, redis, logger: log });
+  log.info('connected', { event: 'worker.connected', odsServer: redactUrl(config.ods.serverUrl), template: config.ods.templateDatabase });
+
+  onShutdownSignal(log, async () => {
+    await worker.stop();
+    await driver.close();
+    redis.disconnect();
+    await dataSource.destroy();
+  });
+}
+
+main().catch((err) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,79 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { Worker } from 'bullmq';
+import type IORedis from 'ioredis';
+import type { DataSource } from 'typeorm';
+import type { WorkerConfig } from '../shared/config';
+import { createQueue, JobPayload, QUEUE_NAME } from '../shared/jobs/queue';
+import type { Logger } from '../shared/logger';
+import type { EngineDriver } from './engines/engine';
+import { JobProcessor } from './jobs/processor';
+import { Reconciler } from './reconciler';
+
+export interface WorkerDeps {
+  config: WorkerConfig;
+  dataSource: DataSource;
+  driver: EngineDriver;
+  /** Used for the queue and as the template for BullMQ's own blocking connection. */
+  redis: IORedis;
+  logger: Logger;
+  workerId?: string;
+}
+
+export interface RunningWorker {
+  readonly workerId: string;
+  readonly reconciler: Reconciler;
+  readonly processor: JobProcessor;
+  stop(): Promise<void>;
+}
+
+/** Caps BullMQ's retry delay for a job as a whole (exponential, at most a minute). */
+function backoffStrategy(attemptsMade: number): number {
+  return Math.min(60_000, 1000 * 2 ** Math.max(0, attemptsMade - 1));
+}
+
+/** Wires processor, BullMQ worker and reconciler; `main.ts` only reads config and connects. */
+export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
+  const { config, logger } = deps;
+  const workerId = deps.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+  const log = logger.child({ workerId });
+  const queue = createQueue(deps.redis, config.redis.prefix);
+  queue.on('error', (err) => log.warn('queue error', { event: 'queue.error', error: err.message }));
+  // The limit lives in Redis, so it binds every worker on the queue together.
+  await queue.setGlobalConcurrency(config.concurrency.global);
+
+  const processor = new JobProcessor({
+    dataSource: deps.dataSource,
+    driver: deps.driver,
+    templateDatabase: config.ods.templateDatabase,
+    workerId,
+    log,
+    transientRetry: config.transientRetry,
+  });
+  const worker = new Worker<JobPayload>(QUEUE_NAME, (job) => processor.process(job), {
+    connection: deps.redis,
+    prefix: config.redis.prefix,
+    concurrency: config.concurrency.perWorker,
+    lockDuration: config.locks.lockDurationMs,
+    stalledInterval: config.locks.stalledIntervalMs,
+    maxStalledCount: 5,
+    settings: { backoffStrategy },
+  });
+  worker.on('error', (err) => log.warn('worker error', { event: 'worker.error', error: err.message }));
+  worker.on('failed', (job, err) => log.warn('delivery failed; BullMQ will retry', { event: 'job.delivery_failed', jobId: job?.id, error: err.message }));
+
+  const reconciler = new Reconciler(deps.dataSource, queue, log, config.reconcileIntervalMs);
+  reconciler.start();
+  log.info('worker started', { event: 'worker.started', concurrency: config.concurrency, engine: config.ods.engine });
+
+  return {
+    workerId,
+    reconciler,
+    processor,
+    async stop() {
+      await reconciler.stop();
+      await worker.close();
+      await queue.close();
+    },
+  };
+}
