@@ -1,0 +1,209 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type IORedis from 'ioredis';
+import type { DataSource } from 'typeorm';
+import { createApp } from '../../api/app';
+import { ClientStore } from '../../api/auth/clients';
+import { SCOPES } from '../../api/auth/scopes';
+import { TokenService } from '../../api/auth/tokens';
+import { ApiConfig, loadApiConfig, loadWorkerConfig, WorkerConfig } from '../../shared/config';
+import { createAdminDataSource, prepareAdminDatabase } from '../../shared/database/data-source';
+import { JobEntity } from '../../shared/database/entities';
+import { stagingDatabaseName } from '../../shared/database-names';
+import { createQueue, redisConnection } from '../../shared/jobs/queue';
+import { Logger, silentLogger } from '../../shared/logger';
+import type { EngineDriver } from '../../worker/engines/engine';
+import { PostgresDriver } from '../../worker/engines/postgres';
+import { createWorker, RunningWorker } from '../../worker/worker';
+import { databasesLike, dropDatabases } from './ods-server';
+import { EDFI_TEMPLATE, POSTGRES_URL, REDIS_URL, urlFor } from './settings';
+import { waitFor } from './wait';
+
+export interface HttpResult {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON when the response is JSON, else the text. */
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- responses are checked field by field
+}
+
+export interface RequestOptions {
+  /** Bearer token; `null` sends none. Defaults to the full-access token. */
+  token?: string | null;
+  body?: unknown;
+  /** Sent as-is (with `contentType`), for malformed bodies. */
+  rawBody?: string;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export interface StackOptions {
+  /** Extra environment for both processes (e.g. ODS_TEMPLATE_DATABASE). */
+  env?: Record<string, string>;
+  /** Start one in-process worker (default true). */
+  worker?: boolean;
+  logger?: Logger;
+}
+
+export interface WorkerHandle extends RunningWorker {
+  driver: EngineDriver;
+}
+
+/**
+ * One isolated deployment for a test: its own admin database, queue prefix, signing key and
+ * ODS database-name prefix, on the real PostgreSQL and Redis. `stop()` removes all of it.
+ */
+export class Stack {
+  readonly id = randomBytes(4).toString('hex');
+  readonly env: Record<string, string>;
+  readonly apiConfig: ApiConfig;
+  readonly workerConfig: WorkerConfig;
+  readonly dataSource: DataSource;
+  readonly log: Logger;
+  tokens = { full: '', read: '' };
+  baseUrl = '';
+  private server?: Server;
+  private redis?: IORedis;
+  private queue?: ReturnType<typeof createQueue>;
+  private readonly workers: { handle: WorkerHandle; redis: IORedis }[] = [];
+
+  constructor(options: StackOptions = {}) {
+    this.env = {
+      NODE_ENV: 'test',
+      ADMIN_DATABASE_URL: urlFor(`odsim_t_${this.id}`),
+      ADMIN_DATABASE_CONNECT_TIMEOUT_MS: '2000',
+      REDIS_URL,
+      QUEUE_PREFIX: `odsimt_${this.id}`,
+      TOKEN_SIGNING_KEY: randomBytes(32).toString('hex'),
+      TOKEN_RATE_LIMIT_PER_MINUTE: '100000',
+      ODS_SERVER_URL: POSTGRES_URL,
+      ODS_TEMPLATE_DATABASE: EDFI_TEMPLATE,
+      RECONCILE_INTERVAL_MS: '500',
+      TRANSIENT_RETRY_ATTEMPTS: '8',
+      TRANSIENT_RETRY_BASE_MS: '100',
+      TRANSIENT_RETRY_MAX_MS: '1000',
+      JOB_LOCK_DURATION_MS: '5000',
+      STALLED_INTERVAL_MS: '2000',
+      GLOBAL_CONCURRENCY: '4',
+      WORKER_CONCURRENCY: '2',
+      BOOTSTRAP_CLIENT: 'false',
+      ENQUEUE_TIMEOUT_MS: '1000',
+      ...options.env,
+    };
+    this.apiConfig = loadApiConfig(this.env);
+    this.workerConfig = loadWorkerConfig(this.env);
+    this.log = options.logger ?? silentLogger();
+    this.dataSource = createAdminDataSource(this.apiConfig.adminDatabase);
+  }
+
+  /** An ODS database name private to this stack. */
+  db(name: string): string {
+    return `t_${this.id}_${name}`;
+  }
+
+  async start(options: StackOptions = {}): Promise<this> {
+    await prepareAdminDatabase(this.dataSource, this.apiConfig.adminDatabase, this.log);
+    this.redis = redisConnection(this.apiConfig.redis.url, { enableOfflineQueue: false });
+    this.redis.on('error', () => undefined);
+    this.queue = createQueue(this.redis, this.apiConfig.redis.prefix);
+    this.queue.on('error', () => undefined);
+    const tokens = new TokenService(this.apiConfig.tokens.signingKey!, this.apiConfig.tokens);
+    const app = createApp({ config: this.apiConfig, dataSource: this.dataSource, queue: this.queue, redis: this.redis, tokens, logger: this.log });
+    this.server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    const clients = new ClientStore(this.dataSource);
+    this.tokens = {
+      full: (await this.token(await clients.create('test-full', SCOPES.fullAccess))),
+      read: (await this.token(await clients.create('test-read', SCOPES.readOnly))),
+    };
+    if (options.worker !== false) await this.startWorker();
+    return this;
+  }
+
+  async startWorker(env: Record<string, string> = {}, driver?: EngineDriver): Promise<WorkerHandle> {
+    const config = loadWorkerConfig({ ...this.env, ...env });
+    const redis = redisConnection(config.redis.url);
+    redis.on('error', () => undefined);
+    const engine = driver ?? new PostgresDriver({ serverUrl: config.ods.serverUrl, log: this.log, poolSize: 4 });
+    const running = await createWorker({ config, dataSource: this.dataSource, driver: engine, redis, logger: this.log });
+    const handle: WorkerHandle = Object.assign(running, { driver: engine });
+    this.workers.push({ handle, redis });
+    return handle;
+  }
+
+  async stopWorkers(): Promise<void> {
+    for (const { handle, redis } of this.workers.splice(0)) {
+      await handle.stop();
+      await handle.driver.close();
+      redis.disconnect();
+    }
+  }
+
+  async request(method: string, path: string, options: RequestOptions = {}): Promise<HttpResult> {
+    const headers: Record<string, string> = { ...options.headers };
+    const token = options.token === undefined ? this.tokens.full : options.token;
+    if (token) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (options.rawBody !== undefined) {
+      body = options.rawBody;
+      headers['content-type'] = options.contentType ?? 'application/json';
+    } else if (options.body !== undefined) {
+      body = JSON.stringify(options.body);
+      headers['content-type'] = 'application/json';
+    }
+    const response = await fetch(this.baseUrl + path, { method, headers, body });
+    const text = await response.text();
+    const isJson = /json/.test(response.headers.get('content-type') ?? '');
+    return { status: response.status, headers: response.headers, body: isJson && text ? JSON.parse(text) : text };
+  }
+
+  /** POST /admin/instances and wait until the worker has finished with it. */
+  async createInstance(suffix: string, expected = 'Created'): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const created = await this.request('POST', '/admin/instances', { body: { instanceName: `Test ${this.id} ${suffix}`, databaseName: this.db(suffix) } });
+    if (created.status !== 201) throw new Error(`create failed: ${created.status} ${JSON.stringify(created.body)}`);
+    return this.waitForStatus(created.body.id, expected);
+  }
+
+  async waitForStatus(instanceId: string, status: string, timeoutMs = 60_000): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    return waitFor(async () => {
+      const r = await this.request('GET', `/admin/instances/${instanceId}`);
+      return r.body.status === status ? r.body : undefined;
+    }, `instance ${instanceId} to reach ${status}`, timeoutMs);
+  }
+
+  async jobsRows(): Promise<JobEntity[]> {
+    return this.dataSource.getRepository(JobEntity).find();
+  }
+
+  async stop(): Promise<void> {
+    await this.stopWorkers();
+    const jobIds = this.dataSource.isInitialized ? (await this.jobsRows().catch(() => [])).map((j) => j.id) : [];
+    if (this.server) {
+      this.server.closeAllConnections();
+      await new Promise((resolve) => this.server!.close(resolve));
+    }
+    if (this.queue) {
+      await this.queue.obliterate({ force: true }).catch(() => undefined);
+      await this.queue.close();
+    }
+    this.redis?.disconnect();
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    await dropDatabases([...(await databasesLike(`t_${this.id}_`)), ...jobIds.map(stagingDatabaseName), `odsim_t_${this.id}`]);
+  }
+
+  private async token(client: { client_id: string; client_secret: string }): Promise<string> {
+    const r = await fetch(`${this.baseUrl}/connect/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret }),
+    });
+    if (r.status !== 200) throw new Error(`token request failed: ${r.status}`);
+    return ((await r.json()) as { access_token: string }).access_token;
+  }
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  return new Stack(options).start(options);
+}
