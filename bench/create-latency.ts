@@ -1,0 +1,257 @@
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { JobEntity } from '../shared/database/entities';
+import { quote } from '../shared/database-names/postgres';
+import { sleep } from '../shared/retry';
+import { silentLogger } from '../shared/logger';
+import { createDriver } from '../worker/engines/registry';
+import { ED_FI_SCALE, ensureStandInTemplate } from '../worker/templates/stand-in';
+import { databasesLike, dropDatabases, shapeOf, withServer } from '../test/support/ods-server';
+import { EDFI_TEMPLATE, POSTGRES_URL } from '../test/support/settings';
+import { startStack, Stack } from '../test/support/stack';
+
+/**
+ * Create latency on an Ed-Fi-sized template:
+ *   (a) bare `CREATE DATABASE x TEMPLATE t STRATEGY = …` on one open connection (then dropped, untimed);
+ *   (b) end to end through the product: POST /admin/instances, then GET every POLL_MS until `Created`
+ *       (an API and an in-process worker from test/support/stack.ts, on an isolated admin database).
+ * Both for STRATEGY = FILE_COPY and WAL_LOG, interleaved, BENCH_ITERATIONS each (default 10), after
+ * one untimed warm-up round. Prints markdown on stdout; progress goes to stderr.
+ * Every database it makes is dropped (bench ones directly, instances through DELETE, then Stack.stop()).
+ */
+
+const ITERATIONS = positiveInt(process.env.BENCH_ITERATIONS, 10);
+const POLL_MS = positiveInt(process.env.BENCH_POLL_MS, 20);
+const STRATEGIES = ['file_copy', 'wal_log'] as const;
+type Strategy = (typeof STRATEGIES)[number];
+
+const RUN_ID = randomBytes(3).toString('hex');
+const BARE_PREFIX = `odsim_bench_${RUN_ID}_`;
+
+function positiveInt(value: string | undefined, fallback: number): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got "${value}"`);
+  return n;
+}
+
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+const elapsedMs = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
+
+interface Stats { n: number; min: number; median: number; p95: number; max: number }
+
+function stats(samples: number[]): Stats {
+  const s = [...samples].sort((a, b) => a - b);
+  const n = s.length;
+  const median = n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  const p95 = s[Math.min(n - 1, Math.ceil(0.95 * n) - 1)]; // nearest rank
+  return { n, min: s[0], median, p95, max: s[n - 1] };
+}
+
+const fmt = (ms: number) => ms.toFixed(1);
+
+interface Samples {
+  bare: number[];
+  e2e: number[];
+  /** POST /admin/instances until its 201. */
+  post: number[];
+  /** Job row created (by the API) until a worker marked it running. */
+  pickup: number[];
+  /** Job row running until finished: the worker's whole create (clone, mark, check writable, rename). */
+  run: number[];
+  /** Created in the DB (job finished_at) until the poller saw it. */
+  seen: number[];
+  retries: number;
+}
+
+const newSamples = (): Samples => ({ bare: [], e2e: [], post: [], pickup: [], run: [], seen: [], retries: 0 });
+
+/** Runs `work`, retrying (untimed, not counted) while the template is in use by someone else (55006). */
+async function unlessTemplateBusy<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55006' || attempt >= 50) throw err;
+      progress(`  template busy (55006), retrying in 200 ms`);
+      await sleep(200);
+    }
+  }
+}
+
+async function bareCreate(client: Client, strategy: Strategy, name: string): Promise<number> {
+  const sql = `CREATE DATABASE ${quote(name)} TEMPLATE ${quote(EDFI_TEMPLATE)} STRATEGY = ${strategy.toUpperCase()}`;
+  try {
+    return await unlessTemplateBusy(async () => {
+      const start = process.hrtime.bigint();
+      await client.query(sql);
+      return elapsedMs(start);
+    });
+  } finally {
+    await client.query(`DROP DATABASE IF EXISTS ${quote(name)} WITH (FORCE)`);
+  }
+}
+
+async function productCreate(stack: Stack, suffix: string, out: Samples | undefined): Promise<number> {
+  const start = process.hrtime.bigint();
+  const created = await stack.request('POST', '/admin/instances', { body: { instanceName: `Bench ${RUN_ID} ${suffix}`, databaseName: stack.db(suffix) } });
+  const postMs = elapsedMs(start);
+  if (created.status !== 201) throw new Error(`POST /admin/instances: ${created.status} ${JSON.stringify(created.body)}`);
+  const id: string = created.body.id;
+  let total: number;
+  let seenAt: number;
+  for (;;) {
+    const r = await stack.request('GET', `/admin/instances/${id}`);
+    if (r.status !== 200) throw new Error(`GET /admin/instances/${id}: ${r.status} ${JSON.stringify(r.body)}`);
+    if (r.body.status === 'Created') {
+      total = elapsedMs(start);
+      seenAt = Date.now();
+      break;
+    }
+    if (r.body.status === 'CreateFailed') throw new Error(`instance ${id} CreateFailed: ${r.body.lastError}`);
+    if (elapsedMs(start) > 300_000) throw new Error(`instance ${id} still ${r.body.status} after 300 s`);
+    await sleep(POLL_MS);
+  }
+  const job = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ instanceId: id, type: 'create' });
+  if (out) {
+    out.e2e.push(total);
+    out.post.push(postMs);
+    out.pickup.push(job.startedAt!.getTime() - job.createdAt.getTime());
+    out.run.push(job.finishedAt!.getTime() - job.startedAt!.getTime());
+    out.seen.push(seenAt - job.finishedAt!.getTime());
+    out.retries += job.attempts - 1;
+  }
+  // Untimed clean-up through the product, so the next round starts from the same server state.
+  const deleted = await stack.request('DELETE', `/admin/instances/${id}`);
+  if (deleted.status !== 200) throw new Error(`DELETE /admin/instances/${id}: ${deleted.status} ${JSON.stringify(deleted.body)}`);
+  await stack.waitForStatus(id, 'Deleted', 120_000);
+  return total;
+}
+
+async function serverFacts(): Promise<Record<string, string>> {
+  return withServer(async (c) => {
+    const facts: Record<string, string> = {};
+    facts.version = (await c.query<{ v: string }>('SELECT version() AS v')).rows[0].v;
+    for (const setting of ['shared_buffers', 'fsync', 'synchronous_commit', 'wal_level', 'full_page_writes', 'checkpoint_timeout', 'max_wal_size']) {
+      facts[setting] = (await c.query<{ s: string }>(`SELECT current_setting($1) AS s`, [setting])).rows[0].s;
+    }
+    facts.templateSize = (await c.query<{ s: string }>('SELECT pg_size_pretty(pg_database_size($1)) AS s', [EDFI_TEMPLATE])).rows[0].s;
+    return facts;
+  });
+}
+
+async function main(): Promise<void> {
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    progress('interrupted: finishing the current step and cleaning up (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const log = silentLogger();
+  progress(`template ${EDFI_TEMPLATE}: ensuring it exists (the first build takes a while)`);
+  await ensureStandInTemplate(POSTGRES_URL, EDFI_TEMPLATE, ED_FI_SCALE, log);
+  const shape = await shapeOf(EDFI_TEMPLATE);
+  const facts = await serverFacts();
+
+  const stacks = new Map<Strategy, Stack>();
+  const bare = new Client({ connectionString: POSTGRES_URL, application_name: 'odsim-bench' });
+  bare.on('error', () => undefined);
+  const results = new Map<Strategy, Samples>(STRATEGIES.map((s) => [s, newSamples()]));
+  try {
+    await bare.connect();
+    for (const strategy of STRATEGIES) {
+      // The product's defaults for everything that is not about isolation (the test stack speeds some up).
+      const stack = await startStack({
+        worker: false,
+        logger: log,
+        env: {
+          ODS_PG_CREATE_STRATEGY: strategy,
+          RECONCILE_INTERVAL_MS: '5000',
+          JOB_LOCK_DURATION_MS: '60000',
+          STALLED_INTERVAL_MS: '30000',
+          GLOBAL_CONCURRENCY: '2',
+          WORKER_CONCURRENCY: '2',
+        },
+      });
+      stacks.set(strategy, stack);
+      // The driver as worker/main.ts builds it, so ODS_PG_CREATE_STRATEGY reaches CREATE DATABASE.
+      await stack.startWorker({}, createDriver(stack.workerConfig, log));
+    }
+
+    progress(`warm-up round (untimed)`);
+    for (const strategy of STRATEGIES) {
+      await bareCreate(bare, strategy, `${BARE_PREFIX}warmup_${strategy}`);
+      await productCreate(stacks.get(strategy)!, `warmup`, undefined);
+    }
+
+    for (let i = 0; i < ITERATIONS && !interrupted; i++) {
+      // Alternate which strategy and which measurement goes first, so neither always follows the other.
+      const order = i % 2 ? [...STRATEGIES].reverse() : [...STRATEGIES];
+      for (const strategy of order) {
+        if (interrupted) break;
+        const out = results.get(strategy)!;
+        const steps = [
+          async () => out.bare.push(await bareCreate(bare, strategy, `${BARE_PREFIX}${i}_${strategy}`)),
+          async () => { await productCreate(stacks.get(strategy)!, `b${i}`, out); },
+        ];
+        if ((i >> 1) % 2) steps.reverse();
+        for (const step of steps) await step();
+        progress(`  ${i + 1}/${ITERATIONS} ${strategy}: bare ${fmt(out.bare.at(-1)!)} ms, e2e ${fmt(out.e2e.at(-1)!)} ms`);
+      }
+    }
+    if (interrupted) throw new Error('interrupted');
+
+    const lines: string[] = [];
+    lines.push(`Template \`${EDFI_TEMPLATE}\`: ${shape.tablesAndViews} tables and views, ${shape.relations} relations, ${facts.templateSize}.`);
+    lines.push(`${facts.version}; shared_buffers=${facts.shared_buffers}, fsync=${facts.fsync}, synchronous_commit=${facts.synchronous_commit}, wal_level=${facts.wal_level}, full_page_writes=${facts.full_page_writes}, max_wal_size=${facts.max_wal_size}.`);
+    lines.push(`${ITERATIONS} iterations per measurement, interleaved, after one untimed warm-up round; poll interval ${POLL_MS} ms; p95 is nearest-rank.`);
+    lines.push('');
+    lines.push('| strategy | measurement | n | min ms | median ms | p95 ms | max ms |');
+    lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+    const row = (strategy: string, what: string, s: Stats) =>
+      lines.push(`| ${strategy} | ${what} | ${s.n} | ${fmt(s.min)} | ${fmt(s.median)} | ${fmt(s.p95)} | ${fmt(s.max)} |`);
+    for (const strategy of STRATEGIES) {
+      const r = results.get(strategy)!;
+      row(strategy.toUpperCase(), 'bare `CREATE DATABASE … TEMPLATE`', stats(r.bare));
+      row(strategy.toUpperCase(), 'end to end (POST → GET shows Created)', stats(r.e2e));
+    }
+    lines.push('');
+    lines.push('| strategy | median bare ms | median e2e ms | overhead ms (median e2e − median bare) | overhead % |');
+    lines.push('| --- | ---: | ---: | ---: | ---: |');
+    for (const strategy of STRATEGIES) {
+      const r = results.get(strategy)!;
+      const b = stats(r.bare).median;
+      const e = stats(r.e2e).median;
+      lines.push(`| ${strategy.toUpperCase()} | ${fmt(b)} | ${fmt(e)} | ${fmt(e - b)} | ${fmt((100 * (e - b)) / b)} |`);
+    }
+    lines.push('');
+    lines.push('Where the end-to-end time goes (medians, ms; from the job row\'s timestamps, so ±1 ms):');
+    lines.push('');
+    lines.push('| strategy | POST → 201 | job queued → running (pickup) | running → finished (worker: clone, mark, check, rename) | finished → seen by poller | job retries |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const strategy of STRATEGIES) {
+      const r = results.get(strategy)!;
+      lines.push(`| ${strategy.toUpperCase()} | ${fmt(stats(r.post).median)} | ${fmt(stats(r.pickup).median)} | ${fmt(stats(r.run).median)} | ${fmt(stats(r.seen).median)} | ${r.retries} |`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } finally {
+    progress('cleaning up');
+    for (const stack of stacks.values()) await stack.stop().catch((err) => progress(`stack clean-up failed: ${(err as Error).message}`));
+    await bare.end().catch(() => undefined);
+    await dropDatabases(await databasesLike(BARE_PREFIX)).catch((err) => progress(`clean-up failed: ${(err as Error).message}`));
+    const left = [...(await databasesLike(BARE_PREFIX)), ...(await Promise.all([...stacks.values()].map((s) => databasesLike(`t_${s.id}_`)))).flat()];
+    if (left.length) progress(`WARNING: databases left behind: ${left.join(', ')}`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err instanceof Error ? err.stack ?? err.message : err);
+    process.exit(1);
+  },
+);

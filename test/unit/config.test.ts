@@ -1,0 +1,253 @@
+import { expect } from 'chai';
+import { ApiConfig, databaseNameOf, loadApiConfig, loadWorkerConfig, redactUrl } from '../../shared/config';
+import { ConfigurationError } from '../../shared/errors';
+
+function configurationErrorOf(load: () => unknown): ConfigurationError {
+  try {
+    load();
+  } catch (err) {
+    expect(err).to.be.instanceOf(ConfigurationError);
+    return err as ConfigurationError;
+  }
+  throw new Error('expected a ConfigurationError');
+}
+
+const STRONG_KEY = 'k'.repeat(32);
+
+describe('configuration', () => {
+  describe('defaults for the quickstart', () => {
+    it('lets the API start with an empty environment', () => {
+      const c = loadApiConfig({});
+      expect(c.env).to.equal('development');
+      expect(c.logLevel).to.equal('info');
+      expect(c.http).to.deep.equal({ port: 3000, host: '127.0.0.1', bodyLimit: '16kb' });
+      expect(c.adminDatabase).to.deep.equal({
+        url: 'postgres://postgres@127.0.0.1:5432/ods_instance_manager', connectTimeoutMs: 3000, poolSize: 10,
+      });
+      expect(c.redis).to.deep.equal({ url: 'redis://127.0.0.1:6379', prefix: 'odsim' });
+      expect(c.ods).to.deep.equal({
+        engine: 'postgres', templateDatabase: 'EdFi_Ods_Minimal_Template', reservedNames: ['EdFi_Admin', 'EdFi_Security'],
+      });
+      expect(c.enqueueTimeoutMs).to.equal(2000);
+      expect(c.tokens).to.deep.equal({
+        signingKey: undefined, issuer: 'ods-instance-manager', audience: 'ods-instance-manager', ttlSeconds: 1800, rateLimitPerMinute: 30,
+      });
+      expect(c.bootstrapClient).to.equal(true);
+      expect(c.dataDir).to.equal('.data');
+    });
+
+    it('lets the worker start with an empty environment', () => {
+      const c = loadWorkerConfig({});
+      expect(c.ods).to.deep.equal({
+        engine: 'postgres',
+        templateDatabase: 'EdFi_Ods_Minimal_Template',
+        reservedNames: ['EdFi_Admin', 'EdFi_Security'],
+        serverUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
+        createStandInTemplate: false,
+        pgCreateStrategy: '',
+      });
+      expect(c.concurrency).to.deep.equal({ perWorker: 2, global: 2 });
+      expect(c.locks).to.deep.equal({ lockDurationMs: 60_000, stalledIntervalMs: 30_000 });
+      expect(c.reconcileIntervalMs).to.equal(5_000);
+      expect(c.transientRetry).to.deep.equal({ attempts: 8, baseDelayMs: 1_000, maxDelayMs: 30_000 });
+    });
+
+    it('reads numbers from their string form', () => {
+      const c = loadApiConfig({ PORT: '8080', ADMIN_DATABASE_POOL_SIZE: '4', TOKEN_TTL_SECONDS: '600' });
+      expect(c.http.port).to.equal(8080);
+      expect(c.adminDatabase.poolSize).to.equal(4);
+      expect(c.tokens.ttlSeconds).to.equal(600);
+    });
+
+    it('splits the reserved names on commas and drops blanks', () => {
+      const c = loadApiConfig({ RESERVED_DATABASE_NAMES: ' EdFi_Admin , ,Other_Db,' });
+      expect(c.ods.reservedNames).to.deep.equal(['EdFi_Admin', 'Other_Db']);
+    });
+  });
+
+  describe('empty settings', () => {
+    it('treats an empty string as not set, so the default applies', () => {
+      const c = loadApiConfig({ PORT: '', LOG_LEVEL: '', REDIS_URL: '', BOOTSTRAP_CLIENT: '', ADMIN_DATABASE_URL: '', TOKEN_SIGNING_KEY: '' });
+      expect(c.http.port).to.equal(3000);
+      expect(c.logLevel).to.equal('info');
+      expect(c.redis.url).to.equal('redis://127.0.0.1:6379');
+      expect(c.bootstrapClient).to.equal(true);
+      expect(c.adminDatabase.url).to.equal('postgres://postgres@127.0.0.1:5432/ods_instance_manager');
+      expect(c.tokens.signingKey).to.equal(undefined);
+    });
+
+    it('treats an empty worker setting as not set too', () => {
+      const c = loadWorkerConfig({ ODS_SERVER_URL: '', WORKER_CONCURRENCY: '', ODS_TEMPLATE_STANDIN: '' });
+      expect(c.ods.serverUrl).to.equal('postgres://postgres@127.0.0.1:5432/postgres');
+      expect(c.concurrency.perWorker).to.equal(2);
+      expect(c.ods.createStandInTemplate).to.equal(false);
+    });
+  });
+
+  describe('booleans', () => {
+    for (const [text, value] of [
+      ['true', true], ['TRUE', true], ['1', true], ['yes', true], ['on', true],
+      ['false', false], ['False', false], ['0', false], ['no', false], ['off', false],
+    ] as const) {
+      it(`reads "${text}" as ${value}`, () => {
+        expect(loadApiConfig({ BOOTSTRAP_CLIENT: text }).bootstrapClient).to.equal(value);
+        expect(loadWorkerConfig({ ODS_TEMPLATE_STANDIN: text }).ods.createStandInTemplate).to.equal(value);
+      });
+    }
+
+    it('refuses a word that is not a boolean', () => {
+      const err = configurationErrorOf(() => loadApiConfig({ BOOTSTRAP_CLIENT: 'maybe' }));
+      expect(err.message).to.include('BOOTSTRAP_CLIENT');
+    });
+  });
+
+  describe('invalid settings', () => {
+    it('lists every invalid setting in one error', () => {
+      const err = configurationErrorOf(() => loadApiConfig({
+        NODE_ENV: 'staging',
+        LOG_LEVEL: 'verbose',
+        PORT: '70000',
+        ADMIN_DATABASE_POOL_SIZE: '0',
+        QUEUE_PREFIX: 'has spaces',
+        ODS_ENGINE: 'oracle',
+        TOKEN_TTL_SECONDS: '5',
+        BOOTSTRAP_CLIENT: 'perhaps',
+        REDIS_URL: 'http://cache',
+      }));
+      for (const key of [
+        'NODE_ENV', 'LOG_LEVEL', 'PORT', 'ADMIN_DATABASE_POOL_SIZE', 'QUEUE_PREFIX', 'ODS_ENGINE', 'TOKEN_TTL_SECONDS', 'BOOTSTRAP_CLIENT', 'REDIS_URL',
+      ]) {
+        expect(err.message, key).to.include(key);
+      }
+      expect(err.problems.length).to.be.at.least(9);
+      expect(err.message).to.include('"verbose"');
+    });
+
+    it('lists every invalid worker setting in one error', () => {
+      const err = configurationErrorOf(() => loadWorkerConfig({
+        WORKER_CONCURRENCY: '0', GLOBAL_CONCURRENCY: '65', TRANSIENT_RETRY_ATTEMPTS: 'lots', ODS_PG_CREATE_STRATEGY: 'copy', ODS_SERVER_URL: 'mysql://x',
+      }));
+      for (const key of ['WORKER_CONCURRENCY', 'GLOBAL_CONCURRENCY', 'TRANSIENT_RETRY_ATTEMPTS', 'ODS_PG_CREATE_STRATEGY', 'ODS_SERVER_URL']) {
+        expect(err.message, key).to.include(key);
+      }
+    });
+
+    it('does not echo URLs or keys in the error, showing them as (hidden)', () => {
+      const secretUrl = 'mysql://admin:S3cretPassw0rd@db.example:3306/x';
+      const secretRedis = 'http://:R3disPassw0rd@cache.example';
+      const shortKey = 'tooShortSigningKey';
+      const err = configurationErrorOf(() => loadApiConfig({
+        ADMIN_DATABASE_URL: secretUrl, REDIS_URL: secretRedis, TOKEN_SIGNING_KEY: shortKey,
+      }));
+      expect(err.message).to.include('ADMIN_DATABASE_URL=(hidden)');
+      expect(err.message).to.include('REDIS_URL=(hidden)');
+      expect(err.message).to.include('TOKEN_SIGNING_KEY=(hidden)');
+      for (const leaked of ['S3cretPassw0rd', 'R3disPassw0rd', shortKey, 'db.example', 'cache.example']) {
+        expect(err.message, leaked).not.to.include(leaked);
+      }
+    });
+
+    it('does not echo the worker\'s ODS server URL either', () => {
+      const err = configurationErrorOf(() => loadWorkerConfig({ ODS_SERVER_URL: 'mssql://sa:Hunter2Hunter2@ods.example' }));
+      expect(err.message).to.include('ODS_SERVER_URL=(hidden)');
+      expect(err.message).not.to.include('Hunter2');
+    });
+  });
+
+  describe('the token signing key', () => {
+    it('is required in production', () => {
+      const err = configurationErrorOf(() => loadApiConfig({ NODE_ENV: 'production' }));
+      expect(err.message).to.include('TOKEN_SIGNING_KEY is required when NODE_ENV=production');
+    });
+
+    it('is still required in production when set to an empty string', () => {
+      const err = configurationErrorOf(() => loadApiConfig({ NODE_ENV: 'production', TOKEN_SIGNING_KEY: '' }));
+      expect(err.message).to.include('TOKEN_SIGNING_KEY');
+    });
+
+    it('must be at least 32 characters', () => {
+      const err = configurationErrorOf(() => loadApiConfig({ NODE_ENV: 'production', TOKEN_SIGNING_KEY: 'k'.repeat(31) }));
+      expect(err.message).to.include('TOKEN_SIGNING_KEY must be at least 32 characters');
+      expect(loadApiConfig({ NODE_ENV: 'production', TOKEN_SIGNING_KEY: STRONG_KEY }).tokens.signingKey).to.equal(STRONG_KEY);
+    });
+
+    it('is optional outside production', () => {
+      expect(loadApiConfig({ NODE_ENV: 'development' }).tokens.signingKey).to.equal(undefined);
+      expect(loadApiConfig({ NODE_ENV: 'test' }).tokens.signingKey).to.equal(undefined);
+    });
+
+    it('is not required of the worker in production', () => {
+      expect(loadWorkerConfig({ NODE_ENV: 'production' }).env).to.equal('production');
+    });
+  });
+
+  describe('what each process sees', () => {
+    it('keeps ODS_SERVER_URL out of the API configuration even when it is set', () => {
+      const serverUrl = 'postgres://ods_superuser:VeryPrivileged@ods-server.internal:5432/postgres';
+      const api: ApiConfig = loadApiConfig({ ODS_SERVER_URL: serverUrl, TOKEN_SIGNING_KEY: STRONG_KEY });
+      const text = JSON.stringify(api);
+      expect(text).not.to.include(serverUrl);
+      expect(text).not.to.include('VeryPrivileged');
+      expect(text).not.to.include('ods-server.internal');
+      expect(Object.keys(api)).not.to.include('ods_server_url');
+    });
+
+    it('gives the ODS server URL to the worker', () => {
+      const serverUrl = 'postgres://ods_superuser:pw@ods-server.internal:5432/postgres';
+      expect(loadWorkerConfig({ ODS_SERVER_URL: serverUrl }).ods.serverUrl).to.equal(serverUrl);
+    });
+
+    it('ignores settings of the other process when validating', () => {
+      // An invalid worker-only setting must not stop the API, and vice versa.
+      expect(() => loadApiConfig({ WORKER_CONCURRENCY: '0', ODS_SERVER_URL: 'not a url' })).not.to.throw();
+      expect(() => loadWorkerConfig({ PORT: 'abc', TOKEN_SIGNING_KEY: 'short' })).not.to.throw();
+    });
+
+    it('accepts postgresql:// and rediss:// URLs', () => {
+      const c = loadApiConfig({ ADMIN_DATABASE_URL: 'postgresql://u@h/db', REDIS_URL: 'rediss://h:6380' });
+      expect(c.adminDatabase.url).to.equal('postgresql://u@h/db');
+      expect(c.redis.url).to.equal('rediss://h:6380');
+    });
+  });
+
+  describe('databaseNameOf', () => {
+    it('reads the database from the URL path', () => {
+      expect(databaseNameOf('postgres://u:p@h:5432/ods_instance_manager')).to.equal('ods_instance_manager');
+    });
+
+    it('decodes a percent-encoded name', () => {
+      expect(databaseNameOf('postgres://h/My%20Db')).to.equal('My Db');
+    });
+
+    it('ignores the query string', () => {
+      expect(databaseNameOf('postgres://h/admin_db?sslmode=require')).to.equal('admin_db');
+    });
+
+    it('falls back to postgres when the URL names no database', () => {
+      expect(databaseNameOf('postgres://h:5432')).to.equal('postgres');
+      expect(databaseNameOf('postgres://h:5432/')).to.equal('postgres');
+    });
+  });
+
+  describe('redactUrl', () => {
+    it('replaces the password and keeps the rest', () => {
+      const shown = redactUrl('postgres://admin:S3cret@db.example:5432/admin_db');
+      expect(shown).not.to.include('S3cret');
+      expect(shown).to.include('admin:***@db.example:5432/admin_db');
+    });
+
+    it('masks a redis password given without a user', () => {
+      const shown = redactUrl('redis://:R3dis@cache:6379');
+      expect(shown).not.to.include('R3dis');
+      expect(shown).to.include('***@cache:6379');
+    });
+
+    it('leaves a URL without a password as it was', () => {
+      expect(redactUrl('redis://127.0.0.1:6379')).to.equal('redis://127.0.0.1:6379');
+    });
+
+    it('does not echo an unparseable URL', () => {
+      expect(redactUrl('not a url with s3cret')).to.equal('(unparseable url)');
+    });
+  });
+});

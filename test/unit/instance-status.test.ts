@@ -1,0 +1,103 @@
+import { expect } from 'chai';
+import {
+  canRequest, hasUnfinishedWork, INSTANCE_STATUSES, InstanceStatus, OPERATIONS, phasesOf, startableFrom,
+} from '../../shared/instances/status';
+
+const requestable = (op: 'create' | 'delete' | 'rename') => INSTANCE_STATUSES.filter((s) => canRequest(op, s));
+
+describe('instance status rules', () => {
+  describe('which operations a client may request', () => {
+    it('allows delete only from Created, CreateFailed, DeleteFailed and RenameFailed', () => {
+      expect(requestable('delete')).to.have.members(['Created', 'CreateFailed', 'DeleteFailed', 'RenameFailed']);
+      expect(requestable('delete')).to.have.lengthOf(4);
+    });
+
+    it('allows rename only from Created and RenameFailed', () => {
+      expect(requestable('rename')).to.have.members(['Created', 'RenameFailed']);
+      expect(requestable('rename')).to.have.lengthOf(2);
+    });
+
+    it('never allows create to be requested on an existing instance', () => {
+      expect(requestable('create')).to.deep.equal([]);
+    });
+
+    it('refuses every operation while anything is pending or in progress, and after deletion', () => {
+      const busyOrGone = INSTANCE_STATUSES.filter((s) => s.startsWith('Pending') || s.endsWith('InProgress') || s === 'Deleted');
+      expect(busyOrGone).to.have.members([
+        'PendingCreate', 'CreateInProgress', 'PendingDelete', 'DeleteInProgress', 'PendingRename', 'RenameInProgress', 'Deleted',
+      ]);
+      for (const status of busyOrGone) {
+        for (const op of OPERATIONS) {
+          expect(canRequest(op, status), `${op} from ${status}`).to.equal(false);
+        }
+      }
+    });
+
+    it('refuses rename after a failed create or a failed delete', () => {
+      expect(canRequest('rename', 'CreateFailed')).to.equal(false);
+      expect(canRequest('rename', 'DeleteFailed')).to.equal(false);
+    });
+  });
+
+  describe('phases of each operation', () => {
+    it('moves create through PendingCreate and CreateInProgress to Created or CreateFailed', () => {
+      expect(phasesOf('create')).to.include({
+        pending: 'PendingCreate', inProgress: 'CreateInProgress', succeeded: 'Created', failed: 'CreateFailed',
+      });
+    });
+
+    it('moves delete through PendingDelete and DeleteInProgress to Deleted or DeleteFailed', () => {
+      expect(phasesOf('delete')).to.include({
+        pending: 'PendingDelete', inProgress: 'DeleteInProgress', succeeded: 'Deleted', failed: 'DeleteFailed',
+      });
+    });
+
+    it('moves rename through PendingRename and RenameInProgress back to Created, or to RenameFailed', () => {
+      expect(phasesOf('rename')).to.include({
+        pending: 'PendingRename', inProgress: 'RenameInProgress', succeeded: 'Created', failed: 'RenameFailed',
+      });
+    });
+
+    it('names only known statuses in every phase', () => {
+      for (const op of OPERATIONS) {
+        const p = phasesOf(op);
+        for (const s of [p.pending, p.inProgress, p.succeeded, p.failed, ...p.requestableFrom]) {
+          expect(INSTANCE_STATUSES, `${op}: ${s}`).to.include(s);
+        }
+      }
+    });
+  });
+
+  describe('where a worker may start an operation', () => {
+    it('starts each operation from its pending status, or from in-progress on a repeated delivery', () => {
+      expect(startableFrom('create')).to.have.members(['PendingCreate', 'CreateInProgress']).and.lengthOf(2);
+      expect(startableFrom('delete')).to.have.members(['PendingDelete', 'DeleteInProgress']).and.lengthOf(2);
+      expect(startableFrom('rename')).to.have.members(['PendingRename', 'RenameInProgress']).and.lengthOf(2);
+    });
+
+    it('never starts from a settled status', () => {
+      const settled: InstanceStatus[] = ['Created', 'CreateFailed', 'Deleted', 'DeleteFailed', 'RenameFailed'];
+      for (const op of OPERATIONS) {
+        for (const s of settled) expect(startableFrom(op), `${op} from ${s}`).not.to.include(s);
+      }
+    });
+  });
+
+  describe('unfinished work', () => {
+    const expected: Record<InstanceStatus, boolean> = {
+      PendingCreate: true, CreateInProgress: true, Created: false, CreateFailed: false,
+      PendingDelete: true, DeleteInProgress: true, Deleted: false, DeleteFailed: false,
+      PendingRename: true, RenameInProgress: true, RenameFailed: false,
+    };
+
+    it('covers every status in this specification', () => {
+      expect(Object.keys(expected)).to.have.members([...INSTANCE_STATUSES]);
+    });
+
+    for (const [status, unfinished] of Object.entries(expected)) {
+      it(`reports ${unfinished ? 'unfinished work' : 'no unfinished work'} for ${status}`, () => {
+        expect(hasUnfinishedWork(status as InstanceStatus)).to.equal(unfinished);
+      });
+    }
+  });
+});
