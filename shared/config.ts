@@ -103,7 +103,7 @@ function parse(env: NodeJS.ProcessEnv, keys: (keyof Environment)[]): Environment
   const parsed = plainToInstance(Environment, source, { exposeDefaultValues: true });
   const problems = validateSync(parsed).flatMap((e) => {
     if (!known.has(e.property)) return [];
-    const shown = /URL|KEY/.test(e.property) ? '(hidden)' : JSON.stringify(e.value);
+    const shown = /URL|KEY/.test(e.property) ? '(hidden)' : JSON.stringify(env[e.property] ?? e.value);
     return Object.values(e.constraints ?? {}).map((m) => `${e.property}=${shown}: ${m}`);
   });
   if (parsed.NODE_ENV === 'production' && known.has('TOKEN_SIGNING_KEY') && !parsed.TOKEN_SIGNING_KEY) {

@@ -3,8 +3,8 @@ import winston from 'winston';
 export type Logger = winston.Logger;
 
 const SECRET_KEY = /secret|password|passwd|authorization|token|signing|cookie/i;
-// user:password@ in any URL-looking string
-const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)[^\s@/]*@/gi;
+// user:password@ in any URL-looking string; the password runs to the last @ as URL parsers read it.
+const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)\S*@/gi;
 
 /** Text with any credentials in URLs masked (errors from drivers can quote a connection string). */
 export function redactSecrets(text: string): string {
@@ -13,7 +13,8 @@ export function redactSecrets(text: string): string {
 
 function scrub(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return redactSecrets(value);
-  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 6) return '[truncated]';
   if (value instanceof Error) return { name: value.name, message: scrub(value.message, depth + 1) };
   if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
   return Object.fromEntries(
@@ -34,7 +35,7 @@ export function createLogger(service: string, level = 'info', stream?: NodeJS.Wr
   return winston.createLogger({
     level,
     defaultMeta: { service },
-    format: winston.format.combine(redact(), winston.format.timestamp(), winston.format.json()),
+    format: winston.format.combine(winston.format.errors(), redact(), winston.format.timestamp(), winston.format.json()),
     transports: [stream ? new winston.transports.Stream({ stream }) : new winston.transports.Console()],
   });
 }

@@ -28,6 +28,7 @@ export async function retryTransient<T>(op: (attempt: number) => Promise<T>, opt
       const delay = backoffDelay(attempt, options);
       options.onRetry?.(err, attempt, delay);
       await sleep(delay, options.signal);
+      if (options.signal?.aborted) throw err;
     }
   }
 }

@@ -19,6 +19,15 @@ function field(body: unknown, name: string): string | undefined {
   return value;
 }
 
+/** Basic credentials are form-encoded (RFC 6749 §2.3.1); a malformed escape is the client's error, not ours. */
+function formDecode(value: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new OAuthError(400, 'invalid_request', 'The HTTP Basic credentials are not correctly form-encoded.');
+  }
+}
+
 /** Client credentials from the body or from HTTP Basic (RFC 6749 §2.3.1 allows both). */
 function readRequest(req: express.Request): TokenRequest {
   const request: TokenRequest = {
@@ -32,8 +41,8 @@ function readRequest(req: express.Request): TokenRequest {
     const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon > 0) {
-      request.clientId = decodeURIComponent(decoded.slice(0, colon));
-      request.clientSecret = decodeURIComponent(decoded.slice(colon + 1));
+      request.clientId = formDecode(decoded.slice(0, colon));
+      request.clientSecret = formDecode(decoded.slice(colon + 1));
     }
   }
   return request;
@@ -55,6 +64,9 @@ export function tokenRoutes(deps: { clients: ClientStore; tokens: TokenService; 
     express.urlencoded({ extended: false, limit: deps.bodyLimit }),
     async (req, res) => {
       const request = readRequest(req);
+      if (request.grantType === undefined) {
+        throw new OAuthError(400, 'invalid_request', 'grant_type is required.');
+      }
       if (request.grantType !== 'client_credentials') {
         throw new OAuthError(400, 'unsupported_grant_type', 'grant_type must be client_credentials.');
       }

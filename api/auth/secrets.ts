@@ -18,14 +18,18 @@ export async function hashSecret(secret: string): Promise<string> {
   return ['scrypt', PARAMS.N, PARAMS.r, PARAMS.p, salt.toString('base64url'), hash.toString('base64url')].join('$');
 }
 
+/** False for a wrong secret and for any stored value not of our exact format and parameters. */
 export async function verifySecret(secret: string, stored: string): Promise<boolean> {
-  const [kind, n, r, p, salt, hash] = stored.split('$');
-  if (kind !== 'scrypt' || !salt || !hash) return false;
-  const expected = Buffer.from(hash, 'base64url');
-  const actual = await scryptAsync(secret, Buffer.from(salt, 'base64url'), expected.length, {
-    N: Number(n), r: Number(r), p: Number(p), maxmem: PARAMS.maxmem,
-  });
-  return timingSafeEqual(actual, expected);
+  const [kind, n, r, p, salt, hash, ...rest] = stored.split('$');
+  if (kind !== 'scrypt' || rest.length || Number(n) !== PARAMS.N || Number(r) !== PARAMS.r || Number(p) !== PARAMS.p || !salt) return false;
+  const expected = Buffer.from(hash ?? '', 'base64url');
+  if (expected.length !== KEY_LENGTH) return false;
+  try {
+    const actual = await scryptAsync(secret, Buffer.from(salt, 'base64url'), KEY_LENGTH, PARAMS);
+    return timingSafeEqual(actual, expected);
+  } catch {
+    return false;
+  }
 }
 
 /** A hash of a random secret: checking an unknown client against it costs what a known one does. */

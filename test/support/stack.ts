@@ -43,6 +43,8 @@ export interface StackOptions {
   /** Start one in-process worker (default true). */
   worker?: boolean;
   logger?: Logger;
+  /** Rewrites the admin database URL (e.g. through a TCP proxy that a test can cut). */
+  adminDatabaseUrl?: (url: string) => string;
 }
 
 export interface WorkerHandle extends RunningWorker {
@@ -70,7 +72,7 @@ export class Stack {
   constructor(options: StackOptions = {}) {
     this.env = {
       NODE_ENV: 'test',
-      ADMIN_DATABASE_URL: urlFor(`odsim_t_${this.id}`),
+      ADMIN_DATABASE_URL: (options.adminDatabaseUrl ?? ((u: string) => u))(urlFor(`odsim_t_${this.id}`)),
       ADMIN_DATABASE_CONNECT_TIMEOUT_MS: '2000',
       REDIS_URL,
       QUEUE_PREFIX: `odsimt_${this.id}`,

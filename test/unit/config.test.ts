@@ -189,7 +189,6 @@ describe('configuration', () => {
       expect(text).not.to.include(serverUrl);
       expect(text).not.to.include('VeryPrivileged');
       expect(text).not.to.include('ods-server.internal');
-      expect(Object.keys(api)).not.to.include('ods_server_url');
     });
 
     it('gives the ODS server URL to the worker', () => {

@@ -21,10 +21,16 @@ export interface PostgresDriverOptions {
 
 // SQLSTATEs worth retrying: object in use (a template or database with sessions), lock not
 // available, cannot connect now, too many connections, serialization/deadlock, lost connection.
-const TRANSIENT_STATES = new Set(['55006', '55P03', '57P01', '57P02', '57P03', '53300', '53400', '40001', '40P01']);
+const TRANSIENT_STATES = new Set(['ODSIM_STAGING_BUSY', '55006', '55P03', '57P01', '57P02', '57P03', '53300', '53400', '40001', '40P01']);
 const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
 
 const q = names.quote;
+
+/** 42P04, or 23505 on pg_database's name index when two sessions race to create one name. */
+function isDuplicateDatabase(err: unknown): boolean {
+  const code = (err as { code?: string }).code;
+  return code === '42P04' || code === '23505';
+}
 
 /**
  * PostgreSQL 11+ (and RDS, Azure Database for PostgreSQL, Cloud SQL): clone with
@@ -56,6 +62,7 @@ export class PostgresDriver implements EngineDriver {
     const staging = await this.describe(req.stagingName);
     if (staging && !staging.valid) await this.dropDatabase(req.stagingName);
     if (!staging || !staging.valid) {
+      await this.step('create.cloning');
       await this.cloneTemplate(req.stagingName, req.templateDatabase);
       await this.step('create.cloned');
     }
@@ -65,7 +72,7 @@ export class PostgresDriver implements EngineDriver {
     try {
       await this.withClient((c) => c.query(`ALTER DATABASE ${q(req.stagingName)} RENAME TO ${q(req.databaseName)}`));
     } catch (err) {
-      if ((err as { code?: string }).code === '42P04') {
+      if (isDuplicateDatabase(err)) {
         // Someone created a database with this name after our first look: leave theirs alone, remove ours.
         await this.dropDatabase(req.stagingName);
         throw new PermanentJobError(`database "${req.databaseName}" already exists and is not managed by this instance; it was left untouched`);
@@ -107,7 +114,7 @@ export class PostgresDriver implements EngineDriver {
       await this.withClient((c) => c.query(`ALTER DATABASE ${q(req.from)} RENAME TO ${q(req.to)}`));
     } catch (err) {
       await this.allowConnections(req.from, true).catch(() => undefined);
-      if ((err as { code?: string }).code === '42P04') {
+      if (isDuplicateDatabase(err)) {
         throw new PermanentJobError(`database "${req.to}" already exists and is not managed by this instance; it was left untouched`);
       }
       throw err;
@@ -165,6 +172,9 @@ export class PostgresDriver implements EngineDriver {
       await this.withClient((c) => c.query(`CREATE DATABASE ${q(name)} TEMPLATE ${q(template)}${strategy}`));
     } catch (err) {
       if ((err as { code?: string }).code === '3D000') throw new PermanentJobError(`template database "${template}" does not exist`);
+      // The staging name is this job's own: a duplicate means an earlier run of this job (a
+      // backend orphaned by a crashed worker) is creating it. Look again on the next try.
+      if (isDuplicateDatabase(err)) throw Object.assign(new Error(`staging database "${name}" is being created by an earlier run; retrying`), { code: 'ODSIM_STAGING_BUSY' });
       throw err;
     }
   }

@@ -1,0 +1,25 @@
+import { expect } from 'chai';
+import { InstanceEntity, JobEntity } from '../../shared/database/entities';
+import { stagingDatabaseName } from '../../shared/database-names';
+import { databasesLike, ownerOf } from './ods-server';
+import type { Stack } from './stack';
+
+/**
+ * The server's databases match the admin records exactly: every live instance's database
+ * exists and carries its marker, nothing else of this stack's exists, no staging clone is left.
+ */
+export async function expectServerMatchesRecords(stack: Stack): Promise<void> {
+  const instances = await stack.dataSource.getRepository(InstanceEntity).find();
+  const expected = instances
+    .filter((i) => i.status !== 'Deleted' && i.status !== 'CreateFailed')
+    .map((i) => i.databaseName)
+    .sort();
+  const actual = await databasesLike(`t_${stack.id}_`);
+  expect(actual, 'databases on the server').to.deep.equal(expected);
+  for (const instance of instances.filter((i) => expected.includes(i.databaseName))) {
+    expect(await ownerOf(instance.databaseName), `marker of ${instance.databaseName}`).to.equal(instance.id);
+  }
+  const jobs = await stack.dataSource.getRepository(JobEntity).find();
+  const staging = new Set(await databasesLike('odsim_staging_'));
+  expect(jobs.map((j) => stagingDatabaseName(j.id)).filter((n) => staging.has(n)), 'staging clones left').to.deep.equal([]);
+}
