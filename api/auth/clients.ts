@@ -39,7 +39,8 @@ export class ClientStore {
 
   /** The client's allowed scopes if id and secret match an enabled client; otherwise null. */
   async authenticate(clientId: string, secret: string): Promise<string[] | null> {
-    const client = clientId.length <= 64
+    // An id longer than the column, or holding U+0000 (which PostgreSQL text cannot hold), names no client.
+    const client = clientId.length <= 64 && !clientId.includes('\u0000')
       ? await this.dataSource.getRepository(ApiClientEntity).findOneBy({ clientId, disabledAt: IsNull() })
       : null;
     // Hash even for an unknown client, so response time does not tell which ids exist.

@@ -2,7 +2,7 @@ import express, { Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { OAuthError, TooManyRequestsError } from '../../shared/errors';
 import type { ClientStore } from './clients';
-import { parseScopes } from './scopes';
+import { ALL_SCOPES, parseScopes, SCOPES } from './scopes';
 import type { TokenService } from './tokens';
 
 interface TokenRequest {
@@ -75,10 +75,12 @@ export function tokenRoutes(deps: { clients: ClientStore; tokens: TokenService; 
       }
       const allowed = await deps.clients.authenticate(request.clientId, request.clientSecret);
       if (!allowed) throw new OAuthError(401, 'invalid_client', 'Unknown client or wrong secret.');
+      // A client may always ask for less than it has: full access covers a read-only token.
+      const grantable = allowed.includes(SCOPES.fullAccess) ? [...ALL_SCOPES] : allowed;
       const asked = request.scope === undefined ? allowed : parseScopes(request.scope);
-      const refused = asked.filter((s) => !allowed.includes(s));
+      const refused = asked.filter((s) => !grantable.includes(s));
       if (!asked.length || refused.length) {
-        throw new OAuthError(400, 'invalid_scope', `This client may ask only for: ${allowed.join(' ')}.`);
+        throw new OAuthError(400, 'invalid_scope', `This client may ask only for: ${grantable.join(' ')}.`);
       }
       res.set('Cache-Control', 'no-store').json(await deps.tokens.issue({ clientId: request.clientId, scopes: asked }));
     },

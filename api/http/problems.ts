@@ -15,8 +15,20 @@ function fromBodyParser(err: { type?: string; status?: number }): AppError | und
     case 'request.size.invalid':
     case 'stream.encoding.set':
     case 'parameters.too.many': return new ValidationError('The request body could not be read.');
-    default: return undefined;
+    default: return fromClientError(err);
   }
+}
+
+/**
+ * Other errors that express and its parsers mark as the client's (status 4xx): a path that is
+ * not valid percent-encoding (the router's URIError), a compressed body that does not inflate.
+ */
+function fromClientError(err: { status?: number }): AppError | undefined {
+  if (typeof err.status !== 'number' || err.status < 400 || err.status > 499) return undefined;
+  if (err instanceof URIError) return new ValidationError('The request path is not valid percent-encoding.');
+  if (err.status === 413) return new PayloadTooLargeError('The request body is larger than this API accepts.');
+  if (err.status === 415) return new UnsupportedMediaTypeError('The request body encoding is not supported.');
+  return new ValidationError('The request could not be read.');
 }
 
 /** The one place where errors become HTTP responses: RFC 9457 problem+json, never a stack or a secret. */

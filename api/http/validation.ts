@@ -20,7 +20,14 @@ export function toDto<T extends object>(cls: ClassConstructor<T>, input: unknown
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new ValidationError(`The ${what} must be a JSON object.`);
   }
-  const dto = plainToInstance(cls, input, { enableImplicitConversion: false });
+  let dto: T;
+  try {
+    dto = plainToInstance(cls, input, { enableImplicitConversion: false });
+  } catch {
+    // class-transformer walks every nested value: deep nesting exhausts its stack, and a value
+    // such as {"constructor": 1} breaks it. No field of ours takes a nested value anyway.
+    throw new ValidationError(`The ${what} has nested values this API does not accept.`);
+  }
   const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true });
   if (errors.length) throw new ValidationError(`The ${what} is invalid.`, collect(errors, {}));
   return dto;

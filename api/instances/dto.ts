@@ -1,13 +1,31 @@
 import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateBy, ValidateIf } from 'class-validator';
 import { INSTANCE_STATUSES, InstanceStatus } from '../../shared/instances/status';
 
-// Printable text only: no control characters, not blank.
-const PRINTABLE = /^(?!\s*$)[^\u0000-\u001f\u007f-\u009f\u2028\u2029]+$/;
+// Printable text only: no control characters, not blank, no lone UTF-16 surrogate (which
+// PostgreSQL would store as U+FFFD, so the name read back would not be the name sent).
+const PRINTABLE = /^(?!\s*$)[^\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]+$/u;
 const PRINTABLE_MESSAGE = 'instanceName must be printable text, not blank';
+// A filter can match only printable names; PostgreSQL text cannot even hold U+0000.
+const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/;
+
+/**
+ * Length in Unicode code points, as PostgreSQL's varchar(n) counts it. class-validator's
+ * Length does not count variation selectors (U+FE0E, U+FE0F), so 100 of them would pass it
+ * and then overflow varchar(100).
+ */
+function CodePointLength(min: number, max: number) {
+  return ValidateBy({
+    name: 'codePointLength',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && [...value].length >= min && [...value].length <= max,
+      defaultMessage: (args) => `${args?.property} must be ${min} to ${max} characters`,
+    },
+  });
+}
 
 export class CreateInstanceDto {
-  @IsString() @Length(1, 100) @Matches(PRINTABLE, { message: PRINTABLE_MESSAGE })
+  @IsString() @CodePointLength(1, 100) @Matches(PRINTABLE, { message: PRINTABLE_MESSAGE })
   instanceName: string;
 
   /** Checked further against the engine's rules by DatabaseNamePolicy. */
@@ -15,11 +33,14 @@ export class CreateInstanceDto {
   databaseName: string;
 }
 
+// Absent means "leave as is"; null is not absent (IsOptional would let it through to a NOT NULL column).
+const present = (field: keyof UpdateInstanceDto) => ValidateIf((dto: UpdateInstanceDto) => dto[field] !== undefined);
+
 export class UpdateInstanceDto {
-  @IsOptional() @IsString() @Length(1, 100) @Matches(PRINTABLE, { message: PRINTABLE_MESSAGE })
+  @present('instanceName') @IsString() @CodePointLength(1, 100) @Matches(PRINTABLE, { message: PRINTABLE_MESSAGE })
   instanceName?: string;
 
-  @IsOptional() @IsString() @Length(1, 128)
+  @present('databaseName') @IsString() @Length(1, 128)
   databaseName?: string;
 }
 
@@ -34,7 +55,7 @@ export class ListInstancesQuery {
   status?: InstanceStatus;
 
   /** Case-insensitive substring of the instance name. */
-  @IsOptional() @IsString() @Length(1, 100)
+  @IsOptional() @IsString() @Length(1, 100) @Matches(NO_CONTROL_CHARACTERS, { message: 'instanceName must not contain control characters' })
   instanceName?: string;
 
   @IsOptional() @IsIn(['true', 'false'])
