@@ -111,4 +111,17 @@ describe('a worker killed at any phase (SIGKILL)', function () {
     expect(await databaseExists(instance.databaseName)).to.equal(false);
     await expectServerMatchesRecords(stack);
   });
+
+  it('never hands a long operation to a second worker while the first is alive', async () => {
+    // Each worker pauses 6 s inside the create (three lock durations); the lock is renewed meanwhile.
+    const slow = [1, 2].map(() => spawnWorker({ ODSIM_FAULT_PAUSE_AT: 'create.cloned', ODSIM_FAULT_PAUSE_MS: '6000' }));
+    await Promise.all(slow.map((w) => w.waitForEvent('worker.started')));
+    const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `Slow ${stack.id}`, databaseName: stack.db('slow') } });
+    await stack.waitForStatus(r.body.id, 'Created', 60_000);
+    const starts = slow.flatMap((w) => w.events('job.started')).filter((e) => e.jobId === r.body.job.id);
+    expect(starts).to.have.length(1);
+    const job = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: r.body.job.id });
+    expect(job.attempts).to.equal(1);
+    await expectServerMatchesRecords(stack);
+  });
 });
