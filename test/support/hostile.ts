@@ -51,8 +51,8 @@ export function isValidInstanceName(name: string): boolean {
   return /^(?!\s*$)[^\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]+$/u.test(name) && [...name].length <= 100;
 }
 
-/** Databases of other test stacks come and go while this file runs; they are not ours to compare. */
-const OTHER_TEST_DATABASES = /^(t_|odsim_t_|odsim_staging_|odsim_building_)/;
+/** Databases of other test stacks (and of a benchmark run) come and go meanwhile; they are not ours to compare. */
+const OTHER_TEST_DATABASES = /^(t_|odsim_t_|odsim_staging_|odsim_building_|odsim_bench_)/;
 
 /** The databases on the server that this stack could have changed: all but other stacks' own. */
 export function serverDatabases(stack: Stack): Promise<string[]> {
