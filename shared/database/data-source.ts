@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import type { CommonConfig } from '../config';
 import { databaseNameOf } from '../config';
 import type { Logger } from '../logger';
+import { retryTransient, RetryPolicy } from '../retry';
 import { ENTITIES } from './entities';
 import { Initial1764061200000 } from './migrations/postgres/1764061200000-Initial';
 
@@ -41,9 +42,21 @@ export function createAdminDataSource(db: CommonConfig['adminDatabase']): DataSo
  * of APIs and workers may call this at the same moment: creation tolerates a concurrent
  * creator, and migrations run under an advisory lock, one process at a time.
  */
-export async function prepareAdminDatabase(dataSource: DataSource, db: CommonConfig['adminDatabase'], log: Logger): Promise<void> {
-  await createDatabaseIfMissing(db, log);
-  await dataSource.initialize();
+export async function prepareAdminDatabase(
+  dataSource: DataSource,
+  db: CommonConfig['adminDatabase'],
+  log: Logger,
+  waitPolicy: RetryPolicy = { attempts: 40, baseDelayMs: 500, maxDelayMs: 5000 },
+): Promise<void> {
+  // The server may still be starting (containers, a failover): wait for it rather than exit.
+  await retryTransient(async () => {
+    await createDatabaseIfMissing(db, log);
+    if (!dataSource.isInitialized) await dataSource.initialize();
+  }, {
+    ...waitPolicy,
+    isTransient: isAdminDatabaseUnavailable,
+    onRetry: (err, attempt, delayMs) => log.warn('admin database not reachable yet; waiting', { event: 'admin_db.waiting', attempt, delayMs, error: errorMessage(err) }),
+  });
   await withAdvisoryLock(dataSource, ADVISORY_LOCKS.migrate, async () => {
     const applied = await dataSource.runMigrations({ transaction: 'each' });
     if (applied.length) log.info('admin database migrated', { event: 'admin_db.migrated', migrations: applied.map((m) => m.name) });

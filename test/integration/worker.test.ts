@@ -12,6 +12,7 @@ import { ensureStandInTemplate, STAND_IN_LABEL } from '../../worker/templates/st
 import { connectTo, databaseExists, dropDatabases, ownerOf, withServer } from '../support/ods-server';
 import { EDFI_TEMPLATE, POSTGRES_URL, SMALL_TEMPLATE, urlFor } from '../support/settings';
 import { Stack, startStack } from '../support/stack';
+import { TcpProxy } from '../support/tcp-proxy';
 import { waitFor } from '../support/wait';
 
 function delivery(job: { id: string; instanceId: string; requestId: string | null }): Job<JobPayload> {
@@ -235,6 +236,31 @@ describe('worker and PostgreSQL driver', () => {
         expect(await sources[1].getRepository(JobEntity).count()).to.equal(0);
       } finally {
         await Promise.all(sources.map((s) => (s.isInitialized ? s.destroy() : undefined)));
+        await dropDatabases([name]);
+      }
+    });
+
+    it('waits for an admin database server that is not reachable yet, instead of failing', async () => {
+      const proxy = await new TcpProxy(Number(new URL(POSTGRES_URL).port || 5432)).start();
+      proxy.cutOff();
+      const name = `odsim_t_wait_${randomUUID().slice(0, 8)}`;
+      const url = new URL(urlFor(name));
+      url.port = String(proxy.port);
+      const settings = { url: url.toString(), connectTimeoutMs: 1000, poolSize: 2 };
+      const source = createAdminDataSource(settings);
+      try {
+        let ready = false;
+        const starting = prepareAdminDatabase(source, settings, silentLogger(), { attempts: 50, baseDelayMs: 100, maxDelayMs: 300 }).then(() => {
+          ready = true;
+        });
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        expect(ready, 'ready while the server is unreachable').to.equal(false);
+        proxy.restore();
+        await starting;
+        expect(await source.getRepository(JobEntity).count()).to.equal(0);
+      } finally {
+        if (source.isInitialized) await source.destroy();
+        await proxy.stop();
         await dropDatabases([name]);
       }
     });
