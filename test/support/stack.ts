@@ -14,7 +14,7 @@ import { stagingDatabaseName } from '../../shared/database-names';
 import { createQueue, redisConnection } from '../../shared/jobs/queue';
 import { Logger, silentLogger } from '../../shared/logger';
 import type { EngineDriver } from '../../worker/engines/engine';
-import { PostgresDriver } from '../../worker/engines/postgres';
+import { createDriver } from '../../worker/engines/registry';
 import { createWorker, RunningWorker } from '../../worker/worker';
 import { databasesLike, dropDatabases } from './ods-server';
 import { EDFI_TEMPLATE, POSTGRES_URL, REDIS_URL, urlFor } from './settings';
@@ -128,7 +128,7 @@ export class Stack {
     const config = loadWorkerConfig({ ...this.env, ...env });
     const redis = redisConnection(config.redis.url);
     redis.on('error', () => undefined);
-    const engine = driver ?? new PostgresDriver({ serverUrl: config.ods.serverUrl, log: this.log, poolSize: 4 });
+    const engine = driver ?? createDriver(config, this.log);
     const running = await createWorker({ config, dataSource: this.dataSource, driver: engine, redis, logger: this.log });
     const handle: WorkerHandle = Object.assign(running, { driver: engine });
     this.workers.push({ handle, redis });

@@ -1,0 +1,35 @@
+# syntax=docker/dockerfile:1
+# One image for both roles. The default command runs the API; the worker service runs
+# `node dist/worker/main.js` (see docker-compose.yml).
+#   docker build -t ods-instance-manager .
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---- build: all dependencies, compile TypeScript to dist/ ----
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+# Sources (what .dockerignore lets through); tsconfig compiles api, worker, shared, test and bench.
+COPY . .
+RUN npm run build
+
+# ---- runtime: production dependencies and the compiled API, worker and shared code only ----
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist/api ./dist/api
+COPY --from=build /app/dist/worker ./dist/worker
+COPY --from=build /app/dist/shared ./dist/shared
+# The code stays root-owned and read-only to the process; only DATA_DIR is writable
+# (a named volume mounted there starts with this owner and mode).
+RUN mkdir -p /data && chown node:node /data && chmod 0700 /data
+ENV DATA_DIR=/data \
+    HOST=0.0.0.0 \
+    PORT=3000
+# The `node` user (uid 1000) of the official image.
+USER node
+EXPOSE 3000
+CMD ["node", "dist/api/main.js"]
