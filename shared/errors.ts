@@ -62,6 +62,11 @@ export class NotFoundError extends AppError {
   readonly title = 'Not found';
 }
 
+export class MethodNotAllowedError extends AppError {
+  readonly status = 405;
+  readonly title = 'Method not allowed';
+}
+
 export class ConflictError extends AppError {
   readonly status = 409;
   readonly title = 'Conflict';

@@ -1,6 +1,7 @@
 import express, { Router } from 'express';
 import { rateLimit } from 'express-rate-limit';
 import { OAuthError, TooManyRequestsError } from '../../shared/errors';
+import { onlyMethods } from '../http/problems';
 import type { ClientStore } from './clients';
 import { ALL_SCOPES, parseScopes, SCOPES } from './scopes';
 import type { TokenService } from './tokens';
@@ -85,5 +86,6 @@ export function tokenRoutes(deps: { clients: ClientStore; tokens: TokenService; 
       res.set('Cache-Control', 'no-store').json(await deps.tokens.issue({ clientId: request.clientId, scopes: asked }));
     },
   );
+  router.all('/connect/token', onlyMethods('POST'));
   return router;
 }

@@ -2,6 +2,7 @@ import { Router } from 'express';
 import type IORedis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { withTimeout } from '../../shared/retry';
+import { onlyMethods } from '../http/problems';
 
 const CHECK_TIMEOUT_MS = 1500;
 
@@ -28,5 +29,6 @@ export function healthRoutes(deps: { dataSource: DataSource; redis: IORedis }): 
     const ready = adminDatabase === 'up' && redis === 'up';
     res.status(ready ? 200 : 503).json({ status: ready ? 'up' : 'down', checks: { adminDatabase, redis } });
   });
+  router.all(['/health/live', '/health/ready'], onlyMethods('GET'));
   return router;
 }

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isAdminDatabaseUnavailable } from '../../shared/database/data-source';
-import { AppError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, UnsupportedMediaTypeError, ValidationError } from '../../shared/errors';
+import { AppError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, UnsupportedMediaTypeError, ValidationError } from '../../shared/errors';
 
 export const PROBLEM_JSON = 'application/problem+json';
 
@@ -56,6 +56,15 @@ export function problemHandler(): ErrorRequestHandler {
       ...(problem instanceof ValidationError && Object.keys(problem.errors).length ? { errors: problem.errors } : {}),
       ...problem?.extensions,
     });
+  };
+}
+
+/** For a known path: any other method is a 405 that lists, in `Allow`, the ones it takes. */
+export function onlyMethods(...methods: string[]): RequestHandler {
+  const allow = [...methods, ...(methods.includes('GET') ? ['HEAD'] : [])].join(', ');
+  return (req, res) => {
+    res.set('Allow', allow);
+    throw new MethodNotAllowedError(`${req.method} is not allowed here; use ${allow}.`);
   };
 }
 

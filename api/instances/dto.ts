@@ -1,4 +1,7 @@
-import { Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
+
+/** Decimal digits only: `limit=`, `limit=0x10` and `limit=1e2` are refused, not read loosely. */
+const strictInteger = ({ value }: { value: unknown }) => (typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : value);
 import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateBy, ValidateIf } from 'class-validator';
 import { INSTANCE_STATUSES, InstanceStatus } from '../../shared/instances/status';
 
@@ -45,10 +48,10 @@ export class UpdateInstanceDto {
 }
 
 export class ListInstancesQuery {
-  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(1_000_000)
+  @IsOptional() @Transform(strictInteger) @IsInt() @Min(0) @Max(1_000_000)
   offset = 0;
 
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(500)
+  @IsOptional() @Transform(strictInteger) @IsInt() @Min(1) @Max(500)
   limit = 25;
 
   @IsOptional() @IsIn(INSTANCE_STATUSES)

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { ValidationError } from '../../shared/errors';
 import { requireAccess } from '../auth/middleware';
+import { onlyMethods } from '../http/problems';
 import { pathId, requireJsonBody, toDto } from '../http/validation';
 import type { DatabaseNamePolicy } from './database-name-policy';
 import { CreateInstanceDto, ListInstancesQuery, UpdateInstanceDto } from './dto';
@@ -49,5 +50,8 @@ export function instanceRoutes(service: InstanceService, names: DatabaseNamePoli
     res.json((await service.jobsOf(pathId(req))).map(jobView));
   });
 
+  router.all('/admin/instances', onlyMethods('GET', 'POST'));
+  router.all('/admin/instances/:id', onlyMethods('GET', 'PUT', 'DELETE'));
+  router.all('/admin/instances/:id/jobs', onlyMethods('GET'));
   return router;
 }

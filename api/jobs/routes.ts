@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { JobEntity } from '../../shared/database/entities';
 import { NotFoundError } from '../../shared/errors';
 import { requireAccess } from '../auth/middleware';
+import { onlyMethods } from '../http/problems';
 import { pathId } from '../http/validation';
 import { isUuid } from '../instances/service';
 import { jobView } from './representation';
@@ -15,5 +16,6 @@ export function jobRoutes(dataSource: DataSource): Router {
     if (!job) throw new NotFoundError(`No job with id ${id.slice(0, 64)}.`);
     res.json(jobView(job));
   });
+  router.all('/admin/jobs/:id', onlyMethods('GET'));
   return router;
 }

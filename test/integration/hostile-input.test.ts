@@ -16,7 +16,7 @@ const FUZZ_REQUESTS = 900;
 const CONCURRENCY = 20;
 const BODY_LIMIT = 16 * 1024;
 /** Every status this API may answer to hostile input; anything else is a finding. */
-const KNOWN_STATUSES = [200, 201, 400, 401, 403, 404, 409, 413, 415];
+const KNOWN_STATUSES = [200, 201, 400, 401, 403, 404, 405, 409, 413, 415];
 
 /** mulberry32: small and seedable, so the same seed generates the same suite. */
 function prng(seed: number): () => number {
@@ -372,9 +372,9 @@ function generateCases(ctx: Context): Case[] {
     add(`GET ${path}`, { method: 'GET', path, headers: bearer() }, [...expected]);
   }
   for (const [method, path, expected] of [
-    ['PATCH', `/admin/instances/${seeds[0].id}`, [404]], ['POST', `/admin/instances/${seeds[0].id}`, [404]], ['PUT', '/admin/instances', [404]],
-    ['DELETE', '/admin/instances', [404]], ['POST', `/admin/jobs/${seeds[0].jobId}`, [404]], ['DELETE', `/admin/jobs/${seeds[0].jobId}`, [404]],
-    ['GET', '/connect/token', [404]], ['PUT', '/connect/token', [404]], ['POST', '/health/live', [404]], ['DELETE', '/health/ready', [404]],
+    ['PATCH', `/admin/instances/${seeds[0].id}`, [405]], ['POST', `/admin/instances/${seeds[0].id}`, [405]], ['PUT', '/admin/instances', [405]],
+    ['DELETE', '/admin/instances', [405]], ['POST', `/admin/jobs/${seeds[0].jobId}`, [405]], ['DELETE', `/admin/jobs/${seeds[0].jobId}`, [405]],
+    ['GET', '/connect/token', [405]], ['PUT', '/connect/token', [405]], ['POST', '/health/live', [405]], ['DELETE', '/health/ready', [405]],
   ] as const) {
     add(`${method} ${path}`, { method, path, headers: jsonHeaders(), body: '{}' }, [...expected]);
   }

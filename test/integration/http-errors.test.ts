@@ -139,13 +139,26 @@ describe('HTTP errors as problem+json', () => {
         ['GET', '/nope', null],
         ['GET', '/admin/nope', undefined],
         ['GET', '/admin/instances/extra/segments/here', undefined],
-        ['POST', `/admin/instances/${existing.id}/jobs`, undefined],
         ['POST', '/admin/jobs', undefined],
-        ['GET', '/connect/token', null],
       ] as const) {
         const r = await stack.request(method, path, { token });
         expectProblem(r, 404);
         expect(r.body.detail, path).to.include(method);
+      }
+    });
+
+    it('answers a method a known route does not take with 405 and the methods it does take', async () => {
+      for (const [method, path, token, allow] of [
+        ['POST', `/admin/instances/${existing.id}/jobs`, undefined, 'GET, HEAD'],
+        ['PATCH', `/admin/instances/${existing.id}`, undefined, 'GET, PUT, DELETE, HEAD'],
+        ['DELETE', '/admin/instances', undefined, 'GET, POST, HEAD'],
+        ['PUT', `/admin/jobs/${existing.id}`, undefined, 'GET, HEAD'],
+        ['GET', '/connect/token', null, 'POST'],
+        ['POST', '/health/ready', null, 'GET, HEAD'],
+      ] as const) {
+        const r = await stack.request(method, path, { token });
+        expectProblem(r, 405);
+        expect(r.headers.get('allow'), `${method} ${path}`).to.equal(allow);
       }
     });
 
@@ -276,7 +289,7 @@ describe('HTTP errors as problem+json', () => {
     });
 
     for (const [query, field] of [
-      ['limit=0', 'limit'], ['limit=501', 'limit'], ['limit=abc', 'limit'], ['limit=1.5', 'limit'], ['offset=-1', 'offset'],
+      ['limit=0', 'limit'], ['limit=501', 'limit'], ['limit=abc', 'limit'], ['limit=1.5', 'limit'], ['offset=-1', 'offset'], ['limit=', 'limit'], ['limit=0x10', 'limit'], ['offset=1e2', 'offset'], ['limit=%2010', 'limit'],
       ['status=Nope', 'status'], ['status=created', 'status'], ['includeDeleted=yes', 'includeDeleted'], ['sort=name', 'sort'],
     ] as const) {
       it(`refuses the list query ${query}, naming ${field}`, async () => {
