@@ -3,7 +3,6 @@ export const SCOPES = {
   fullAccess: 'edfi_admin_api/full_access',
   readOnly: 'edfi_admin_api/read_only',
 } as const;
-export type Scope = (typeof SCOPES)[keyof typeof SCOPES];
 export const ALL_SCOPES: readonly string[] = Object.values(SCOPES);
 
 /** What a route needs: `read` is granted by either scope, `write` only by full access. */
