@@ -29,6 +29,7 @@ class Environment {
   @Matches(POSTGRES_URL, { message: 'ADMIN_DATABASE_URL must be a postgres:// URL' })
   ADMIN_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/ods_instance_manager';
   @Type(() => Number) @IsInt() @Min(100) ADMIN_DATABASE_CONNECT_TIMEOUT_MS = 3000;
+  @Type(() => Number) @IsInt() @Min(100) ADMIN_DATABASE_QUERY_TIMEOUT_MS = 15_000;
   @Type(() => Number) @IsInt() @Min(1) @Max(100) ADMIN_DATABASE_POOL_SIZE = 10;
 
   @Matches(REDIS_URL, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
@@ -68,7 +69,7 @@ class Environment {
 export interface CommonConfig {
   env: 'development' | 'production' | 'test';
   logLevel: string;
-  adminDatabase: { url: string; connectTimeoutMs: number; poolSize: number };
+  adminDatabase: { url: string; connectTimeoutMs: number; poolSize: number; queryTimeoutMs?: number };
   redis: { url: string; prefix: string };
   ods: { engine: EngineName; templateDatabase: string; reservedNames: string[] };
 }
@@ -114,7 +115,7 @@ function parse(env: NodeJS.ProcessEnv, keys: (keyof Environment)[]): Environment
 }
 
 const COMMON_KEYS: (keyof Environment)[] = [
-  'NODE_ENV', 'LOG_LEVEL', 'ADMIN_DATABASE_URL', 'ADMIN_DATABASE_CONNECT_TIMEOUT_MS', 'ADMIN_DATABASE_POOL_SIZE',
+  'NODE_ENV', 'LOG_LEVEL', 'ADMIN_DATABASE_URL', 'ADMIN_DATABASE_CONNECT_TIMEOUT_MS', 'ADMIN_DATABASE_QUERY_TIMEOUT_MS', 'ADMIN_DATABASE_POOL_SIZE',
   'REDIS_URL', 'QUEUE_PREFIX', 'ODS_ENGINE', 'ODS_TEMPLATE_DATABASE', 'RESERVED_DATABASE_NAMES',
 ];
 
@@ -122,7 +123,9 @@ function common(e: Environment): CommonConfig {
   return {
     env: e.NODE_ENV as CommonConfig['env'],
     logLevel: e.LOG_LEVEL,
-    adminDatabase: { url: e.ADMIN_DATABASE_URL, connectTimeoutMs: e.ADMIN_DATABASE_CONNECT_TIMEOUT_MS, poolSize: e.ADMIN_DATABASE_POOL_SIZE },
+    adminDatabase: {
+      url: e.ADMIN_DATABASE_URL, connectTimeoutMs: e.ADMIN_DATABASE_CONNECT_TIMEOUT_MS, queryTimeoutMs: e.ADMIN_DATABASE_QUERY_TIMEOUT_MS, poolSize: e.ADMIN_DATABASE_POOL_SIZE,
+    },
     redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
     ods: {
       engine: e.ODS_ENGINE,

@@ -31,6 +31,10 @@ export function createAdminDataSource(db: CommonConfig['adminDatabase']): DataSo
     extra: {
       // Fail fast when the admin database is unreachable: the API answers 503, it never hangs.
       connectionTimeoutMillis: db.connectTimeoutMs,
+      // A server that stops answering (a network partition drops packets, no reset) must not
+      // hold a request or a status write for minutes: give up client-side and report it.
+      query_timeout: db.queryTimeoutMs ?? 15_000,
+      keepAlive: true,
       statement_timeout: 30_000,
       application_name: 'ods-instance-manager',
     },
@@ -115,7 +119,7 @@ export function isAdminDatabaseUnavailable(err: unknown): boolean {
   for (let depth = 0; current && depth < 4; depth++) {
     const e = current as { code?: string; message?: string; driverError?: unknown; cause?: unknown };
     if (e.code && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
-    if (e.message && /timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i.test(e.message)) return true;
+    if (e.message && /timeout exceeded when trying to connect|Query read timeout|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i.test(e.message)) return true;
     current = e.driverError ?? e.cause;
   }
   return false;

@@ -7,6 +7,7 @@ import { ownerOf } from '../support/ods-server';
 import { POSTGRES_URL } from '../support/settings';
 import { Stack, startStack } from '../support/stack';
 import { TcpProxy } from '../support/tcp-proxy';
+import { waitFor } from '../support/wait';
 
 /*
  * The admin database goes away at the worst moment: the database has just been cloned,
@@ -21,6 +22,7 @@ describe('an admin database outage', function () {
     proxy = await new TcpProxy(Number(new URL(POSTGRES_URL).port || 5432)).start();
     stack = await startStack({
       worker: false,
+      env: { ADMIN_DATABASE_QUERY_TIMEOUT_MS: '1500' },
       adminDatabaseUrl: (url) => {
         const u = new URL(url);
         u.port = String(proxy.port);
@@ -65,5 +67,20 @@ describe('an admin database outage', function () {
     const job = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: r.body.job.id });
     expect(job.status).to.equal('succeeded');
     await expectServerMatchesRecords(stack);
+  });
+
+  it('answers 503 within the query timeout when the admin database silently stops answering, and recovers', async () => {
+    expect((await stack.request('GET', '/admin/instances')).status).to.equal(200);
+    proxy.freeze();
+    try {
+      const started = Date.now();
+      const during = await stack.request('GET', '/admin/instances');
+      expect(during.status).to.equal(503);
+      expect(during.headers.get('content-type')).to.match(/^application\/problem\+json/);
+      expect(Date.now() - started).to.be.below(5000);
+    } finally {
+      proxy.restore();
+    }
+    await waitFor(async () => (await stack.request('GET', '/admin/instances')).status === 200, 'the API to recover', 30_000);
   });
 });

@@ -8,6 +8,7 @@ export class TcpProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
   private cut = false;
+  private frozen = false;
   port = 0;
 
   constructor(private readonly targetPort: number, private readonly targetHost = '127.0.0.1') {}
@@ -19,6 +20,13 @@ export class TcpProxy {
         return;
       }
       const upstream = new Socket();
+      if (this.frozen) {
+        // A partition: the connection opens here, but nothing ever reaches the server.
+        this.sockets.add(client);
+        client.on('close', () => this.sockets.delete(client));
+        client.on('error', () => undefined);
+        return;
+      }
       upstream.connect(this.targetPort, this.targetHost);
       for (const s of [client, upstream]) {
         this.sockets.add(s);
@@ -40,8 +48,16 @@ export class TcpProxy {
     for (const s of this.sockets) s.destroy();
   }
 
+  /** Packets stop flowing both ways, connections stay open: a silent partition, not a refusal. */
+  freeze(): void {
+    this.frozen = true;
+    for (const s of this.sockets) s.pause();
+  }
+
   restore(): void {
     this.cut = false;
+    this.frozen = false;
+    for (const s of this.sockets) s.resume();
   }
 
   async stop(): Promise<void> {
