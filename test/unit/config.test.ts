@@ -22,7 +22,7 @@ describe('configuration', () => {
       expect(c.logLevel).to.equal('info');
       expect(c.http).to.deep.equal({ port: 3000, host: '127.0.0.1', bodyLimit: '16kb' });
       expect(c.adminDatabase).to.deep.equal({
-        url: 'postgres://postgres@127.0.0.1:5432/ods_instance_manager', connectTimeoutMs: 3000, poolSize: 10,
+        url: 'postgres://postgres@127.0.0.1:5432/ods_instance_manager', connectTimeoutMs: 3000, queryTimeoutMs: 15000, poolSize: 10,
       });
       expect(c.redis).to.deep.equal({ url: 'redis://127.0.0.1:6379', prefix: 'odsim' });
       expect(c.ods).to.deep.equal({
