@@ -4,7 +4,7 @@ import { Worker } from 'bullmq';
 import type IORedis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { WorkerConfig } from '../shared/config';
-import { createQueue, JobPayload, QUEUE_NAME } from '../shared/jobs/queue';
+import { cappedExponentialBackoff, createQueue, JobPayload, QUEUE_NAME } from '../shared/jobs/queue';
 import type { Logger } from '../shared/logger';
 import type { EngineDriver } from './engines/engine';
 import { JobProcessor } from './jobs/processor';
@@ -25,11 +25,6 @@ export interface RunningWorker {
   readonly reconciler: Reconciler;
   readonly processor: JobProcessor;
   stop(): Promise<void>;
-}
-
-/** Caps BullMQ's retry delay for a job as a whole (exponential, at most a minute). */
-function backoffStrategy(attemptsMade: number): number {
-  return Math.min(60_000, 1000 * 2 ** Math.max(0, attemptsMade - 1));
 }
 
 /** Wires processor, BullMQ worker and reconciler; `main.ts` only reads config and connects. */
@@ -57,7 +52,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
     lockDuration: config.locks.lockDurationMs,
     stalledInterval: config.locks.stalledIntervalMs,
     maxStalledCount: 5,
-    settings: { backoffStrategy },
+    settings: { backoffStrategy: cappedExponentialBackoff },
   });
   worker.on('error', (err) => log.warn('worker error', { event: 'worker.error', error: err.message }));
   worker.on('failed', (job, err) => log.warn('delivery failed; BullMQ will retry', { event: 'job.delivery_failed', jobId: job?.id, error: err.message }));

@@ -137,7 +137,8 @@ export class InstanceService {
   }
 
   async jobsOf(id: string): Promise<JobEntity[]> {
-    await this.get(id);
+    const exists = isUuid(id) && (await this.dataSource.getRepository(InstanceEntity).existsBy({ id }));
+    if (!exists) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
     return this.dataSource.getRepository(JobEntity).find({ where: { instanceId: id }, order: { createdAt: 'DESC' } });
   }
 

@@ -26,10 +26,19 @@ export interface QueueJobRef {
  */
 export const JOB_OPTIONS: JobsOptions = {
   attempts: 25,
-  backoff: { type: 'exponential', delay: 1000 },
+  backoff: { type: 'capped-exponential' },
   removeOnComplete: { age: 24 * 3600, count: 5000 },
   removeOnFail: { age: 7 * 24 * 3600, count: 5000 },
 };
+
+/**
+ * The delay before BullMQ retries a job as a whole: exponential from 1 s, at most a minute.
+ * BullMQ's own `exponential` has no cap (attempt 25 would wait months), so the job options
+ * name this custom strategy and every worker registers it.
+ */
+export function cappedExponentialBackoff(attemptsMade: number): number {
+  return Math.min(60_000, 1000 * 2 ** Math.max(0, attemptsMade - 1));
+}
 
 export function redisConnection(url: string, options: RedisOptions = {}): IORedis {
   return new IORedis(url, { maxRetriesPerRequest: null, ...options });
