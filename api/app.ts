@@ -22,6 +22,8 @@ export interface AppDeps {
   config: ApiConfig;
   dataSource: DataSource;
   queue: ReturnType<typeof createQueue>;
+  /** This deployment's id (from the admin database): tokens and queue names carry it. */
+  deploymentId: string;
   /** The connection the queue uses; readiness pings it. */
   redis: IORedis;
   tokens: TokenService;

@@ -2,6 +2,8 @@ import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { loadApiConfig, redactUrl } from '../shared/config';
 import { createAdminDataSource, prepareAdminDatabase } from '../shared/database/data-source';
+import { readDeploymentId } from '../shared/deployment/identity';
+import { SharedRedisWatch } from '../shared/deployment/shared-redis';
 import { createQueue, redisConnection } from '../shared/jobs/queue';
 import { createLogger } from '../shared/logger';
 import { onShutdownSignal } from '../shared/shutdown';
@@ -20,15 +22,20 @@ async function main(): Promise<void> {
   // No offline queue: while Redis is down an enqueue fails at once and the reconciler takes over.
   const redis = redisConnection(config.redis.url, { enableOfflineQueue: false });
   redis.on('error', (err) => log.warn('redis connection error', { event: 'redis.error', error: err.message }));
-  const queue = createQueue(redis, config.redis.prefix);
+  const deploymentId = await readDeploymentId(dataSource);
+  const queue = createQueue(redis, config.redis.prefix, deploymentId);
   queue.on('error', () => undefined);
+  const sharedRedis = new SharedRedisWatch(redis, config.redis.prefix, deploymentId, log);
+  redis.on('ready', () => void sharedRedis.check());
+  const sharedRedisTimer = setInterval(() => void sharedRedis.check(), 60_000).unref();
 
-  const app = createApp({ config, dataSource, queue, redis, tokens: new TokenService(signingKey, config.tokens), logger: log });
+  const app = createApp({ config, dataSource, queue, deploymentId, redis, tokens: new TokenService(signingKey, config.tokens), logger: log });
   const server: Server = app.listen(config.http.port, config.http.host, () => {
-    log.info('api listening', { event: 'api.started', host: config.http.host, port: config.http.port, adminDatabase: redactUrl(config.adminDatabase.url) });
+    log.info('api listening', { event: 'api.started', host: config.http.host, port: config.http.port, adminDatabase: redactUrl(config.adminDatabase.url), deploymentId });
   });
 
   onShutdownSignal(log, async () => {
+    clearInterval(sharedRedisTimer);
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await queue.close();
     redis.disconnect();

@@ -4,11 +4,15 @@ import { Worker } from 'bullmq';
 import type IORedis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { WorkerConfig } from '../shared/config';
-import { cappedExponentialBackoff, createQueue, JobPayload, QUEUE_NAME } from '../shared/jobs/queue';
+import { readDeploymentId } from '../shared/deployment/identity';
+import { SharedRedisWatch } from '../shared/deployment/shared-redis';
+import { cappedExponentialBackoff, createQueue, JobPayload } from '../shared/jobs/queue';
 import type { Logger } from '../shared/logger';
 import type { EngineDriver } from './engines/engine';
 import { JobProcessor } from './jobs/processor';
 import { Reconciler } from './reconciler';
+
+const SHARED_REDIS_CHECK_MS = 60_000;
 
 export interface WorkerDeps {
   config: WorkerConfig;
@@ -32,7 +36,8 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const { config, logger } = deps;
   const workerId = deps.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const log = logger.child({ workerId });
-  const queue = createQueue(deps.redis, config.redis.prefix);
+  const deploymentId = await readDeploymentId(deps.dataSource);
+  const queue = createQueue(deps.redis, config.redis.prefix, deploymentId);
   queue.on('error', (err) => log.warn('queue error', { event: 'queue.error', error: err.message }));
   // The limit lives in Redis, so it binds every worker on the queue together.
   await queue.setGlobalConcurrency(config.concurrency.global);
@@ -45,7 +50,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
     log,
     transientRetry: config.transientRetry,
   });
-  const worker = new Worker<JobPayload>(QUEUE_NAME, (job) => processor.process(job), {
+  const worker = new Worker<JobPayload>(queue.name, (job) => processor.process(job), {
     connection: deps.redis,
     prefix: config.redis.prefix,
     concurrency: config.concurrency.perWorker,
@@ -59,13 +64,17 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
 
   const reconciler = new Reconciler(deps.dataSource, queue, log, config.reconcileIntervalMs);
   reconciler.start();
-  log.info('worker started', { event: 'worker.started', concurrency: config.concurrency, engine: config.ods.engine });
+  const sharedRedis = new SharedRedisWatch(deps.redis, config.redis.prefix, deploymentId, log);
+  void sharedRedis.check();
+  const sharedRedisTimer = setInterval(() => void sharedRedis.check(), SHARED_REDIS_CHECK_MS).unref();
+  log.info('worker started', { event: 'worker.started', concurrency: config.concurrency, engine: config.ods.engine, deploymentId });
 
   return {
     workerId,
     reconciler,
     processor,
     async stop() {
+      clearInterval(sharedRedisTimer);
       await reconciler.stop();
       await worker.close();
       await queue.close();

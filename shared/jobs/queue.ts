@@ -2,8 +2,14 @@ import { JobsOptions, Queue } from 'bullmq';
 import IORedis, { RedisOptions } from 'ioredis';
 import type { Operation } from '../instances/status';
 
-/** One queue carries every operation; the job name says which, the handler registry dispatches. */
-export const QUEUE_NAME = 'instance-operations';
+/**
+ * One queue per deployment carries every operation; the job name says which, the handler
+ * registry dispatches. The deployment id in the name keeps two deployments that share a
+ * Redis and a QUEUE_PREFIX from ever taking each other's jobs.
+ */
+export function queueName(deploymentId: string): string {
+  return `instance-operations-${deploymentId}`;
+}
 
 /** What travels through Redis: ids only. The job row in the admin database is the source of truth. */
 export interface JobPayload {
@@ -44,8 +50,8 @@ export function redisConnection(url: string, options: RedisOptions = {}): IORedi
   return new IORedis(url, { maxRetriesPerRequest: null, ...options });
 }
 
-export function createQueue(connection: IORedis, prefix: string): Queue<JobPayload> {
-  return new Queue<JobPayload>(QUEUE_NAME, { connection, prefix });
+export function createQueue(connection: IORedis, prefix: string, deploymentId: string): Queue<JobPayload> {
+  return new Queue<JobPayload>(queueName(deploymentId), { connection, prefix });
 }
 
 /** Adds the job under its row's id: adding it twice is a no-op while BullMQ still holds it. */

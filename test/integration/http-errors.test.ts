@@ -73,10 +73,10 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
 
 /** An API built by hand around `deps`, as main.ts builds it, listening on a free port. */
 async function listenApp(stack: Stack, deps: { config: ApiConfig; dataSource: DataSource; redis: IORedis }) {
-  const queue = createQueue(deps.redis, deps.config.redis.prefix);
+  const queue = createQueue(deps.redis, deps.config.redis.prefix, stack.deploymentId);
   queue.on('error', () => undefined);
   const tokens = new TokenService(stack.apiConfig.tokens.signingKey!, stack.apiConfig.tokens);
-  const app = createApp({ ...deps, queue, tokens, logger: silentLogger() });
+  const app = createApp({ ...deps, queue, deploymentId: stack.deploymentId, tokens, logger: silentLogger() });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -529,7 +529,7 @@ describe('Redis unreachable', () => {
     // The real Redis never saw the job: only the row remembers it.
     const probe = redisConnection(REDIS_URL);
     probe.on('error', () => undefined);
-    const queue = createQueue(probe, stack.apiConfig.redis.prefix);
+    const queue = createQueue(probe, stack.apiConfig.redis.prefix, stack.deploymentId);
     try {
       expect(await queue.getJobState(jobId)).to.equal('unknown');
     } finally {

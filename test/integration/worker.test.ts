@@ -66,7 +66,7 @@ describe('worker and PostgreSQL driver', () => {
       const worker = await stack.startWorker();
       const instance = await stack.createInstance('dup_queue');
       const redis = redisConnection(stack.workerConfig.redis.url);
-      const queue = createQueue(redis, stack.workerConfig.redis.prefix);
+      const queue = createQueue(redis, stack.workerConfig.redis.prefix, stack.deploymentId);
       try {
         const extra = await queue.add('create', { jobId: instance.job.id, instanceId: instance.id, requestId: null }, { jobId: `dup-${randomUUID()}` });
         await waitFor(async () => (await extra.getState()) === 'completed', 'the duplicate to complete');

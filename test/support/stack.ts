@@ -10,6 +10,7 @@ import { TokenService } from '../../api/auth/tokens';
 import { ApiConfig, loadApiConfig, loadWorkerConfig, WorkerConfig } from '../../shared/config';
 import { createAdminDataSource, prepareAdminDatabase } from '../../shared/database/data-source';
 import { JobEntity } from '../../shared/database/entities';
+import { readDeploymentId } from '../../shared/deployment/identity';
 import { stagingDatabaseName } from '../../shared/database-names';
 import { createQueue, redisConnection } from '../../shared/jobs/queue';
 import { Logger, silentLogger } from '../../shared/logger';
@@ -63,6 +64,8 @@ export class Stack {
   readonly dataSource: DataSource;
   readonly log: Logger;
   tokens = { full: '', read: '' };
+  /** Read from the admin database once it is prepared. */
+  deploymentId = '';
   baseUrl = '';
   private server?: Server;
   private redis?: IORedis;
@@ -107,10 +110,11 @@ export class Stack {
     await prepareAdminDatabase(this.dataSource, this.apiConfig.adminDatabase, this.log);
     this.redis = redisConnection(this.apiConfig.redis.url, { enableOfflineQueue: false });
     this.redis.on('error', () => undefined);
-    this.queue = createQueue(this.redis, this.apiConfig.redis.prefix);
+    this.deploymentId = await readDeploymentId(this.dataSource);
+    this.queue = createQueue(this.redis, this.apiConfig.redis.prefix, this.deploymentId);
     this.queue.on('error', () => undefined);
     const tokens = new TokenService(this.apiConfig.tokens.signingKey!, this.apiConfig.tokens);
-    const app = createApp({ config: this.apiConfig, dataSource: this.dataSource, queue: this.queue, redis: this.redis, tokens, logger: this.log });
+    const app = createApp({ config: this.apiConfig, dataSource: this.dataSource, queue: this.queue, deploymentId: this.deploymentId, redis: this.redis, tokens, logger: this.log });
     this.server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });

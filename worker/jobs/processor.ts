@@ -56,7 +56,9 @@ export class JobProcessor {
     const log = this.deps.log.child({ jobId, requestId: delivery.data.requestId ?? undefined, instanceId: delivery.data.instanceId });
     const row = await this.admin(() => this.deps.dataSource.getRepository(JobEntity).findOneBy({ id: jobId }));
     if (!row) {
-      log.warn('no job row for this delivery; ignored', { event: 'job.orphan_delivery' });
+      // The queue is this deployment's own, so a delivery without a row means someone added
+      // jobs by hand or restored an older admin database: say so, and leave the delivery be.
+      log.error('no job row for this delivery in this deployment\'s admin database; ignored', { event: 'job.orphan_delivery' });
       return 'skipped';
     }
     if (!UNFINISHED_JOB_STATUSES.includes(row.status)) {

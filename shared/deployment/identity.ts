@@ -1,0 +1,11 @@
+import type { DataSource } from 'typeorm';
+
+/**
+ * The id of this deployment, made once by the admin database's migrations. One admin
+ * database is one deployment: API replicas and workers sharing it share this id.
+ */
+export async function readDeploymentId(dataSource: DataSource): Promise<string> {
+  const rows: { id: string }[] = await dataSource.query('SELECT id FROM deployment');
+  if (rows.length !== 1) throw new Error(`the admin database holds ${rows.length} deployment rows; expected exactly one`);
+  return rows[0].id;
+}
