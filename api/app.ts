@@ -48,7 +48,9 @@ export function createApp(deps: AppDeps): Express {
   }));
 
   const dispatcher = new JobDispatcher(deps.queue, config.enqueueTimeoutMs, logger);
-  const instances = new InstanceService(dataSource, dispatcher, config.ods.engine);
+  const instances = new InstanceService(dataSource, dispatcher, {
+    engine: config.ods.engine, unfinishedJobsPerClient: config.maxUnfinishedJobsPerClient,
+  });
   const names = new DatabaseNamePolicy(config.ods.engine, {
     adminDatabaseUrl: config.adminDatabase.url, templateDatabase: config.ods.templateDatabase, reservedNames: config.ods.reservedNames,
   });

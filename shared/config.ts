@@ -36,6 +36,7 @@ class Environment {
   REDIS_URL = 'redis://127.0.0.1:6379';
   @Matches(/^[A-Za-z0-9_-]{1,40}$/) QUEUE_PREFIX = 'odsim';
   @Type(() => Number) @IsInt() @Min(50) ENQUEUE_TIMEOUT_MS = 2000;
+  @Type(() => Number) @IsInt() @Min(1) @Max(100_000) MAX_UNFINISHED_JOBS_PER_CLIENT = 50;
 
   @IsIn(ENGINES) ODS_ENGINE: EngineName = 'postgres';
   @IsString() @MinLength(1) @MaxLength(128) ODS_TEMPLATE_DATABASE = 'EdFi_Ods_Minimal_Template';
@@ -77,6 +78,8 @@ export interface CommonConfig {
 export interface ApiConfig extends CommonConfig {
   http: { port: number; host: string; bodyLimit: string };
   enqueueTimeoutMs: number;
+  /** Queued and running jobs one client may have; more writes get 429. */
+  maxUnfinishedJobsPerClient: number;
   tokens: {
     /** Undefined outside production: a key is then generated once into dataDir. */
     signingKey?: string;
@@ -137,13 +140,14 @@ function common(e: Environment): CommonConfig {
 
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const e = parse(env, [
-    ...COMMON_KEYS, 'PORT', 'HOST', 'BODY_LIMIT', 'ENQUEUE_TIMEOUT_MS', 'TOKEN_SIGNING_KEY', 'TOKEN_ISSUER',
+    ...COMMON_KEYS, 'PORT', 'HOST', 'BODY_LIMIT', 'ENQUEUE_TIMEOUT_MS', 'MAX_UNFINISHED_JOBS_PER_CLIENT', 'TOKEN_SIGNING_KEY', 'TOKEN_ISSUER',
     'TOKEN_AUDIENCE', 'TOKEN_TTL_SECONDS', 'TOKEN_RATE_LIMIT_PER_MINUTE', 'BOOTSTRAP_CLIENT', 'DATA_DIR',
   ]);
   return {
     ...common(e),
     http: { port: e.PORT, host: e.HOST, bodyLimit: e.BODY_LIMIT },
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
+    maxUnfinishedJobsPerClient: e.MAX_UNFINISHED_JOBS_PER_CLIENT,
     tokens: {
       signingKey: e.TOKEN_SIGNING_KEY,
       issuer: e.TOKEN_ISSUER,

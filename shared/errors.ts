@@ -9,9 +9,16 @@ export abstract class AppError extends Error {
   abstract readonly title: string;
   /** Extra members for the problem+json body (RFC 9457 allows them). */
   readonly extensions: Record<string, unknown> = {};
+  /** Seconds after which the same request may succeed; the problem handler sends it as Retry-After. */
+  retryAfterSeconds?: number;
   constructor(message: string) {
     super(message);
     this.name = new.target.name;
+  }
+
+  retryAfter(seconds: number): this {
+    this.retryAfterSeconds = seconds;
+    return this;
   }
 }
 

@@ -1,9 +1,24 @@
 import { Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateBy, ValidateIf } from 'class-validator';
+import { instanceNameProblems, normalizeInstanceName } from '../../shared/instances/instance-name';
+import { INSTANCE_STATUSES, InstanceStatus } from '../../shared/instances/status';
 
 /** Decimal digits only: `limit=`, `limit=0x10` and `limit=1e2` are refused, not read loosely. */
 const strictInteger = ({ value }: { value: unknown }) => (typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : value);
-import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateBy, ValidateIf } from 'class-validator';
-import { INSTANCE_STATUSES, InstanceStatus } from '../../shared/instances/status';
+
+/** Names are stored normalised (NFC, plain spaces, trimmed), so what is checked is what is kept. */
+const NormalizedName = () => Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? normalizeInstanceName(value) : value));
+
+/** No invisible or text-direction characters, no Latin mixed with Cyrillic or Greek in one word. */
+function NoLookAlikeTricks() {
+  return ValidateBy({
+    name: 'noLookAlikeTricks',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || instanceNameProblems(value).length === 0,
+      defaultMessage: (args) => instanceNameProblems(String(args?.value)).join('; '),
+    },
+  });
+}
 
 // Printable text only: no control characters, not blank, no lone UTF-16 surrogate (which
 // PostgreSQL would store as U+FFFD, so the name read back would not be the name sent).
@@ -28,7 +43,7 @@ function CodePointLength(min: number, max: number) {
 }
 
 export class CreateInstanceDto {
-  @IsString() @CodePointLength(1, 100) @Matches(PRINTABLE, { message: PRINTABLE_MESSAGE })
+  @NormalizedName() @IsString() @CodePointLength(1, 100) @Matches(PRINTABLE, { message: PRINTABLE_MESSAGE }) @NoLookAlikeTricks()
   instanceName: string;
 
   /** Checked further against the engine's rules by DatabaseNamePolicy. */
@@ -40,7 +55,7 @@ export class CreateInstanceDto {
 const present = (field: keyof UpdateInstanceDto) => ValidateIf((dto: UpdateInstanceDto) => dto[field] !== undefined);
 
 export class UpdateInstanceDto {
-  @present('instanceName') @IsString() @CodePointLength(1, 100) @Matches(PRINTABLE, { message: PRINTABLE_MESSAGE })
+  @present('instanceName') @NormalizedName() @IsString() @CodePointLength(1, 100) @Matches(PRINTABLE, { message: PRINTABLE_MESSAGE }) @NoLookAlikeTricks()
   instanceName?: string;
 
   @present('databaseName') @IsString() @Length(1, 128)

@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager, QueryFailedError } from 'typeorm';
+import { DataSource, EntityManager, In, QueryFailedError } from 'typeorm';
 import { recordAudit } from '../../shared/audit';
 import { CONSTRAINTS } from '../../shared/database/constraints';
+import { isSerializationFailure } from '../../shared/database/data-source';
 import { DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { nameKey } from '../../shared/database-names';
 import type { EngineName } from '../../shared/database-names';
-import { ConflictError, NotFoundError } from '../../shared/errors';
-import { canRequest, hasUnfinishedWork, InstanceStatus, Operation, phasesOf } from '../../shared/instances/status';
+import { ConflictError, NotFoundError, TooManyRequestsError } from '../../shared/errors';
+import { instanceNameKey } from '../../shared/instances/instance-name';
+import { canRequest, hasUnfinishedWork, InstanceStatus, Operation, phasesOf, UNFINISHED_JOB_STATUSES } from '../../shared/instances/status';
+import { sleep } from '../../shared/retry';
 import type { JobDispatcher } from '../../shared/jobs/dispatcher';
 import type { CreateInstanceDto, ListInstancesQuery, UpdateInstanceDto } from './dto';
 
@@ -40,6 +43,15 @@ function conflictFrom(err: unknown): ConflictError | undefined {
   }
 }
 
+/** Tries of a transaction that lost a deadlock or serialization race before the caller gets a 409. */
+const RACE_ATTEMPTS = 4;
+
+export interface InstanceServiceOptions {
+  engine: EngineName;
+  /** A client with this many queued or running jobs gets 429 for further writes. */
+  unfinishedJobsPerClient: number;
+}
+
 /**
  * The API side of the request → job → worker flow. Every change is one transaction that
  * writes the instance, its job and an audit row; the job is handed to the queue after commit.
@@ -48,7 +60,7 @@ export class InstanceService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly dispatcher: JobDispatcher,
-    private readonly engine: EngineName,
+    private readonly options: InstanceServiceOptions,
   ) {}
 
   async create(dto: CreateInstanceDto, caller: Caller): Promise<InstanceWithJob> {
@@ -56,10 +68,11 @@ export class InstanceService {
     const instance: InstanceEntity = Object.assign(new InstanceEntity(), {
       id: randomUUID(),
       instanceName: dto.instanceName,
+      instanceNameKey: instanceNameKey(dto.instanceName),
       databaseName: dto.databaseName,
       previousDatabaseName: null,
       status: phasesOf('create').pending,
-      engine: this.engine,
+      engine: this.options.engine,
       lastError: null,
       createdBy: caller.clientId,
       createdAt: now,
@@ -67,6 +80,7 @@ export class InstanceService {
       deletedAt: null,
     });
     const job = await this.inTransaction(async (m) => {
+      await this.assertWithinQuota(m, caller);
       await m.insert(InstanceEntity, instance);
       await this.claim(m, instance.id, dto.databaseName);
       return this.addJob(m, instance, 'create', caller, { target: dto.databaseName });
@@ -84,16 +98,20 @@ export class InstanceService {
       if (dto.instanceName !== undefined && dto.instanceName !== instance.instanceName) {
         changes.instanceName = { from: instance.instanceName, to: dto.instanceName };
         instance.instanceName = dto.instanceName;
+        instance.instanceNameKey = instanceNameKey(dto.instanceName);
       }
       if (dto.databaseName !== undefined && dto.databaseName !== instance.databaseName) {
         this.assertRequestable('rename', instance.status);
+        await this.assertWithinQuota(m, caller);
         if (nameKey(dto.databaseName) !== nameKey(instance.databaseName)) await this.claim(m, instance.id, dto.databaseName);
         job = await this.addJob(m, instance, 'rename', caller, { source: instance.databaseName, target: dto.databaseName });
         instance.status = phasesOf('rename').pending;
         changes.databaseName = { from: instance.databaseName, to: dto.databaseName };
       }
       instance.updatedAt = new Date();
-      await m.update(InstanceEntity, { id }, { instanceName: instance.instanceName, status: instance.status, updatedAt: instance.updatedAt });
+      await m.update(InstanceEntity, { id }, {
+        instanceName: instance.instanceName, instanceNameKey: instance.instanceNameKey, status: instance.status, updatedAt: instance.updatedAt,
+      });
       if (!job && Object.keys(changes).length) {
         await recordAudit(m, { actor: caller.clientId, action: 'instance.update', outcome: 'succeeded', instanceId: id, requestId: caller.requestId, details: changes });
       }
@@ -108,6 +126,7 @@ export class InstanceService {
     const result = await this.inTransaction(async (m) => {
       const instance = await this.lockForChange(m, id);
       this.assertRequestable('delete', instance.status);
+      await this.assertWithinQuota(m, caller);
       const job = await this.addJob(m, instance, 'delete', caller, { source: instance.databaseName });
       instance.status = phasesOf('delete').pending;
       instance.updatedAt = new Date();
@@ -129,8 +148,9 @@ export class InstanceService {
     if (query.status) qb.andWhere('i.status = :status', { status: query.status });
     else if (query.includeDeleted !== 'true') qb.andWhere('i.status <> :deleted', { deleted: 'Deleted' });
     if (query.instanceName) {
-      const pattern = `%${query.instanceName.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      qb.andWhere(`LOWER(i.instance_name) LIKE :pattern ESCAPE '\\'`, { pattern });
+      // Searched on the folded form, so a search finds the names that look like it.
+      const pattern = `%${instanceNameKey(query.instanceName).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      qb.andWhere(`i.instance_name_key LIKE :pattern ESCAPE '\\'`, { pattern });
     }
     const [items, total] = await qb.orderBy('i.created_at', 'ASC').addOrderBy('i.id', 'ASC').skip(query.offset).take(query.limit).getManyAndCount();
     return { items, total };
@@ -142,11 +162,36 @@ export class InstanceService {
     return this.dataSource.getRepository(JobEntity).find({ where: { instanceId: id }, order: { createdAt: 'DESC' } });
   }
 
+  /**
+   * One transaction; run again when it lost a deadlock or serialization race to a concurrent
+   * request (a create and a rename taking the same names in opposite order), then 409.
+   */
   private async inTransaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
-    try {
-      return await this.dataSource.transaction(work);
-    } catch (err) {
-      throw conflictFrom(err) ?? err;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.dataSource.transaction(work);
+      } catch (err) {
+        if (!isSerializationFailure(err)) throw conflictFrom(err) ?? err;
+        if (attempt >= RACE_ATTEMPTS) {
+          throw new ConflictError('This request collided with a concurrent change of the same instance or names; send it again.');
+        }
+        await sleep(10 + Math.random() * 40 * attempt);
+      }
+    }
+  }
+
+  /**
+   * A cap on each client's queued and running jobs, so one client (or its leaked credentials)
+   * cannot queue hours of clones at once. The advisory lock serialises one client's writes, so
+   * concurrent requests cannot all pass the count together.
+   */
+  private async assertWithinQuota(m: EntityManager, caller: Caller): Promise<void> {
+    await m.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`odsim:client-quota:${caller.clientId}`]);
+    const unfinished = await m.getRepository(JobEntity).countBy({ requestedBy: caller.clientId, status: In([...UNFINISHED_JOB_STATUSES]) });
+    if (unfinished >= this.options.unfinishedJobsPerClient) {
+      throw new TooManyRequestsError(
+        `This client already has ${unfinished} queued or running jobs (the limit is ${this.options.unfinishedJobsPerClient}); wait for some to finish.`,
+      ).retryAfter(10);
     }
   }
 

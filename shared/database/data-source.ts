@@ -8,8 +8,9 @@ import { retryTransient, RetryPolicy } from '../retry';
 import { ENTITIES } from './entities';
 import { Initial1764061200000 } from './migrations/postgres/1764061200000-Initial';
 import { Deployment1764150000000 } from './migrations/postgres/1764150000000-Deployment';
+import { InstanceNameKey1764170000000 } from './migrations/postgres/1764170000000-InstanceNameKey';
 
-const POSTGRES_MIGRATIONS = [Initial1764061200000, Deployment1764150000000];
+const POSTGRES_MIGRATIONS = [Initial1764061200000, Deployment1764150000000, InstanceNameKey1764170000000];
 
 /** Keys of the advisory locks the processes take on the admin database (any 64-bit number, fixed forever). */
 export const ADVISORY_LOCKS = {
@@ -120,10 +121,20 @@ export function isAdminDatabaseUnavailable(err: unknown): boolean {
   for (let depth = 0; current && depth < 4; depth++) {
     const e = current as { code?: string; message?: string; driverError?: unknown; cause?: unknown };
     if (e.code && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
+    // 55000 is broad (object not in prerequisite state); at connect time it means the
+    // database was set ALLOW_CONNECTIONS false, a maintenance window rather than a bug.
+    if (e.code === '55000' && /not currently accepting connections/i.test(e.message ?? '')) return true;
     if (e.message && /timeout exceeded when trying to connect|Query read timeout|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i.test(e.message)) return true;
     current = e.driverError ?? e.cause;
   }
   return false;
+}
+
+/** A deadlock (40P01) or serialization failure (40001): the transaction lost a race and may simply run again. */
+export function isSerializationFailure(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string } };
+  const code = e.driverError?.code ?? e.code;
+  return code === '40P01' || code === '40001';
 }
 
 export function errorMessage(err: unknown): string {

@@ -1,9 +1,10 @@
 import { expect } from 'chai';
+import { instanceNameKey } from '../../shared/instances/instance-name';
 import { ClientStore, NewClient } from '../../api/auth/clients';
 import { SCOPES } from '../../api/auth/scopes';
 import { ApiClientEntity, DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
 import {
-  expectAdminTablesIntact, expectProblem, isValidInstanceName, RawResponse, sendRaw, serverDatabases, SQL_PAYLOADS,
+  distinctInstanceNames, expectAdminTablesIntact, expectProblem, isValidInstanceName, RawResponse, sendRaw, serverDatabases, SQL_PAYLOADS,
 } from '../support/hostile';
 import { Stack, startStack } from '../support/stack';
 
@@ -81,7 +82,7 @@ describe('SQL injection attempts in every field change nothing', () => {
 
   describe('instanceName (free text)', () => {
     it('stores a name that reads as SQL verbatim, and creates the instance normally', async () => {
-      const names = SQL_PAYLOADS.filter(isValidInstanceName);
+      const names = distinctInstanceNames(SQL_PAYLOADS.filter(isValidInstanceName));
       expect(names.length).to.be.greaterThan(25);
       const ids: string[] = [];
       for (const [i, name] of names.entries()) {
@@ -197,7 +198,7 @@ describe('SQL injection attempts in every field change nothing', () => {
       }
     });
 
-    it('matches SQL in the instanceName filter as literal text, case-insensitively', async () => {
+    it('matches SQL in the instanceName filter as literal text, folded as names are compared', async () => {
       const all = await stack.dataSource.getRepository(InstanceEntity).find();
       for (const payload of SQL_PAYLOADS) {
         const r = await list(`instanceName=${encodeURIComponent(payload)}&includeDeleted=true&limit=500`);
@@ -208,7 +209,8 @@ describe('SQL injection attempts in every field change nothing', () => {
           continue;
         }
         expect(r.status, `${what}: ${r.text.slice(0, 200)}`).to.equal(200);
-        const expected = all.filter((i) => i.instanceName.toLowerCase().includes(payload.toLowerCase())).map((i) => i.id).sort();
+        // Folded as uniqueness is decided: case, fullwidth forms and look-alike letters match.
+        const expected = all.filter((i) => instanceNameKey(i.instanceName).includes(instanceNameKey(payload))).map((i) => i.id).sort();
         expect(r.json.map((i: { id: string }) => i.id).sort(), what).to.deep.equal(expected);
         expect(Number(r.headers['total-count']), what).to.equal(expected.length);
       }

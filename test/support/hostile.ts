@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { expect } from 'chai';
+import { instanceNameKey, instanceNameProblems, normalizeInstanceName } from '../../shared/instances/instance-name';
 import { withServer } from './ods-server';
 import type { Stack } from './stack';
 
@@ -46,9 +47,26 @@ export const SQL_PAYLOADS: readonly string[] = [
   ` `,
 ];
 
-/** What the API accepts as an instanceName: printable, not blank, well-formed, 1 to 100 code points. */
+/**
+ * What the API accepts as an instanceName: once normalised (NFC, plain spaces, trimmed),
+ * printable, not blank, well-formed, 1 to 100 code points, no invisible characters and no
+ * look-alike script mix (the rules of shared/instances/instance-name.ts, tested on their own).
+ */
 export function isValidInstanceName(name: string): boolean {
-  return /^(?!\s*$)[^\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]+$/u.test(name) && [...name].length <= 100;
+  const normalized = normalizeInstanceName(name);
+  return /^(?!\s*$)[^\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]+$/u.test(normalized) && [...normalized].length <= 100
+    && instanceNameProblems(normalized).length === 0;
+}
+
+/** The names of `names` that are not the same name as an earlier one (409 if both were created). */
+export function distinctInstanceNames(names: readonly string[]): string[] {
+  const seen = new Set<string>();
+  return names.filter((name) => {
+    const key = instanceNameKey(normalizeInstanceName(name));
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /** Databases of other test stacks (and of a benchmark run) come and go meanwhile; they are not ours to compare. */

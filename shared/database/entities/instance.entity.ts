@@ -6,6 +6,8 @@ import type { InstanceStatus } from '../../instances/status';
 export class InstanceEntity {
   @PrimaryColumn({ type: 'uuid' }) id: string;
   @Column({ name: 'instance_name', type: 'varchar', length: 100 }) instanceName: string;
+  /** The folded name on which uniqueness is decided (shared/instances/instance-name.ts). */
+  @Column({ name: 'instance_name_key', type: 'varchar', length: 400, select: true }) instanceNameKey: string;
   @Column({ name: 'database_name', type: 'varchar', length: 128 }) databaseName: string;
   @Column({ name: 'previous_database_name', type: 'varchar', length: 128, nullable: true }) previousDatabaseName: string | null;
   @Column({ type: 'varchar', length: 32 }) status: InstanceStatus;
