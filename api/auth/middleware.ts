@@ -27,6 +27,11 @@ export function authenticate(tokens: TokenService): RequestHandler {
   };
 }
 
+/** Full-access callers see the server's own error text; others a summary (api/jobs/representation.ts). */
+export function errorDetail(req: Request): 'full' | 'summary' {
+  return req.principal && grants(req.principal.scopes, 'write') ? 'full' : 'summary';
+}
+
 export function requireAccess(access: Access): RequestHandler {
   return (req, res, next) => {
     if (!req.principal || !grants(req.principal.scopes, access)) {

@@ -12,6 +12,8 @@ function collect(errors: ClassValidationError[], into: FieldErrors, prefix = '')
   return into;
 }
 
+const PROTOTYPE_KEYS = ['__proto__', 'constructor', 'prototype'];
+
 /**
  * The edge of the API: plain input becomes a typed, validated DTO or a 400 that lists every
  * problem by field. Unknown fields are refused, so a typo never passes silently.
@@ -19,6 +21,11 @@ function collect(errors: ClassValidationError[], into: FieldErrors, prefix = '')
 export function toDto<T extends object>(cls: ClassConstructor<T>, input: unknown, what = 'request body'): T {
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new ValidationError(`The ${what} must be a JSON object.`);
+  }
+  // class-transformer drops these keys silently; like any other unknown field they are refused.
+  const prototypeKeys = PROTOTYPE_KEYS.filter((key) => Object.prototype.hasOwnProperty.call(input, key));
+  if (prototypeKeys.length) {
+    throw new ValidationError(`The ${what} is invalid.`, Object.fromEntries(prototypeKeys.map((key) => [key, [`property ${key} should not exist`]])));
   }
   let dto: T;
   try {

@@ -1,9 +1,11 @@
 import type { InstanceEntity, JobEntity } from '../../shared/database/entities';
-import { instancePath, jobPath } from '../jobs/representation';
+import { OPERATIONS, phasesOf } from '../../shared/instances/status';
+import { ErrorDetail, instancePath, jobPath, visibleError } from '../jobs/representation';
 
 export { instancePath };
 
-export function instanceView(instance: InstanceEntity, job?: JobEntity | null) {
+export function instanceView(instance: InstanceEntity, detail: ErrorDetail, job?: JobEntity | null) {
+  const failedOperation = OPERATIONS.find((op) => phasesOf(op).failed === instance.status) ?? 'last operation';
   return {
     id: instance.id,
     instanceName: instance.instanceName,
@@ -11,7 +13,7 @@ export function instanceView(instance: InstanceEntity, job?: JobEntity | null) {
     previousDatabaseName: instance.previousDatabaseName,
     status: instance.status,
     engine: instance.engine,
-    lastError: instance.lastError,
+    lastError: visibleError(instance.lastError, failedOperation, detail),
     createdAt: instance.createdAt.toISOString(),
     updatedAt: instance.updatedAt.toISOString(),
     deletedAt: instance.deletedAt?.toISOString() ?? null,

@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { ValidationError } from '../../shared/errors';
-import { requireAccess } from '../auth/middleware';
+import { errorDetail, requireAccess } from '../auth/middleware';
 import { onlyMethods } from '../http/problems';
 import { pathId, requireJsonBody, toDto } from '../http/validation';
 import type { DatabaseNamePolicy } from './database-name-policy';
@@ -16,19 +16,19 @@ export function instanceRoutes(service: InstanceService, names: DatabaseNamePoli
   router.get('/admin/instances', requireAccess('read'), async (req, res) => {
     const query = toDto(ListInstancesQuery, { ...req.query }, 'query string');
     const { items, total } = await service.list(query);
-    res.set('Total-Count', String(total)).json(items.map((i) => instanceView(i)));
+    res.set('Total-Count', String(total)).json(items.map((i) => instanceView(i, errorDetail(req))));
   });
 
   router.post('/admin/instances', requireAccess('write'), requireJsonBody(), async (req, res) => {
     const dto = toDto(CreateInstanceDto, req.body);
     names.assertAcceptable(dto.databaseName);
     const { instance, job } = await service.create(dto, caller(req));
-    res.status(201).location(instancePath(instance.id)).json(instanceView(instance, job));
+    res.status(201).location(instancePath(instance.id)).json(instanceView(instance, errorDetail(req), job));
   });
 
   router.get('/admin/instances/:id', requireAccess('read'), async (req, res) => {
     const { instance, job } = await service.get(pathId(req));
-    res.json(instanceView(instance, job));
+    res.json(instanceView(instance, errorDetail(req), job));
   });
 
   router.put('/admin/instances/:id', requireAccess('write'), requireJsonBody(), async (req, res) => {
@@ -38,16 +38,16 @@ export function instanceRoutes(service: InstanceService, names: DatabaseNamePoli
     }
     if (dto.databaseName !== undefined) names.assertAcceptable(dto.databaseName);
     const { instance, job } = await service.update(pathId(req), dto, caller(req));
-    res.json(instanceView(instance, job));
+    res.json(instanceView(instance, errorDetail(req), job));
   });
 
   router.delete('/admin/instances/:id', requireAccess('write'), async (req, res) => {
     const { instance, job } = await service.delete(pathId(req), caller(req));
-    res.json(instanceView(instance, job));
+    res.json(instanceView(instance, errorDetail(req), job));
   });
 
   router.get('/admin/instances/:id/jobs', requireAccess('read'), async (req, res) => {
-    res.json((await service.jobsOf(pathId(req))).map(jobView));
+    res.json((await service.jobsOf(pathId(req))).map((j) => jobView(j, errorDetail(req))));
   });
 
   router.all('/admin/instances', onlyMethods('GET', 'POST'));

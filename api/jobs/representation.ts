@@ -1,5 +1,17 @@
 import type { JobEntity } from '../../shared/database/entities';
 
+/**
+ * How much of a failure a caller sees: full-access clients get the server's own words (they
+ * are the operators who fix it); read-only clients get a summary, since raw server errors can
+ * name hosts, roles and databases.
+ */
+export type ErrorDetail = 'full' | 'summary';
+
+export function visibleError(error: string | null, operation: string, detail: ErrorDetail): string | null {
+  if (error === null || detail === 'full') return error;
+  return `The ${operation} failed. The details are shown to clients with full access.`;
+}
+
 export interface JobView {
   id: string;
   instanceId: string;
@@ -19,7 +31,7 @@ export interface JobView {
 export const instancePath = (id: string) => `/admin/instances/${id}`;
 export const jobPath = (id: string) => `/admin/jobs/${id}`;
 
-export function jobView(job: JobEntity): JobView {
+export function jobView(job: JobEntity, detail: ErrorDetail): JobView {
   return {
     id: job.id,
     instanceId: job.instanceId,
@@ -28,7 +40,7 @@ export function jobView(job: JobEntity): JobView {
     attempts: job.attempts,
     sourceDatabaseName: job.sourceDatabaseName,
     targetDatabaseName: job.targetDatabaseName,
-    error: job.error,
+    error: visibleError(job.error, job.type, detail),
     requestId: job.requestId,
     createdAt: job.createdAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,

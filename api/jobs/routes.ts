@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { DataSource } from 'typeorm';
 import { JobEntity } from '../../shared/database/entities';
 import { NotFoundError } from '../../shared/errors';
-import { requireAccess } from '../auth/middleware';
+import { errorDetail, requireAccess } from '../auth/middleware';
 import { onlyMethods } from '../http/problems';
 import { pathId } from '../http/validation';
 import { isUuid } from '../instances/service';
@@ -14,7 +14,7 @@ export function jobRoutes(dataSource: DataSource): Router {
     const id = pathId(req);
     const job = isUuid(id) ? await dataSource.getRepository(JobEntity).findOneBy({ id }) : null;
     if (!job) throw new NotFoundError(`No job with id ${id.slice(0, 64)}.`);
-    res.json(jobView(job));
+    res.json(jobView(job, errorDetail(req)));
   });
   router.all('/admin/jobs/:id', onlyMethods('GET'));
   return router;
