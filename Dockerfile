@@ -10,7 +10,8 @@ FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-# Sources (what .dockerignore lets through); tsconfig compiles api, worker, shared, test and bench.
+# Sources (what .dockerignore lets through); `npm run build` compiles api, worker and shared
+# only (tsconfig.build.json), never the tests or benchmarks.
 COPY . .
 RUN npm run build
 

@@ -1,8 +1,7 @@
 import type { InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { OPERATIONS, phasesOf } from '../../shared/instances/status';
-import { ErrorDetail, instancePath, jobPath, visibleError } from '../jobs/representation';
-
-export { instancePath };
+import { instancePath, jobPath } from '../http/resources';
+import { ErrorDetail, visibleError } from '../jobs/representation';
 
 export function instanceView(instance: InstanceEntity, detail: ErrorDetail, job?: JobEntity | null) {
   const failedOperation = OPERATIONS.find((op) => phasesOf(op).failed === instance.status) ?? 'last operation';

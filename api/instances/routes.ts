@@ -6,7 +6,8 @@ import { pathId, requireJsonBody, toDto } from '../http/validation';
 import type { DatabaseNamePolicy } from './database-name-policy';
 import { CreateInstanceDto, ListInstancesQuery, UpdateInstanceDto } from './dto';
 import { jobView } from '../jobs/representation';
-import { instancePath, instanceView } from './representation';
+import { instancePath } from '../http/resources';
+import { instanceView } from './representation';
 import type { InstanceService } from './service';
 
 export function instanceRoutes(service: InstanceService, names: DatabaseNamePolicy): Router {

@@ -11,6 +11,7 @@ import { instanceNameKey } from '../../shared/instances/instance-name';
 import { canRequest, hasUnfinishedWork, InstanceStatus, Operation, phasesOf, UNFINISHED_JOB_STATUSES } from '../../shared/instances/status';
 import { sleep } from '../../shared/retry';
 import type { JobDispatcher } from '../../shared/jobs/dispatcher';
+import { isUuid } from '../http/resources';
 import type { CreateInstanceDto, ListInstancesQuery, UpdateInstanceDto } from './dto';
 
 export interface Caller {
@@ -22,12 +23,6 @@ export interface InstanceWithJob {
   instance: InstanceEntity;
   /** The job this request started, or the instance's latest job when reading. */
   job: JobEntity | null;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
 }
 
 /** Unique-index violations are how the admin database says "conflict"; name which one. */

@@ -1,4 +1,5 @@
 import type { JobEntity } from '../../shared/database/entities';
+import { instancePath, jobPath } from '../http/resources';
 
 /**
  * How much of a failure a caller sees: full-access clients get the server's own words (they
@@ -28,8 +29,6 @@ export interface JobView {
   _links: { self: { href: string }; instance: { href: string } };
 }
 
-export const instancePath = (id: string) => `/admin/instances/${id}`;
-export const jobPath = (id: string) => `/admin/jobs/${id}`;
 
 export function jobView(job: JobEntity, detail: ErrorDetail): JobView {
   return {

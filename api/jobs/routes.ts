@@ -5,7 +5,7 @@ import { NotFoundError } from '../../shared/errors';
 import { errorDetail, requireAccess } from '../auth/middleware';
 import { onlyMethods } from '../http/problems';
 import { pathId } from '../http/validation';
-import { isUuid } from '../instances/service';
+import { isUuid } from '../http/resources';
 import { jobView } from './representation';
 
 export function jobRoutes(dataSource: DataSource): Router {

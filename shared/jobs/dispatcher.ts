@@ -10,15 +10,13 @@ import { addJob, JobPayload, QueueJobRef } from './queue';
 export class JobDispatcher {
   constructor(private readonly queue: Queue<JobPayload>, private readonly timeoutMs: number, private readonly log: Logger) {}
 
-  async dispatch(job: QueueJobRef): Promise<boolean> {
+  async dispatch(job: QueueJobRef): Promise<void> {
     try {
       await withTimeout(addJob(this.queue, job), this.timeoutMs, `enqueue timed out after ${this.timeoutMs} ms`);
-      return true;
     } catch (err) {
       this.log.warn('job not enqueued; the reconciler will enqueue it', {
         event: 'job.enqueue_failed', jobId: job.id, requestId: job.requestId, error: err instanceof Error ? err.message : String(err),
       });
-      return false;
     }
   }
 }

@@ -509,7 +509,7 @@ function generateCases(ctx: Context): Case[] {
   return cases;
 }
 
-describe('hostile input on every route', () => {
+describe('hostile input on every route @slow', () => {
   let stack: Stack;
   let client: NewClient;
   const seeds: Seed[] = [];
