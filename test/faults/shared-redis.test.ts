@@ -27,6 +27,8 @@ describe('two deployments sharing one Redis and queue prefix', () => {
     }).then((r) => ({ stack, r })))));
     expect(created.map(({ r }) => r.status)).to.deep.equal(Array(20).fill(201));
     await Promise.all(created.map(({ stack, r }) => stack.waitForStatus(r.body.id, 'Created', 60_000)));
+    const orphans = logs.reduce((n, log) => n + log.events('job.orphan_delivery').length, 0);
+    console.log(`      20 creates in two deployments: ${orphans} deliveries to the wrong deployment`);
     for (const log of logs) expect(log.events('job.orphan_delivery'), 'deliveries of the other deployment\'s jobs').to.deep.equal([]);
     for (const stack of stacks) await expectServerMatchesRecords(stack);
   });

@@ -75,6 +75,8 @@ describe('API hardening (issue 6)', () => {
           for (const seed of seeds) requests.push(stack.request('PUT', `/admin/instances/${seed.id}`, { body: { instanceName: name, databaseName: db } }));
         }
         const statuses = (await Promise.all(requests)).map((r) => r.status);
+        const tally = statuses.reduce<Record<number, number>>((t, s) => ({ ...t, [s]: (t[s] ?? 0) + 1 }), {});
+        console.log(`      race: ${requests.length} requests, statuses ${JSON.stringify(tally)}`);
         expect(statuses.filter((s) => s >= 500), `statuses ${statuses.join(',')}`).to.deep.equal([]);
         expect(statuses.every((s) => [200, 201, 409].includes(s)), `statuses ${statuses.join(',')}`).to.equal(true);
       });
