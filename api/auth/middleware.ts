@@ -18,7 +18,7 @@ export function authenticate(tokens: TokenService): RequestHandler {
       throw new UnauthorizedError('A bearer token is required (POST /connect/token).');
     }
     try {
-      req.principal = await tokens.verify(match[1]);
+      req.principal = tokens.verify(match[1]);
     } catch (err) {
       res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
       throw err;

@@ -83,7 +83,7 @@ export function tokenRoutes(deps: { clients: ClientStore; tokens: TokenService; 
       if (!asked.length || refused.length) {
         throw new OAuthError(400, 'invalid_scope', `This client may ask only for: ${grantable.join(' ')}.`);
       }
-      res.set('Cache-Control', 'no-store').json(await deps.tokens.issue({ clientId: request.clientId, scopes: asked }));
+      res.set('Cache-Control', 'no-store').json(deps.tokens.issue({ clientId: request.clientId, scopes: asked }));
     },
   );
   router.all('/connect/token', onlyMethods('POST'));

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
@@ -51,6 +51,12 @@ function credentials(client: NewClient, extra: Record<string, string> = {}): Rec
 
 const decodePart = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
 const encodePart = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** A token with exactly this header and payload, correctly signed with `key` (HS256), by hand. */
+function signedByHand(header: unknown, payload: unknown, key: string): string {
+  const input = `${encodePart(header)}.${encodePart(payload)}`;
+  return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
+}
 
 function withSignatureCharChanged(token: string): string {
   const [header, payload, signature] = token.split('.');
@@ -274,6 +280,55 @@ describe('authentication and authorization', () => {
     it('refuses a token from another issuer', async () => {
       const token = (await signer({ issuer: 'https://someone-else.example' }).issue(fullPrincipal())).access_token;
       expectUnauthorized(await stack.request('GET', '/admin/instances', { token }));
+    });
+
+    describe('a correctly signed token that is not exactly what we issue', () => {
+      const goodClaims = () => {
+        const now = Math.floor(Date.now() / 1000);
+        return { sub: full.client_id, scope: SCOPES.fullAccess, iss: stack.apiConfig.tokens.issuer, aud: stack.apiConfig.tokens.audience, iat: now, exp: now + 600 };
+      };
+      const sign = (header: unknown, payload: unknown) => signedByHand(header, payload, stack.apiConfig.tokens.signingKey!);
+
+      it('is accepted when header and claims are exactly ours (the hand-signer is right)', async () => {
+        expect((await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256', typ: 'JWT' }, goodClaims()) })).status).to.equal(200);
+        expect((await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256' }, goodClaims()) })).status).to.equal(200);
+      });
+
+      const headers: [string, Record<string, unknown>][] = [
+        ['crit', { alg: 'HS256', typ: 'JWT', crit: ['exp'] }],
+        ['kid', { alg: 'HS256', typ: 'JWT', kid: '../../etc/passwd' }],
+        ['jku', { alg: 'HS256', typ: 'JWT', jku: 'http://127.0.0.1:9/keys' }],
+        ['jwk', { alg: 'HS256', typ: 'JWT', jwk: { kty: 'oct', k: 'AAAA' } }],
+        ['b64 false', { alg: 'HS256', typ: 'JWT', b64: false }],
+        ['typ other than JWT', { alg: 'HS256', typ: 'at+jwt' }],
+        ['alg in another case', { alg: 'hs256', typ: 'JWT' }],
+      ];
+      for (const [what, header] of headers) {
+        it(`is refused with a header carrying ${what}`, async () => {
+          expectUnauthorized(await stack.request('GET', '/admin/instances', { token: sign(header, goodClaims()) }));
+        });
+      }
+
+      const claims: [string, (c: ReturnType<typeof goodClaims>) => Record<string, unknown>][] = [
+        ['no exp', ({ exp: _exp, ...c }) => c],
+        ['exp as a string', (c) => ({ ...c, exp: String(c.exp) })],
+        ['no sub', ({ sub: _sub, ...c }) => c],
+        ['an empty sub', (c) => ({ ...c, sub: '' })],
+        ['nbf in the future', (c) => ({ ...c, nbf: c.iat + 3600 })],
+        ['iat in the future', (c) => ({ ...c, iat: c.iat + 3600 })],
+        ['aud as an array', (c) => ({ ...c, aud: [c.aud] })],
+        ['iss differing only in case', (c) => ({ ...c, iss: c.iss.toUpperCase() })],
+        ['a scope that is not a string', (c) => ({ ...c, scope: [SCOPES.fullAccess] })],
+      ];
+      for (const [what, change] of claims) {
+        it(`is refused with ${what}`, async () => {
+          expectUnauthorized(await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256', typ: 'JWT' }, change(goodClaims())) }));
+        });
+      }
+
+      it('is refused when the payload is not a JSON object', async () => {
+        expectUnauthorized(await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256', typ: 'JWT' }, [goodClaims()]) }));
+      });
     });
 
     it('accepts a token it signed itself with the stack key (the harness signs correctly)', async () => {
