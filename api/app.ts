@@ -7,6 +7,7 @@ import { JobDispatcher } from '../shared/jobs/dispatcher';
 import type { createQueue } from '../shared/jobs/queue';
 import type { Logger } from '../shared/logger';
 import { ClientStore } from './auth/clients';
+import { GateProbe, HashGate } from './auth/hash-gate';
 import { authenticate } from './auth/middleware';
 import { tokenRoutes } from './auth/routes';
 import { TokenService } from './auth/tokens';
@@ -28,6 +29,8 @@ export interface AppDeps {
   redis: IORedis;
   tokens: TokenService;
   logger: Logger;
+  /** Told of every secret hash start and end (tests count how many run at once). */
+  hashGateProbe?: GateProbe;
 }
 
 /** Builds the HTTP API from its dependencies; starting, listening and stopping belong to main.ts. */
@@ -44,7 +47,8 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(healthRoutes({ dataSource, redis: deps.redis }));
   app.use(tokenRoutes({
-    clients: new ClientStore(dataSource), tokens: deps.tokens, rateLimitPerMinute: config.tokens.rateLimitPerMinute, bodyLimit: config.http.bodyLimit,
+    clients: new ClientStore(dataSource, new HashGate({ concurrency: config.tokens.hashConcurrency, queue: config.tokens.hashQueue }, deps.hashGateProbe)),
+    tokens: deps.tokens, rateLimitPerMinute: config.tokens.rateLimitPerMinute, bodyLimit: config.http.bodyLimit,
   }));
 
   const dispatcher = new JobDispatcher(deps.queue, config.enqueueTimeoutMs, logger);

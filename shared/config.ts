@@ -62,6 +62,8 @@ class Environment {
   @IsString() @MinLength(1) TOKEN_AUDIENCE = 'ods-instance-manager';
   @Type(() => Number) @IsInt() @Min(60) @Max(86_400) TOKEN_TTL_SECONDS = 1800;
   @Type(() => Number) @IsInt() @Min(1) TOKEN_RATE_LIMIT_PER_MINUTE = 30;
+  @Type(() => Number) @IsInt() @Min(1) @Max(64) TOKEN_HASH_CONCURRENCY = 1;
+  @Type(() => Number) @IsInt() @Min(0) @Max(10_000) TOKEN_HASH_QUEUE = 16;
   @Transform(toBool) @IsBoolean() BOOTSTRAP_CLIENT = true;
   @IsString() @MinLength(1) DATA_DIR = '.data';
 }
@@ -84,6 +86,9 @@ export interface ApiConfig extends CommonConfig {
     audience: string;
     ttlSeconds: number;
     rateLimitPerMinute: number;
+    /** scrypt checks at once, and how many more may wait (api/auth/hash-gate.ts). */
+    hashConcurrency: number;
+    hashQueue: number;
   };
   bootstrapClient: boolean;
   dataDir: string;
@@ -109,6 +114,11 @@ function parse(env: NodeJS.ProcessEnv, keys: (keyof Environment)[]): Environment
   });
   if (parsed.NODE_ENV === 'production' && known.has('TOKEN_SIGNING_KEY') && !parsed.TOKEN_SIGNING_KEY) {
     problems.push('TOKEN_SIGNING_KEY is required when NODE_ENV=production');
+  }
+  // Token hashing must leave libuv's pool a free thread (see api/auth/hash-gate.ts).
+  const poolSize = Number(env.UV_THREADPOOL_SIZE) || 4;
+  if (known.has('TOKEN_HASH_CONCURRENCY') && parsed.TOKEN_HASH_CONCURRENCY >= poolSize) {
+    problems.push(`TOKEN_HASH_CONCURRENCY=${parsed.TOKEN_HASH_CONCURRENCY} must be below libuv's thread pool size (UV_THREADPOOL_SIZE, ${poolSize})`);
   }
   if (problems.length) throw new ConfigurationError(problems);
   return parsed;
@@ -138,7 +148,8 @@ function common(e: Environment): CommonConfig {
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const e = parse(env, [
     ...COMMON_KEYS, 'PORT', 'HOST', 'BODY_LIMIT', 'ENQUEUE_TIMEOUT_MS', 'TOKEN_SIGNING_KEY', 'TOKEN_ISSUER',
-    'TOKEN_AUDIENCE', 'TOKEN_TTL_SECONDS', 'TOKEN_RATE_LIMIT_PER_MINUTE', 'BOOTSTRAP_CLIENT', 'DATA_DIR',
+    'TOKEN_AUDIENCE', 'TOKEN_TTL_SECONDS', 'TOKEN_RATE_LIMIT_PER_MINUTE', 'TOKEN_HASH_CONCURRENCY', 'TOKEN_HASH_QUEUE',
+    'BOOTSTRAP_CLIENT', 'DATA_DIR',
   ]);
   return {
     ...common(e),
@@ -150,6 +161,8 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       audience: e.TOKEN_AUDIENCE,
       ttlSeconds: e.TOKEN_TTL_SECONDS,
       rateLimitPerMinute: e.TOKEN_RATE_LIMIT_PER_MINUTE,
+      hashConcurrency: e.TOKEN_HASH_CONCURRENCY,
+      hashQueue: e.TOKEN_HASH_QUEUE,
     },
     bootstrapClient: e.BOOTSTRAP_CLIENT,
     dataDir: e.DATA_DIR,

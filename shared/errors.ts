@@ -75,6 +75,10 @@ export class ConflictError extends AppError {
 export class ServiceUnavailableError extends AppError {
   readonly status = 503;
   readonly title = 'Service unavailable';
+  /** Sent as Retry-After, so that well-behaved clients back off instead of hammering. */
+  constructor(message: string, readonly retryAfterSeconds?: number) {
+    super(message);
+  }
 }
 
 /** Raised by a job handler when retrying cannot help (the database is not ours, the template is missing...). */

@@ -36,8 +36,10 @@ export function problemHandler(): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let problem: AppError | undefined = err instanceof AppError ? err : fromBodyParser(err);
     if (!problem && isAdminDatabaseUnavailable(err)) {
-      problem = new ServiceUnavailableError('The admin database is unreachable; try again shortly.');
-      res.set('Retry-After', '5');
+      problem = new ServiceUnavailableError('The admin database is unreachable; try again shortly.', 5);
+    }
+    if (problem instanceof ServiceUnavailableError && problem.retryAfterSeconds !== undefined && !res.headersSent) {
+      res.set('Retry-After', String(problem.retryAfterSeconds));
     }
     if (!problem) {
       req.log?.error('unhandled error', { event: 'http.error', error: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined });

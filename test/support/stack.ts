@@ -6,6 +6,7 @@ import type { DataSource } from 'typeorm';
 import { createApp } from '../../api/app';
 import { ClientStore } from '../../api/auth/clients';
 import { SCOPES } from '../../api/auth/scopes';
+import type { GateProbe } from '../../api/auth/hash-gate';
 import { TokenService } from '../../api/auth/tokens';
 import { ApiConfig, loadApiConfig, loadWorkerConfig, WorkerConfig } from '../../shared/config';
 import { createAdminDataSource, prepareAdminDatabase } from '../../shared/database/data-source';
@@ -46,6 +47,8 @@ export interface StackOptions {
   logger?: Logger;
   /** Rewrites the admin database URL (e.g. through a TCP proxy that a test can cut). */
   adminDatabaseUrl?: (url: string) => string;
+  /** Passed to createApp: told when each secret hash starts and ends. */
+  hashGateProbe?: GateProbe;
 }
 
 export interface WorkerHandle extends RunningWorker {
@@ -114,7 +117,7 @@ export class Stack {
     this.queue = createQueue(this.redis, this.apiConfig.redis.prefix, this.deploymentId);
     this.queue.on('error', () => undefined);
     const tokens = new TokenService(this.apiConfig.tokens.signingKey!, this.apiConfig.tokens);
-    const app = createApp({ config: this.apiConfig, dataSource: this.dataSource, queue: this.queue, deploymentId: this.deploymentId, redis: this.redis, tokens, logger: this.log });
+    const app = createApp({ config: this.apiConfig, dataSource: this.dataSource, queue: this.queue, deploymentId: this.deploymentId, redis: this.redis, tokens, logger: this.log, hashGateProbe: options.hashGateProbe });
     this.server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
     });
