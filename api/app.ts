@@ -48,7 +48,15 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRoutes({ dataSource, redis: deps.redis }));
   app.use(tokenRoutes({
     clients: new ClientStore(dataSource, new HashGate({ concurrency: config.tokens.hashConcurrency, queue: config.tokens.hashQueue }, deps.hashGateProbe)),
-    tokens: deps.tokens, rateLimitPerMinute: config.tokens.rateLimitPerMinute, bodyLimit: config.http.bodyLimit,
+    tokens: deps.tokens,
+    limits: {
+      redis: deps.redis,
+      keyPrefix: `${config.redis.prefix}:${deps.deploymentId}`,
+      perAddressPerMinute: config.tokens.rateLimitPerMinute,
+      perClientFailuresPerMinute: config.tokens.rateLimitPerClientPerMinute,
+      log: logger,
+    },
+    bodyLimit: config.http.bodyLimit,
   }));
 
   const dispatcher = new JobDispatcher(deps.queue, config.enqueueTimeoutMs, logger);

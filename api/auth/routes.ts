@@ -1,10 +1,17 @@
 import express, { Router } from 'express';
-import { rateLimit } from 'express-rate-limit';
-import { OAuthError, TooManyRequestsError } from '../../shared/errors';
+import { OAuthError } from '../../shared/errors';
 import { onlyMethods } from '../http/problems';
 import type { ClientStore } from './clients';
+import { perAddressLimit, perClientLimit, TokenLimitSettings } from './rate-limits';
 import { ALL_SCOPES, parseScopes, SCOPES } from './scopes';
 import type { TokenService } from './tokens';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The token request as read from body and headers (set before the per-client limit runs). */
+    tokenRequest?: TokenRequest;
+  }
+}
 
 interface TokenRequest {
   grantType?: string;
@@ -49,22 +56,20 @@ function readRequest(req: express.Request): TokenRequest {
   return request;
 }
 
-export function tokenRoutes(deps: { clients: ClientStore; tokens: TokenService; rateLimitPerMinute: number; bodyLimit: string }): Router {
+export function tokenRoutes(deps: { clients: ClientStore; tokens: TokenService; limits: TokenLimitSettings; bodyLimit: string }): Router {
   const router = Router();
-  const limiter = rateLimit({
-    windowMs: 60_000,
-    limit: deps.rateLimitPerMinute,
-    standardHeaders: 'draft-7',
-    legacyHeaders: false,
-    handler: (_req, _res, next) => next(new TooManyRequestsError('Too many token requests; try again in a minute.')),
-  });
 
   router.post(
     '/connect/token',
-    limiter,
+    perAddressLimit(deps.limits),
     express.urlencoded({ extended: false, limit: deps.bodyLimit }),
+    (req, _res, next) => {
+      req.tokenRequest = readRequest(req);
+      next();
+    },
+    perClientLimit(deps.limits, (req) => req.tokenRequest?.clientId),
     async (req, res) => {
-      const request = readRequest(req);
+      const request = req.tokenRequest!;
       if (request.grantType === undefined) {
         throw new OAuthError(400, 'invalid_request', 'grant_type is required.');
       }

@@ -15,6 +15,7 @@ import { readDeploymentId } from '../../shared/deployment/identity';
 import { stagingDatabaseName } from '../../shared/database-names';
 import { createQueue, redisConnection } from '../../shared/jobs/queue';
 import { Logger, silentLogger } from '../../shared/logger';
+import { withTimeout } from '../../shared/retry';
 import type { EngineDriver } from '../../worker/engines/engine';
 import { createDriver } from '../../worker/engines/registry';
 import { createWorker, RunningWorker } from '../../worker/worker';
@@ -71,6 +72,8 @@ export class Stack {
   deploymentId = '';
   baseUrl = '';
   private server?: Server;
+  private readonly moreServers: Server[] = [];
+  private hashGateProbe?: GateProbe;
   private redis?: IORedis;
   private queue?: ReturnType<typeof createQueue>;
   private readonly workers: { handle: WorkerHandle; redis: IORedis }[] = [];
@@ -116,11 +119,8 @@ export class Stack {
     this.deploymentId = await readDeploymentId(this.dataSource);
     this.queue = createQueue(this.redis, this.apiConfig.redis.prefix, this.deploymentId);
     this.queue.on('error', () => undefined);
-    const tokens = new TokenService(this.apiConfig.tokens.signingKey!, this.apiConfig.tokens);
-    const app = createApp({ config: this.apiConfig, dataSource: this.dataSource, queue: this.queue, deploymentId: this.deploymentId, redis: this.redis, tokens, logger: this.log, hashGateProbe: options.hashGateProbe });
-    this.server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
+    this.hashGateProbe = options.hashGateProbe;
+    this.server = await this.listenApi();
     this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     const clients = new ClientStore(this.dataSource);
     this.tokens = {
@@ -129,6 +129,24 @@ export class Stack {
     };
     if (options.worker !== false) await this.startWorker();
     return this;
+  }
+
+  /** A second API of this deployment (its own createApp, same admin database, Redis and config), as a replica would be. */
+  async startAnotherApi(): Promise<string> {
+    const server = await this.listenApi();
+    this.moreServers.push(server);
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  private async listenApi(): Promise<Server> {
+    const tokens = new TokenService(this.apiConfig.tokens.signingKey!, this.apiConfig.tokens);
+    const app = createApp({
+      config: this.apiConfig, dataSource: this.dataSource, queue: this.queue!, deploymentId: this.deploymentId, redis: this.redis!, tokens, logger: this.log,
+      hashGateProbe: this.hashGateProbe,
+    });
+    return new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
   }
 
   async startWorker(env: Record<string, string> = {}, driver?: EngineDriver): Promise<WorkerHandle> {
@@ -189,13 +207,14 @@ export class Stack {
   async stop(): Promise<void> {
     await this.stopWorkers();
     const jobIds = this.dataSource.isInitialized ? (await this.jobsRows().catch(() => [])).map((j) => j.id) : [];
-    if (this.server) {
-      this.server.closeAllConnections();
-      await new Promise((resolve) => this.server!.close(resolve));
+    for (const server of [...(this.server ? [this.server] : []), ...this.moreServers.splice(0)]) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
     if (this.queue) {
-      await this.queue.obliterate({ force: true }).catch(() => undefined);
-      await this.queue.close();
+      // Bounded: a test may point the stack at a Redis that does not answer.
+      if (this.redis?.status === 'ready') await withTimeout(this.queue.obliterate({ force: true }), 10_000, 'obliterate').catch(() => undefined);
+      await withTimeout(this.queue.close(), 5000, 'queue close').catch(() => undefined);
     }
     this.redis?.disconnect();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
