@@ -6,6 +6,7 @@ import type { ApiConfig } from '../shared/config';
 import { JobDispatcher } from '../shared/jobs/dispatcher';
 import type { createQueue } from '../shared/jobs/queue';
 import type { Logger } from '../shared/logger';
+import { ClientCheck } from './auth/client-check';
 import { ClientStore } from './auth/clients';
 import { GateProbe, HashGate } from './auth/hash-gate';
 import { authenticate } from './auth/middleware';
@@ -64,7 +65,7 @@ export function createApp(deps: AppDeps): Express {
   const names = new DatabaseNamePolicy(config.ods.engine, {
     adminDatabaseUrl: config.adminDatabase.url, templateDatabase: config.ods.templateDatabase, reservedNames: config.ods.reservedNames,
   });
-  app.use('/admin', authenticate(deps.tokens));
+  app.use('/admin', authenticate(deps.tokens, new ClientCheck(new ClientStore(dataSource), config.tokens.clientCheckCacheMs)));
   app.use(instanceRoutes(instances, names));
   app.use(jobRoutes(dataSource));
 

@@ -63,6 +63,7 @@ class Environment {
   @Type(() => Number) @IsInt() @Min(60) @Max(86_400) TOKEN_TTL_SECONDS = 1800;
   @Type(() => Number) @IsInt() @Min(1) TOKEN_RATE_LIMIT_PER_MINUTE = 30;
   @Type(() => Number) @IsInt() @Min(1) TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE = 10;
+  @Type(() => Number) @IsInt() @Min(0) @Max(60_000) TOKEN_CLIENT_CHECK_CACHE_MS = 5000;
   @Type(() => Number) @IsInt() @Min(1) @Max(64) TOKEN_HASH_CONCURRENCY = 1;
   @Type(() => Number) @IsInt() @Min(0) @Max(10_000) TOKEN_HASH_QUEUE = 16;
   @Transform(toBool) @IsBoolean() BOOTSTRAP_CLIENT = true;
@@ -90,6 +91,8 @@ export interface ApiConfig extends CommonConfig {
     rateLimitPerMinute: number;
     /** Failed credential checks per client id per minute, from any address, across all API processes. */
     rateLimitPerClientPerMinute: number;
+    /** How long a token's client is taken to be enabled before the admin database is asked again. */
+    clientCheckCacheMs: number;
     /** scrypt checks at once, and how many more may wait (api/auth/hash-gate.ts). */
     hashConcurrency: number;
     hashQueue: number;
@@ -152,7 +155,7 @@ function common(e: Environment): CommonConfig {
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const e = parse(env, [
     ...COMMON_KEYS, 'PORT', 'HOST', 'BODY_LIMIT', 'ENQUEUE_TIMEOUT_MS', 'TOKEN_SIGNING_KEY', 'TOKEN_ISSUER',
-    'TOKEN_AUDIENCE', 'TOKEN_TTL_SECONDS', 'TOKEN_RATE_LIMIT_PER_MINUTE', 'TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE', 'TOKEN_HASH_CONCURRENCY', 'TOKEN_HASH_QUEUE',
+    'TOKEN_AUDIENCE', 'TOKEN_TTL_SECONDS', 'TOKEN_RATE_LIMIT_PER_MINUTE', 'TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE', 'TOKEN_CLIENT_CHECK_CACHE_MS', 'TOKEN_HASH_CONCURRENCY', 'TOKEN_HASH_QUEUE',
     'BOOTSTRAP_CLIENT', 'DATA_DIR',
   ]);
   return {
@@ -166,6 +169,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       ttlSeconds: e.TOKEN_TTL_SECONDS,
       rateLimitPerMinute: e.TOKEN_RATE_LIMIT_PER_MINUTE,
       rateLimitPerClientPerMinute: e.TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE,
+      clientCheckCacheMs: e.TOKEN_CLIENT_CHECK_CACHE_MS,
       hashConcurrency: e.TOKEN_HASH_CONCURRENCY,
       hashQueue: e.TOKEN_HASH_QUEUE,
     },

@@ -54,6 +54,11 @@ export class ClientStore {
     return client && ok ? parseScopes(client.scopes) : null;
   }
 
+  /** True while the client exists and is not disabled (tokens are checked against this on each use). */
+  async isActive(clientId: string): Promise<boolean> {
+    return this.dataSource.getRepository(ApiClientEntity).existsBy({ clientId, disabledAt: IsNull() });
+  }
+
   async count(): Promise<number> {
     return this.dataSource.getRepository(ApiClientEntity).count();
   }

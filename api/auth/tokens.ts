@@ -15,7 +15,13 @@ export interface IssuedToken {
   scope: string;
 }
 
-export type TokenSettings = Pick<ApiConfig['tokens'], 'issuer' | 'audience' | 'ttlSeconds'>;
+export type TokenSettings = Pick<ApiConfig['tokens'], 'issuer' | 'audience' | 'ttlSeconds'> & {
+  /** Tokens carry it and must carry it back: another deployment's token is refused even if it shares the key. */
+  deploymentId: string;
+};
+
+/** The claim that names the deployment a token was issued by. */
+export const DEPLOYMENT_CLAIM = 'deployment_id';
 
 /** Exactly the header we issue. Anything else (other alg, crit, jku, jwk, kid, x5u, b64...) is refused. */
 const HEADER = { alg: 'HS256', typ: 'JWT' } as const;
@@ -63,12 +69,13 @@ export class TokenService {
       iat: now,
       jti: randomUUID(),
       exp: now + ttlSeconds,
+      [DEPLOYMENT_CLAIM]: this.settings.deploymentId,
     };
     const signingInput = `${encode(HEADER)}.${encode(claims)}`;
     return { access_token: `${signingInput}.${this.sign(signingInput).toString('base64url')}`, token_type: 'bearer', expires_in: ttlSeconds, scope };
   }
 
-  /** The principal of a token we issued, still valid; else UnauthorizedError. */
+  /** The principal of a token we issued, still valid, for this deployment; else UnauthorizedError. */
   verify(token: string): Principal {
     const invalid = () => new UnauthorizedError('The access token is invalid.');
     if (token.length > MAX_TOKEN_LENGTH) throw invalid();
@@ -93,6 +100,7 @@ export class TokenService {
     if (claims.nbf !== undefined && (!isNumericDate(claims.nbf) || claims.nbf > now + SKEW_SECONDS)) throw invalid();
     if (claims.iat !== undefined && (!isNumericDate(claims.iat) || claims.iat > now + SKEW_SECONDS)) throw invalid();
     if (claims.iss !== this.settings.issuer || claims.aud !== this.settings.audience) throw invalid();
+    if (claims[DEPLOYMENT_CLAIM] !== this.settings.deploymentId) throw invalid();
     if (typeof claims.sub !== 'string' || !claims.sub) throw invalid();
     const scope = claims.scope ?? '';
     if (typeof scope !== 'string') throw invalid();

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { ClientStore, NewClient } from '../../api/auth/clients';
 import { SCOPES } from '../../api/auth/scopes';
-import { TokenService } from '../../api/auth/tokens';
+import { TokenService, TokenSettings } from '../../api/auth/tokens';
 import { ApiClientEntity } from '../../shared/database/entities';
 import { createLogger } from '../../shared/logger';
 import { HttpResult, Stack, startStack } from '../support/stack';
@@ -70,7 +70,8 @@ describe('authentication and authorization', () => {
   let full: NewClient;
   let read: NewClient;
   before(async () => {
-    stack = await startStack({ worker: false });
+    // A short client-check window, so that a test can see a disabled client's token refused.
+    stack = await startStack({ worker: false, env: { TOKEN_CLIENT_CHECK_CACHE_MS: '200' } });
     const clients = new ClientStore(stack.dataSource);
     full = await clients.create('auth-test-full', SCOPES.fullAccess);
     read = await clients.create('auth-test-read', SCOPES.readOnly);
@@ -194,8 +195,8 @@ describe('authentication and authorization', () => {
       instanceId = created.body.id;
     });
 
-    const signer = (overrides: Partial<Stack['apiConfig']['tokens']> = {}, key = stack.apiConfig.tokens.signingKey!) =>
-      new TokenService(key, { ...stack.apiConfig.tokens, ...overrides });
+    const signer = (overrides: Partial<TokenSettings> = {}, key = stack.apiConfig.tokens.signingKey!) =>
+      new TokenService(key, { ...stack.apiConfig.tokens, deploymentId: stack.deploymentId, ...overrides });
     const fullPrincipal = () => ({ clientId: full.client_id, scopes: [SCOPES.fullAccess] });
 
     function expectUnauthorized(r: HttpResult): void {
@@ -285,7 +286,10 @@ describe('authentication and authorization', () => {
     describe('a correctly signed token that is not exactly what we issue', () => {
       const goodClaims = () => {
         const now = Math.floor(Date.now() / 1000);
-        return { sub: full.client_id, scope: SCOPES.fullAccess, iss: stack.apiConfig.tokens.issuer, aud: stack.apiConfig.tokens.audience, iat: now, exp: now + 600 };
+        return {
+          sub: full.client_id, scope: SCOPES.fullAccess, iss: stack.apiConfig.tokens.issuer, aud: stack.apiConfig.tokens.audience, iat: now, exp: now + 600,
+          deployment_id: stack.deploymentId,
+        };
       };
       const sign = (header: unknown, payload: unknown) => signedByHand(header, payload, stack.apiConfig.tokens.signingKey!);
 
@@ -319,6 +323,7 @@ describe('authentication and authorization', () => {
         ['aud as an array', (c) => ({ ...c, aud: [c.aud] })],
         ['iss differing only in case', (c) => ({ ...c, iss: c.iss.toUpperCase() })],
         ['a scope that is not a string', (c) => ({ ...c, scope: [SCOPES.fullAccess] })],
+        ['no deployment_id', ({ deployment_id: _d, ...c }) => c],
       ];
       for (const [what, change] of claims) {
         it(`is refused with ${what}`, async () => {
@@ -329,6 +334,39 @@ describe('authentication and authorization', () => {
       it('is refused when the payload is not a JSON object', async () => {
         expectUnauthorized(await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256', typ: 'JWT' }, [goodClaims()]) }));
       });
+    });
+
+    it('refuses a token of another deployment that shares the signing key', async () => {
+      const key = new TextEncoder().encode(stack.apiConfig.tokens.signingKey!);
+      const claims = { scope: SCOPES.fullAccess, deployment_id: randomUUID() };
+      const build = (c: Record<string, unknown>) => new SignJWT(c)
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(full.client_id)
+        .setIssuer(stack.apiConfig.tokens.issuer)
+        .setAudience(stack.apiConfig.tokens.audience)
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(key);
+      expectUnauthorized(await stack.request('GET', '/admin/instances', { token: await build(claims) }));
+      // The same token with this deployment's id passes: only the deployment differs.
+      expect((await stack.request('GET', '/admin/instances', { token: await build({ ...claims, deployment_id: stack.deploymentId }) })).status).to.equal(200);
+    });
+
+    it('refuses the tokens of a client once it is disabled, within the client-check window', async function () {
+      this.timeout(20_000);
+      const clients = new ClientStore(stack.dataSource);
+      const revoked = await clients.create('auth-test-revoked', SCOPES.fullAccess);
+      const token = (await tokenRequest(stack, credentials(revoked))).body.access_token as string;
+      expect((await stack.request('GET', '/admin/instances', { token })).status).to.equal(200);
+      expect(await clients.disable(revoked.client_id)).to.equal(true);
+      const refused = await waitFor(async () => {
+        const r = await stack.request('GET', '/admin/instances', { token });
+        return r.status === 401 ? r : undefined;
+      }, 'the disabled client\'s token to be refused', 5_000, 50);
+      expectUnauthorized(refused);
+      expect(refused.headers.get('www-authenticate')).to.equal('Bearer error="invalid_token"');
+      // Other clients' tokens are unaffected.
+      expect((await stack.request('GET', '/admin/instances')).status).to.equal(200);
     });
 
     it('accepts a token it signed itself with the stack key (the harness signs correctly)', async () => {

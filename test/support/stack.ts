@@ -139,7 +139,7 @@ export class Stack {
   }
 
   private async listenApi(): Promise<Server> {
-    const tokens = new TokenService(this.apiConfig.tokens.signingKey!, this.apiConfig.tokens);
+    const tokens = new TokenService(this.apiConfig.tokens.signingKey!, { ...this.apiConfig.tokens, deploymentId: this.deploymentId });
     const app = createApp({
       config: this.apiConfig, dataSource: this.dataSource, queue: this.queue!, deploymentId: this.deploymentId, redis: this.redis!, tokens, logger: this.log,
       hashGateProbe: this.hashGateProbe,

@@ -31,7 +31,7 @@ describe('configuration', () => {
       expect(c.enqueueTimeoutMs).to.equal(2000);
       expect(c.tokens).to.deep.equal({
         signingKey: undefined, issuer: 'ods-instance-manager', audience: 'ods-instance-manager', ttlSeconds: 1800, rateLimitPerMinute: 30,
-        rateLimitPerClientPerMinute: 10, hashConcurrency: 1, hashQueue: 16,
+        rateLimitPerClientPerMinute: 10, clientCheckCacheMs: 5000, hashConcurrency: 1, hashQueue: 16,
       });
       expect(c.bootstrapClient).to.equal(true);
       expect(c.dataDir).to.equal('.data');
