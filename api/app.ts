@@ -11,6 +11,7 @@ import { ClientStore } from './auth/clients';
 import { GateProbe, HashGate } from './auth/hash-gate';
 import { authenticate } from './auth/middleware';
 import { tokenRoutes } from './auth/routes';
+import { TokenDecisions } from './auth/token-decisions';
 import { TokenService } from './auth/tokens';
 import { healthRoutes } from './health/routes';
 import { notFound, problemHandler } from './http/problems';
@@ -57,6 +58,7 @@ export function createApp(deps: AppDeps): Express {
       perClientFailuresPerMinute: config.tokens.rateLimitPerClientPerMinute,
       log: logger,
     },
+    decisions: new TokenDecisions(dataSource),
     bodyLimit: config.http.bodyLimit,
   }));
 

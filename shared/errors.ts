@@ -29,9 +29,10 @@ export class UnauthorizedError extends AppError {
 }
 
 /** A refusal from the token endpoint: problem+json that also carries RFC 6749's `error` member. */
+export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_scope' | 'unsupported_grant_type';
 export class OAuthError extends AppError {
   readonly title = 'Token request refused';
-  constructor(readonly status: 400 | 401, error: 'invalid_request' | 'invalid_client' | 'invalid_scope' | 'unsupported_grant_type', message: string) {
+  constructor(readonly status: 400 | 401, readonly error: OAuthErrorCode, message: string) {
     super(message);
     Object.assign(this.extensions, { error, error_description: message });
   }

@@ -8,8 +8,10 @@ import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { ClientStore, NewClient } from '../../api/auth/clients';
 import { SCOPES } from '../../api/auth/scopes';
 import { TokenService, TokenSettings } from '../../api/auth/tokens';
-import { ApiClientEntity } from '../../shared/database/entities';
+import { ApiClientEntity, AuditEventEntity } from '../../shared/database/entities';
 import { createLogger } from '../../shared/logger';
+import { CapturedLog } from '../support/log-capture';
+import { postToken } from '../support/token-requests';
 import { HttpResult, Stack, startStack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
@@ -550,5 +552,57 @@ describe('secrets in responses and logs', () => {
     }
     // Only the token response itself carries the token.
     for (const text of texts.slice(1)) expect(text).not.to.include(token);
+  });
+});
+
+describe('token decisions in the log and the audit trail', () => {
+  let stack: Stack;
+  const log = new CapturedLog('api');
+  before(async () => {
+    stack = await startStack({ worker: false, logger: log.logger, env: { TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE: '2' } });
+  });
+  after(async () => stack?.stop());
+
+  const tokenAudit = () => stack.dataSource.getRepository(AuditEventEntity).find({ where: { action: 'token.issue' }, order: { occurredAt: 'ASC' } });
+
+  it('logs and audits each token issued and each credential refused, with client id and source address, never the secret', async () => {
+    const client = await new ClientStore(stack.dataSource).create('audited', SCOPES.fullAccess);
+    const before = (await tokenAudit()).length;
+    const wrongSecret = `${client.client_secret}-wrong`;
+    const longId = `odsim_${'x'.repeat(100)}`;
+
+    const issued = await postToken(stack.baseUrl, credentials(client), '127.0.6.1');
+    expect(issued.status).to.equal(200);
+    expect((await postToken(stack.baseUrl, credentials(client, { client_secret: wrongSecret }), '127.0.6.2')).status).to.equal(401);
+    expect((await postToken(stack.baseUrl, { grant_type: 'client_credentials', client_id: longId, client_secret: client.client_secret }, '127.0.6.3')).status).to.equal(401);
+    expect((await postToken(stack.baseUrl, { grant_type: 'client_credentials', client_id: client.client_id }, '127.0.6.4')).status).to.equal(400);
+
+    const issuedLine = log.events('auth.token_issued').find((l) => l.clientId === client.client_id);
+    expect(issuedLine).to.include({ sourceAddress: '127.0.6.1', scope: SCOPES.fullAccess, requestId: issued.headers['x-request-id'] });
+    const refusals = log.events('auth.token_refused');
+    expect(refusals.find((l) => l.sourceAddress === '127.0.6.2')).to.include({ clientId: client.client_id, reason: 'invalid_client' });
+    expect(refusals.find((l) => l.sourceAddress === '127.0.6.3')).to.include({ clientId: longId.slice(0, 64), reason: 'invalid_client' });
+    expect(refusals.find((l) => l.sourceAddress === '127.0.6.4')).to.include({ clientId: client.client_id, reason: 'invalid_request' });
+
+    const rows = (await tokenAudit()).slice(before);
+    const details = rows.map((r) => ({ actor: r.actor, outcome: r.outcome, requestId: r.requestId, ...JSON.parse(r.details ?? '{}') }));
+    expect(details).to.deep.equal([
+      { actor: client.client_id, outcome: 'succeeded', requestId: issued.headers['x-request-id'], sourceAddress: '127.0.6.1', scope: SCOPES.fullAccess },
+      { actor: client.client_id, outcome: 'rejected', requestId: details[1].requestId, sourceAddress: '127.0.6.2', reason: 'invalid_client' },
+      { actor: longId.slice(0, 64), outcome: 'rejected', requestId: details[2].requestId, sourceAddress: '127.0.6.3', reason: 'invalid_client' },
+    ]); // and none for the request refused before any check
+
+    const everything = JSON.stringify(log.lines) + JSON.stringify(await tokenAudit());
+    expect(everything.includes(client.client_secret), 'the secret appears in a log line or audit row').to.equal(false);
+    expect(everything.includes(issued.body.access_token as string), 'the token appears in a log line or audit row').to.equal(false);
+  });
+
+  it('logs a request refused by a rate limit, without an audit row', async () => {
+    const client = await new ClientStore(stack.dataSource).create('limited', SCOPES.fullAccess);
+    for (let n = 1; n <= 2; n++) expect((await postToken(stack.baseUrl, credentials(client, { client_secret: `guess-${n}` }), '127.0.7.1')).status).to.equal(401);
+    const before = (await tokenAudit()).length;
+    expect((await postToken(stack.baseUrl, credentials(client, { client_secret: 'guess-3' }), '127.0.7.1')).status).to.equal(429);
+    expect(log.events('auth.token_refused').find((l) => l.reason === 'rate_limited_client')).to.include({ clientId: client.client_id, sourceAddress: '127.0.7.1' });
+    expect((await tokenAudit()).length).to.equal(before);
   });
 });
