@@ -17,8 +17,8 @@ async function main(): Promise<void> {
   const dataSource = createAdminDataSource(config.adminDatabase);
   await prepareAdminDatabase(dataSource, config.adminDatabase, log);
   const signingKey = await resolveSigningKey(config, log);
-  await bootstrapFirstClient(config, dataSource, log);
   const deploymentId = await readDeploymentId(dataSource);
+  await bootstrapFirstClient(config, dataSource, log, deploymentId);
 
   // No offline queue: while Redis is down an enqueue fails at once and the reconciler takes over.
   const redis = redisConnection(config.redis.url, { enableOfflineQueue: false });
