@@ -86,7 +86,10 @@ export class Stack {
       REDIS_URL,
       QUEUE_PREFIX: `odsimt_${this.id}`,
       TOKEN_SIGNING_KEY: randomBytes(32).toString('hex'),
+      // Limits out of the way of tests about other things; the tests of the limits set their own.
       TOKEN_RATE_LIMIT_PER_MINUTE: '100000',
+      TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE: '100000',
+      TOKEN_HASH_QUEUE: '10000',
       ODS_SERVER_URL: POSTGRES_URL,
       ODS_TEMPLATE_DATABASE: EDFI_TEMPLATE,
       RECONCILE_INTERVAL_MS: '500',
