@@ -6,9 +6,12 @@ import type { ApiConfig } from '../shared/config';
 import { JobDispatcher } from '../shared/jobs/dispatcher';
 import type { createQueue } from '../shared/jobs/queue';
 import type { Logger } from '../shared/logger';
+import { ClientCheck } from './auth/client-check';
 import { ClientStore } from './auth/clients';
+import { GateProbe, HashGate } from './auth/hash-gate';
 import { authenticate } from './auth/middleware';
 import { tokenRoutes } from './auth/routes';
+import { TokenDecisions } from './auth/token-decisions';
 import { TokenService } from './auth/tokens';
 import { healthRoutes } from './health/routes';
 import { notFound, problemHandler } from './http/problems';
@@ -28,6 +31,8 @@ export interface AppDeps {
   redis: IORedis;
   tokens: TokenService;
   logger: Logger;
+  /** Told of every secret hash start and end (tests count how many run at once). */
+  hashGateProbe?: GateProbe;
 }
 
 /** Builds the HTTP API from its dependencies; starting, listening and stopping belong to main.ts. */
@@ -44,7 +49,17 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(healthRoutes({ dataSource, redis: deps.redis }));
   app.use(tokenRoutes({
-    clients: new ClientStore(dataSource), tokens: deps.tokens, rateLimitPerMinute: config.tokens.rateLimitPerMinute, bodyLimit: config.http.bodyLimit,
+    clients: new ClientStore(dataSource, new HashGate({ concurrency: config.tokens.hashConcurrency, queue: config.tokens.hashQueue }, deps.hashGateProbe)),
+    tokens: deps.tokens,
+    limits: {
+      redis: deps.redis,
+      keyPrefix: `${config.redis.prefix}:${deps.deploymentId}`,
+      perAddressPerMinute: config.tokens.rateLimitPerMinute,
+      perClientFailuresPerMinute: config.tokens.rateLimitPerClientPerMinute,
+      log: logger,
+    },
+    decisions: new TokenDecisions(dataSource),
+    bodyLimit: config.http.bodyLimit,
   }));
 
   const dispatcher = new JobDispatcher(deps.queue, config.enqueueTimeoutMs, logger);
@@ -54,7 +69,7 @@ export function createApp(deps: AppDeps): Express {
   const names = new DatabaseNamePolicy(config.ods.engine, {
     adminDatabaseUrl: config.adminDatabase.url, templateDatabase: config.ods.templateDatabase, reservedNames: config.ods.reservedNames,
   });
-  app.use('/admin', authenticate(deps.tokens));
+  app.use('/admin', authenticate(deps.tokens, new ClientCheck(new ClientStore(dataSource), config.tokens.clientCheckCacheMs)));
   app.use(instanceRoutes(instances, names));
   app.use(jobRoutes(dataSource));
 

@@ -17,19 +17,19 @@ async function main(): Promise<void> {
   const dataSource = createAdminDataSource(config.adminDatabase);
   await prepareAdminDatabase(dataSource, config.adminDatabase, log);
   const signingKey = await resolveSigningKey(config, log);
-  await bootstrapFirstClient(config, dataSource, log);
+  const deploymentId = await readDeploymentId(dataSource);
+  await bootstrapFirstClient(config, dataSource, log, deploymentId);
 
   // No offline queue: while Redis is down an enqueue fails at once and the reconciler takes over.
   const redis = redisConnection(config.redis.url, { enableOfflineQueue: false });
   redis.on('error', (err) => log.warn('redis connection error', { event: 'redis.error', error: err.message }));
-  const deploymentId = await readDeploymentId(dataSource);
   const queue = createQueue(redis, config.redis.prefix, deploymentId);
   queue.on('error', () => undefined);
   const sharedRedis = new SharedRedisWatch(redis, config.redis.prefix, deploymentId, log);
   redis.on('ready', () => void sharedRedis.check());
   const sharedRedisTimer = setInterval(() => void sharedRedis.check(), 60_000).unref();
 
-  const app = createApp({ config, dataSource, queue, deploymentId, redis, tokens: new TokenService(signingKey, config.tokens), logger: log });
+  const app = createApp({ config, dataSource, queue, deploymentId, redis, tokens: new TokenService(signingKey, { ...config.tokens, deploymentId }), logger: log });
   const server: Server = app.listen(config.http.port, config.http.host, () => {
     log.info('api listening', { event: 'api.started', host: config.http.host, port: config.http.port, adminDatabase: redactUrl(config.adminDatabase.url), deploymentId });
   });

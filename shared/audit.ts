@@ -9,6 +9,8 @@ export interface AuditEvent {
   instanceId?: string | null;
   jobId?: string | null;
   requestId?: string | null;
+  /** The caller's own request id, if it sent a safe one; kept in the details beside ours. */
+  clientRequestId?: string;
   details?: Record<string, unknown>;
 }
 
@@ -23,6 +25,8 @@ export async function recordAudit(manager: EntityManager, event: AuditEvent): Pr
     instanceId: event.instanceId ?? null,
     jobId: event.jobId ?? null,
     requestId: event.requestId ?? null,
-    details: event.details ? JSON.stringify(event.details).slice(0, 2000) : null,
+    details: event.details || event.clientRequestId
+      ? JSON.stringify({ ...event.details, ...(event.clientRequestId ? { clientRequestId: event.clientRequestId } : {}) }).slice(0, 2000)
+      : null,
   });
 }

@@ -63,6 +63,10 @@ class Environment {
   @IsString() @MinLength(1) TOKEN_AUDIENCE = 'ods-instance-manager';
   @Type(() => Number) @IsInt() @Min(60) @Max(86_400) TOKEN_TTL_SECONDS = 1800;
   @Type(() => Number) @IsInt() @Min(1) TOKEN_RATE_LIMIT_PER_MINUTE = 30;
+  @Type(() => Number) @IsInt() @Min(1) TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE = 10;
+  @Type(() => Number) @IsInt() @Min(0) @Max(60_000) TOKEN_CLIENT_CHECK_CACHE_MS = 5000;
+  @Type(() => Number) @IsInt() @Min(1) @Max(64) TOKEN_HASH_CONCURRENCY = 1;
+  @Type(() => Number) @IsInt() @Min(0) @Max(10_000) TOKEN_HASH_QUEUE = 16;
   @Transform(toBool) @IsBoolean() BOOTSTRAP_CLIENT = true;
   @IsString() @MinLength(1) DATA_DIR = '.data';
 }
@@ -86,7 +90,15 @@ export interface ApiConfig extends CommonConfig {
     issuer: string;
     audience: string;
     ttlSeconds: number;
+    /** Token requests per source address per minute, across all API processes (Redis). */
     rateLimitPerMinute: number;
+    /** Failed credential checks per client id per minute, from any address, across all API processes. */
+    rateLimitPerClientPerMinute: number;
+    /** How long a token's client is taken to be enabled before the admin database is asked again. */
+    clientCheckCacheMs: number;
+    /** scrypt checks at once, and how many more may wait (api/auth/hash-gate.ts). */
+    hashConcurrency: number;
+    hashQueue: number;
   };
   bootstrapClient: boolean;
   dataDir: string;
@@ -112,6 +124,11 @@ function parse(env: NodeJS.ProcessEnv, keys: (keyof Environment)[]): Environment
   });
   if (parsed.NODE_ENV === 'production' && known.has('TOKEN_SIGNING_KEY') && !parsed.TOKEN_SIGNING_KEY) {
     problems.push('TOKEN_SIGNING_KEY is required when NODE_ENV=production');
+  }
+  // Token hashing must leave libuv's pool a free thread (see api/auth/hash-gate.ts).
+  const poolSize = Number(env.UV_THREADPOOL_SIZE) || 4;
+  if (known.has('TOKEN_HASH_CONCURRENCY') && parsed.TOKEN_HASH_CONCURRENCY >= poolSize) {
+    problems.push(`TOKEN_HASH_CONCURRENCY=${parsed.TOKEN_HASH_CONCURRENCY} must be below libuv's thread pool size (UV_THREADPOOL_SIZE, ${poolSize})`);
   }
   if (problems.length) throw new ConfigurationError(problems);
   return parsed;
@@ -141,7 +158,8 @@ function common(e: Environment): CommonConfig {
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const e = parse(env, [
     ...COMMON_KEYS, 'PORT', 'HOST', 'BODY_LIMIT', 'ENQUEUE_TIMEOUT_MS', 'MAX_UNFINISHED_JOBS_PER_CLIENT', 'TOKEN_SIGNING_KEY', 'TOKEN_ISSUER',
-    'TOKEN_AUDIENCE', 'TOKEN_TTL_SECONDS', 'TOKEN_RATE_LIMIT_PER_MINUTE', 'BOOTSTRAP_CLIENT', 'DATA_DIR',
+    'TOKEN_AUDIENCE', 'TOKEN_TTL_SECONDS', 'TOKEN_RATE_LIMIT_PER_MINUTE', 'TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE', 'TOKEN_CLIENT_CHECK_CACHE_MS', 'TOKEN_HASH_CONCURRENCY', 'TOKEN_HASH_QUEUE',
+    'BOOTSTRAP_CLIENT', 'DATA_DIR',
   ]);
   return {
     ...common(e),
@@ -154,6 +172,10 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       audience: e.TOKEN_AUDIENCE,
       ttlSeconds: e.TOKEN_TTL_SECONDS,
       rateLimitPerMinute: e.TOKEN_RATE_LIMIT_PER_MINUTE,
+      rateLimitPerClientPerMinute: e.TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE,
+      clientCheckCacheMs: e.TOKEN_CLIENT_CHECK_CACHE_MS,
+      hashConcurrency: e.TOKEN_HASH_CONCURRENCY,
+      hashQueue: e.TOKEN_HASH_QUEUE,
     },
     bootstrapClient: e.BOOTSTRAP_CLIENT,
     dataDir: e.DATA_DIR,

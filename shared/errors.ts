@@ -36,9 +36,10 @@ export class UnauthorizedError extends AppError {
 }
 
 /** A refusal from the token endpoint: problem+json that also carries RFC 6749's `error` member. */
+export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_scope' | 'unsupported_grant_type';
 export class OAuthError extends AppError {
   readonly title = 'Token request refused';
-  constructor(readonly status: 400 | 401, error: 'invalid_request' | 'invalid_client' | 'invalid_scope' | 'unsupported_grant_type', message: string) {
+  constructor(readonly status: 400 | 401, readonly error: OAuthErrorCode, message: string) {
     super(message);
     Object.assign(this.extensions, { error, error_description: message });
   }
@@ -82,6 +83,11 @@ export class ConflictError extends AppError {
 export class ServiceUnavailableError extends AppError {
   readonly status = 503;
   readonly title = 'Service unavailable';
+  /** Retry-After, so that well-behaved clients back off instead of hammering. */
+  constructor(message: string, retryAfterSeconds?: number) {
+    super(message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
 }
 
 /** Raised by a job handler when retrying cannot help (the database is not ours, the template is missing...). */

@@ -34,21 +34,36 @@ export async function resolveSigningKey(config: ApiConfig, log: Logger): Promise
 /**
  * On first start (no API client exists) creates one with full access and writes its
  * credentials to a file readable only by the owner. The path is logged; the secret never is.
+ * An existing file is never replaced or removed: it may hold another deployment's only
+ * credentials (two deployments given one DATA_DIR). This deployment's then goes beside it,
+ * named after the deployment id.
  */
-export async function bootstrapFirstClient(config: ApiConfig, dataSource: DataSource, log: Logger): Promise<void> {
+export async function bootstrapFirstClient(config: ApiConfig, dataSource: DataSource, log: Logger, deploymentId: string): Promise<void> {
   if (!config.bootstrapClient) return;
   const clients = new ClientStore(dataSource);
   await withAdvisoryLock(dataSource, ADVISORY_LOCKS.bootstrapClient, async () => {
     if ((await clients.count()) > 0) return;
-    const file = path.resolve(config.dataDir, 'bootstrap-client.json');
     const created = await clients.create('bootstrap', SCOPES.fullAccess);
+    const content = JSON.stringify({
+      client_id: created.client_id, client_secret: created.client_secret, scope: created.scope, deployment_id: deploymentId,
+    }, null, 2) + '\n';
+    let file = path.resolve(config.dataDir, 'bootstrap-client.json');
     try {
-      await fs.rm(file, { force: true });
-      await writePrivateFile(file, JSON.stringify({ client_id: created.client_id, client_secret: created.client_secret, scope: created.scope }, null, 2) + '\n');
+      try {
+        await writePrivateFile(file, content);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const taken = file;
+        file = path.resolve(config.dataDir, `bootstrap-client-${deploymentId}.json`);
+        await writePrivateFile(file, content);
+        log.warn('a bootstrap client file from another deployment (or an earlier admin database) is in DATA_DIR; left it alone and wrote this one beside it', {
+          event: 'auth.bootstrap_file_exists', existingFile: taken, file, deploymentId,
+        });
+      }
     } catch (err) {
       await clients.disable(created.client_id);
       throw err;
     }
-    log.info('created the first API client; its credentials are in the file (owner-only)', { event: 'auth.bootstrap_client', clientId: created.client_id, file });
+    log.info('created the first API client; its credentials are in the file (owner-only)', { event: 'auth.bootstrap_client', clientId: created.client_id, file, deploymentId });
   });
 }

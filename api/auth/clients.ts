@@ -12,9 +12,15 @@ export interface NewClient {
   scope: string;
 }
 
+/** Runs a secret check; the token endpoint passes a HashGate, the CLI and bootstrap need none. */
+export interface HashRunner {
+  run<T>(work: () => Promise<T>): Promise<T>;
+}
+const UNGATED: HashRunner = { run: (work) => work() };
+
 /** API clients: created by the CLI or the first-start bootstrap, checked by the token endpoint. */
 export class ClientStore {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly dataSource: DataSource, private readonly hashing: HashRunner = UNGATED) {}
 
   async create(name: string, scope: string): Promise<NewClient> {
     const scopes = parseScopes(scope);
@@ -44,8 +50,13 @@ export class ClientStore {
       ? await this.dataSource.getRepository(ApiClientEntity).findOneBy({ clientId, disabledAt: IsNull() })
       : null;
     // Hash even for an unknown client, so response time does not tell which ids exist.
-    const ok = await verifySecret(secret, client?.secretHash ?? (await decoy()));
+    const ok = await this.hashing.run(async () => verifySecret(secret, client?.secretHash ?? (await decoy())));
     return client && ok ? parseScopes(client.scopes) : null;
+  }
+
+  /** True while the client exists and is not disabled (tokens are checked against this on each use). */
+  async isActive(clientId: string): Promise<boolean> {
+    return this.dataSource.getRepository(ApiClientEntity).existsBy({ clientId, disabledAt: IsNull() });
   }
 
   async count(): Promise<number> {

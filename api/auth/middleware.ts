@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ForbiddenError, UnauthorizedError } from '../../shared/errors';
+import type { ClientCheck } from './client-check';
 import { Access, grants } from './scopes';
 import type { Principal, TokenService } from './tokens';
 
@@ -9,20 +10,26 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Every route behind this needs a valid bearer token. */
-export function authenticate(tokens: TokenService): RequestHandler {
+/** Every route behind this needs a valid bearer token whose client is still enabled. */
+export function authenticate(tokens: TokenService, clients: ClientCheck): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
     const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     if (!match) {
       res.set('WWW-Authenticate', 'Bearer');
       throw new UnauthorizedError('A bearer token is required (POST /connect/token).');
     }
+    let principal: Principal;
     try {
-      req.principal = await tokens.verify(match[1]);
+      principal = tokens.verify(match[1]);
     } catch (err) {
       res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
       throw err;
     }
+    if (!(await clients.isActive(principal.clientId))) {
+      res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
+      throw new UnauthorizedError('The access token\'s client is disabled or no longer exists.');
+    }
+    req.principal = principal;
     next();
   };
 }

@@ -1,10 +1,18 @@
-import express, { Router } from 'express';
-import { rateLimit } from 'express-rate-limit';
-import { OAuthError, TooManyRequestsError } from '../../shared/errors';
+import express, { ErrorRequestHandler, Router } from 'express';
+import { OAuthError, ServiceUnavailableError } from '../../shared/errors';
 import { onlyMethods } from '../http/problems';
 import type { ClientStore } from './clients';
+import { perAddressLimit, perClientLimit, TokenLimitSettings } from './rate-limits';
 import { ALL_SCOPES, parseScopes, SCOPES } from './scopes';
+import type { TokenDecisions } from './token-decisions';
 import type { TokenService } from './tokens';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The token request as read from body and headers (set before the per-client limit runs). */
+    tokenRequest?: TokenRequest;
+  }
+}
 
 interface TokenRequest {
   grantType?: string;
@@ -49,22 +57,35 @@ function readRequest(req: express.Request): TokenRequest {
   return request;
 }
 
-export function tokenRoutes(deps: { clients: ClientStore; tokens: TokenService; rateLimitPerMinute: number; bodyLimit: string }): Router {
+export function tokenRoutes(deps: { clients: ClientStore; tokens: TokenService; limits: TokenLimitSettings; decisions: TokenDecisions; bodyLimit: string }): Router {
   const router = Router();
-  const limiter = rateLimit({
-    windowMs: 60_000,
-    limit: deps.rateLimitPerMinute,
-    standardHeaders: 'draft-7',
-    legacyHeaders: false,
-    handler: (_req, _res, next) => next(new TooManyRequestsError('Too many token requests; try again in a minute.')),
-  });
+  const limits: TokenLimitSettings = {
+    ...deps.limits,
+    onLimited: (req, limit) => void deps.decisions.refused(req, limit === 'address' ? 'rate_limited_address' : 'rate_limited_client'),
+  };
+  /** Every refusal passes here once, on its way to the problem handler. */
+  const logRefusal: ErrorRequestHandler = async (err, req, _res, next) => {
+    const reason = err instanceof OAuthError ? err.error : err instanceof ServiceUnavailableError ? 'hashing_busy' : undefined;
+    // The refusal stands even if its audit row cannot be written; that failure is logged.
+    if (reason) {
+      await deps.decisions.refused(req, reason).catch((auditErr: unknown) => req.log.warn('could not record a token refusal', {
+        event: 'audit.write_failed', error: auditErr instanceof Error ? auditErr.message : String(auditErr),
+      }));
+    }
+    next(err);
+  };
 
   router.post(
     '/connect/token',
-    limiter,
+    perAddressLimit(limits),
     express.urlencoded({ extended: false, limit: deps.bodyLimit }),
+    (req, _res, next) => {
+      req.tokenRequest = readRequest(req);
+      next();
+    },
+    perClientLimit(limits, (req) => req.tokenRequest?.clientId),
     async (req, res) => {
-      const request = readRequest(req);
+      const request = req.tokenRequest!;
       if (request.grantType === undefined) {
         throw new OAuthError(400, 'invalid_request', 'grant_type is required.');
       }
@@ -83,9 +104,12 @@ export function tokenRoutes(deps: { clients: ClientStore; tokens: TokenService; 
       if (!asked.length || refused.length) {
         throw new OAuthError(400, 'invalid_scope', `This client may ask only for: ${grantable.join(' ')}.`);
       }
-      res.set('Cache-Control', 'no-store').json(await deps.tokens.issue({ clientId: request.clientId, scopes: asked }));
+      const issued = deps.tokens.issue({ clientId: request.clientId, scopes: asked });
+      await deps.decisions.issued(req, request.clientId, issued.scope);
+      res.set('Cache-Control', 'no-store').json(issued);
     },
   );
+  router.use('/connect/token', logRefusal);
   router.all('/connect/token', onlyMethods('POST'));
   return router;
 }

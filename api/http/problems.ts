@@ -36,7 +36,7 @@ export function problemHandler(): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let problem: AppError | undefined = err instanceof AppError ? err : fromBodyParser(err);
     if (!problem && isAdminDatabaseUnavailable(err)) {
-      problem = new ServiceUnavailableError('The admin database is unreachable; try again shortly.').retryAfter(5);
+      problem = new ServiceUnavailableError('The admin database is unreachable; try again shortly.', 5);
     }
     if (problem?.retryAfterSeconds !== undefined && !res.headersSent) res.set('Retry-After', String(problem.retryAfterSeconds));
     if (!problem) {

@@ -12,7 +12,9 @@ import type { InstanceService } from './service';
 
 export function instanceRoutes(service: InstanceService, names: DatabaseNamePolicy): Router {
   const router = Router();
-  const caller = (req: { principal?: { clientId: string }; requestId: string }) => ({ clientId: req.principal!.clientId, requestId: req.requestId });
+  const caller = (req: { principal?: { clientId: string }; requestId: string; clientRequestId?: string }) => ({
+    clientId: req.principal!.clientId, requestId: req.requestId, clientRequestId: req.clientRequestId,
+  });
 
   router.get('/admin/instances', requireAccess('read'), async (req, res) => {
     const query = toDto(ListInstancesQuery, { ...req.query }, 'query string');

@@ -17,6 +17,7 @@ import type { CreateInstanceDto, ListInstancesQuery, UpdateInstanceDto } from '.
 export interface Caller {
   clientId: string;
   requestId: string;
+  clientRequestId?: string;
 }
 
 export interface InstanceWithJob {
@@ -108,7 +109,7 @@ export class InstanceService {
         instanceName: instance.instanceName, instanceNameKey: instance.instanceNameKey, status: instance.status, updatedAt: instance.updatedAt,
       });
       if (!job && Object.keys(changes).length) {
-        await recordAudit(m, { actor: caller.clientId, action: 'instance.update', outcome: 'succeeded', instanceId: id, requestId: caller.requestId, details: changes });
+        await recordAudit(m, { actor: caller.clientId, action: 'instance.update', outcome: 'succeeded', instanceId: id, requestId: caller.requestId, clientRequestId: caller.clientRequestId, details: changes });
       }
       started = job;
       return { instance, job: job ?? (await this.latestJob(m, id)) };
@@ -234,7 +235,7 @@ export class InstanceService {
     await m.insert(JobEntity, job);
     await recordAudit(m, {
       actor: caller.clientId, action: `instance.${type}`, outcome: 'accepted', instanceId: instance.id, jobId: job.id,
-      requestId: caller.requestId, details: { ...names, instanceName: instance.instanceName },
+      requestId: caller.requestId, clientRequestId: caller.clientRequestId, details: { ...names, instanceName: instance.instanceName },
     });
     return job;
   }

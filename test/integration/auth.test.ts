@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { promisify } from 'node:util';
@@ -7,9 +7,11 @@ import { expect } from 'chai';
 import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import { ClientStore, NewClient } from '../../api/auth/clients';
 import { SCOPES } from '../../api/auth/scopes';
-import { TokenService } from '../../api/auth/tokens';
-import { ApiClientEntity } from '../../shared/database/entities';
+import { TokenService, TokenSettings } from '../../api/auth/tokens';
+import { ApiClientEntity, AuditEventEntity } from '../../shared/database/entities';
 import { createLogger } from '../../shared/logger';
+import { CapturedLog } from '../support/log-capture';
+import { postToken } from '../support/token-requests';
 import { HttpResult, Stack, startStack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
@@ -52,6 +54,12 @@ function credentials(client: NewClient, extra: Record<string, string> = {}): Rec
 const decodePart = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
 const encodePart = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 
+/** A token with exactly this header and payload, correctly signed with `key` (HS256), by hand. */
+function signedByHand(header: unknown, payload: unknown, key: string): string {
+  const input = `${encodePart(header)}.${encodePart(payload)}`;
+  return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
+}
+
 function withSignatureCharChanged(token: string): string {
   const [header, payload, signature] = token.split('.');
   const i = Math.floor(signature.length / 2); // a middle character: every bit of it counts
@@ -64,7 +72,8 @@ describe('authentication and authorization', () => {
   let full: NewClient;
   let read: NewClient;
   before(async () => {
-    stack = await startStack({ worker: false });
+    // A short client-check window, so that a test can see a disabled client's token refused.
+    stack = await startStack({ worker: false, env: { TOKEN_CLIENT_CHECK_CACHE_MS: '200' } });
     const clients = new ClientStore(stack.dataSource);
     full = await clients.create('auth-test-full', SCOPES.fullAccess);
     read = await clients.create('auth-test-read', SCOPES.readOnly);
@@ -188,8 +197,8 @@ describe('authentication and authorization', () => {
       instanceId = created.body.id;
     });
 
-    const signer = (overrides: Partial<Stack['apiConfig']['tokens']> = {}, key = stack.apiConfig.tokens.signingKey!) =>
-      new TokenService(key, { ...stack.apiConfig.tokens, ...overrides });
+    const signer = (overrides: Partial<TokenSettings> = {}, key = stack.apiConfig.tokens.signingKey!) =>
+      new TokenService(key, { ...stack.apiConfig.tokens, deploymentId: stack.deploymentId, ...overrides });
     const fullPrincipal = () => ({ clientId: full.client_id, scopes: [SCOPES.fullAccess] });
 
     function expectUnauthorized(r: HttpResult): void {
@@ -274,6 +283,92 @@ describe('authentication and authorization', () => {
     it('refuses a token from another issuer', async () => {
       const token = (await signer({ issuer: 'https://someone-else.example' }).issue(fullPrincipal())).access_token;
       expectUnauthorized(await stack.request('GET', '/admin/instances', { token }));
+    });
+
+    describe('a correctly signed token that is not exactly what we issue', () => {
+      const goodClaims = () => {
+        const now = Math.floor(Date.now() / 1000);
+        return {
+          sub: full.client_id, scope: SCOPES.fullAccess, iss: stack.apiConfig.tokens.issuer, aud: stack.apiConfig.tokens.audience, iat: now, exp: now + 600,
+          deployment_id: stack.deploymentId,
+        };
+      };
+      const sign = (header: unknown, payload: unknown) => signedByHand(header, payload, stack.apiConfig.tokens.signingKey!);
+
+      it('is accepted when header and claims are exactly ours (the hand-signer is right)', async () => {
+        expect((await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256', typ: 'JWT' }, goodClaims()) })).status).to.equal(200);
+        expect((await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256' }, goodClaims()) })).status).to.equal(200);
+      });
+
+      const headers: [string, Record<string, unknown>][] = [
+        ['crit', { alg: 'HS256', typ: 'JWT', crit: ['exp'] }],
+        ['kid', { alg: 'HS256', typ: 'JWT', kid: '../../etc/passwd' }],
+        ['jku', { alg: 'HS256', typ: 'JWT', jku: 'http://127.0.0.1:9/keys' }],
+        ['jwk', { alg: 'HS256', typ: 'JWT', jwk: { kty: 'oct', k: 'AAAA' } }],
+        ['b64 false', { alg: 'HS256', typ: 'JWT', b64: false }],
+        ['typ other than JWT', { alg: 'HS256', typ: 'at+jwt' }],
+        ['alg in another case', { alg: 'hs256', typ: 'JWT' }],
+      ];
+      for (const [what, header] of headers) {
+        it(`is refused with a header carrying ${what}`, async () => {
+          expectUnauthorized(await stack.request('GET', '/admin/instances', { token: sign(header, goodClaims()) }));
+        });
+      }
+
+      const claims: [string, (c: ReturnType<typeof goodClaims>) => Record<string, unknown>][] = [
+        ['no exp', ({ exp: _exp, ...c }) => c],
+        ['exp as a string', (c) => ({ ...c, exp: String(c.exp) })],
+        ['no sub', ({ sub: _sub, ...c }) => c],
+        ['an empty sub', (c) => ({ ...c, sub: '' })],
+        ['nbf in the future', (c) => ({ ...c, nbf: c.iat + 3600 })],
+        ['iat in the future', (c) => ({ ...c, iat: c.iat + 3600 })],
+        ['aud as an array', (c) => ({ ...c, aud: [c.aud] })],
+        ['iss differing only in case', (c) => ({ ...c, iss: c.iss.toUpperCase() })],
+        ['a scope that is not a string', (c) => ({ ...c, scope: [SCOPES.fullAccess] })],
+        ['no deployment_id', ({ deployment_id: _d, ...c }) => c],
+      ];
+      for (const [what, change] of claims) {
+        it(`is refused with ${what}`, async () => {
+          expectUnauthorized(await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256', typ: 'JWT' }, change(goodClaims())) }));
+        });
+      }
+
+      it('is refused when the payload is not a JSON object', async () => {
+        expectUnauthorized(await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256', typ: 'JWT' }, [goodClaims()]) }));
+      });
+    });
+
+    it('refuses a token of another deployment that shares the signing key', async () => {
+      const key = new TextEncoder().encode(stack.apiConfig.tokens.signingKey!);
+      const claims = { scope: SCOPES.fullAccess, deployment_id: randomUUID() };
+      const build = (c: Record<string, unknown>) => new SignJWT(c)
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setSubject(full.client_id)
+        .setIssuer(stack.apiConfig.tokens.issuer)
+        .setAudience(stack.apiConfig.tokens.audience)
+        .setIssuedAt()
+        .setExpirationTime('10m')
+        .sign(key);
+      expectUnauthorized(await stack.request('GET', '/admin/instances', { token: await build(claims) }));
+      // The same token with this deployment's id passes: only the deployment differs.
+      expect((await stack.request('GET', '/admin/instances', { token: await build({ ...claims, deployment_id: stack.deploymentId }) })).status).to.equal(200);
+    });
+
+    it('refuses the tokens of a client once it is disabled, within the client-check window', async function () {
+      this.timeout(20_000);
+      const clients = new ClientStore(stack.dataSource);
+      const revoked = await clients.create('auth-test-revoked', SCOPES.fullAccess);
+      const token = (await tokenRequest(stack, credentials(revoked))).body.access_token as string;
+      expect((await stack.request('GET', '/admin/instances', { token })).status).to.equal(200);
+      expect(await clients.disable(revoked.client_id)).to.equal(true);
+      const refused = await waitFor(async () => {
+        const r = await stack.request('GET', '/admin/instances', { token });
+        return r.status === 401 ? r : undefined;
+      }, 'the disabled client\'s token to be refused', 5_000, 50);
+      expectUnauthorized(refused);
+      expect(refused.headers.get('www-authenticate')).to.equal('Bearer error="invalid_token"');
+      // Other clients' tokens are unaffected.
+      expect((await stack.request('GET', '/admin/instances')).status).to.equal(200);
     });
 
     it('accepts a token it signed itself with the stack key (the harness signs correctly)', async () => {
@@ -457,5 +552,57 @@ describe('secrets in responses and logs', () => {
     }
     // Only the token response itself carries the token.
     for (const text of texts.slice(1)) expect(text).not.to.include(token);
+  });
+});
+
+describe('token decisions in the log and the audit trail', () => {
+  let stack: Stack;
+  const log = new CapturedLog('api');
+  before(async () => {
+    stack = await startStack({ worker: false, logger: log.logger, env: { TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE: '2' } });
+  });
+  after(async () => stack?.stop());
+
+  const tokenAudit = () => stack.dataSource.getRepository(AuditEventEntity).find({ where: { action: 'token.issue' }, order: { occurredAt: 'ASC' } });
+
+  it('logs and audits each token issued and each credential refused, with client id and source address, never the secret', async () => {
+    const client = await new ClientStore(stack.dataSource).create('audited', SCOPES.fullAccess);
+    const before = (await tokenAudit()).length;
+    const wrongSecret = `${client.client_secret}-wrong`;
+    const longId = `odsim_${'x'.repeat(100)}`;
+
+    const issued = await postToken(stack.baseUrl, credentials(client), '127.0.6.1');
+    expect(issued.status).to.equal(200);
+    expect((await postToken(stack.baseUrl, credentials(client, { client_secret: wrongSecret }), '127.0.6.2')).status).to.equal(401);
+    expect((await postToken(stack.baseUrl, { grant_type: 'client_credentials', client_id: longId, client_secret: client.client_secret }, '127.0.6.3')).status).to.equal(401);
+    expect((await postToken(stack.baseUrl, { grant_type: 'client_credentials', client_id: client.client_id }, '127.0.6.4')).status).to.equal(400);
+
+    const issuedLine = log.events('auth.token_issued').find((l) => l.clientId === client.client_id);
+    expect(issuedLine).to.include({ sourceAddress: '127.0.6.1', scope: SCOPES.fullAccess, requestId: issued.headers['x-request-id'] });
+    const refusals = log.events('auth.token_refused');
+    expect(refusals.find((l) => l.sourceAddress === '127.0.6.2')).to.include({ clientId: client.client_id, reason: 'invalid_client' });
+    expect(refusals.find((l) => l.sourceAddress === '127.0.6.3')).to.include({ clientId: longId.slice(0, 64), reason: 'invalid_client' });
+    expect(refusals.find((l) => l.sourceAddress === '127.0.6.4')).to.include({ clientId: client.client_id, reason: 'invalid_request' });
+
+    const rows = (await tokenAudit()).slice(before);
+    const details = rows.map((r) => ({ actor: r.actor, outcome: r.outcome, requestId: r.requestId, ...JSON.parse(r.details ?? '{}') }));
+    expect(details).to.deep.equal([
+      { actor: client.client_id, outcome: 'succeeded', requestId: issued.headers['x-request-id'], sourceAddress: '127.0.6.1', scope: SCOPES.fullAccess },
+      { actor: client.client_id, outcome: 'rejected', requestId: details[1].requestId, sourceAddress: '127.0.6.2', reason: 'invalid_client' },
+      { actor: longId.slice(0, 64), outcome: 'rejected', requestId: details[2].requestId, sourceAddress: '127.0.6.3', reason: 'invalid_client' },
+    ]); // and none for the request refused before any check
+
+    const everything = JSON.stringify(log.lines) + JSON.stringify(await tokenAudit());
+    expect(everything.includes(client.client_secret), 'the secret appears in a log line or audit row').to.equal(false);
+    expect(everything.includes(issued.body.access_token as string), 'the token appears in a log line or audit row').to.equal(false);
+  });
+
+  it('logs a request refused by a rate limit, without an audit row', async () => {
+    const client = await new ClientStore(stack.dataSource).create('limited', SCOPES.fullAccess);
+    for (let n = 1; n <= 2; n++) expect((await postToken(stack.baseUrl, credentials(client, { client_secret: `guess-${n}` }), '127.0.7.1')).status).to.equal(401);
+    const before = (await tokenAudit()).length;
+    expect((await postToken(stack.baseUrl, credentials(client, { client_secret: 'guess-3' }), '127.0.7.1')).status).to.equal(429);
+    expect(log.events('auth.token_refused').find((l) => l.reason === 'rate_limited_client')).to.include({ clientId: client.client_id, sourceAddress: '127.0.7.1' });
+    expect((await tokenAudit()).length).to.equal(before);
   });
 });

@@ -75,7 +75,7 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
 async function listenApp(stack: Stack, deps: { config: ApiConfig; dataSource: DataSource; redis: IORedis }) {
   const queue = createQueue(deps.redis, deps.config.redis.prefix, stack.deploymentId);
   queue.on('error', () => undefined);
-  const tokens = new TokenService(stack.apiConfig.tokens.signingKey!, stack.apiConfig.tokens);
+  const tokens = new TokenService(stack.apiConfig.tokens.signingKey!, { ...stack.apiConfig.tokens, deploymentId: stack.deploymentId });
   const app = createApp({ ...deps, queue, deploymentId: stack.deploymentId, tokens, logger: silentLogger() });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));

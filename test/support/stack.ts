@@ -6,6 +6,7 @@ import type { DataSource } from 'typeorm';
 import { createApp } from '../../api/app';
 import { ClientStore } from '../../api/auth/clients';
 import { SCOPES } from '../../api/auth/scopes';
+import type { GateProbe } from '../../api/auth/hash-gate';
 import { TokenService } from '../../api/auth/tokens';
 import { ApiConfig, loadApiConfig, loadWorkerConfig, WorkerConfig } from '../../shared/config';
 import { createAdminDataSource, prepareAdminDatabase } from '../../shared/database/data-source';
@@ -14,6 +15,7 @@ import { readDeploymentId } from '../../shared/deployment/identity';
 import { stagingDatabaseName } from '../../shared/database-names';
 import { createQueue, redisConnection } from '../../shared/jobs/queue';
 import { Logger, silentLogger } from '../../shared/logger';
+import { withTimeout } from '../../shared/retry';
 import type { EngineDriver } from '../../worker/engines/engine';
 import { createDriver } from '../../worker/engines/registry';
 import { createWorker, RunningWorker } from '../../worker/worker';
@@ -46,6 +48,8 @@ export interface StackOptions {
   logger?: Logger;
   /** Rewrites the admin database URL (e.g. through a TCP proxy that a test can cut). */
   adminDatabaseUrl?: (url: string) => string;
+  /** Passed to createApp: told when each secret hash starts and ends. */
+  hashGateProbe?: GateProbe;
 }
 
 export interface WorkerHandle extends RunningWorker {
@@ -68,6 +72,8 @@ export class Stack {
   deploymentId = '';
   baseUrl = '';
   private server?: Server;
+  private readonly moreServers: Server[] = [];
+  private hashGateProbe?: GateProbe;
   private redis?: IORedis;
   private queue?: ReturnType<typeof createQueue>;
   private readonly workers: { handle: WorkerHandle; redis: IORedis }[] = [];
@@ -80,7 +86,10 @@ export class Stack {
       REDIS_URL,
       QUEUE_PREFIX: `odsimt_${this.id}`,
       TOKEN_SIGNING_KEY: randomBytes(32).toString('hex'),
+      // Limits out of the way of tests about other things; the tests of the limits set their own.
       TOKEN_RATE_LIMIT_PER_MINUTE: '100000',
+      TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE: '100000',
+      TOKEN_HASH_QUEUE: '10000',
       // Suites that flood the API with writes; the quota has its own test.
       MAX_UNFINISHED_JOBS_PER_CLIENT: '100000',
       ODS_SERVER_URL: POSTGRES_URL,
@@ -115,11 +124,8 @@ export class Stack {
     this.deploymentId = await readDeploymentId(this.dataSource);
     this.queue = createQueue(this.redis, this.apiConfig.redis.prefix, this.deploymentId);
     this.queue.on('error', () => undefined);
-    const tokens = new TokenService(this.apiConfig.tokens.signingKey!, this.apiConfig.tokens);
-    const app = createApp({ config: this.apiConfig, dataSource: this.dataSource, queue: this.queue, deploymentId: this.deploymentId, redis: this.redis, tokens, logger: this.log });
-    this.server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
+    this.hashGateProbe = options.hashGateProbe;
+    this.server = await this.listenApi();
     this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     const clients = new ClientStore(this.dataSource);
     this.tokens = {
@@ -128,6 +134,24 @@ export class Stack {
     };
     if (options.worker !== false) await this.startWorker();
     return this;
+  }
+
+  /** A second API of this deployment (its own createApp, same admin database, Redis and config), as a replica would be. */
+  async startAnotherApi(): Promise<string> {
+    const server = await this.listenApi();
+    this.moreServers.push(server);
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  private async listenApi(): Promise<Server> {
+    const tokens = new TokenService(this.apiConfig.tokens.signingKey!, { ...this.apiConfig.tokens, deploymentId: this.deploymentId });
+    const app = createApp({
+      config: this.apiConfig, dataSource: this.dataSource, queue: this.queue!, deploymentId: this.deploymentId, redis: this.redis!, tokens, logger: this.log,
+      hashGateProbe: this.hashGateProbe,
+    });
+    return new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
   }
 
   async startWorker(env: Record<string, string> = {}, driver?: EngineDriver): Promise<WorkerHandle> {
@@ -188,13 +212,14 @@ export class Stack {
   async stop(): Promise<void> {
     await this.stopWorkers();
     const jobIds = this.dataSource.isInitialized ? (await this.jobsRows().catch(() => [])).map((j) => j.id) : [];
-    if (this.server) {
-      this.server.closeAllConnections();
-      await new Promise((resolve) => this.server!.close(resolve));
+    for (const server of [...(this.server ? [this.server] : []), ...this.moreServers.splice(0)]) {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
     }
     if (this.queue) {
-      await this.queue.obliterate({ force: true }).catch(() => undefined);
-      await this.queue.close();
+      // Bounded: a test may point the stack at a Redis that does not answer.
+      if (this.redis?.status === 'ready') await withTimeout(this.queue.obliterate({ force: true }), 10_000, 'obliterate').catch(() => undefined);
+      await withTimeout(this.queue.close(), 5000, 'queue close').catch(() => undefined);
     }
     this.redis?.disconnect();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();

@@ -31,6 +31,7 @@ describe('configuration', () => {
       expect(c.enqueueTimeoutMs).to.equal(2000);
       expect(c.tokens).to.deep.equal({
         signingKey: undefined, issuer: 'ods-instance-manager', audience: 'ods-instance-manager', ttlSeconds: 1800, rateLimitPerMinute: 30,
+        rateLimitPerClientPerMinute: 10, clientCheckCacheMs: 5000, hashConcurrency: 1, hashQueue: 16,
       });
       expect(c.bootstrapClient).to.equal(true);
       expect(c.dataDir).to.equal('.data');
@@ -248,5 +249,13 @@ describe('configuration', () => {
     it('does not echo an unparseable URL', () => {
       expect(redactUrl('not a url with s3cret')).to.equal('(unparseable url)');
     });
+  });
+});
+
+describe('TOKEN_HASH_CONCURRENCY', () => {
+  it('must stay below libuv\'s thread pool size, so hashing never takes every pool thread', () => {
+    expect(loadApiConfig({ TOKEN_HASH_CONCURRENCY: '3' }).tokens.hashConcurrency).to.equal(3);
+    expect(() => loadApiConfig({ TOKEN_HASH_CONCURRENCY: '4' })).to.throw(/TOKEN_HASH_CONCURRENCY=4 must be below libuv's thread pool size \(UV_THREADPOOL_SIZE, 4\)/);
+    expect(loadApiConfig({ TOKEN_HASH_CONCURRENCY: '4', UV_THREADPOOL_SIZE: '8' }).tokens.hashConcurrency).to.equal(4);
   });
 });
