@@ -48,8 +48,10 @@ class Environment {
   @IsOptional() @IsIn(['', 'wal_log', 'file_copy']) ODS_PG_CREATE_STRATEGY = '';
   @Type(() => Number) @IsInt() @Min(1) @Max(64) WORKER_CONCURRENCY = 2;
   @Type(() => Number) @IsInt() @Min(1) @Max(64) GLOBAL_CONCURRENCY = 2;
-  @Type(() => Number) @IsInt() @Min(1000) JOB_LOCK_DURATION_MS = 60_000;
-  @Type(() => Number) @IsInt() @Min(1000) STALLED_INTERVAL_MS = 30_000;
+  // A dead worker's job comes back within about lock + interval; a live worker renews its
+  // lock every half lock duration, and the per-instance advisory lock guards a misjudged stall.
+  @Type(() => Number) @IsInt() @Min(1000) JOB_LOCK_DURATION_MS = 10_000;
+  @Type(() => Number) @IsInt() @Min(500) STALLED_INTERVAL_MS = 5_000;
   @Type(() => Number) @IsInt() @Min(200) RECONCILE_INTERVAL_MS = 5_000;
   @Type(() => Number) @IsInt() @Min(1) @Max(50) TRANSIENT_RETRY_ATTEMPTS = 8;
   @Type(() => Number) @IsInt() @Min(10) TRANSIENT_RETRY_BASE_MS = 1_000;
@@ -107,6 +109,10 @@ function parse(env: NodeJS.ProcessEnv, keys: (keyof Environment)[]): Environment
     const shown = /URL|KEY/.test(e.property) ? '(hidden)' : JSON.stringify(env[e.property] ?? e.value);
     return Object.values(e.constraints ?? {}).map((m) => `${e.property}=${shown}: ${m}`);
   });
+  if (known.has('STALLED_INTERVAL_MS') && parsed.STALLED_INTERVAL_MS >= parsed.JOB_LOCK_DURATION_MS) {
+    // A check that runs less often than the lock lasts only delays the return of a dead worker's job.
+    problems.push(`STALLED_INTERVAL_MS=${parsed.STALLED_INTERVAL_MS} must be less than JOB_LOCK_DURATION_MS=${parsed.JOB_LOCK_DURATION_MS}`);
+  }
   if (parsed.NODE_ENV === 'production' && known.has('TOKEN_SIGNING_KEY') && !parsed.TOKEN_SIGNING_KEY) {
     problems.push('TOKEN_SIGNING_KEY is required when NODE_ENV=production');
   }
