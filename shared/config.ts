@@ -30,7 +30,8 @@ class Environment {
   ADMIN_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/ods_instance_manager';
   @Type(() => Number) @IsInt() @Min(100) ADMIN_DATABASE_CONNECT_TIMEOUT_MS = 3000;
   @Type(() => Number) @IsInt() @Min(100) ADMIN_DATABASE_QUERY_TIMEOUT_MS = 15_000;
-  @Type(() => Number) @IsInt() @Min(1) @Max(100) ADMIN_DATABASE_POOL_SIZE = 10;
+  // 2 at least: start-up holds the migration lock on one connection while migrating on another.
+  @Type(() => Number) @IsInt() @Min(2) @Max(100) ADMIN_DATABASE_POOL_SIZE = 10;
 
   @Matches(REDIS_URL, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL = 'redis://127.0.0.1:6379';

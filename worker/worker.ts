@@ -4,11 +4,13 @@ import { Worker } from 'bullmq';
 import type IORedis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { WorkerConfig } from '../shared/config';
+import { createAdminLockPool } from '../shared/database/data-source';
 import { readDeploymentId } from '../shared/deployment/identity';
 import { SharedRedisWatch } from '../shared/deployment/shared-redis';
 import { cappedExponentialBackoff, createQueue, JobPayload } from '../shared/jobs/queue';
 import type { Logger } from '../shared/logger';
 import type { EngineDriver } from './engines/engine';
+import { JobLocks } from './jobs/job-locks';
 import { JobProcessor } from './jobs/processor';
 import { Reconciler } from './reconciler';
 
@@ -42,8 +44,11 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
   // The limit lives in Redis, so it binds every worker on the queue together.
   await queue.setGlobalConcurrency(config.concurrency.global);
 
+  // One session per job slot of this worker, plus one so that a session being handed back never delays the next job.
+  const locks = new JobLocks(createAdminLockPool(config.adminDatabase, config.concurrency.perWorker + 1), log);
   const processor = new JobProcessor({
     dataSource: deps.dataSource,
+    locks,
     driver: deps.driver,
     templateDatabase: config.ods.templateDatabase,
     workerId,
@@ -78,6 +83,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
       await reconciler.stop();
       await worker.close();
       await queue.close();
+      await locks.close();
     },
   };
 }

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { CommonConfig } from '../config';
 import { databaseNameOf } from '../config';
@@ -17,6 +17,19 @@ export const ADVISORY_LOCKS = {
   bootstrapClient: 7_316_002,
 } as const;
 
+/** Connection settings shared by the TypeORM pool and the worker's lock sessions. */
+function connectionOptions(db: CommonConfig['adminDatabase']) {
+  return {
+    // Fail fast when the admin database is unreachable: the API answers 503, it never hangs.
+    connectionTimeoutMillis: db.connectTimeoutMs,
+    // A server that stops answering (a network partition drops packets, no reset) must not
+    // hold a request or a status write for minutes: give up client-side and report it.
+    query_timeout: db.queryTimeoutMs ?? 15_000,
+    keepAlive: true,
+    statement_timeout: 30_000,
+  };
+}
+
 export function createAdminDataSource(db: CommonConfig['adminDatabase']): DataSource {
   return new DataSource({
     type: 'postgres',
@@ -29,17 +42,17 @@ export function createAdminDataSource(db: CommonConfig['adminDatabase']): DataSo
     logging: false,
     poolSize: db.poolSize,
     connectTimeoutMS: db.connectTimeoutMs,
-    extra: {
-      // Fail fast when the admin database is unreachable: the API answers 503, it never hangs.
-      connectionTimeoutMillis: db.connectTimeoutMs,
-      // A server that stops answering (a network partition drops packets, no reset) must not
-      // hold a request or a status write for minutes: give up client-side and report it.
-      query_timeout: db.queryTimeoutMs ?? 15_000,
-      keepAlive: true,
-      statement_timeout: 30_000,
-      application_name: 'ods-instance-manager',
-    },
+    extra: { ...connectionOptions(db), application_name: 'ods-instance-manager' },
   });
+}
+
+/**
+ * The worker's lock sessions, apart from the TypeORM pool: a job holds one for its whole run
+ * (session advisory locks live and die with it), so sharing the pool that serves its status
+ * writes would let `size` running jobs starve their own writes.
+ */
+export function createAdminLockPool(db: CommonConfig['adminDatabase'], size: number): Pool {
+  return new Pool({ connectionString: db.url, max: size, ...connectionOptions(db), application_name: 'ods-instance-manager-locks' });
 }
 
 /**

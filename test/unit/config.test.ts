@@ -140,6 +140,11 @@ describe('configuration', () => {
       expect(loadWorkerConfig({ JOB_LOCK_DURATION_MS: '10000', STALLED_INTERVAL_MS: '9999' }).locks).to.deep.equal({ lockDurationMs: 10_000, stalledIntervalMs: 9_999 });
     });
 
+    it('refuses an admin pool of one connection (start-up needs two)', () => {
+      expect(configurationErrorOf(() => loadApiConfig({ ADMIN_DATABASE_POOL_SIZE: '1' })).message).to.include('ADMIN_DATABASE_POOL_SIZE');
+      expect(loadApiConfig({ ADMIN_DATABASE_POOL_SIZE: '2' }).adminDatabase.poolSize).to.equal(2);
+    });
+
     it('does not echo URLs or keys in the error, showing them as (hidden)', () => {
       const secretUrl = 'mysql://admin:S3cretPassw0rd@db.example:3306/x';
       const secretRedis = 'http://:R3disPassw0rd@cache.example';

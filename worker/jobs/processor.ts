@@ -10,10 +10,12 @@ import { Logger, redactSecrets } from '../../shared/logger';
 import { retryTransient, RetryPolicy } from '../../shared/retry';
 import type { EngineDriver, Outcome } from '../engines/engine';
 import { createHandlers, JobHandler } from './handlers';
-import { InstanceLocks } from './instance-lock';
+import type { JobLocks } from './job-locks';
 
 export interface ProcessorDeps {
   dataSource: DataSource;
+  /** The instance lock, on sessions apart from the data source's pool. */
+  locks: JobLocks;
   driver: EngineDriver;
   templateDatabase: string;
   workerId: string;
@@ -35,11 +37,9 @@ export class InstanceBusyError extends Error {}
  */
 export class JobProcessor {
   private readonly handlers: Record<string, JobHandler>;
-  private readonly locks: InstanceLocks;
   private readonly adminRetry: RetryPolicy;
 
   constructor(private readonly deps: ProcessorDeps) {
-    this.locks = new InstanceLocks(deps.dataSource);
     this.adminRetry = deps.adminRetry ?? { attempts: 8, baseDelayMs: 250, maxDelayMs: 5000 };
     this.handlers = createHandlers({
       driver: deps.driver,
@@ -65,8 +65,8 @@ export class JobProcessor {
       log.info('job already finished; duplicate delivery ignored', { event: 'job.duplicate_delivery', status: row.status });
       return 'skipped';
     }
-    const lock = await this.admin(() => this.locks.tryAcquire(row.instanceId));
-    if (!lock) {
+    const lock = await this.admin(() => this.deps.locks.tryAcquire(row.instanceId));
+    if (lock === 'instance-busy') {
       log.info('instance is busy with another worker; will retry', { event: 'job.instance_busy' });
       throw new InstanceBusyError(`instance ${row.instanceId} is locked by another worker`);
     }
