@@ -15,6 +15,8 @@ const POSTGRES_MIGRATIONS = [Initial1764061200000, Deployment1764150000000];
 export const ADVISORY_LOCKS = {
   migrate: 7_316_001,
   bootstrapClient: 7_316_002,
+  /** Concurrency slot i (0 ≤ i < GLOBAL_CONCURRENCY ≤ 64) is this key + i. */
+  concurrencySlot0: 7_316_100,
 } as const;
 
 /** Connection settings shared by the TypeORM pool and the worker's lock sessions. */

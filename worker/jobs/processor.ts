@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import { DelayedError, Job } from 'bullmq';
 import { DataSource, EntityManager, In } from 'typeorm';
 import { recordAudit } from '../../shared/audit';
 import { isAdminDatabaseUnavailable } from '../../shared/database/data-source';
@@ -14,7 +14,7 @@ import type { JobLocks } from './job-locks';
 
 export interface ProcessorDeps {
   dataSource: DataSource;
-  /** The instance lock, on sessions apart from the data source's pool. */
+  /** Instance lock and concurrency slot, on sessions apart from the data source's pool. */
   locks: JobLocks;
   driver: EngineDriver;
   templateDatabase: string;
@@ -28,6 +28,11 @@ export interface ProcessorDeps {
 
 /** Asked BullMQ to try again later: the instance is busy with another worker. */
 export class InstanceBusyError extends Error {}
+
+/** How long a job waits for a free concurrency slot before it is offered again (jittered, so waiters spread out). */
+export function slotWaitDelay(): number {
+  return 500 + Math.round(Math.random() * 1000);
+}
 
 /**
  * Runs one delivered job: claim the row (a stale or duplicate delivery changes nothing),
@@ -51,7 +56,8 @@ export class JobProcessor {
     });
   }
 
-  async process(delivery: Job<JobPayload>): Promise<Outcome | 'skipped'> {
+  /** `token` is BullMQ's lock token for the delivery, needed to put it back when no slot is free. */
+  async process(delivery: Job<JobPayload>, token?: string): Promise<Outcome | 'skipped'> {
     const jobId = delivery.data.jobId;
     const log = this.deps.log.child({ jobId, requestId: delivery.data.requestId ?? undefined, instanceId: delivery.data.instanceId });
     const row = await this.admin(() => this.deps.dataSource.getRepository(JobEntity).findOneBy({ id: jobId }));
@@ -70,13 +76,21 @@ export class JobProcessor {
       log.info('instance is busy with another worker; will retry', { event: 'job.instance_busy' });
       throw new InstanceBusyError(`instance ${row.instanceId} is locked by another worker`);
     }
+    if (lock === 'no-slot') {
+      // Every slot is taken (BullMQ's own limit was lost with Redis's data, or a worker's
+      // setting differs): wait outside the worker, without spending one of the job's attempts.
+      const delayMs = slotWaitDelay();
+      log.info('no concurrency slot free; job put back', { event: 'job.slot_wait', delayMs });
+      await delivery.moveToDelayed(Date.now() + delayMs, token);
+      throw new DelayedError();
+    }
     try {
       const job = await this.admin(() => this.claim(row));
       if (!job) {
         log.info('job was finished meanwhile; duplicate delivery ignored', { event: 'job.duplicate_delivery' });
         return 'skipped';
       }
-      log.info('job started', { event: 'job.started', type: job.type, attempt: job.attempts, workerId: this.deps.workerId });
+      log.info('job started', { event: 'job.started', type: job.type, attempt: job.attempts, workerId: this.deps.workerId, slot: lock.slot });
       let outcome: Outcome;
       try {
         outcome = await retryTransient(() => this.handlers[job.type](job), {
