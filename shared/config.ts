@@ -47,6 +47,7 @@ class Environment {
   ODS_SERVER_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
   @Transform(toBool) @IsBoolean() ODS_TEMPLATE_STANDIN = false;
   @IsOptional() @IsIn(['', 'wal_log', 'file_copy']) ODS_PG_CREATE_STRATEGY = '';
+  @Type(() => Number) @IsInt() @Min(100) ODS_LOCK_TIMEOUT_MS = 5_000;
   @Type(() => Number) @IsInt() @Min(1) @Max(64) WORKER_CONCURRENCY = 2;
   @Type(() => Number) @IsInt() @Min(1) @Max(64) GLOBAL_CONCURRENCY = 2;
   // A dead worker's job comes back within about lock + interval; a live worker renews its
@@ -93,7 +94,11 @@ export interface ApiConfig extends CommonConfig {
 }
 
 export interface WorkerConfig extends CommonConfig {
-  ods: CommonConfig['ods'] & { serverUrl: string; createStandInTemplate: boolean; pgCreateStrategy: '' | 'wal_log' | 'file_copy' };
+  ods: CommonConfig['ods'] & {
+    serverUrl: string; createStandInTemplate: boolean; pgCreateStrategy: '' | 'wal_log' | 'file_copy';
+    /** Longest wait of one DDL statement for a lock held by someone else; then a transient error (55P03). */
+    lockTimeoutMs: number;
+  };
   concurrency: { perWorker: number; global: number };
   locks: { lockDurationMs: number; stalledIntervalMs: number };
   reconcileIntervalMs: number;
@@ -165,7 +170,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const e = parse(env, [
-    ...COMMON_KEYS, 'ODS_SERVER_URL', 'ODS_TEMPLATE_STANDIN', 'ODS_PG_CREATE_STRATEGY', 'WORKER_CONCURRENCY',
+    ...COMMON_KEYS, 'ODS_SERVER_URL', 'ODS_TEMPLATE_STANDIN', 'ODS_PG_CREATE_STRATEGY', 'ODS_LOCK_TIMEOUT_MS', 'WORKER_CONCURRENCY',
     'GLOBAL_CONCURRENCY', 'JOB_LOCK_DURATION_MS', 'STALLED_INTERVAL_MS', 'RECONCILE_INTERVAL_MS',
     'TRANSIENT_RETRY_ATTEMPTS', 'TRANSIENT_RETRY_BASE_MS', 'TRANSIENT_RETRY_MAX_MS',
   ]);
@@ -177,6 +182,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       serverUrl: e.ODS_SERVER_URL,
       createStandInTemplate: e.ODS_TEMPLATE_STANDIN,
       pgCreateStrategy: (e.ODS_PG_CREATE_STRATEGY ?? '') as WorkerConfig['ods']['pgCreateStrategy'],
+      lockTimeoutMs: e.ODS_LOCK_TIMEOUT_MS,
     },
     concurrency: { perWorker: e.WORKER_CONCURRENCY, global: e.GLOBAL_CONCURRENCY },
     locks: { lockDurationMs: e.JOB_LOCK_DURATION_MS, stalledIntervalMs: e.STALLED_INTERVAL_MS },

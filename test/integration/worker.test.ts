@@ -8,7 +8,9 @@ import { createAdminDataSource, prepareAdminDatabase } from '../../shared/databa
 import { createQueue, JobPayload, redisConnection } from '../../shared/jobs/queue';
 import { createLogger, silentLogger } from '../../shared/logger';
 import { PostgresDriver } from '../../worker/engines/postgres';
+import { ownershipMarker } from '../../worker/engines/engine';
 import { ensureStandInTemplate, STAND_IN_LABEL } from '../../worker/templates/stand-in';
+import { CapturedLog } from '../support/log-capture';
 import { connectTo, databaseExists, dropDatabases, ownerOf, withServer } from '../support/ods-server';
 import { EDFI_TEMPLATE, POSTGRES_URL, SMALL_TEMPLATE, urlFor } from '../support/settings';
 import { Stack, startStack } from '../support/stack';
@@ -279,6 +281,60 @@ describe('worker and PostgreSQL driver', () => {
       } finally {
         await dropDatabases([name]);
       }
+    });
+  });
+
+  describe('a lock held on a managed database (lock_timeout)', () => {
+    let stack: Stack;
+    const log = new CapturedLog('test', 'info');
+    before(async () => {
+      stack = await startStack({ logger: log.logger, env: { ODS_LOCK_TIMEOUT_MS: '1000' } });
+    });
+    after(async () => stack.stop());
+
+    /** What a session that changes a database's comment and forgets to commit holds: a lock on the database. */
+    async function holdLockOn(database: string, instanceId: string) {
+      const holder = await connectTo('postgres');
+      await holder.query('BEGIN');
+      await holder.query(`COMMENT ON DATABASE ${holder.escapeIdentifier(database)} IS ${holder.escapeLiteral(ownershipMarker(instanceId))}`);
+      return { release: async () => { await holder.query('COMMIT').catch(() => undefined); await holder.end(); } };
+    }
+
+    const retriedOnLock = (jobId: string) => waitFor(
+      async () => log.events('job.retrying').find((e) => e.jobId === jobId && e.code === '55P03'),
+      `a job.retrying with code 55P03 for job ${jobId}`, 30_000,
+    );
+
+    it('retries a drop that waits on a lock (55P03), and finishes once the lock is released', async () => {
+      const instance = await stack.createInstance('locked_drop');
+      const lock = await holdLockOn(instance.databaseName, instance.id);
+      try {
+        const del = await stack.request('DELETE', `/admin/instances/${instance.id}`);
+        expect(del.status).to.equal(200);
+        await retriedOnLock(del.body.job.id);
+        expect((await stack.request('GET', `/admin/instances/${instance.id}`)).body.status).to.equal('DeleteInProgress');
+      } finally {
+        await lock.release();
+      }
+      await stack.waitForStatus(instance.id, 'Deleted');
+      expect(await databaseExists(instance.databaseName)).to.equal(false);
+    });
+
+    it('retries a rename that waits on a lock (55P03), and finishes once the lock is released', async () => {
+      const instance = await stack.createInstance('locked_rename');
+      const to = stack.db('locked_rename_to');
+      const lock = await holdLockOn(instance.databaseName, instance.id);
+      try {
+        const put = await stack.request('PUT', `/admin/instances/${instance.id}`, { body: { databaseName: to } });
+        expect(put.status).to.equal(200);
+        await retriedOnLock(put.body.job.id);
+      } finally {
+        await lock.release();
+      }
+      const done = await stack.waitForStatus(instance.id, 'Created');
+      expect(done.databaseName).to.equal(to);
+      (await connectTo(to)).end();
+      expect(await ownerOf(to)).to.equal(instance.id);
     });
   });
 });

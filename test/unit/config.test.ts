@@ -45,6 +45,7 @@ describe('configuration', () => {
         serverUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
         createStandInTemplate: false,
         pgCreateStrategy: '',
+        lockTimeoutMs: 5_000,
       });
       expect(c.concurrency).to.deep.equal({ perWorker: 2, global: 2 });
       expect(c.locks).to.deep.equal({ lockDurationMs: 10_000, stalledIntervalMs: 5_000 });

@@ -12,6 +12,12 @@ export interface PostgresDriverOptions {
   /** CREATE DATABASE … STRATEGY on PostgreSQL 15+; empty leaves the server's default. */
   createStrategy?: '' | 'wal_log' | 'file_copy';
   poolSize?: number;
+  /**
+   * lock_timeout of every session, so every DDL statement: a lock held elsewhere (an open
+   * transaction that touched the database) becomes 55P03, retried with backoff, not a hang
+   * that holds a concurrency slot forever. Default 5000.
+   */
+  lockTimeoutMs?: number;
   log: Logger;
   /** Called between the steps of each operation; fault-injection tests pause or crash here. */
   onStep?: (step: string) => Promise<void>;
@@ -43,7 +49,7 @@ export class PostgresDriver implements EngineDriver {
   private versionNum?: Promise<number>;
 
   constructor(private readonly options: PostgresDriverOptions) {
-    this.pool = new Pool({ connectionString: options.serverUrl, max: options.poolSize ?? 4, connectionTimeoutMillis: 10_000, application_name: 'ods-instance-manager-worker' });
+    this.pool = new Pool({ ...this.sessionOptions(options.serverUrl), max: options.poolSize ?? 4 });
     this.pool.on('error', (err) => options.log.warn('ODS server connection error', { event: 'ods_server.error', error: err.message }));
     this.pool.on('connect', (client) => {
       // 14+: a backend whose worker died notices it and stops, instead of cloning on for nobody.
@@ -208,7 +214,7 @@ export class PostgresDriver implements EngineDriver {
   private async assertWritable(name: string): Promise<void> {
     const url = new URL(this.options.serverUrl);
     url.pathname = `/${encodeURIComponent(name)}`;
-    const client = new Client({ connectionString: url.toString(), connectionTimeoutMillis: 10_000, application_name: 'ods-instance-manager-worker' });
+    const client = new Client(this.sessionOptions(url.toString()));
     client.on('error', () => undefined);
     await client.connect();
     try {
@@ -221,6 +227,10 @@ export class PostgresDriver implements EngineDriver {
     } finally {
       await client.end().catch(() => undefined);
     }
+  }
+
+  private sessionOptions(connectionString: string) {
+    return { connectionString, connectionTimeoutMillis: 10_000, lock_timeout: this.options.lockTimeoutMs ?? 5_000, application_name: 'ods-instance-manager-worker' };
   }
 
   private assertOwned(db: DatabaseDescription, instanceId: string, action: string): void {
