@@ -9,6 +9,8 @@ export interface JobView {
   sourceDatabaseName: string | null;
   targetDatabaseName: string | null;
   error: string | null;
+  /** What the job found worth saying without failing; empty for most jobs. */
+  warnings: string[];
   requestId: string | null;
   createdAt: string;
   startedAt: string | null;
@@ -29,6 +31,7 @@ export function jobView(job: JobEntity): JobView {
     sourceDatabaseName: job.sourceDatabaseName,
     targetDatabaseName: job.targetDatabaseName,
     error: job.error,
+    warnings: job.warnings ?? [],
     requestId: job.requestId,
     createdAt: job.createdAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,

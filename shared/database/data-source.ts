@@ -8,8 +8,9 @@ import { retryTransient, RetryPolicy } from '../retry';
 import { ENTITIES } from './entities';
 import { Initial1764061200000 } from './migrations/postgres/1764061200000-Initial';
 import { Deployment1764150000000 } from './migrations/postgres/1764150000000-Deployment';
+import { JobWarnings1764160000000 } from './migrations/postgres/1764160000000-JobWarnings';
 
-const POSTGRES_MIGRATIONS = [Initial1764061200000, Deployment1764150000000];
+const POSTGRES_MIGRATIONS = [Initial1764061200000, Deployment1764150000000, JobWarnings1764160000000];
 
 /** Keys of the advisory locks the processes take on the admin database (any 64-bit number, fixed forever). */
 export const ADVISORY_LOCKS = {

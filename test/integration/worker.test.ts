@@ -215,9 +215,9 @@ describe('worker and PostgreSQL driver', () => {
         await driver.create({ instanceId, databaseName: name, templateDatabase: SMALL_TEMPLATE, stagingName: `${name}_stg` });
         const app = await connectTo(name);
         app.on('error', () => undefined);
-        expect(await driver.drop({ instanceId, databaseName: name, stagingNames: [], ownsNothing: false })).to.equal('dropped');
+        expect((await driver.drop({ instanceId, databaseName: name, stagingNames: [], ownsNothing: false })).outcome).to.equal('dropped');
         expect(await databaseExists(name)).to.equal(false);
-        expect(await driver.drop({ instanceId, databaseName: name, stagingNames: [], ownsNothing: false })).to.equal('already-absent');
+        expect(await driver.drop({ instanceId, databaseName: name, stagingNames: [], ownsNothing: false })).to.deep.equal({ outcome: 'already-absent', warnings: [] });
         await app.end().catch(() => undefined);
       } finally {
         await driver.close();
@@ -335,6 +335,37 @@ describe('worker and PostgreSQL driver', () => {
       expect(done.databaseName).to.equal(to);
       (await connectTo(to)).end();
       expect(await ownerOf(to)).to.equal(instance.id);
+    });
+  });
+
+  describe('a database renamed by hand', () => {
+    let stack: Stack;
+    const log = new CapturedLog('test', 'info');
+    before(async () => {
+      stack = await startStack({ logger: log.logger });
+    });
+    after(async () => stack.stop());
+
+    it('deletes the instance, leaves the renamed database alone, and says so as a warning on the job', async () => {
+      const instance = await stack.createInstance('by_hand');
+      const moved = stack.db('by_hand_moved');
+      await withServer((c) => c.query(`ALTER DATABASE ${c.escapeIdentifier(instance.databaseName)} RENAME TO ${c.escapeIdentifier(moved)}`));
+      const del = await stack.request('DELETE', `/admin/instances/${instance.id}`);
+      expect(del.status).to.equal(200);
+      await stack.waitForStatus(instance.id, 'Deleted');
+
+      const job = (await stack.request('GET', `/admin/jobs/${del.body.job.id}`)).body;
+      expect(job.status).to.equal('succeeded');
+      expect(job.warnings).to.be.an('array').with.length(1);
+      expect(job.warnings[0]).to.include(moved).and.include(instance.id);
+      expect(await ownerOf(moved), 'the renamed database is kept, marker and all').to.equal(instance.id);
+      const logged = log.events('job.warning').filter((e) => e.jobId === del.body.job.id);
+      expect(logged).to.have.length(1);
+      expect(logged[0].warnings).to.deep.equal(job.warnings);
+      const audit = await stack.dataSource.getRepository(AuditEventEntity).findOneByOrFail({ jobId: del.body.job.id, outcome: 'succeeded' });
+      expect(JSON.parse(audit.details!)).to.include({ outcome: 'already-absent' }).and.have.deep.property('warnings', job.warnings);
+      // A job without anything to say carries an empty list.
+      expect((await stack.request('GET', `/admin/jobs/${instance.job.id}`)).body.warnings).to.deep.equal([]);
     });
   });
 });

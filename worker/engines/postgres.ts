@@ -3,7 +3,7 @@ import * as names from '../../shared/database-names/postgres';
 import { PermanentJobError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import {
-  CreateRequest, DatabaseDescription, DropRequest, EngineDriver, Outcome, ownershipMarker, parseOwnershipMarker, RenameRequest,
+  CreateRequest, DatabaseDescription, DropRequest, EngineDriver, MARKER_KIND, OperationResult, Outcome, ownershipMarker, parseOwnershipMarker, RenameRequest,
 } from './engine';
 
 export interface PostgresDriverOptions {
@@ -57,7 +57,15 @@ export class PostgresDriver implements EngineDriver {
     });
   }
 
-  async create(req: CreateRequest): Promise<Outcome> {
+  async create(req: CreateRequest): Promise<OperationResult> {
+    return { outcome: await this.createDatabase(req), warnings: [] };
+  }
+
+  async rename(req: RenameRequest): Promise<OperationResult> {
+    return { outcome: await this.renameDatabase(req), warnings: [] };
+  }
+
+  private async createDatabase(req: CreateRequest): Promise<Outcome> {
     const existing = await this.describe(req.databaseName);
     if (existing) {
       this.assertOwned(existing, req.instanceId, 'create');
@@ -89,20 +97,28 @@ export class PostgresDriver implements EngineDriver {
     return 'created';
   }
 
-  async drop(req: DropRequest): Promise<Outcome> {
+  async drop(req: DropRequest): Promise<OperationResult> {
     for (const staging of req.stagingNames) {
       if (await this.exists(staging)) await this.dropDatabase(staging);
     }
     const existing = await this.describe(req.databaseName);
-    if (!existing) return 'already-absent';
-    if (existing.ownerInstanceId !== req.instanceId && req.ownsNothing) return 'left-unmanaged';
+    if (!existing) {
+      // Gone by our hand (a re-run) or someone else's: a marked database under another name
+      // was most likely renamed by hand. Dropping it on a guess could lose data; say so instead.
+      const elsewhere = await this.databasesMarkedFor(req.instanceId);
+      return {
+        outcome: 'already-absent',
+        warnings: elsewhere.map((name) => `database "${req.databaseName}" was not found, but database "${name}" carries the ownership marker of instance ${req.instanceId} (renamed by hand?); it was left untouched`),
+      };
+    }
+    if (existing.ownerInstanceId !== req.instanceId && req.ownsNothing) return { outcome: 'left-unmanaged', warnings: [] };
     this.assertOwned(existing, req.instanceId, 'drop');
     await this.step('drop.before');
     await this.dropDatabase(req.databaseName);
-    return 'dropped';
+    return { outcome: 'dropped', warnings: [] };
   }
 
-  async rename(req: RenameRequest): Promise<Outcome> {
+  private async renameDatabase(req: RenameRequest): Promise<Outcome> {
     const [source, target] = await Promise.all([this.describe(req.from), this.describe(req.to)]);
     if (target) {
       this.assertOwned(target, req.instanceId, 'rename onto');
@@ -147,6 +163,16 @@ export class PostgresDriver implements EngineDriver {
       valid: row.datconnlimit !== -2,
       acceptsConnections: row.datallowconn,
     };
+  }
+
+  /** Every database whose ownership marker names this instance, under whatever name. */
+  private async databasesMarkedFor(instanceId: string): Promise<string[]> {
+    const result = await this.withClient((c) => c.query<{ datname: string; marker: string }>(
+      `SELECT datname, marker FROM (SELECT datname, shobj_description(oid, 'pg_database') AS marker FROM pg_database) d
+       WHERE strpos(marker, $1) > 0 ORDER BY datname`,
+      [MARKER_KIND],
+    ));
+    return result.rows.filter((r) => parseOwnershipMarker(r.marker) === instanceId).map((r) => r.datname);
   }
 
   isTransient(err: unknown): boolean {

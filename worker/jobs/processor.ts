@@ -8,7 +8,7 @@ import { phasesOf, startableFrom, UNFINISHED_JOB_STATUSES } from '../../shared/i
 import type { JobPayload } from '../../shared/jobs/queue';
 import { Logger, redactSecrets } from '../../shared/logger';
 import { retryTransient, RetryPolicy } from '../../shared/retry';
-import type { EngineDriver, Outcome } from '../engines/engine';
+import type { EngineDriver, OperationResult, Outcome } from '../engines/engine';
 import { createHandlers, JobHandler } from './handlers';
 import type { JobLocks } from './job-locks';
 
@@ -91,9 +91,9 @@ export class JobProcessor {
         return 'skipped';
       }
       log.info('job started', { event: 'job.started', type: job.type, attempt: job.attempts, workerId: this.deps.workerId, slot: lock.slot });
-      let outcome: Outcome;
+      let result: OperationResult;
       try {
-        outcome = await retryTransient(() => this.handlers[job.type](job), {
+        result = await retryTransient(() => this.handlers[job.type](job), {
           ...this.deps.transientRetry,
           isTransient: (err) => this.deps.driver.isTransient(err),
           onRetry: (err, attempt, delayMs) => log.warn('transient error; retrying', {
@@ -106,7 +106,9 @@ export class JobProcessor {
         log.warn('job failed', { event: 'job.failed', type: job.type, error: reason });
         return 'skipped';
       }
-      await this.admin(() => this.finish(job, 'succeeded', null, outcome));
+      const { outcome, warnings } = result;
+      await this.admin(() => this.finish(job, 'succeeded', null, result));
+      if (warnings.length) log.warn('job succeeded with warnings', { event: 'job.warning', type: job.type, outcome, warnings });
       log.info('job succeeded', { event: 'job.succeeded', type: job.type, outcome });
       return outcome;
     } finally {
@@ -129,10 +131,12 @@ export class JobProcessor {
   }
 
   /** Records the end state of the job and its instance, and frees or keeps database names, in one transaction. */
-  private async finish(job: JobEntity, status: 'succeeded' | 'failed', error: string | null, outcome?: Outcome): Promise<void> {
+  private async finish(job: JobEntity, status: 'succeeded' | 'failed', error: string | null, result?: OperationResult): Promise<void> {
+    const outcome = result?.outcome;
+    const warnings = result?.warnings ?? [];
     await this.deps.dataSource.transaction(async (m) => {
       const now = new Date();
-      const updated = await m.update(JobEntity, { id: job.id, status: 'running' }, { status, error, finishedAt: now, updatedAt: now });
+      const updated = await m.update(JobEntity, { id: job.id, status: 'running' }, { status, error, warnings, finishedAt: now, updatedAt: now });
       if (!updated.affected) return;
       const phases = phasesOf(job.type);
       const instanceChanges: Partial<InstanceEntity> = { status: status === 'succeeded' ? phases.succeeded : phases.failed, lastError: error, updatedAt: now };
@@ -145,7 +149,7 @@ export class JobProcessor {
       await this.releaseNames(m, job, status);
       await recordAudit(m, {
         actor: `worker:${this.deps.workerId}`, action: `instance.${job.type}`, outcome: status, instanceId: job.instanceId,
-        jobId: job.id, requestId: job.requestId, details: { outcome, error, attempts: job.attempts },
+        jobId: job.id, requestId: job.requestId, details: { outcome, error, attempts: job.attempts, ...(warnings.length ? { warnings } : {}) },
       });
     });
   }
