@@ -79,17 +79,22 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const sharedRedisTimer = setInterval(() => void sharedRedis.check(), SHARED_REDIS_CHECK_MS).unref();
   log.info('worker started', { event: 'worker.started', concurrency: config.concurrency, engine: config.ods.engine, deploymentId });
 
+  // Idempotent: a shutdown signal and a test's clean-up may both ask.
+  let stopping: Promise<void> | undefined;
   return {
     workerId,
     reconciler,
     processor,
-    async stop() {
-      clearInterval(sharedRedisTimer);
-      deps.redis.removeListener('ready', onRedisReady);
-      await reconciler.stop();
-      await worker.close();
-      await queue.close();
-      await locks.close();
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(sharedRedisTimer);
+        deps.redis.removeListener('ready', onRedisReady);
+        await reconciler.stop();
+        await worker.close();
+        await queue.close();
+        await locks.close();
+      })();
+      return stopping;
     },
   };
 }
