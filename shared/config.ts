@@ -30,7 +30,8 @@ class Environment {
   ADMIN_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/ods_instance_manager';
   @Type(() => Number) @IsInt() @Min(100) ADMIN_DATABASE_CONNECT_TIMEOUT_MS = 3000;
   @Type(() => Number) @IsInt() @Min(100) ADMIN_DATABASE_QUERY_TIMEOUT_MS = 15_000;
-  @Type(() => Number) @IsInt() @Min(1) @Max(100) ADMIN_DATABASE_POOL_SIZE = 10;
+  // 2 at least: start-up holds the migration lock on one connection while migrating on another.
+  @Type(() => Number) @IsInt() @Min(2) @Max(100) ADMIN_DATABASE_POOL_SIZE = 10;
 
   @Matches(REDIS_URL, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
   REDIS_URL = 'redis://127.0.0.1:6379';
@@ -47,10 +48,13 @@ class Environment {
   ODS_SERVER_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
   @Transform(toBool) @IsBoolean() ODS_TEMPLATE_STANDIN = false;
   @IsOptional() @IsIn(['', 'wal_log', 'file_copy']) ODS_PG_CREATE_STRATEGY = '';
+  @Type(() => Number) @IsInt() @Min(100) ODS_LOCK_TIMEOUT_MS = 5_000;
   @Type(() => Number) @IsInt() @Min(1) @Max(64) WORKER_CONCURRENCY = 2;
   @Type(() => Number) @IsInt() @Min(1) @Max(64) GLOBAL_CONCURRENCY = 2;
-  @Type(() => Number) @IsInt() @Min(1000) JOB_LOCK_DURATION_MS = 60_000;
-  @Type(() => Number) @IsInt() @Min(1000) STALLED_INTERVAL_MS = 30_000;
+  // A dead worker's job comes back within about lock + interval; a live worker renews its
+  // lock every half lock duration, and the per-instance advisory lock guards a misjudged stall.
+  @Type(() => Number) @IsInt() @Min(1000) JOB_LOCK_DURATION_MS = 10_000;
+  @Type(() => Number) @IsInt() @Min(500) STALLED_INTERVAL_MS = 5_000;
   @Type(() => Number) @IsInt() @Min(200) RECONCILE_INTERVAL_MS = 5_000;
   @Type(() => Number) @IsInt() @Min(1) @Max(50) TRANSIENT_RETRY_ATTEMPTS = 8;
   @Type(() => Number) @IsInt() @Min(10) TRANSIENT_RETRY_BASE_MS = 1_000;
@@ -105,7 +109,11 @@ export interface ApiConfig extends CommonConfig {
 }
 
 export interface WorkerConfig extends CommonConfig {
-  ods: CommonConfig['ods'] & { serverUrl: string; createStandInTemplate: boolean; pgCreateStrategy: '' | 'wal_log' | 'file_copy' };
+  ods: CommonConfig['ods'] & {
+    serverUrl: string; createStandInTemplate: boolean; pgCreateStrategy: '' | 'wal_log' | 'file_copy';
+    /** Longest wait of one DDL statement for a lock held by someone else; then a transient error (55P03). */
+    lockTimeoutMs: number;
+  };
   concurrency: { perWorker: number; global: number };
   locks: { lockDurationMs: number; stalledIntervalMs: number };
   reconcileIntervalMs: number;
@@ -122,6 +130,10 @@ function parse(env: NodeJS.ProcessEnv, keys: (keyof Environment)[]): Environment
     const shown = /URL|KEY/.test(e.property) ? '(hidden)' : JSON.stringify(env[e.property] ?? e.value);
     return Object.values(e.constraints ?? {}).map((m) => `${e.property}=${shown}: ${m}`);
   });
+  if (known.has('STALLED_INTERVAL_MS') && parsed.STALLED_INTERVAL_MS >= parsed.JOB_LOCK_DURATION_MS) {
+    // A check that runs less often than the lock lasts only delays the return of a dead worker's job.
+    problems.push(`STALLED_INTERVAL_MS=${parsed.STALLED_INTERVAL_MS} must be less than JOB_LOCK_DURATION_MS=${parsed.JOB_LOCK_DURATION_MS}`);
+  }
   if (parsed.NODE_ENV === 'production' && known.has('TOKEN_SIGNING_KEY') && !parsed.TOKEN_SIGNING_KEY) {
     problems.push('TOKEN_SIGNING_KEY is required when NODE_ENV=production');
   }
@@ -184,7 +196,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const e = parse(env, [
-    ...COMMON_KEYS, 'ODS_SERVER_URL', 'ODS_TEMPLATE_STANDIN', 'ODS_PG_CREATE_STRATEGY', 'WORKER_CONCURRENCY',
+    ...COMMON_KEYS, 'ODS_SERVER_URL', 'ODS_TEMPLATE_STANDIN', 'ODS_PG_CREATE_STRATEGY', 'ODS_LOCK_TIMEOUT_MS', 'WORKER_CONCURRENCY',
     'GLOBAL_CONCURRENCY', 'JOB_LOCK_DURATION_MS', 'STALLED_INTERVAL_MS', 'RECONCILE_INTERVAL_MS',
     'TRANSIENT_RETRY_ATTEMPTS', 'TRANSIENT_RETRY_BASE_MS', 'TRANSIENT_RETRY_MAX_MS',
   ]);
@@ -196,6 +208,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       serverUrl: e.ODS_SERVER_URL,
       createStandInTemplate: e.ODS_TEMPLATE_STANDIN,
       pgCreateStrategy: (e.ODS_PG_CREATE_STRATEGY ?? '') as WorkerConfig['ods']['pgCreateStrategy'],
+      lockTimeoutMs: e.ODS_LOCK_TIMEOUT_MS,
     },
     concurrency: { perWorker: e.WORKER_CONCURRENCY, global: e.GLOBAL_CONCURRENCY },
     locks: { lockDurationMs: e.JOB_LOCK_DURATION_MS, stalledIntervalMs: e.STALLED_INTERVAL_MS },

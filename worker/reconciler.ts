@@ -28,9 +28,12 @@ export class Reconciler {
     private readonly queue: Queue<JobPayload>,
     private readonly log: Logger,
     private readonly intervalMs: number,
+    /** Puts back queue settings that live in Redis (the global concurrency), lost if Redis lost its data. */
+    private readonly restoreQueueSettings: () => Promise<unknown> = async () => undefined,
   ) {}
 
   async runOnce(): Promise<ReconcileReport> {
+    await this.restoreQueueSettings();
     const rows = await this.dataSource.getRepository(JobEntity).find({
       where: { status: In([...UNFINISHED_JOB_STATUSES]) },
       order: { createdAt: 'ASC' },

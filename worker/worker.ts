@@ -4,11 +4,13 @@ import { Worker } from 'bullmq';
 import type IORedis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { WorkerConfig } from '../shared/config';
+import { createAdminLockPool } from '../shared/database/data-source';
 import { readDeploymentId } from '../shared/deployment/identity';
 import { SharedRedisWatch } from '../shared/deployment/shared-redis';
 import { cappedExponentialBackoff, createQueue, JobPayload } from '../shared/jobs/queue';
 import type { Logger } from '../shared/logger';
 import type { EngineDriver } from './engines/engine';
+import { JobLocks } from './jobs/job-locks';
 import { JobProcessor } from './jobs/processor';
 import { Reconciler } from './reconciler';
 
@@ -39,18 +41,26 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const deploymentId = await readDeploymentId(deps.dataSource);
   const queue = createQueue(deps.redis, config.redis.prefix, deploymentId);
   queue.on('error', (err) => log.warn('queue error', { event: 'queue.error', error: err.message }));
-  // The limit lives in Redis, so it binds every worker on the queue together.
-  await queue.setGlobalConcurrency(config.concurrency.global);
+  // BullMQ's limit lives in Redis: it binds every worker together cheaply, but goes with
+  // Redis's data, so it is set again on every reconnect and reconcile pass. The slots of
+  // JobLocks, in the admin database, are what keeps the promise meanwhile.
+  const applyGlobalConcurrency = () => queue.setGlobalConcurrency(config.concurrency.global);
+  await applyGlobalConcurrency();
+  const onRedisReady = () => void applyGlobalConcurrency().catch((err: Error) => log.warn('could not set the global concurrency', { event: 'queue.concurrency_failed', error: err.message }));
+  deps.redis.on('ready', onRedisReady);
 
+  // One session per job slot of this worker, plus one so that a session being handed back never delays the next job.
+  const locks = new JobLocks(createAdminLockPool(config.adminDatabase, config.concurrency.perWorker + 1), config.concurrency.global, log);
   const processor = new JobProcessor({
     dataSource: deps.dataSource,
+    locks,
     driver: deps.driver,
     templateDatabase: config.ods.templateDatabase,
     workerId,
     log,
     transientRetry: config.transientRetry,
   });
-  const worker = new Worker<JobPayload>(queue.name, (job) => processor.process(job), {
+  const worker = new Worker<JobPayload>(queue.name, (job, token) => processor.process(job, token), {
     connection: deps.redis,
     prefix: config.redis.prefix,
     concurrency: config.concurrency.perWorker,
@@ -62,22 +72,29 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
   worker.on('error', (err) => log.warn('worker error', { event: 'worker.error', error: err.message }));
   worker.on('failed', (job, err) => log.warn('delivery failed; BullMQ will retry', { event: 'job.delivery_failed', jobId: job?.id, error: err.message }));
 
-  const reconciler = new Reconciler(deps.dataSource, queue, log, config.reconcileIntervalMs);
+  const reconciler = new Reconciler(deps.dataSource, queue, log, config.reconcileIntervalMs, applyGlobalConcurrency);
   reconciler.start();
   const sharedRedis = new SharedRedisWatch(deps.redis, config.redis.prefix, deploymentId, log);
   void sharedRedis.check();
   const sharedRedisTimer = setInterval(() => void sharedRedis.check(), SHARED_REDIS_CHECK_MS).unref();
   log.info('worker started', { event: 'worker.started', concurrency: config.concurrency, engine: config.ods.engine, deploymentId });
 
+  // Idempotent: a shutdown signal and a test's clean-up may both ask.
+  let stopping: Promise<void> | undefined;
   return {
     workerId,
     reconciler,
     processor,
-    async stop() {
-      clearInterval(sharedRedisTimer);
-      await reconciler.stop();
-      await worker.close();
-      await queue.close();
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(sharedRedisTimer);
+        deps.redis.removeListener('ready', onRedisReady);
+        await reconciler.stop();
+        await worker.close();
+        await queue.close();
+        await locks.close();
+      })();
+      return stopping;
     },
   };
 }

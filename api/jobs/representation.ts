@@ -22,6 +22,8 @@ export interface JobView {
   sourceDatabaseName: string | null;
   targetDatabaseName: string | null;
   error: string | null;
+  /** What the job found worth saying without failing; empty for most jobs. */
+  warnings: string[];
   requestId: string | null;
   createdAt: string;
   startedAt: string | null;
@@ -40,6 +42,7 @@ export function jobView(job: JobEntity, detail: ErrorDetail): JobView {
     sourceDatabaseName: job.sourceDatabaseName,
     targetDatabaseName: job.targetDatabaseName,
     error: visibleError(job.error, job.type, detail),
+    warnings: job.warnings ?? [],
     requestId: job.requestId,
     createdAt: job.createdAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Client } from 'pg';
+import { Client, Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { CommonConfig } from '../config';
 import { databaseNameOf } from '../config';
@@ -8,15 +8,31 @@ import { retryTransient, RetryPolicy } from '../retry';
 import { ENTITIES } from './entities';
 import { Initial1764061200000 } from './migrations/postgres/1764061200000-Initial';
 import { Deployment1764150000000 } from './migrations/postgres/1764150000000-Deployment';
+import { JobWarnings1764160000000 } from './migrations/postgres/1764160000000-JobWarnings';
 import { InstanceNameKey1764170000000 } from './migrations/postgres/1764170000000-InstanceNameKey';
 
-const POSTGRES_MIGRATIONS = [Initial1764061200000, Deployment1764150000000, InstanceNameKey1764170000000];
+const POSTGRES_MIGRATIONS = [Initial1764061200000, Deployment1764150000000, JobWarnings1764160000000, InstanceNameKey1764170000000];
 
 /** Keys of the advisory locks the processes take on the admin database (any 64-bit number, fixed forever). */
 export const ADVISORY_LOCKS = {
   migrate: 7_316_001,
   bootstrapClient: 7_316_002,
+  /** Concurrency slot i (0 ≤ i < GLOBAL_CONCURRENCY ≤ 64) is this key + i. */
+  concurrencySlot0: 7_316_100,
 } as const;
+
+/** Connection settings shared by the TypeORM pool and the worker's lock sessions. */
+function connectionOptions(db: CommonConfig['adminDatabase']) {
+  return {
+    // Fail fast when the admin database is unreachable: the API answers 503, it never hangs.
+    connectionTimeoutMillis: db.connectTimeoutMs,
+    // A server that stops answering (a network partition drops packets, no reset) must not
+    // hold a request or a status write for minutes: give up client-side and report it.
+    query_timeout: db.queryTimeoutMs ?? 15_000,
+    keepAlive: true,
+    statement_timeout: 30_000,
+  };
+}
 
 export function createAdminDataSource(db: CommonConfig['adminDatabase']): DataSource {
   return new DataSource({
@@ -30,17 +46,17 @@ export function createAdminDataSource(db: CommonConfig['adminDatabase']): DataSo
     logging: false,
     poolSize: db.poolSize,
     connectTimeoutMS: db.connectTimeoutMs,
-    extra: {
-      // Fail fast when the admin database is unreachable: the API answers 503, it never hangs.
-      connectionTimeoutMillis: db.connectTimeoutMs,
-      // A server that stops answering (a network partition drops packets, no reset) must not
-      // hold a request or a status write for minutes: give up client-side and report it.
-      query_timeout: db.queryTimeoutMs ?? 15_000,
-      keepAlive: true,
-      statement_timeout: 30_000,
-      application_name: 'ods-instance-manager',
-    },
+    extra: { ...connectionOptions(db), application_name: 'ods-instance-manager' },
   });
+}
+
+/**
+ * The worker's lock sessions, apart from the TypeORM pool: a job holds one for its whole run
+ * (session advisory locks live and die with it), so sharing the pool that serves its status
+ * writes would let `size` running jobs starve their own writes.
+ */
+export function createAdminLockPool(db: CommonConfig['adminDatabase'], size: number): Pool {
+  return new Pool({ connectionString: db.url, max: size, ...connectionOptions(db), application_name: 'ods-instance-manager-locks' });
 }
 
 /**

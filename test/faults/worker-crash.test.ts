@@ -10,7 +10,7 @@ import { waitFor } from '../support/wait';
 /*
  * A worker killed with SIGKILL at each phase of each operation; a new worker takes over.
  * Fast lock settings make BullMQ notice the dead worker's job within about 3 s here
- * (lockDuration + stalledInterval); in production that bound is 60 s + 30 s by default.
+ * (lockDuration + stalledInterval); by default that bound is 10 s + 5 s (dead-worker.test.ts).
  */
 describe('a worker killed at any phase (SIGKILL)', function () {
   this.timeout(180_000);

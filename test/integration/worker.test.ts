@@ -8,7 +8,9 @@ import { createAdminDataSource, prepareAdminDatabase } from '../../shared/databa
 import { createQueue, JobPayload, redisConnection } from '../../shared/jobs/queue';
 import { createLogger, silentLogger } from '../../shared/logger';
 import { PostgresDriver } from '../../worker/engines/postgres';
+import { ownershipMarker } from '../../worker/engines/engine';
 import { ensureStandInTemplate, STAND_IN_LABEL } from '../../worker/templates/stand-in';
+import { CapturedLog } from '../support/log-capture';
 import { connectTo, databaseExists, dropDatabases, ownerOf, withServer } from '../support/ods-server';
 import { EDFI_TEMPLATE, POSTGRES_URL, SMALL_TEMPLATE, urlFor } from '../support/settings';
 import { Stack, startStack } from '../support/stack';
@@ -213,9 +215,9 @@ describe('worker and PostgreSQL driver', () => {
         await driver.create({ instanceId, databaseName: name, templateDatabase: SMALL_TEMPLATE, stagingName: `${name}_stg` });
         const app = await connectTo(name);
         app.on('error', () => undefined);
-        expect(await driver.drop({ instanceId, databaseName: name, stagingNames: [], ownsNothing: false })).to.equal('dropped');
+        expect((await driver.drop({ instanceId, databaseName: name, stagingNames: [], ownsNothing: false })).outcome).to.equal('dropped');
         expect(await databaseExists(name)).to.equal(false);
-        expect(await driver.drop({ instanceId, databaseName: name, stagingNames: [], ownsNothing: false })).to.equal('already-absent');
+        expect(await driver.drop({ instanceId, databaseName: name, stagingNames: [], ownsNothing: false })).to.deep.equal({ outcome: 'already-absent', warnings: [] });
         await app.end().catch(() => undefined);
       } finally {
         await driver.close();
@@ -232,7 +234,7 @@ describe('worker and PostgreSQL driver', () => {
       try {
         await Promise.all(sources.map((s) => prepareAdminDatabase(s, settings, silentLogger())));
         const applied = await sources[0].query('SELECT count(*)::int AS n FROM schema_migrations');
-        expect(applied[0].n).to.equal(1);
+        expect(applied[0].n, 'each migration recorded once').to.equal(sources[0].migrations.length);
         expect(await sources[1].getRepository(JobEntity).count()).to.equal(0);
       } finally {
         await Promise.all(sources.map((s) => (s.isInitialized ? s.destroy() : undefined)));
@@ -279,6 +281,91 @@ describe('worker and PostgreSQL driver', () => {
       } finally {
         await dropDatabases([name]);
       }
+    });
+  });
+
+  describe('a lock held on a managed database (lock_timeout)', () => {
+    let stack: Stack;
+    const log = new CapturedLog('test', 'info');
+    before(async () => {
+      stack = await startStack({ logger: log.logger, env: { ODS_LOCK_TIMEOUT_MS: '1000' } });
+    });
+    after(async () => stack.stop());
+
+    /** What a session that changes a database's comment and forgets to commit holds: a lock on the database. */
+    async function holdLockOn(database: string, instanceId: string) {
+      const holder = await connectTo('postgres');
+      await holder.query('BEGIN');
+      await holder.query(`COMMENT ON DATABASE ${holder.escapeIdentifier(database)} IS ${holder.escapeLiteral(ownershipMarker(instanceId))}`);
+      return { release: async () => { await holder.query('COMMIT').catch(() => undefined); await holder.end(); } };
+    }
+
+    const retriedOnLock = (jobId: string) => waitFor(
+      async () => log.events('job.retrying').find((e) => e.jobId === jobId && e.code === '55P03'),
+      `a job.retrying with code 55P03 for job ${jobId}`, 30_000,
+    );
+
+    it('retries a drop that waits on a lock (55P03), and finishes once the lock is released', async () => {
+      const instance = await stack.createInstance('locked_drop');
+      const lock = await holdLockOn(instance.databaseName, instance.id);
+      try {
+        const del = await stack.request('DELETE', `/admin/instances/${instance.id}`);
+        expect(del.status).to.equal(200);
+        await retriedOnLock(del.body.job.id);
+        expect((await stack.request('GET', `/admin/instances/${instance.id}`)).body.status).to.equal('DeleteInProgress');
+      } finally {
+        await lock.release();
+      }
+      await stack.waitForStatus(instance.id, 'Deleted');
+      expect(await databaseExists(instance.databaseName)).to.equal(false);
+    });
+
+    it('retries a rename that waits on a lock (55P03), and finishes once the lock is released', async () => {
+      const instance = await stack.createInstance('locked_rename');
+      const to = stack.db('locked_rename_to');
+      const lock = await holdLockOn(instance.databaseName, instance.id);
+      try {
+        const put = await stack.request('PUT', `/admin/instances/${instance.id}`, { body: { databaseName: to } });
+        expect(put.status).to.equal(200);
+        await retriedOnLock(put.body.job.id);
+      } finally {
+        await lock.release();
+      }
+      const done = await stack.waitForStatus(instance.id, 'Created');
+      expect(done.databaseName).to.equal(to);
+      (await connectTo(to)).end();
+      expect(await ownerOf(to)).to.equal(instance.id);
+    });
+  });
+
+  describe('a database renamed by hand', () => {
+    let stack: Stack;
+    const log = new CapturedLog('test', 'info');
+    before(async () => {
+      stack = await startStack({ logger: log.logger });
+    });
+    after(async () => stack.stop());
+
+    it('deletes the instance, leaves the renamed database alone, and says so as a warning on the job', async () => {
+      const instance = await stack.createInstance('by_hand');
+      const moved = stack.db('by_hand_moved');
+      await withServer((c) => c.query(`ALTER DATABASE ${c.escapeIdentifier(instance.databaseName)} RENAME TO ${c.escapeIdentifier(moved)}`));
+      const del = await stack.request('DELETE', `/admin/instances/${instance.id}`);
+      expect(del.status).to.equal(200);
+      await stack.waitForStatus(instance.id, 'Deleted');
+
+      const job = (await stack.request('GET', `/admin/jobs/${del.body.job.id}`)).body;
+      expect(job.status).to.equal('succeeded');
+      expect(job.warnings).to.be.an('array').with.length(1);
+      expect(job.warnings[0]).to.include(moved).and.include(instance.id);
+      expect(await ownerOf(moved), 'the renamed database is kept, marker and all').to.equal(instance.id);
+      const logged = log.events('job.warning').filter((e) => e.jobId === del.body.job.id);
+      expect(logged).to.have.length(1);
+      expect(logged[0].warnings).to.deep.equal(job.warnings);
+      const audit = await stack.dataSource.getRepository(AuditEventEntity).findOneByOrFail({ jobId: del.body.job.id, outcome: 'succeeded' });
+      expect(JSON.parse(audit.details!)).to.include({ outcome: 'already-absent' }).and.have.deep.property('warnings', job.warnings);
+      // A job without anything to say carries an empty list.
+      expect((await stack.request('GET', `/admin/jobs/${instance.job.id}`)).body.warnings).to.deep.equal([]);
     });
   });
 });

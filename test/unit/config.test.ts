@@ -46,9 +46,10 @@ describe('configuration', () => {
         serverUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
         createStandInTemplate: false,
         pgCreateStrategy: '',
+        lockTimeoutMs: 5_000,
       });
       expect(c.concurrency).to.deep.equal({ perWorker: 2, global: 2 });
-      expect(c.locks).to.deep.equal({ lockDurationMs: 60_000, stalledIntervalMs: 30_000 });
+      expect(c.locks).to.deep.equal({ lockDurationMs: 10_000, stalledIntervalMs: 5_000 });
       expect(c.reconcileIntervalMs).to.equal(5_000);
       expect(c.transientRetry).to.deep.equal({ attempts: 8, baseDelayMs: 1_000, maxDelayMs: 30_000 });
     });
@@ -131,6 +132,19 @@ describe('configuration', () => {
       for (const key of ['WORKER_CONCURRENCY', 'GLOBAL_CONCURRENCY', 'TRANSIENT_RETRY_ATTEMPTS', 'ODS_PG_CREATE_STRATEGY', 'ODS_SERVER_URL']) {
         expect(err.message, key).to.include(key);
       }
+    });
+
+    it('refuses a stalled-job check that runs as seldom as the job lock lasts, or less often', () => {
+      for (const [lock, stalled] of [['10000', '10000'], ['10000', '30000']]) {
+        const err = configurationErrorOf(() => loadWorkerConfig({ JOB_LOCK_DURATION_MS: lock, STALLED_INTERVAL_MS: stalled }));
+        expect(err.message).to.include('STALLED_INTERVAL_MS').and.include('JOB_LOCK_DURATION_MS');
+      }
+      expect(loadWorkerConfig({ JOB_LOCK_DURATION_MS: '10000', STALLED_INTERVAL_MS: '9999' }).locks).to.deep.equal({ lockDurationMs: 10_000, stalledIntervalMs: 9_999 });
+    });
+
+    it('refuses an admin pool of one connection (start-up needs two)', () => {
+      expect(configurationErrorOf(() => loadApiConfig({ ADMIN_DATABASE_POOL_SIZE: '1' })).message).to.include('ADMIN_DATABASE_POOL_SIZE');
+      expect(loadApiConfig({ ADMIN_DATABASE_POOL_SIZE: '2' }).adminDatabase.poolSize).to.equal(2);
     });
 
     it('does not echo URLs or keys in the error, showing them as (hidden)', () => {

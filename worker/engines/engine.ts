@@ -39,6 +39,12 @@ export type Outcome =
   | 'dropped' | 'already-absent' | 'left-unmanaged'
   | 'renamed' | 'already-renamed';
 
+/** What an operation found and did, and anything worth an operator's look that did not stop it. */
+export interface OperationResult {
+  outcome: Outcome;
+  warnings: string[];
+}
+
 /**
  * One engine's privileged operations. Each is idempotent: it looks at the server first, so
  * running it twice (a re-delivered job, a crash half-way) ends in the same state as once.
@@ -46,9 +52,10 @@ export type Outcome =
  */
 export interface EngineDriver {
   readonly engine: EngineName;
-  create(request: CreateRequest): Promise<Outcome>;
-  drop(request: DropRequest): Promise<Outcome>;
-  rename(request: RenameRequest): Promise<Outcome>;
+  create(request: CreateRequest): Promise<OperationResult>;
+  /** When the database is already gone, warns about any database still carrying this instance's marker (it is never dropped). */
+  drop(request: DropRequest): Promise<OperationResult>;
+  rename(request: RenameRequest): Promise<OperationResult>;
   exists(name: string): Promise<boolean>;
   describe(name: string): Promise<DatabaseDescription | null>;
   /** Whether retrying `err` may help (a template in use, a dropped connection...). */

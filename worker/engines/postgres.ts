@@ -3,7 +3,7 @@ import * as names from '../../shared/database-names/postgres';
 import { PermanentJobError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import {
-  CreateRequest, DatabaseDescription, DropRequest, EngineDriver, Outcome, ownershipMarker, parseOwnershipMarker, RenameRequest,
+  CreateRequest, DatabaseDescription, DropRequest, EngineDriver, MARKER_KIND, OperationResult, Outcome, ownershipMarker, parseOwnershipMarker, RenameRequest,
 } from './engine';
 
 export interface PostgresDriverOptions {
@@ -12,6 +12,12 @@ export interface PostgresDriverOptions {
   /** CREATE DATABASE … STRATEGY on PostgreSQL 15+; empty leaves the server's default. */
   createStrategy?: '' | 'wal_log' | 'file_copy';
   poolSize?: number;
+  /**
+   * lock_timeout of every session, so every DDL statement: a lock held elsewhere (an open
+   * transaction that touched the database) becomes 55P03, retried with backoff, not a hang
+   * that holds a concurrency slot forever. Default 5000.
+   */
+  lockTimeoutMs?: number;
   log: Logger;
   /** Called between the steps of each operation; fault-injection tests pause or crash here. */
   onStep?: (step: string) => Promise<void>;
@@ -43,7 +49,7 @@ export class PostgresDriver implements EngineDriver {
   private versionNum?: Promise<number>;
 
   constructor(private readonly options: PostgresDriverOptions) {
-    this.pool = new Pool({ connectionString: options.serverUrl, max: options.poolSize ?? 4, connectionTimeoutMillis: 10_000, application_name: 'ods-instance-manager-worker' });
+    this.pool = new Pool({ ...this.sessionOptions(options.serverUrl), max: options.poolSize ?? 4 });
     this.pool.on('error', (err) => options.log.warn('ODS server connection error', { event: 'ods_server.error', error: err.message }));
     this.pool.on('connect', (client) => {
       // 14+: a backend whose worker died notices it and stops, instead of cloning on for nobody.
@@ -51,7 +57,15 @@ export class PostgresDriver implements EngineDriver {
     });
   }
 
-  async create(req: CreateRequest): Promise<Outcome> {
+  async create(req: CreateRequest): Promise<OperationResult> {
+    return { outcome: await this.createDatabase(req), warnings: [] };
+  }
+
+  async rename(req: RenameRequest): Promise<OperationResult> {
+    return { outcome: await this.renameDatabase(req), warnings: [] };
+  }
+
+  private async createDatabase(req: CreateRequest): Promise<Outcome> {
     const existing = await this.describe(req.databaseName);
     if (existing) {
       this.assertOwned(existing, req.instanceId, 'create');
@@ -83,20 +97,28 @@ export class PostgresDriver implements EngineDriver {
     return 'created';
   }
 
-  async drop(req: DropRequest): Promise<Outcome> {
+  async drop(req: DropRequest): Promise<OperationResult> {
     for (const staging of req.stagingNames) {
       if (await this.exists(staging)) await this.dropDatabase(staging);
     }
     const existing = await this.describe(req.databaseName);
-    if (!existing) return 'already-absent';
-    if (existing.ownerInstanceId !== req.instanceId && req.ownsNothing) return 'left-unmanaged';
+    if (!existing) {
+      // Gone by our hand (a re-run) or someone else's: a marked database under another name
+      // was most likely renamed by hand. Dropping it on a guess could lose data; say so instead.
+      const elsewhere = await this.databasesMarkedFor(req.instanceId);
+      return {
+        outcome: 'already-absent',
+        warnings: elsewhere.map((name) => `database "${req.databaseName}" was not found, but database "${name}" carries the ownership marker of instance ${req.instanceId} (renamed by hand?); it was left untouched`),
+      };
+    }
+    if (existing.ownerInstanceId !== req.instanceId && req.ownsNothing) return { outcome: 'left-unmanaged', warnings: [] };
     this.assertOwned(existing, req.instanceId, 'drop');
     await this.step('drop.before');
     await this.dropDatabase(req.databaseName);
-    return 'dropped';
+    return { outcome: 'dropped', warnings: [] };
   }
 
-  async rename(req: RenameRequest): Promise<Outcome> {
+  private async renameDatabase(req: RenameRequest): Promise<Outcome> {
     const [source, target] = await Promise.all([this.describe(req.from), this.describe(req.to)]);
     if (target) {
       this.assertOwned(target, req.instanceId, 'rename onto');
@@ -141,6 +163,16 @@ export class PostgresDriver implements EngineDriver {
       valid: row.datconnlimit !== -2,
       acceptsConnections: row.datallowconn,
     };
+  }
+
+  /** Every database whose ownership marker names this instance, under whatever name. */
+  private async databasesMarkedFor(instanceId: string): Promise<string[]> {
+    const result = await this.withClient((c) => c.query<{ datname: string; marker: string }>(
+      `SELECT datname, marker FROM (SELECT datname, shobj_description(oid, 'pg_database') AS marker FROM pg_database) d
+       WHERE strpos(marker, $1) > 0 ORDER BY datname`,
+      [MARKER_KIND],
+    ));
+    return result.rows.filter((r) => parseOwnershipMarker(r.marker) === instanceId).map((r) => r.datname);
   }
 
   isTransient(err: unknown): boolean {
@@ -208,7 +240,7 @@ export class PostgresDriver implements EngineDriver {
   private async assertWritable(name: string): Promise<void> {
     const url = new URL(this.options.serverUrl);
     url.pathname = `/${encodeURIComponent(name)}`;
-    const client = new Client({ connectionString: url.toString(), connectionTimeoutMillis: 10_000, application_name: 'ods-instance-manager-worker' });
+    const client = new Client(this.sessionOptions(url.toString()));
     client.on('error', () => undefined);
     await client.connect();
     try {
@@ -221,6 +253,10 @@ export class PostgresDriver implements EngineDriver {
     } finally {
       await client.end().catch(() => undefined);
     }
+  }
+
+  private sessionOptions(connectionString: string) {
+    return { connectionString, connectionTimeoutMillis: 10_000, lock_timeout: this.options.lockTimeoutMs ?? 5_000, application_name: 'ods-instance-manager-worker' };
   }
 
   private assertOwned(db: DatabaseDescription, instanceId: string, action: string): void {

@@ -11,6 +11,7 @@ const FACTORIES: Record<EngineName, DriverFactory> = {
   postgres: (config, log, onStep) => new PostgresDriver({
     serverUrl: config.ods.serverUrl,
     createStrategy: config.ods.pgCreateStrategy,
+    lockTimeoutMs: config.ods.lockTimeoutMs,
     poolSize: config.concurrency.perWorker + 2,
     log,
     onStep,

@@ -1,9 +1,9 @@
 import type { JobEntity } from '../../shared/database/entities';
 import { stagingDatabaseName } from '../../shared/database-names';
 import { OPERATIONS, Operation } from '../../shared/instances/status';
-import type { EngineDriver, Outcome } from '../engines/engine';
+import type { EngineDriver, OperationResult } from '../engines/engine';
 
-export type JobHandler = (job: JobEntity) => Promise<Outcome>;
+export type JobHandler = (job: JobEntity) => Promise<OperationResult>;
 
 export interface HandlerDeps {
   driver: EngineDriver;

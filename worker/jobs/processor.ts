@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import { DelayedError, Job } from 'bullmq';
 import { DataSource, EntityManager, In } from 'typeorm';
 import { recordAudit } from '../../shared/audit';
 import { isAdminDatabaseUnavailable } from '../../shared/database/data-source';
@@ -8,12 +8,14 @@ import { phasesOf, startableFrom, UNFINISHED_JOB_STATUSES } from '../../shared/i
 import type { JobPayload } from '../../shared/jobs/queue';
 import { Logger, redactSecrets } from '../../shared/logger';
 import { retryTransient, RetryPolicy } from '../../shared/retry';
-import type { EngineDriver, Outcome } from '../engines/engine';
+import type { EngineDriver, OperationResult, Outcome } from '../engines/engine';
 import { createHandlers, JobHandler } from './handlers';
-import { InstanceLocks } from './instance-lock';
+import type { JobLocks } from './job-locks';
 
 export interface ProcessorDeps {
   dataSource: DataSource;
+  /** Instance lock and concurrency slot, on sessions apart from the data source's pool. */
+  locks: JobLocks;
   driver: EngineDriver;
   templateDatabase: string;
   workerId: string;
@@ -27,6 +29,11 @@ export interface ProcessorDeps {
 /** Asked BullMQ to try again later: the instance is busy with another worker. */
 export class InstanceBusyError extends Error {}
 
+/** How long a job waits for a free concurrency slot before it is offered again (jittered, so waiters spread out). */
+export function slotWaitDelay(): number {
+  return 500 + Math.round(Math.random() * 1000);
+}
+
 /**
  * Runs one delivered job: claim the row (a stale or duplicate delivery changes nothing),
  * move the instance to *InProgress, run the engine operation with retries, record the end
@@ -35,11 +42,9 @@ export class InstanceBusyError extends Error {}
  */
 export class JobProcessor {
   private readonly handlers: Record<string, JobHandler>;
-  private readonly locks: InstanceLocks;
   private readonly adminRetry: RetryPolicy;
 
   constructor(private readonly deps: ProcessorDeps) {
-    this.locks = new InstanceLocks(deps.dataSource);
     this.adminRetry = deps.adminRetry ?? { attempts: 8, baseDelayMs: 250, maxDelayMs: 5000 };
     this.handlers = createHandlers({
       driver: deps.driver,
@@ -51,7 +56,8 @@ export class JobProcessor {
     });
   }
 
-  async process(delivery: Job<JobPayload>): Promise<Outcome | 'skipped'> {
+  /** `token` is BullMQ's lock token for the delivery, needed to put it back when no slot is free. */
+  async process(delivery: Job<JobPayload>, token?: string): Promise<Outcome | 'skipped'> {
     const jobId = delivery.data.jobId;
     const log = this.deps.log.child({ jobId, requestId: delivery.data.requestId ?? undefined, instanceId: delivery.data.instanceId });
     const row = await this.admin(() => this.deps.dataSource.getRepository(JobEntity).findOneBy({ id: jobId }));
@@ -65,10 +71,18 @@ export class JobProcessor {
       log.info('job already finished; duplicate delivery ignored', { event: 'job.duplicate_delivery', status: row.status });
       return 'skipped';
     }
-    const lock = await this.admin(() => this.locks.tryAcquire(row.instanceId));
-    if (!lock) {
+    const lock = await this.admin(() => this.deps.locks.tryAcquire(row.instanceId));
+    if (lock === 'instance-busy') {
       log.info('instance is busy with another worker; will retry', { event: 'job.instance_busy' });
       throw new InstanceBusyError(`instance ${row.instanceId} is locked by another worker`);
+    }
+    if (lock === 'no-slot') {
+      // Every slot is taken (BullMQ's own limit was lost with Redis's data, or a worker's
+      // setting differs): wait outside the worker, without spending one of the job's attempts.
+      const delayMs = slotWaitDelay();
+      log.info('no concurrency slot free; job put back', { event: 'job.slot_wait', delayMs });
+      await delivery.moveToDelayed(Date.now() + delayMs, token);
+      throw new DelayedError();
     }
     try {
       const job = await this.admin(() => this.claim(row));
@@ -76,10 +90,10 @@ export class JobProcessor {
         log.info('job was finished meanwhile; duplicate delivery ignored', { event: 'job.duplicate_delivery' });
         return 'skipped';
       }
-      log.info('job started', { event: 'job.started', type: job.type, attempt: job.attempts, workerId: this.deps.workerId });
-      let outcome: Outcome;
+      log.info('job started', { event: 'job.started', type: job.type, attempt: job.attempts, workerId: this.deps.workerId, slot: lock.slot });
+      let result: OperationResult;
       try {
-        outcome = await retryTransient(() => this.handlers[job.type](job), {
+        result = await retryTransient(() => this.handlers[job.type](job), {
           ...this.deps.transientRetry,
           isTransient: (err) => this.deps.driver.isTransient(err),
           onRetry: (err, attempt, delayMs) => log.warn('transient error; retrying', {
@@ -92,7 +106,9 @@ export class JobProcessor {
         log.warn('job failed', { event: 'job.failed', type: job.type, error: reason });
         return 'skipped';
       }
-      await this.admin(() => this.finish(job, 'succeeded', null, outcome));
+      const { outcome, warnings } = result;
+      await this.admin(() => this.finish(job, 'succeeded', null, result));
+      if (warnings.length) log.warn('job succeeded with warnings', { event: 'job.warning', type: job.type, outcome, warnings });
       log.info('job succeeded', { event: 'job.succeeded', type: job.type, outcome });
       return outcome;
     } finally {
@@ -115,10 +131,12 @@ export class JobProcessor {
   }
 
   /** Records the end state of the job and its instance, and frees or keeps database names, in one transaction. */
-  private async finish(job: JobEntity, status: 'succeeded' | 'failed', error: string | null, outcome?: Outcome): Promise<void> {
+  private async finish(job: JobEntity, status: 'succeeded' | 'failed', error: string | null, result?: OperationResult): Promise<void> {
+    const outcome = result?.outcome;
+    const warnings = result?.warnings ?? [];
     await this.deps.dataSource.transaction(async (m) => {
       const now = new Date();
-      const updated = await m.update(JobEntity, { id: job.id, status: 'running' }, { status, error, finishedAt: now, updatedAt: now });
+      const updated = await m.update(JobEntity, { id: job.id, status: 'running' }, { status, error, warnings, finishedAt: now, updatedAt: now });
       if (!updated.affected) return;
       const phases = phasesOf(job.type);
       const instanceChanges: Partial<InstanceEntity> = { status: status === 'succeeded' ? phases.succeeded : phases.failed, lastError: error, updatedAt: now };
@@ -131,7 +149,7 @@ export class JobProcessor {
       await this.releaseNames(m, job, status);
       await recordAudit(m, {
         actor: `worker:${this.deps.workerId}`, action: `instance.${job.type}`, outcome: status, instanceId: job.instanceId,
-        jobId: job.id, requestId: job.requestId, details: { outcome, error, attempts: job.attempts },
+        jobId: job.id, requestId: job.requestId, details: { outcome, error, attempts: job.attempts, ...(warnings.length ? { warnings } : {}) },
       });
     });
   }

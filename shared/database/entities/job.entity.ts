@@ -1,5 +1,27 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn, ValueTransformer } from 'typeorm';
 import type { InstanceStatus, JobStatus, Operation } from '../../instances/status';
+
+const WARNINGS_LENGTH = 2000;
+
+/**
+ * Warnings are stored as a JSON array that always fits the column and always parses: each is
+ * cut to a fair share, and those that still do not fit are counted in a last entry.
+ */
+export function encodeWarnings(warnings: readonly string[] | null | undefined): string | null {
+  if (!warnings?.length) return null;
+  const share = Math.max(100, Math.floor(WARNINGS_LENGTH / warnings.length) - 20);
+  const kept = warnings.map((w) => w.slice(0, share));
+  const encode = () => JSON.stringify(kept.length < warnings.length
+    ? [...kept, `${warnings.length - kept.length} more warnings not kept; see the worker's log`]
+    : kept);
+  while (encode().length > WARNINGS_LENGTH) kept.pop();
+  return encode();
+}
+
+const warningsColumn: ValueTransformer = {
+  to: (warnings: readonly string[] | null | undefined) => encodeWarnings(warnings),
+  from: (text: string | null): string[] => (text ? JSON.parse(text) as string[] : []),
+};
 
 /** One requested operation. Its id is also the BullMQ job id, which makes re-enqueueing idempotent. */
 @Entity({ name: 'jobs' })
@@ -15,6 +37,8 @@ export class JobEntity {
   /** The instance's status when the job was requested (a delete of a CreateFailed instance owns nothing). */
   @Column({ name: 'prior_status', type: 'varchar', length: 32, nullable: true }) priorStatus: InstanceStatus | null;
   @Column({ type: 'varchar', length: 2000, nullable: true }) error: string | null;
+  /** What the job found worth telling an operator without failing (a database renamed by hand...). */
+  @Column({ type: 'varchar', length: WARNINGS_LENGTH, nullable: true, transformer: warningsColumn }) warnings: string[];
   @Column({ name: 'request_id', type: 'varchar', length: 64, nullable: true }) requestId: string | null;
   @Column({ name: 'requested_by', type: 'varchar', length: 64 }) requestedBy: string;
   @Column({ name: 'worker_id', type: 'varchar', length: 128, nullable: true }) workerId: string | null;
