@@ -45,31 +45,47 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(helmet());
   app.use(requestContext(logger));
-  app.use(express.json({ limit: config.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
+  app.use(
+    express.json({ limit: config.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }),
+  );
 
   app.use(healthRoutes({ dataSource, redis: deps.redis }));
-  app.use(tokenRoutes({
-    clients: new ClientStore(dataSource, new HashGate({ concurrency: config.tokens.hashConcurrency, queue: config.tokens.hashQueue }, deps.hashGateProbe)),
-    tokens: deps.tokens,
-    limits: {
-      redis: deps.redis,
-      keyPrefix: `${config.redis.prefix}:${deps.deploymentId}`,
-      perAddressPerMinute: config.tokens.rateLimitPerMinute,
-      perClientFailuresPerMinute: config.tokens.rateLimitPerClientPerMinute,
-      log: logger,
-    },
-    decisions: new TokenDecisions(dataSource),
-    bodyLimit: config.http.bodyLimit,
-  }));
+  app.use(
+    tokenRoutes({
+      clients: new ClientStore(
+        dataSource,
+        new HashGate(
+          { concurrency: config.tokens.hashConcurrency, queue: config.tokens.hashQueue },
+          deps.hashGateProbe,
+        ),
+      ),
+      tokens: deps.tokens,
+      limits: {
+        redis: deps.redis,
+        keyPrefix: `${config.redis.prefix}:${deps.deploymentId}`,
+        perAddressPerMinute: config.tokens.rateLimitPerMinute,
+        perClientFailuresPerMinute: config.tokens.rateLimitPerClientPerMinute,
+        log: logger,
+      },
+      decisions: new TokenDecisions(dataSource),
+      bodyLimit: config.http.bodyLimit,
+    }),
+  );
 
   const dispatcher = new JobDispatcher(deps.queue, config.enqueueTimeoutMs, logger);
   const instances = new InstanceService(dataSource, dispatcher, {
-    engine: config.ods.engine, unfinishedJobsPerClient: config.maxUnfinishedJobsPerClient,
+    engine: config.ods.engine,
+    unfinishedJobsPerClient: config.maxUnfinishedJobsPerClient,
   });
   const names = new DatabaseNamePolicy(config.ods.engine, {
-    adminDatabaseUrl: config.adminDatabase.url, templateDatabase: config.ods.templateDatabase, reservedNames: config.ods.reservedNames,
+    adminDatabaseUrl: config.adminDatabase.url,
+    templateDatabase: config.ods.templateDatabase,
+    reservedNames: config.ods.reservedNames,
   });
-  app.use('/admin', authenticate(deps.tokens, new ClientCheck(new ClientStore(dataSource), config.tokens.clientCheckCacheMs)));
+  app.use(
+    '/admin',
+    authenticate(deps.tokens, new ClientCheck(new ClientStore(dataSource), config.tokens.clientCheckCacheMs)),
+  );
   app.use(instanceRoutes(instances, names));
   app.use(jobRoutes(dataSource));
 

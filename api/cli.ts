@@ -16,7 +16,12 @@ async function main(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { name: { type: 'string' }, scope: { type: 'string' }, 'client-id': { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      name: { type: 'string' },
+      scope: { type: 'string' },
+      'client-id': { type: 'string' },
+      help: { type: 'boolean' },
+    },
   });
   const [area, action] = positionals;
   if (values.help || area !== 'clients' || !['create', 'list', 'disable'].includes(action ?? '')) {
@@ -35,7 +40,9 @@ async function main(argv: string[]): Promise<number> {
         return 2;
       }
       const created = await clients.create(values.name, values.scope ?? SCOPES.readOnly);
-      console.log(JSON.stringify({ client_id: created.client_id, client_secret: created.client_secret, scope: created.scope }));
+      console.log(
+        JSON.stringify({ client_id: created.client_id, client_secret: created.client_secret, scope: created.scope }),
+      );
     } else if (action === 'list') {
       console.log(JSON.stringify(await clients.list()));
     } else {

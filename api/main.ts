@@ -29,9 +29,23 @@ async function main(): Promise<void> {
   redis.on('ready', () => void sharedRedis.check());
   const sharedRedisTimer = setInterval(() => void sharedRedis.check(), 60_000).unref();
 
-  const app = createApp({ config, dataSource, queue, deploymentId, redis, tokens: new TokenService(signingKey, { ...config.tokens, deploymentId }), logger: log });
+  const app = createApp({
+    config,
+    dataSource,
+    queue,
+    deploymentId,
+    redis,
+    tokens: new TokenService(signingKey, { ...config.tokens, deploymentId }),
+    logger: log,
+  });
   const server: Server = app.listen(config.http.port, config.http.host, () => {
-    log.info('api listening', { event: 'api.started', host: config.http.host, port: config.http.port, adminDatabase: redactUrl(config.adminDatabase.url), deploymentId });
+    log.info('api listening', {
+      event: 'api.started',
+      host: config.http.host,
+      port: config.http.port,
+      adminDatabase: redactUrl(config.adminDatabase.url),
+      deploymentId,
+    });
   });
 
   onShutdownSignal(log, async () => {

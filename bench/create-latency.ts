@@ -54,7 +54,13 @@ function positiveInt(value: string | undefined, fallback: number): number {
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 const elapsedMs = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 
-interface Stats { n: number; min: number; median: number; p95: number; max: number }
+interface Stats {
+  n: number;
+  min: number;
+  median: number;
+  p95: number;
+  max: number;
+}
 
 function stats(samples: number[]): Stats {
   const s = [...samples].sort((a, b) => a - b);
@@ -81,7 +87,8 @@ async function idleDuring<T>(work: () => Promise<T>): Promise<{ value: T; idle: 
   const before = cpuTicks();
   const value = await work();
   const after = cpuTicks();
-  const idle = before && after && after.total > before.total ? (after.idle - before.idle) / (after.total - before.total) : NaN;
+  const idle =
+    before && after && after.total > before.total ? (after.idle - before.idle) / (after.total - before.total) : NaN;
   return { value, idle };
 }
 
@@ -97,7 +104,9 @@ async function waitForQuiet(): Promise<boolean> {
     calm = idle >= QUIET_IDLE ? calm + 1 : 0;
     if (calm >= 3) return true;
     if (!announced && Date.now() - started > 5000) {
-      progress(`  waiting for the machine to be quiet (CPU idle now ${(100 * idle).toFixed(0)}%; want ≥${(100 * QUIET_IDLE).toFixed(0)}% for 1.5 s)`);
+      progress(
+        `  waiting for the machine to be quiet (CPU idle now ${(100 * idle).toFixed(0)}%; want ≥${(100 * QUIET_IDLE).toFixed(0)}% for 1.5 s)`,
+      );
       announced = true;
     }
   }
@@ -125,7 +134,18 @@ interface Samples {
   noisy: number;
 }
 
-const newSamples = (): Samples => ({ bare: [], e2e: [], post: [], pickup: [], run: [], seen: [], retries: 0, bareIdle: [], e2eIdle: [], noisy: 0 });
+const newSamples = (): Samples => ({
+  bare: [],
+  e2e: [],
+  post: [],
+  pickup: [],
+  run: [],
+  seen: [],
+  retries: 0,
+  bareIdle: [],
+  e2eIdle: [],
+  noisy: 0,
+});
 
 /** Runs `work`, retrying (untimed, not counted) while the template is in use by someone else (55006). */
 async function unlessTemplateBusy<T>(work: () => Promise<T>): Promise<T> {
@@ -149,11 +169,19 @@ async function bareCreate(client: Client, strategy: Strategy, name: string): Pro
   });
 }
 
-async function productCreate(stack: Stack, suffix: string, out: Samples | undefined, onTimed?: () => void): Promise<number> {
+async function productCreate(
+  stack: Stack,
+  suffix: string,
+  out: Samples | undefined,
+  onTimed?: () => void,
+): Promise<number> {
   const start = process.hrtime.bigint();
-  const created = await stack.request('POST', '/admin/instances', { body: { instanceName: `Bench ${RUN_ID} ${suffix}`, databaseName: stack.db(suffix) } });
+  const created = await stack.request('POST', '/admin/instances', {
+    body: { instanceName: `Bench ${RUN_ID} ${suffix}`, databaseName: stack.db(suffix) },
+  });
   const postMs = elapsedMs(start);
-  if (created.status !== 201) throw new Error(`POST /admin/instances: ${created.status} ${JSON.stringify(created.body)}`);
+  if (created.status !== 201)
+    throw new Error(`POST /admin/instances: ${created.status} ${JSON.stringify(created.body)}`);
   const id: string = created.body.id;
   let total: number;
   let seenAt: number;
@@ -186,10 +214,19 @@ async function serverFacts(): Promise<Record<string, string>> {
   return withServer(async (c) => {
     const facts: Record<string, string> = {};
     facts.version = (await c.query<{ v: string }>('SELECT version() AS v')).rows[0].v;
-    for (const setting of ['shared_buffers', 'fsync', 'synchronous_commit', 'wal_level', 'full_page_writes', 'max_wal_size']) {
+    for (const setting of [
+      'shared_buffers',
+      'fsync',
+      'synchronous_commit',
+      'wal_level',
+      'full_page_writes',
+      'max_wal_size',
+    ]) {
       facts[setting] = (await c.query<{ s: string }>(`SELECT current_setting($1) AS s`, [setting])).rows[0].s;
     }
-    facts.templateSize = (await c.query<{ s: string }>('SELECT pg_size_pretty(pg_database_size($1)) AS s', [EDFI_TEMPLATE])).rows[0].s;
+    facts.templateSize = (
+      await c.query<{ s: string }>('SELECT pg_size_pretty(pg_database_size($1)) AS s', [EDFI_TEMPLATE])
+    ).rows[0].s;
     return facts;
   });
 }
@@ -259,7 +296,9 @@ async function main(): Promise<void> {
         const steps = [
           async () => {
             await settle();
-            const { value, idle } = await idleDuring(() => bareCreate(bare, strategy, `${BARE_PREFIX}${i}_${strategy}`));
+            const { value, idle } = await idleDuring(() =>
+              bareCreate(bare, strategy, `${BARE_PREFIX}${i}_${strategy}`),
+            );
             out.bare.push(value);
             out.bareIdle.push(idle);
           },
@@ -267,33 +306,53 @@ async function main(): Promise<void> {
             await settle();
             const before = cpuTicks();
             let after: ReturnType<typeof cpuTicks>;
-            await productCreate(stacks.get(strategy)!, `b${i}`, out, () => { after = cpuTicks(); });
-            out.e2eIdle.push(before && after! ? (after.idle - before.idle) / Math.max(1, after.total - before.total) : NaN);
+            await productCreate(stacks.get(strategy)!, `b${i}`, out, () => {
+              after = cpuTicks();
+            });
+            out.e2eIdle.push(
+              before && after! ? (after.idle - before.idle) / Math.max(1, after.total - before.total) : NaN,
+            );
           },
         ];
         if ((i >> 1) % 2) steps.reverse();
         for (const step of steps) await step();
-        progress(`  ${i + 1}/${ITERATIONS} ${strategy}: bare ${fmt(out.bare.at(-1)!)} ms, e2e ${fmt(out.e2e.at(-1)!)} ms` +
-          ` (POST ${fmt(out.post.at(-1)!)}, pickup ${out.pickup.at(-1)}, worker ${out.run.at(-1)}, seen after ${out.seen.at(-1)})`);
+        progress(
+          `  ${i + 1}/${ITERATIONS} ${strategy}: bare ${fmt(out.bare.at(-1)!)} ms, e2e ${fmt(out.e2e.at(-1)!)} ms` +
+            ` (POST ${fmt(out.post.at(-1)!)}, pickup ${out.pickup.at(-1)}, worker ${out.run.at(-1)}, seen after ${out.seen.at(-1)})`,
+        );
       }
     }
     if (interrupted) throw new Error('interrupted');
 
     const lines: string[] = [];
-    lines.push(`Template \`${EDFI_TEMPLATE}\`: ${shape.tablesAndViews} tables and views, ${shape.relations} relations, ${facts.templateSize}.`);
-    lines.push(`${facts.version}; shared_buffers=${facts.shared_buffers}, fsync=${facts.fsync}, synchronous_commit=${facts.synchronous_commit}, wal_level=${facts.wal_level}, full_page_writes=${facts.full_page_writes}, max_wal_size=${facts.max_wal_size}.`);
-    lines.push(`${ITERATIONS} iterations per measurement, interleaved, after one untimed warm-up round; ${CHECKPOINT ? 'an untimed CHECKPOINT before each sample' : 'no CHECKPOINT between samples'}; poll interval ${POLL_MS} ms; p95 is nearest-rank.`);
-    const pct = (xs: number[]) => (xs.some(Number.isNaN) ? 'n/a' : `${(100 * stats(xs).median).toFixed(0)}% (lowest ${(100 * stats(xs).min).toFixed(0)}%)`);
-    lines.push(`${cpus().length} CPUs. Each timed sample waited for the CPUs to be ≥${(100 * QUIET_IDLE).toFixed(0)}% idle (timeout ${QUIET_TIMEOUT_S} s); ` +
-      STRATEGIES.map((s) => {
-        const r = results.get(s)!;
-        return `${s.toUpperCase()}: ${r.noisy} of ${2 * ITERATIONS} samples taken while still busy, CPU idle during bare ${pct(r.bareIdle)}, during e2e ${pct(r.e2eIdle)}`;
-      }).join('; ') + '.');
+    lines.push(
+      `Template \`${EDFI_TEMPLATE}\`: ${shape.tablesAndViews} tables and views, ${shape.relations} relations, ${facts.templateSize}.`,
+    );
+    lines.push(
+      `${facts.version}; shared_buffers=${facts.shared_buffers}, fsync=${facts.fsync}, synchronous_commit=${facts.synchronous_commit}, wal_level=${facts.wal_level}, full_page_writes=${facts.full_page_writes}, max_wal_size=${facts.max_wal_size}.`,
+    );
+    lines.push(
+      `${ITERATIONS} iterations per measurement, interleaved, after one untimed warm-up round; ${CHECKPOINT ? 'an untimed CHECKPOINT before each sample' : 'no CHECKPOINT between samples'}; poll interval ${POLL_MS} ms; p95 is nearest-rank.`,
+    );
+    const pct = (xs: number[]) =>
+      xs.some(Number.isNaN)
+        ? 'n/a'
+        : `${(100 * stats(xs).median).toFixed(0)}% (lowest ${(100 * stats(xs).min).toFixed(0)}%)`;
+    lines.push(
+      `${cpus().length} CPUs. Each timed sample waited for the CPUs to be ≥${(100 * QUIET_IDLE).toFixed(0)}% idle (timeout ${QUIET_TIMEOUT_S} s); ` +
+        STRATEGIES.map((s) => {
+          const r = results.get(s)!;
+          return `${s.toUpperCase()}: ${r.noisy} of ${2 * ITERATIONS} samples taken while still busy, CPU idle during bare ${pct(r.bareIdle)}, during e2e ${pct(r.e2eIdle)}`;
+        }).join('; ') +
+        '.',
+    );
     lines.push('');
     lines.push('| strategy | measurement | n | min ms | median ms | p95 ms | max ms |');
     lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
     const row = (strategy: string, what: string, s: Stats) =>
-      lines.push(`| ${strategy} | ${what} | ${s.n} | ${fmt(s.min)} | ${fmt(s.median)} | ${fmt(s.p95)} | ${fmt(s.max)} |`);
+      lines.push(
+        `| ${strategy} | ${what} | ${s.n} | ${fmt(s.min)} | ${fmt(s.median)} | ${fmt(s.p95)} | ${fmt(s.max)} |`,
+      );
     for (const strategy of STRATEGIES) {
       const r = results.get(strategy)!;
       row(strategy.toUpperCase(), 'bare `CREATE DATABASE … TEMPLATE`', stats(r.bare));
@@ -309,23 +368,34 @@ async function main(): Promise<void> {
       lines.push(`| ${strategy.toUpperCase()} | ${fmt(b)} | ${fmt(e)} | ${fmt(e - b)} | ${fmt((100 * (e - b)) / b)} |`);
     }
     lines.push('');
-    lines.push('Where the end-to-end time goes (medians, ms; from the job row\'s timestamps, so ±1 ms):');
+    lines.push("Where the end-to-end time goes (medians, ms; from the job row's timestamps, so ±1 ms):");
     lines.push('');
-    lines.push('| strategy | POST → 201 | job queued → running (pickup) | running → finished (worker: clone, mark, check, rename) | finished → seen by poller | job retries |');
+    lines.push(
+      '| strategy | POST → 201 | job queued → running (pickup) | running → finished (worker: clone, mark, check, rename) | finished → seen by poller | job retries |',
+    );
     lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
     for (const strategy of STRATEGIES) {
       const r = results.get(strategy)!;
-      lines.push(`| ${strategy.toUpperCase()} | ${fmt(stats(r.post).median)} | ${fmt(stats(r.pickup).median)} | ${fmt(stats(r.run).median)} | ${fmt(stats(r.seen).median)} | ${r.retries} |`);
+      lines.push(
+        `| ${strategy.toUpperCase()} | ${fmt(stats(r.post).median)} | ${fmt(stats(r.pickup).median)} | ${fmt(stats(r.run).median)} | ${fmt(stats(r.seen).median)} | ${r.retries} |`,
+      );
     }
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {
     progress('cleaning up');
-    for (const stack of stacks.values()) await stack.stop().catch((err) => progress(`stack clean-up failed: ${(err as Error).message}`));
+    for (const stack of stacks.values())
+      await stack.stop().catch((err) => progress(`stack clean-up failed: ${(err as Error).message}`));
     await bare.end().catch(() => undefined);
-    await dropDatabases(await databasesLike(BARE_PREFIX)).catch((err) => progress(`clean-up failed: ${(err as Error).message}`));
+    await dropDatabases(await databasesLike(BARE_PREFIX)).catch((err) =>
+      progress(`clean-up failed: ${(err as Error).message}`),
+    );
     const left = [
       ...(await databasesLike(BARE_PREFIX)),
-      ...(await Promise.all([...stacks.values()].flatMap((s) => [databasesLike(`t_${s.id}_`), databasesLike(`odsim_t_${s.id}`)]))).flat(),
+      ...(
+        await Promise.all(
+          [...stacks.values()].flatMap((s) => [databasesLike(`t_${s.id}_`), databasesLike(`odsim_t_${s.id}`)]),
+        )
+      ).flat(),
     ];
     if (left.length) progress(`WARNING: databases left behind: ${left.join(', ')}`);
   }
@@ -334,7 +404,7 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err) => {
-    console.error(err instanceof Error ? err.stack ?? err.message : err);
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
     process.exit(1);
   },
 );

@@ -33,7 +33,11 @@ function percentile(samples: number[], p: number): number {
   return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : NaN;
 }
 
-interface Probes { admin: number[]; live: number[]; adminStatuses: Map<number, number> }
+interface Probes {
+  admin: number[];
+  live: number[];
+  adminStatuses: Map<number, number>;
+}
 
 async function probeOnce(stack: Stack, probes: Probes): Promise<void> {
   let started = process.hrtime.bigint();
@@ -52,9 +56,16 @@ async function flood(stack: Stack): Promise<Map<number, number>> {
     while (next < REQUESTS) {
       const i = next++;
       const address = `127.0.9.${(i % ADDRESSES) + 1}`;
-      const r = await postToken(stack.baseUrl, {
-        grant_type: 'client_credentials', client_id: `odsim_${randomBytes(10).toString('hex')}`, client_secret: 'wrong',
-      }, address, 120_000).catch(() => ({ status: 0 }));
+      const r = await postToken(
+        stack.baseUrl,
+        {
+          grant_type: 'client_credentials',
+          client_id: `odsim_${randomBytes(10).toString('hex')}`,
+          client_secret: 'wrong',
+        },
+        address,
+        120_000,
+      ).catch(() => ({ status: 0 }));
       statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
     }
   };
@@ -64,8 +75,10 @@ async function flood(stack: Stack): Promise<Map<number, number>> {
 
 function row(label: string, probes: Probes): string {
   const f = (n: number) => n.toFixed(1);
-  return `| ${label} | ${probes.admin.length} | ${f(percentile(probes.admin, 50))} | ${f(percentile(probes.admin, 99))} | ${f(Math.max(...probes.admin))} | `
-    + `${f(percentile(probes.live, 50))} | ${f(percentile(probes.live, 99))} | ${f(Math.max(...probes.live))} |`;
+  return (
+    `| ${label} | ${probes.admin.length} | ${f(percentile(probes.admin, 50))} | ${f(percentile(probes.admin, 99))} | ${f(Math.max(...probes.admin))} | ` +
+    `${f(percentile(probes.live, 50))} | ${f(percentile(probes.live, 99))} | ${f(Math.max(...probes.live))} |`
+  );
 }
 
 async function main(): Promise<void> {
@@ -80,15 +93,25 @@ async function main(): Promise<void> {
     const during: Probes = { admin: [], live: [], adminStatuses: new Map() };
     let flooding = true;
     const started = Date.now();
-    const floodDone = flood(stack).finally(() => { flooding = false; });
+    const floodDone = flood(stack).finally(() => {
+      flooding = false;
+    });
     while (flooding) await probeOnce(stack, during);
     const statuses = await floodDone;
     const floodSeconds = (Date.now() - started) / 1000;
 
-    console.log(`Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${new Date().toISOString().slice(0, 10)}`);
-    console.log(`Flood: ${REQUESTS} wrong-secret token requests (unknown client ids) from ${ADDRESSES} loopback addresses, ${CONCURRENCY} at a time, ${floodSeconds.toFixed(1)} s; answers ${JSON.stringify(Object.fromEntries(statuses))}`);
-    console.log(`Authenticated GET statuses during the flood: ${JSON.stringify(Object.fromEntries(during.adminStatuses))}\n`);
-    console.log('| | probes | GET /admin/instances p50 ms | p99 ms | max ms | GET /health/live p50 ms | p99 ms | max ms |');
+    console.log(
+      `Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), ${new Date().toISOString().slice(0, 10)}`,
+    );
+    console.log(
+      `Flood: ${REQUESTS} wrong-secret token requests (unknown client ids) from ${ADDRESSES} loopback addresses, ${CONCURRENCY} at a time, ${floodSeconds.toFixed(1)} s; answers ${JSON.stringify(Object.fromEntries(statuses))}`,
+    );
+    console.log(
+      `Authenticated GET statuses during the flood: ${JSON.stringify(Object.fromEntries(during.adminStatuses))}\n`,
+    );
+    console.log(
+      '| | probes | GET /admin/instances p50 ms | p99 ms | max ms | GET /health/live p50 ms | p99 ms | max ms |',
+    );
     console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
     console.log(row('no flood', baseline));
     console.log(row('during the flood', during));
@@ -97,7 +120,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(() => process.exit(0), (err) => {
-  console.error(err);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -25,8 +25,12 @@ export async function recordAudit(manager: EntityManager, event: AuditEvent): Pr
     instanceId: event.instanceId ?? null,
     jobId: event.jobId ?? null,
     requestId: event.requestId ?? null,
-    details: event.details || event.clientRequestId
-      ? JSON.stringify({ ...event.details, ...(event.clientRequestId ? { clientRequestId: event.clientRequestId } : {}) }).slice(0, 2000)
-      : null,
+    details:
+      event.details || event.clientRequestId
+        ? JSON.stringify({
+            ...event.details,
+            ...(event.clientRequestId ? { clientRequestId: event.clientRequestId } : {}),
+          }).slice(0, 2000)
+        : null,
   });
 }

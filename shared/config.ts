@@ -1,7 +1,17 @@
 import 'reflect-metadata';
 import { plainToInstance, Transform, Type } from 'class-transformer';
 import {
-  IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength, validateSync,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  validateSync,
 } from 'class-validator';
 import { ConfigurationError } from './errors';
 import { ENGINES, EngineName } from './database-names';
@@ -12,8 +22,13 @@ import { ENGINES, EngineName } from './database-names';
  * The API never reads ODS_SERVER_URL: only the worker's config carries it.
  */
 const toBool = ({ value }: { value: unknown }) =>
-  typeof value === 'string' ? ['1', 'true', 'yes', 'on'].includes(value.toLowerCase()) ? true
-    : ['0', 'false', 'no', 'off', ''].includes(value.toLowerCase()) ? false : value : value;
+  typeof value === 'string'
+    ? ['1', 'true', 'yes', 'on'].includes(value.toLowerCase())
+      ? true
+      : ['0', 'false', 'no', 'off', ''].includes(value.toLowerCase())
+        ? false
+        : value
+    : value;
 
 const POSTGRES_URL = /^postgres(ql)?:\/\/.+/;
 const REDIS_URL = /^rediss?:\/\/.+/;
@@ -44,7 +59,8 @@ class Environment {
   @IsString() RESERVED_DATABASE_NAMES = 'EdFi_Admin,EdFi_Security';
 
   // Worker only.
-  @IsOptional() @Matches(POSTGRES_URL, { message: 'ODS_SERVER_URL must be a postgres:// URL' })
+  @IsOptional()
+  @Matches(POSTGRES_URL, { message: 'ODS_SERVER_URL must be a postgres:// URL' })
   ODS_SERVER_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
   @Transform(toBool) @IsBoolean() ODS_TEMPLATE_STANDIN = false;
   @IsOptional() @IsIn(['', 'wal_log', 'file_copy']) ODS_PG_CREATE_STRATEGY = '';
@@ -61,7 +77,9 @@ class Environment {
   @Type(() => Number) @IsInt() @Min(10) TRANSIENT_RETRY_MAX_MS = 30_000;
 
   // API only.
-  @IsOptional() @IsString() @MinLength(32, { message: 'TOKEN_SIGNING_KEY must be at least 32 characters' })
+  @IsOptional()
+  @IsString()
+  @MinLength(32, { message: 'TOKEN_SIGNING_KEY must be at least 32 characters' })
   TOKEN_SIGNING_KEY?: string;
   @IsString() @MinLength(1) TOKEN_ISSUER = 'ods-instance-manager';
   @IsString() @MinLength(1) TOKEN_AUDIENCE = 'ods-instance-manager';
@@ -110,7 +128,9 @@ export interface ApiConfig extends CommonConfig {
 
 export interface WorkerConfig extends CommonConfig {
   ods: CommonConfig['ods'] & {
-    serverUrl: string; createStandInTemplate: boolean; pgCreateStrategy: '' | 'wal_log' | 'file_copy';
+    serverUrl: string;
+    createStandInTemplate: boolean;
+    pgCreateStrategy: '' | 'wal_log' | 'file_copy';
     /** Longest wait of one DDL statement for a lock held by someone else; then a transient error (55P03). */
     lockTimeoutMs: number;
   };
@@ -123,7 +143,9 @@ export interface WorkerConfig extends CommonConfig {
 function parse(env: NodeJS.ProcessEnv, keys: (keyof Environment)[]): Environment {
   const known = new Set<string>(keys);
   // Empty strings mean "not set", so that `FOO= npm start` falls back to the default.
-  const source = Object.fromEntries(Object.entries(env).filter(([k, v]) => known.has(k) && v !== undefined && v !== ''));
+  const source = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => known.has(k) && v !== undefined && v !== ''),
+  );
   const parsed = plainToInstance(Environment, source, { exposeDefaultValues: true });
   const problems = validateSync(parsed).flatMap((e) => {
     if (!known.has(e.property)) return [];
@@ -132,7 +154,9 @@ function parse(env: NodeJS.ProcessEnv, keys: (keyof Environment)[]): Environment
   });
   if (known.has('STALLED_INTERVAL_MS') && parsed.STALLED_INTERVAL_MS >= parsed.JOB_LOCK_DURATION_MS) {
     // A check that runs less often than the lock lasts only delays the return of a dead worker's job.
-    problems.push(`STALLED_INTERVAL_MS=${parsed.STALLED_INTERVAL_MS} must be less than JOB_LOCK_DURATION_MS=${parsed.JOB_LOCK_DURATION_MS}`);
+    problems.push(
+      `STALLED_INTERVAL_MS=${parsed.STALLED_INTERVAL_MS} must be less than JOB_LOCK_DURATION_MS=${parsed.JOB_LOCK_DURATION_MS}`,
+    );
   }
   if (parsed.NODE_ENV === 'production' && known.has('TOKEN_SIGNING_KEY') && !parsed.TOKEN_SIGNING_KEY) {
     problems.push('TOKEN_SIGNING_KEY is required when NODE_ENV=production');
@@ -140,15 +164,26 @@ function parse(env: NodeJS.ProcessEnv, keys: (keyof Environment)[]): Environment
   // Token hashing must leave libuv's pool a free thread (see api/auth/hash-gate.ts).
   const poolSize = Number(env.UV_THREADPOOL_SIZE) || 4;
   if (known.has('TOKEN_HASH_CONCURRENCY') && parsed.TOKEN_HASH_CONCURRENCY >= poolSize) {
-    problems.push(`TOKEN_HASH_CONCURRENCY=${parsed.TOKEN_HASH_CONCURRENCY} must be below libuv's thread pool size (UV_THREADPOOL_SIZE, ${poolSize})`);
+    problems.push(
+      `TOKEN_HASH_CONCURRENCY=${parsed.TOKEN_HASH_CONCURRENCY} must be below libuv's thread pool size (UV_THREADPOOL_SIZE, ${poolSize})`,
+    );
   }
   if (problems.length) throw new ConfigurationError(problems);
   return parsed;
 }
 
 const COMMON_KEYS: (keyof Environment)[] = [
-  'NODE_ENV', 'LOG_LEVEL', 'ADMIN_DATABASE_URL', 'ADMIN_DATABASE_CONNECT_TIMEOUT_MS', 'ADMIN_DATABASE_QUERY_TIMEOUT_MS', 'ADMIN_DATABASE_POOL_SIZE',
-  'REDIS_URL', 'QUEUE_PREFIX', 'ODS_ENGINE', 'ODS_TEMPLATE_DATABASE', 'RESERVED_DATABASE_NAMES',
+  'NODE_ENV',
+  'LOG_LEVEL',
+  'ADMIN_DATABASE_URL',
+  'ADMIN_DATABASE_CONNECT_TIMEOUT_MS',
+  'ADMIN_DATABASE_QUERY_TIMEOUT_MS',
+  'ADMIN_DATABASE_POOL_SIZE',
+  'REDIS_URL',
+  'QUEUE_PREFIX',
+  'ODS_ENGINE',
+  'ODS_TEMPLATE_DATABASE',
+  'RESERVED_DATABASE_NAMES',
 ];
 
 function common(e: Environment): CommonConfig {
@@ -156,22 +191,41 @@ function common(e: Environment): CommonConfig {
     env: e.NODE_ENV as CommonConfig['env'],
     logLevel: e.LOG_LEVEL,
     adminDatabase: {
-      url: e.ADMIN_DATABASE_URL, connectTimeoutMs: e.ADMIN_DATABASE_CONNECT_TIMEOUT_MS, queryTimeoutMs: e.ADMIN_DATABASE_QUERY_TIMEOUT_MS, poolSize: e.ADMIN_DATABASE_POOL_SIZE,
+      url: e.ADMIN_DATABASE_URL,
+      connectTimeoutMs: e.ADMIN_DATABASE_CONNECT_TIMEOUT_MS,
+      queryTimeoutMs: e.ADMIN_DATABASE_QUERY_TIMEOUT_MS,
+      poolSize: e.ADMIN_DATABASE_POOL_SIZE,
     },
     redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
     ods: {
       engine: e.ODS_ENGINE,
       templateDatabase: e.ODS_TEMPLATE_DATABASE,
-      reservedNames: e.RESERVED_DATABASE_NAMES.split(',').map((s) => s.trim()).filter(Boolean),
+      reservedNames: e.RESERVED_DATABASE_NAMES.split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
     },
   };
 }
 
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   const e = parse(env, [
-    ...COMMON_KEYS, 'PORT', 'HOST', 'BODY_LIMIT', 'ENQUEUE_TIMEOUT_MS', 'MAX_UNFINISHED_JOBS_PER_CLIENT', 'TOKEN_SIGNING_KEY', 'TOKEN_ISSUER',
-    'TOKEN_AUDIENCE', 'TOKEN_TTL_SECONDS', 'TOKEN_RATE_LIMIT_PER_MINUTE', 'TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE', 'TOKEN_CLIENT_CHECK_CACHE_MS', 'TOKEN_HASH_CONCURRENCY', 'TOKEN_HASH_QUEUE',
-    'BOOTSTRAP_CLIENT', 'DATA_DIR',
+    ...COMMON_KEYS,
+    'PORT',
+    'HOST',
+    'BODY_LIMIT',
+    'ENQUEUE_TIMEOUT_MS',
+    'MAX_UNFINISHED_JOBS_PER_CLIENT',
+    'TOKEN_SIGNING_KEY',
+    'TOKEN_ISSUER',
+    'TOKEN_AUDIENCE',
+    'TOKEN_TTL_SECONDS',
+    'TOKEN_RATE_LIMIT_PER_MINUTE',
+    'TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE',
+    'TOKEN_CLIENT_CHECK_CACHE_MS',
+    'TOKEN_HASH_CONCURRENCY',
+    'TOKEN_HASH_QUEUE',
+    'BOOTSTRAP_CLIENT',
+    'DATA_DIR',
   ]);
   return {
     ...common(e),
@@ -196,9 +250,19 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const e = parse(env, [
-    ...COMMON_KEYS, 'ODS_SERVER_URL', 'ODS_TEMPLATE_STANDIN', 'ODS_PG_CREATE_STRATEGY', 'ODS_LOCK_TIMEOUT_MS', 'WORKER_CONCURRENCY',
-    'GLOBAL_CONCURRENCY', 'JOB_LOCK_DURATION_MS', 'STALLED_INTERVAL_MS', 'RECONCILE_INTERVAL_MS',
-    'TRANSIENT_RETRY_ATTEMPTS', 'TRANSIENT_RETRY_BASE_MS', 'TRANSIENT_RETRY_MAX_MS',
+    ...COMMON_KEYS,
+    'ODS_SERVER_URL',
+    'ODS_TEMPLATE_STANDIN',
+    'ODS_PG_CREATE_STRATEGY',
+    'ODS_LOCK_TIMEOUT_MS',
+    'WORKER_CONCURRENCY',
+    'GLOBAL_CONCURRENCY',
+    'JOB_LOCK_DURATION_MS',
+    'STALLED_INTERVAL_MS',
+    'RECONCILE_INTERVAL_MS',
+    'TRANSIENT_RETRY_ATTEMPTS',
+    'TRANSIENT_RETRY_BASE_MS',
+    'TRANSIENT_RETRY_MAX_MS',
   ]);
   const c = common(e);
   return {
@@ -213,7 +277,11 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     concurrency: { perWorker: e.WORKER_CONCURRENCY, global: e.GLOBAL_CONCURRENCY },
     locks: { lockDurationMs: e.JOB_LOCK_DURATION_MS, stalledIntervalMs: e.STALLED_INTERVAL_MS },
     reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
-    transientRetry: { attempts: e.TRANSIENT_RETRY_ATTEMPTS, baseDelayMs: e.TRANSIENT_RETRY_BASE_MS, maxDelayMs: e.TRANSIENT_RETRY_MAX_MS },
+    transientRetry: {
+      attempts: e.TRANSIENT_RETRY_ATTEMPTS,
+      baseDelayMs: e.TRANSIENT_RETRY_BASE_MS,
+      maxDelayMs: e.TRANSIENT_RETRY_MAX_MS,
+    },
   };
 }
 

@@ -25,7 +25,10 @@ export abstract class AppError extends Error {
 export class ValidationError extends AppError {
   readonly status = 400;
   readonly title = 'Validation failed';
-  constructor(message: string, readonly errors: FieldErrors = {}) {
+  constructor(
+    message: string,
+    readonly errors: FieldErrors = {},
+  ) {
     super(message);
   }
 }
@@ -39,7 +42,11 @@ export class UnauthorizedError extends AppError {
 export type OAuthErrorCode = 'invalid_request' | 'invalid_client' | 'invalid_scope' | 'unsupported_grant_type';
 export class OAuthError extends AppError {
   readonly title = 'Token request refused';
-  constructor(readonly status: 400 | 401, readonly error: OAuthErrorCode, message: string) {
+  constructor(
+    readonly status: 400 | 401,
+    readonly error: OAuthErrorCode,
+    message: string,
+  ) {
     super(message);
     Object.assign(this.extensions, { error, error_description: message });
   }

@@ -18,7 +18,10 @@ function scrub(value: unknown, depth = 0): unknown {
   if (value instanceof Error) return { name: value.name, message: scrub(value.message, depth + 1) };
   if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
   return Object.fromEntries(
-    Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, SECRET_KEY.test(k) ? '[redacted]' : scrub(v, depth + 1)]),
+    Object.entries(value as Record<string, unknown>).map(([k, v]) => [
+      k,
+      SECRET_KEY.test(k) ? '[redacted]' : scrub(v, depth + 1),
+    ]),
   );
 }
 
@@ -35,7 +38,12 @@ export function createLogger(service: string, level = 'info', stream?: NodeJS.Wr
   return winston.createLogger({
     level,
     defaultMeta: { service },
-    format: winston.format.combine(winston.format.errors(), redact(), winston.format.timestamp(), winston.format.json()),
+    format: winston.format.combine(
+      winston.format.errors(),
+      redact(),
+      winston.format.timestamp(),
+      winston.format.json(),
+    ),
     transports: [stream ? new winston.transports.Stream({ stream }) : new winston.transports.Console()],
   });
 }

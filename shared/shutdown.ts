@@ -21,7 +21,10 @@ export function onShutdownSignal(log: Logger, stop: () => Promise<void>, graceMs
         process.exit(0);
       },
       (err) => {
-        log.error('error while stopping', { event: 'process.stop_failed', error: err instanceof Error ? err.message : String(err) });
+        log.error('error while stopping', {
+          event: 'process.stop_failed',
+          error: err instanceof Error ? err.message : String(err),
+        });
         process.exit(1);
       },
     );

@@ -6,8 +6,16 @@ import { sleep } from '../shared/retry';
  * driver wait at those steps, so a test can kill the worker at a known point of an operation.
  * Unset (as in any real deployment), it does nothing.
  */
-export function faultInjectionFromEnv(env: NodeJS.ProcessEnv, log: Logger): ((step: string) => Promise<void>) | undefined {
-  const steps = new Set((env.ODSIM_FAULT_PAUSE_AT ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+export function faultInjectionFromEnv(
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): ((step: string) => Promise<void>) | undefined {
+  const steps = new Set(
+    (env.ODSIM_FAULT_PAUSE_AT ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   if (!steps.size) return undefined;
   const pauseMs = Number(env.ODSIM_FAULT_PAUSE_MS ?? 10_000);
   log.warn('fault injection is on: the driver pauses at steps', { event: 'fault.enabled', steps: [...steps], pauseMs });

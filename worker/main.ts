@@ -23,7 +23,11 @@ async function main(): Promise<void> {
   const redis = redisConnection(config.redis.url);
   redis.on('error', (err) => log.warn('redis connection error', { event: 'redis.error', error: err.message }));
   const worker = await createWorker({ config, dataSource, driver, redis, logger: log });
-  log.info('connected', { event: 'worker.connected', odsServer: redactUrl(config.ods.serverUrl), template: config.ods.templateDatabase });
+  log.info('connected', {
+    event: 'worker.connected',
+    odsServer: redactUrl(config.ods.serverUrl),
+    template: config.ods.templateDatabase,
+  });
 
   onShutdownSignal(log, async () => {
     await worker.stop();

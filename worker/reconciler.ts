@@ -49,7 +49,13 @@ export class Reconciler {
       }
       await addJob(this.queue, { id: row.id, type: row.type, instanceId: row.instanceId, requestId: row.requestId });
       enqueued++;
-      this.log.info('re-enqueued an unfinished job', { event: 'reconciler.enqueued', jobId: row.id, requestId: row.requestId, bullState: state, status: row.status });
+      this.log.info('re-enqueued an unfinished job', {
+        event: 'reconciler.enqueued',
+        jobId: row.id,
+        requestId: row.requestId,
+        bullState: state,
+        status: row.status,
+      });
     }
     return { unfinished: rows.length, enqueued };
   }
@@ -57,7 +63,12 @@ export class Reconciler {
   start(): void {
     const tick = () => {
       this.running = this.runOnce()
-        .catch((err) => this.log.warn('reconcile pass failed; will try again', { event: 'reconciler.failed', error: err instanceof Error ? err.message : String(err) }))
+        .catch((err) =>
+          this.log.warn('reconcile pass failed; will try again', {
+            event: 'reconciler.failed',
+            error: err instanceof Error ? err.message : String(err),
+          }),
+        )
         .finally(() => {
           if (this.timer) this.timer = setTimeout(tick, this.intervalMs);
         });

@@ -46,11 +46,18 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
   // JobLocks, in the admin database, are what keeps the promise meanwhile.
   const applyGlobalConcurrency = () => queue.setGlobalConcurrency(config.concurrency.global);
   await applyGlobalConcurrency();
-  const onRedisReady = () => void applyGlobalConcurrency().catch((err: Error) => log.warn('could not set the global concurrency', { event: 'queue.concurrency_failed', error: err.message }));
+  const onRedisReady = () =>
+    void applyGlobalConcurrency().catch((err: Error) =>
+      log.warn('could not set the global concurrency', { event: 'queue.concurrency_failed', error: err.message }),
+    );
   deps.redis.on('ready', onRedisReady);
 
   // One session per job slot of this worker, plus one so that a session being handed back never delays the next job.
-  const locks = new JobLocks(createAdminLockPool(config.adminDatabase, config.concurrency.perWorker + 1), config.concurrency.global, log);
+  const locks = new JobLocks(
+    createAdminLockPool(config.adminDatabase, config.concurrency.perWorker + 1),
+    config.concurrency.global,
+    log,
+  );
   const processor = new JobProcessor({
     dataSource: deps.dataSource,
     locks,
@@ -70,14 +77,25 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
     settings: { backoffStrategy: cappedExponentialBackoff },
   });
   worker.on('error', (err) => log.warn('worker error', { event: 'worker.error', error: err.message }));
-  worker.on('failed', (job, err) => log.warn('delivery failed; BullMQ will retry', { event: 'job.delivery_failed', jobId: job?.id, error: err.message }));
+  worker.on('failed', (job, err) =>
+    log.warn('delivery failed; BullMQ will retry', {
+      event: 'job.delivery_failed',
+      jobId: job?.id,
+      error: err.message,
+    }),
+  );
 
   const reconciler = new Reconciler(deps.dataSource, queue, log, config.reconcileIntervalMs, applyGlobalConcurrency);
   reconciler.start();
   const sharedRedis = new SharedRedisWatch(deps.redis, config.redis.prefix, deploymentId, log);
   void sharedRedis.check();
   const sharedRedisTimer = setInterval(() => void sharedRedis.check(), SHARED_REDIS_CHECK_MS).unref();
-  log.info('worker started', { event: 'worker.started', concurrency: config.concurrency, engine: config.ods.engine, deploymentId });
+  log.info('worker started', {
+    event: 'worker.started',
+    concurrency: config.concurrency,
+    engine: config.ods.engine,
+    deploymentId,
+  });
 
   // Idempotent: a shutdown signal and a test's clean-up may both ask.
   let stopping: Promise<void> | undefined;

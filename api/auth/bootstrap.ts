@@ -24,7 +24,10 @@ export async function resolveSigningKey(config: ApiConfig, log: Logger): Promise
   const file = path.resolve(config.dataDir, 'token-signing-key');
   try {
     await writePrivateFile(file, randomBytes(48).toString('base64url'));
-    log.warn('TOKEN_SIGNING_KEY is not set; generated a signing key for local use', { event: 'auth.signing_key_generated', file });
+    log.warn('TOKEN_SIGNING_KEY is not set; generated a signing key for local use', {
+      event: 'auth.signing_key_generated',
+      file,
+    });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
@@ -38,15 +41,28 @@ export async function resolveSigningKey(config: ApiConfig, log: Logger): Promise
  * credentials (two deployments given one DATA_DIR). This deployment's then goes beside it,
  * named after the deployment id.
  */
-export async function bootstrapFirstClient(config: ApiConfig, dataSource: DataSource, log: Logger, deploymentId: string): Promise<void> {
+export async function bootstrapFirstClient(
+  config: ApiConfig,
+  dataSource: DataSource,
+  log: Logger,
+  deploymentId: string,
+): Promise<void> {
   if (!config.bootstrapClient) return;
   const clients = new ClientStore(dataSource);
   await withAdvisoryLock(dataSource, ADVISORY_LOCKS.bootstrapClient, async () => {
     if ((await clients.count()) > 0) return;
     const created = await clients.create('bootstrap', SCOPES.fullAccess);
-    const content = JSON.stringify({
-      client_id: created.client_id, client_secret: created.client_secret, scope: created.scope, deployment_id: deploymentId,
-    }, null, 2) + '\n';
+    const content =
+      JSON.stringify(
+        {
+          client_id: created.client_id,
+          client_secret: created.client_secret,
+          scope: created.scope,
+          deployment_id: deploymentId,
+        },
+        null,
+        2,
+      ) + '\n';
     let file = path.resolve(config.dataDir, 'bootstrap-client.json');
     try {
       try {
@@ -56,14 +72,25 @@ export async function bootstrapFirstClient(config: ApiConfig, dataSource: DataSo
         const taken = file;
         file = path.resolve(config.dataDir, `bootstrap-client-${deploymentId}.json`);
         await writePrivateFile(file, content);
-        log.warn('a bootstrap client file from another deployment (or an earlier admin database) is in DATA_DIR; left it alone and wrote this one beside it', {
-          event: 'auth.bootstrap_file_exists', existingFile: taken, file, deploymentId,
-        });
+        log.warn(
+          'a bootstrap client file from another deployment (or an earlier admin database) is in DATA_DIR; left it alone and wrote this one beside it',
+          {
+            event: 'auth.bootstrap_file_exists',
+            existingFile: taken,
+            file,
+            deploymentId,
+          },
+        );
       }
     } catch (err) {
       await clients.disable(created.client_id);
       throw err;
     }
-    log.info('created the first API client; its credentials are in the file (owner-only)', { event: 'auth.bootstrap_client', clientId: created.client_id, file, deploymentId });
+    log.info('created the first API client; its credentials are in the file (owner-only)', {
+      event: 'auth.bootstrap_client',
+      clientId: created.client_id,
+      file,
+      deploymentId,
+    });
   });
 }

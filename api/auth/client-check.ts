@@ -12,7 +12,10 @@ export class ClientCheck {
   private readonly known = new Map<string, { active: boolean; until: number }>();
   private readonly asking = new Map<string, Promise<boolean>>();
 
-  constructor(private readonly clients: ClientStore, private readonly cacheMs: number) {}
+  constructor(
+    private readonly clients: ClientStore,
+    private readonly cacheMs: number,
+  ) {}
 
   async isActive(clientId: string): Promise<boolean> {
     const cached = this.known.get(clientId);

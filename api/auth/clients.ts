@@ -20,14 +20,19 @@ const UNGATED: HashRunner = { run: (work) => work() };
 
 /** API clients: created by the CLI or the first-start bootstrap, checked by the token endpoint. */
 export class ClientStore {
-  constructor(private readonly dataSource: DataSource, private readonly hashing: HashRunner = UNGATED) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly hashing: HashRunner = UNGATED,
+  ) {}
 
   async create(name: string, scope: string): Promise<NewClient> {
     const scopes = parseScopes(scope);
     const unknown = scopes.filter((s) => !ALL_SCOPES.includes(s));
     if (!name.trim() || name.length > 100) throw new ValidationError('name must be 1 to 100 characters');
     if (!scopes.length || unknown.length) {
-      throw new ValidationError(`scope must be one or more of: ${ALL_SCOPES.join(', ')}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`);
+      throw new ValidationError(
+        `scope must be one or more of: ${ALL_SCOPES.join(', ')}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}`,
+      );
     }
     const secret = generateSecret();
     const client = this.dataSource.getRepository(ApiClientEntity).create({
@@ -46,9 +51,10 @@ export class ClientStore {
   /** The client's allowed scopes if id and secret match an enabled client; otherwise null. */
   async authenticate(clientId: string, secret: string): Promise<string[] | null> {
     // An id longer than the column, or holding U+0000 (which PostgreSQL text cannot hold), names no client.
-    const client = clientId.length <= 64 && !clientId.includes('\u0000')
-      ? await this.dataSource.getRepository(ApiClientEntity).findOneBy({ clientId, disabledAt: IsNull() })
-      : null;
+    const client =
+      clientId.length <= 64 && !clientId.includes('\u0000')
+        ? await this.dataSource.getRepository(ApiClientEntity).findOneBy({ clientId, disabledAt: IsNull() })
+        : null;
     // Hash even for an unknown client, so response time does not tell which ids exist.
     const ok = await this.hashing.run(async () => verifySecret(secret, client?.secretHash ?? (await decoy())));
     return client && ok ? parseScopes(client.scopes) : null;
@@ -65,11 +71,19 @@ export class ClientStore {
 
   async list(): Promise<{ client_id: string; name: string; scope: string; created_at: Date; disabled: boolean }[]> {
     const rows = await this.dataSource.getRepository(ApiClientEntity).find({ order: { createdAt: 'ASC' } });
-    return rows.map((c) => ({ client_id: c.clientId, name: c.name, scope: c.scopes, created_at: c.createdAt, disabled: !!c.disabledAt }));
+    return rows.map((c) => ({
+      client_id: c.clientId,
+      name: c.name,
+      scope: c.scopes,
+      created_at: c.createdAt,
+      disabled: !!c.disabledAt,
+    }));
   }
 
   async disable(clientId: string): Promise<boolean> {
-    const result = await this.dataSource.getRepository(ApiClientEntity).update({ clientId, disabledAt: IsNull() }, { disabledAt: new Date() });
+    const result = await this.dataSource
+      .getRepository(ApiClientEntity)
+      .update({ clientId, disabledAt: IsNull() }, { disabledAt: new Date() });
     return (result.affected ?? 0) > 0;
   }
 }

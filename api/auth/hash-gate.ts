@@ -26,7 +26,10 @@ export class HashGate {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(private readonly limits: GateLimits, private readonly probe?: GateProbe) {}
+  constructor(
+    private readonly limits: GateLimits,
+    private readonly probe?: GateProbe,
+  ) {}
 
   async run<T>(work: () => Promise<T>): Promise<T> {
     if (this.running < this.limits.concurrency) {
@@ -35,7 +38,10 @@ export class HashGate {
       // The finishing holder hands its slot over: `running` does not change.
       await new Promise<void>((resolve) => this.waiting.push(resolve));
     } else {
-      throw new ServiceUnavailableError('Too many token requests are being checked; try again shortly.', RETRY_AFTER_SECONDS);
+      throw new ServiceUnavailableError(
+        'Too many token requests are being checked; try again shortly.',
+        RETRY_AFTER_SECONDS,
+      );
     }
     this.probe?.started();
     try {

@@ -27,7 +27,7 @@ export function authenticate(tokens: TokenService, clients: ClientCheck): Reques
     }
     if (!(await clients.isActive(principal.clientId))) {
       res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
-      throw new UnauthorizedError('The access token\'s client is disabled or no longer exists.');
+      throw new UnauthorizedError("The access token's client is disabled or no longer exists.");
     }
     req.principal = principal;
     next();
@@ -43,7 +43,9 @@ export function requireAccess(access: Access): RequestHandler {
   return (req, res, next) => {
     if (!req.principal || !grants(req.principal.scopes, access)) {
       res.set('WWW-Authenticate', 'Bearer error="insufficient_scope"');
-      throw new ForbiddenError(`This operation needs the ${access === 'write' ? 'full_access' : 'read_only or full_access'} scope.`);
+      throw new ForbiddenError(
+        `This operation needs the ${access === 'write' ? 'full_access' : 'read_only or full_access'} scope.`,
+      );
     }
     next();
   };

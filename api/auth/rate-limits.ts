@@ -28,8 +28,15 @@ export class SharedLimitStore implements Store {
   private lastInitAt = 0;
   private lastWarnAt = 0;
 
-  constructor(private readonly redis: IORedis, readonly prefix: string, private readonly log: Logger) {
-    this.shared = new RedisStore({ prefix, sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply> });
+  constructor(
+    private readonly redis: IORedis,
+    readonly prefix: string,
+    private readonly log: Logger,
+  ) {
+    this.shared = new RedisStore({
+      prefix,
+      sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
+    });
   }
 
   init(options: Options): void {
@@ -73,7 +80,10 @@ export class SharedLimitStore implements Store {
   private initShared(): Promise<boolean> {
     if (!this.options) return this.sharedReady;
     this.lastInitAt = Date.now();
-    this.sharedReady = withTimeout(this.shared.init(this.options), REDIS_TIMEOUT_MS, 'redis did not answer').then(() => true, () => false);
+    this.sharedReady = withTimeout(this.shared.init(this.options), REDIS_TIMEOUT_MS, 'redis did not answer').then(
+      () => true,
+      () => false,
+    );
     return this.sharedReady;
   }
 
@@ -88,7 +98,9 @@ export class SharedLimitStore implements Store {
     if (now - this.lastWarnAt < WARN_EVERY_MS) return;
     this.lastWarnAt = now;
     this.log.warn('rate limit counts kept in this process: redis does not answer', {
-      event: 'rate_limit.local_fallback', store: this.prefix, error: err instanceof Error ? err.message : String(err),
+      event: 'rate_limit.local_fallback',
+      store: this.prefix,
+      error: err instanceof Error ? err.message : String(err),
     });
   }
 }
@@ -104,7 +116,8 @@ export interface TokenLimitSettings {
   onLimited?: (req: Request, limit: 'address' | 'client') => void;
 }
 
-const secondsUntil = (date: Date | undefined) => Math.max(1, Math.ceil(((date?.getTime() ?? Date.now() + WINDOW_MS) - Date.now()) / 1000));
+const secondsUntil = (date: Date | undefined) =>
+  Math.max(1, Math.ceil(((date?.getTime() ?? Date.now() + WINDOW_MS) - Date.now()) / 1000));
 
 /** Every token request counts against its source address; guessing from many addresses is what the per-client limit is for. */
 export function perAddressLimit(s: TokenLimitSettings): RequestHandler {
@@ -127,7 +140,10 @@ export function perAddressLimit(s: TokenLimitSettings): RequestHandler {
  * secret too (it cannot be told apart without hashing). Only failures count, so a client
  * that fetches many tokens legitimately is not limited by this.
  */
-export function perClientLimit(s: TokenLimitSettings, clientIdOf: (req: Request) => string | undefined): RequestHandler {
+export function perClientLimit(
+  s: TokenLimitSettings,
+  clientIdOf: (req: Request) => string | undefined,
+): RequestHandler {
   return rateLimit({
     windowMs: WINDOW_MS,
     limit: s.perClientFailuresPerMinute,
@@ -138,7 +154,10 @@ export function perClientLimit(s: TokenLimitSettings, clientIdOf: (req: Request)
     store: new SharedLimitStore(s.redis, `${s.keyPrefix}:rate:token-client:`, s.log),
     skip: (req) => !clientIdOf(req),
     // A hash: any string can be sent as a client id, and the key must stay short and plain.
-    keyGenerator: (req) => createHash('sha256').update(clientIdOf(req) ?? '').digest('hex'),
+    keyGenerator: (req) =>
+      createHash('sha256')
+        .update(clientIdOf(req) ?? '')
+        .digest('hex'),
     skipSuccessfulRequests: true,
     requestWasSuccessful: (_req, res) => res.statusCode !== 401,
     handler: (req, res, next) => {

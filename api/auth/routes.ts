@@ -57,20 +57,31 @@ function readRequest(req: express.Request): TokenRequest {
   return request;
 }
 
-export function tokenRoutes(deps: { clients: ClientStore; tokens: TokenService; limits: TokenLimitSettings; decisions: TokenDecisions; bodyLimit: string }): Router {
+export function tokenRoutes(deps: {
+  clients: ClientStore;
+  tokens: TokenService;
+  limits: TokenLimitSettings;
+  decisions: TokenDecisions;
+  bodyLimit: string;
+}): Router {
   const router = Router();
   const limits: TokenLimitSettings = {
     ...deps.limits,
-    onLimited: (req, limit) => void deps.decisions.refused(req, limit === 'address' ? 'rate_limited_address' : 'rate_limited_client'),
+    onLimited: (req, limit) =>
+      void deps.decisions.refused(req, limit === 'address' ? 'rate_limited_address' : 'rate_limited_client'),
   };
   /** Every refusal passes here once, on its way to the problem handler. */
   const logRefusal: ErrorRequestHandler = async (err, req, _res, next) => {
-    const reason = err instanceof OAuthError ? err.error : err instanceof ServiceUnavailableError ? 'hashing_busy' : undefined;
+    const reason =
+      err instanceof OAuthError ? err.error : err instanceof ServiceUnavailableError ? 'hashing_busy' : undefined;
     // The refusal stands even if its audit row cannot be written; that failure is logged.
     if (reason) {
-      await deps.decisions.refused(req, reason).catch((auditErr: unknown) => req.log.warn('could not record a token refusal', {
-        event: 'audit.write_failed', error: auditErr instanceof Error ? auditErr.message : String(auditErr),
-      }));
+      await deps.decisions.refused(req, reason).catch((auditErr: unknown) =>
+        req.log.warn('could not record a token refusal', {
+          event: 'audit.write_failed',
+          error: auditErr instanceof Error ? auditErr.message : String(auditErr),
+        }),
+      );
     }
     next(err);
   };

@@ -1,7 +1,12 @@
 import { randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 
-const scryptAsync = promisify(scrypt) as (password: string, salt: Buffer, keylen: number, options: { N: number; r: number; p: number; maxmem: number }) => Promise<Buffer>;
+const scryptAsync = promisify(scrypt) as (
+  password: string,
+  salt: Buffer,
+  keylen: number,
+  options: { N: number; r: number; p: number; maxmem: number },
+) => Promise<Buffer>;
 
 // scrypt from Node's own crypto: memory-hard, no native dependency to approve or build.
 const PARAMS = { N: 16384, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
@@ -21,7 +26,15 @@ export async function hashSecret(secret: string): Promise<string> {
 /** False for a wrong secret and for any stored value not of our exact format and parameters. */
 export async function verifySecret(secret: string, stored: string): Promise<boolean> {
   const [kind, n, r, p, salt, hash, ...rest] = stored.split('$');
-  if (kind !== 'scrypt' || rest.length || Number(n) !== PARAMS.N || Number(r) !== PARAMS.r || Number(p) !== PARAMS.p || !salt) return false;
+  if (
+    kind !== 'scrypt' ||
+    rest.length ||
+    Number(n) !== PARAMS.N ||
+    Number(r) !== PARAMS.r ||
+    Number(p) !== PARAMS.p ||
+    !salt
+  )
+    return false;
   const expected = Buffer.from(hash ?? '', 'base64url');
   if (expected.length !== KEY_LENGTH) return false;
   try {

@@ -23,7 +23,12 @@ export class TokenDecisions {
     const sourceAddress = req.ip;
     req.log.info('token issued', { event: 'auth.token_issued', clientId, sourceAddress, scope });
     await recordAudit(this.dataSource.manager, {
-      actor: clientId, action: 'token.issue', outcome: 'succeeded', requestId: req.requestId, clientRequestId: req.clientRequestId, details: { sourceAddress, scope },
+      actor: clientId,
+      action: 'token.issue',
+      outcome: 'succeeded',
+      requestId: req.requestId,
+      clientRequestId: req.clientRequestId,
+      details: { sourceAddress, scope },
     });
   }
 
@@ -33,7 +38,11 @@ export class TokenDecisions {
     req.log.info('token refused', { event: 'auth.token_refused', clientId, sourceAddress, reason });
     if (!AUDITED.has(reason)) return;
     await recordAudit(this.dataSource.manager, {
-      actor: clientId || '(none)', action: 'token.issue', outcome: 'rejected', requestId: req.requestId, clientRequestId: req.clientRequestId,
+      actor: clientId || '(none)',
+      action: 'token.issue',
+      outcome: 'rejected',
+      requestId: req.requestId,
+      clientRequestId: req.clientRequestId,
       details: { sourceAddress, reason },
     });
   }

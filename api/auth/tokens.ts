@@ -37,13 +37,16 @@ const encode = (value: unknown) => Buffer.from(JSON.stringify(value), 'utf8').to
 function decodeObject(part: string): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }
 }
 
-const isNumericDate = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+const isNumericDate = (value: unknown): value is number =>
+  typeof value === 'number' && Number.isFinite(value) && value >= 0;
 
 /**
  * Signs and checks bearer tokens: JWT, HS256 only, with node:crypto's synchronous HMAC.
@@ -54,7 +57,10 @@ const isNumericDate = (value: unknown): value is number => typeof value === 'num
 export class TokenService {
   private readonly key: Buffer;
 
-  constructor(signingKey: string, private readonly settings: TokenSettings) {
+  constructor(
+    signingKey: string,
+    private readonly settings: TokenSettings,
+  ) {
     this.key = Buffer.from(signingKey, 'utf8');
   }
 
@@ -72,7 +78,12 @@ export class TokenService {
       [DEPLOYMENT_CLAIM]: this.settings.deploymentId,
     };
     const signingInput = `${encode(HEADER)}.${encode(claims)}`;
-    return { access_token: `${signingInput}.${this.sign(signingInput).toString('base64url')}`, token_type: 'bearer', expires_in: ttlSeconds, scope };
+    return {
+      access_token: `${signingInput}.${this.sign(signingInput).toString('base64url')}`,
+      token_type: 'bearer',
+      expires_in: ttlSeconds,
+      scope,
+    };
   }
 
   /** The principal of a token we issued, still valid, for this deployment; else UnauthorizedError. */
@@ -84,14 +95,20 @@ export class TokenService {
     const [headerPart, payloadPart, signaturePart] = parts;
 
     const header = decodeObject(headerPart);
-    if (!header || header.alg !== HEADER.alg || !Object.keys(header).every((k) => Object.hasOwn(HEADER, k))) throw invalid();
+    if (!header || header.alg !== HEADER.alg || !Object.keys(header).every((k) => Object.hasOwn(HEADER, k)))
+      throw invalid();
     if ('typ' in header && header.typ !== HEADER.typ) throw invalid();
 
     // The signature first: nothing in the payload is read before it is known to be ours.
     const signature = Buffer.from(signaturePart, 'base64url');
     const expected = this.sign(`${headerPart}.${payloadPart}`);
     // Re-encoding catches a signature that decodes to the right bytes from other text (padding bits).
-    if (signature.length !== expected.length || !timingSafeEqual(signature, expected) || signature.toString('base64url') !== signaturePart) throw invalid();
+    if (
+      signature.length !== expected.length ||
+      !timingSafeEqual(signature, expected) ||
+      signature.toString('base64url') !== signaturePart
+    )
+      throw invalid();
 
     const claims = decodeObject(payloadPart);
     if (!claims) throw invalid();

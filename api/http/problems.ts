@@ -1,21 +1,34 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { isAdminDatabaseUnavailable } from '../../shared/database/data-source';
-import { AppError, MethodNotAllowedError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError, UnsupportedMediaTypeError, ValidationError } from '../../shared/errors';
+import {
+  AppError,
+  MethodNotAllowedError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+  UnsupportedMediaTypeError,
+  ValidationError,
+} from '../../shared/errors';
 
 export const PROBLEM_JSON = 'application/problem+json';
 
 /** Errors raised by express's body parsers carry a `type`; turn the known ones into our vocabulary. */
 function fromBodyParser(err: { type?: string; status?: number }): AppError | undefined {
   switch (err.type) {
-    case 'entity.too.large': return new PayloadTooLargeError('The request body is larger than this API accepts.');
-    case 'entity.parse.failed': return new ValidationError('The request body is not valid JSON.');
+    case 'entity.too.large':
+      return new PayloadTooLargeError('The request body is larger than this API accepts.');
+    case 'entity.parse.failed':
+      return new ValidationError('The request body is not valid JSON.');
     case 'encoding.unsupported':
-    case 'charset.unsupported': return new UnsupportedMediaTypeError('The request body encoding is not supported.');
+    case 'charset.unsupported':
+      return new UnsupportedMediaTypeError('The request body encoding is not supported.');
     case 'request.aborted':
     case 'request.size.invalid':
     case 'stream.encoding.set':
-    case 'parameters.too.many': return new ValidationError('The request body could not be read.');
-    default: return fromClientError(err);
+    case 'parameters.too.many':
+      return new ValidationError('The request body could not be read.');
+    default:
+      return fromClientError(err);
   }
 }
 
@@ -38,24 +51,35 @@ export function problemHandler(): ErrorRequestHandler {
     if (!problem && isAdminDatabaseUnavailable(err)) {
       problem = new ServiceUnavailableError('The admin database is unreachable; try again shortly.', 5);
     }
-    if (problem?.retryAfterSeconds !== undefined && !res.headersSent) res.set('Retry-After', String(problem.retryAfterSeconds));
+    if (problem?.retryAfterSeconds !== undefined && !res.headersSent)
+      res.set('Retry-After', String(problem.retryAfterSeconds));
     if (!problem) {
-      req.log?.error('unhandled error', { event: 'http.error', error: err instanceof Error ? err.message : String(err), stack: err instanceof Error ? err.stack : undefined });
+      req.log?.error('unhandled error', {
+        event: 'http.error',
+        error: err instanceof Error ? err.message : String(err),
+        stack: err instanceof Error ? err.stack : undefined,
+      });
     } else if (problem.status >= 500) {
-      req.log?.warn('request failed', { event: 'http.unavailable', error: err instanceof Error ? err.message : String(err) });
+      req.log?.warn('request failed', {
+        event: 'http.unavailable',
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
     const status = problem?.status ?? 500;
     if (res.headersSent) return;
-    res.status(status).type(PROBLEM_JSON).json({
-      type: 'about:blank',
-      title: problem?.title ?? 'Internal server error',
-      status,
-      detail: problem?.message ?? 'An unexpected error occurred; it has been logged.',
-      instance: req.originalUrl.split('?')[0].slice(0, 200),
-      requestId: req.requestId,
-      ...(problem instanceof ValidationError && Object.keys(problem.errors).length ? { errors: problem.errors } : {}),
-      ...problem?.extensions,
-    });
+    res
+      .status(status)
+      .type(PROBLEM_JSON)
+      .json({
+        type: 'about:blank',
+        title: problem?.title ?? 'Internal server error',
+        status,
+        detail: problem?.message ?? 'An unexpected error occurred; it has been logged.',
+        instance: req.originalUrl.split('?')[0].slice(0, 200),
+        requestId: req.requestId,
+        ...(problem instanceof ValidationError && Object.keys(problem.errors).length ? { errors: problem.errors } : {}),
+        ...problem?.extensions,
+      });
   };
 }
 

@@ -25,7 +25,10 @@ export function toDto<T extends object>(cls: ClassConstructor<T>, input: unknown
   // class-transformer drops these keys silently; like any other unknown field they are refused.
   const prototypeKeys = PROTOTYPE_KEYS.filter((key) => Object.prototype.hasOwnProperty.call(input, key));
   if (prototypeKeys.length) {
-    throw new ValidationError(`The ${what} is invalid.`, Object.fromEntries(prototypeKeys.map((key) => [key, [`property ${key} should not exist`]])));
+    throw new ValidationError(
+      `The ${what} is invalid.`,
+      Object.fromEntries(prototypeKeys.map((key) => [key, [`property ${key} should not exist`]])),
+    );
   }
   let dto: T;
   try {

@@ -7,14 +7,23 @@ import { ValidationError } from '../../shared/errors';
 export class DatabaseNamePolicy {
   private readonly reserved: Set<string>;
 
-  constructor(private readonly engine: EngineName, options: { adminDatabaseUrl: string; templateDatabase: string; reservedNames: string[] }) {
-    this.reserved = reservedNameSet(engine, [databaseNameOf(options.adminDatabaseUrl), options.templateDatabase, ...options.reservedNames]);
+  constructor(
+    private readonly engine: EngineName,
+    options: { adminDatabaseUrl: string; templateDatabase: string; reservedNames: string[] },
+  ) {
+    this.reserved = reservedNameSet(engine, [
+      databaseNameOf(options.adminDatabaseUrl),
+      options.templateDatabase,
+      ...options.reservedNames,
+    ]);
   }
 
   assertAcceptable(name: string): void {
     const problems = nameRulesFor(this.engine).validate(name, this.reserved);
     if (problems.length) {
-      throw new ValidationError('The request body is invalid.', { databaseName: problems.map((p) => `databaseName ${p}`) });
+      throw new ValidationError('The request body is invalid.', {
+        databaseName: problems.map((p) => `databaseName ${p}`),
+      });
     }
   }
 }

@@ -4,10 +4,12 @@ import { instanceNameProblems, normalizeInstanceName } from '../../shared/instan
 import { INSTANCE_STATUSES, InstanceStatus } from '../../shared/instances/status';
 
 /** Decimal digits only: `limit=`, `limit=0x10` and `limit=1e2` are refused, not read loosely. */
-const strictInteger = ({ value }: { value: unknown }) => (typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : value);
+const strictInteger = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : value;
 
 /** Names are stored normalised (NFC, plain spaces, trimmed), so what is checked is what is kept. */
-const NormalizedName = () => Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? normalizeInstanceName(value) : value));
+const NormalizedName = () =>
+  Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? normalizeInstanceName(value) : value));
 
 /** No invisible or text-direction characters, no Latin mixed with Cyrillic or Greek in one word. */
 function NoLookAlikeTricks() {
@@ -43,11 +45,16 @@ function CodePointLength(min: number, max: number) {
 }
 
 export class CreateInstanceDto {
-  @NormalizedName() @IsString() @CodePointLength(1, 100) @Matches(PRINTABLE, { message: PRINTABLE_MESSAGE }) @NoLookAlikeTricks()
+  @NormalizedName()
+  @IsString()
+  @CodePointLength(1, 100)
+  @Matches(PRINTABLE, { message: PRINTABLE_MESSAGE })
+  @NoLookAlikeTricks()
   instanceName: string;
 
   /** Checked further against the engine's rules by DatabaseNamePolicy. */
-  @IsString() @Length(1, 128)
+  @IsString()
+  @Length(1, 128)
   databaseName: string;
 }
 
@@ -55,27 +62,47 @@ export class CreateInstanceDto {
 const present = (field: keyof UpdateInstanceDto) => ValidateIf((dto: UpdateInstanceDto) => dto[field] !== undefined);
 
 export class UpdateInstanceDto {
-  @present('instanceName') @NormalizedName() @IsString() @CodePointLength(1, 100) @Matches(PRINTABLE, { message: PRINTABLE_MESSAGE }) @NoLookAlikeTricks()
+  @present('instanceName')
+  @NormalizedName()
+  @IsString()
+  @CodePointLength(1, 100)
+  @Matches(PRINTABLE, { message: PRINTABLE_MESSAGE })
+  @NoLookAlikeTricks()
   instanceName?: string;
 
-  @present('databaseName') @IsString() @Length(1, 128)
+  @present('databaseName')
+  @IsString()
+  @Length(1, 128)
   databaseName?: string;
 }
 
 export class ListInstancesQuery {
-  @IsOptional() @Transform(strictInteger) @IsInt() @Min(0) @Max(1_000_000)
+  @IsOptional()
+  @Transform(strictInteger)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000)
   offset = 0;
 
-  @IsOptional() @Transform(strictInteger) @IsInt() @Min(1) @Max(500)
+  @IsOptional()
+  @Transform(strictInteger)
+  @IsInt()
+  @Min(1)
+  @Max(500)
   limit = 25;
 
-  @IsOptional() @IsIn(INSTANCE_STATUSES)
+  @IsOptional()
+  @IsIn(INSTANCE_STATUSES)
   status?: InstanceStatus;
 
   /** Case-insensitive substring of the instance name. */
-  @IsOptional() @IsString() @Length(1, 100) @Matches(NO_CONTROL_CHARACTERS, { message: 'instanceName must not contain control characters' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  @Matches(NO_CONTROL_CHARACTERS, { message: 'instanceName must not contain control characters' })
   instanceName?: string;
 
-  @IsOptional() @IsIn(['true', 'false'])
+  @IsOptional()
+  @IsIn(['true', 'false'])
   includeDeleted?: 'true' | 'false';
 }

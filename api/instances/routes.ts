@@ -13,7 +13,9 @@ import type { InstanceService } from './service';
 export function instanceRoutes(service: InstanceService, names: DatabaseNamePolicy): Router {
   const router = Router();
   const caller = (req: { principal?: { clientId: string }; requestId: string; clientRequestId?: string }) => ({
-    clientId: req.principal!.clientId, requestId: req.requestId, clientRequestId: req.clientRequestId,
+    clientId: req.principal!.clientId,
+    requestId: req.requestId,
+    clientRequestId: req.clientRequestId,
   });
 
   router.get('/admin/instances', requireAccess('read'), async (req, res) => {
@@ -26,7 +28,10 @@ export function instanceRoutes(service: InstanceService, names: DatabaseNamePoli
     const dto = toDto(CreateInstanceDto, req.body);
     names.assertAcceptable(dto.databaseName);
     const { instance, job } = await service.create(dto, caller(req));
-    res.status(201).location(instancePath(instance.id)).json(instanceView(instance, errorDetail(req), job));
+    res
+      .status(201)
+      .location(instancePath(instance.id))
+      .json(instanceView(instance, errorDetail(req), job));
   });
 
   router.get('/admin/instances/:id', requireAccess('read'), async (req, res) => {

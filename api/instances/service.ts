@@ -8,7 +8,14 @@ import { nameKey } from '../../shared/database-names';
 import type { EngineName } from '../../shared/database-names';
 import { ConflictError, NotFoundError, TooManyRequestsError } from '../../shared/errors';
 import { instanceNameKey } from '../../shared/instances/instance-name';
-import { canRequest, hasUnfinishedWork, InstanceStatus, Operation, phasesOf, UNFINISHED_JOB_STATUSES } from '../../shared/instances/status';
+import {
+  canRequest,
+  hasUnfinishedWork,
+  InstanceStatus,
+  Operation,
+  phasesOf,
+  UNFINISHED_JOB_STATUSES,
+} from '../../shared/instances/status';
 import { sleep } from '../../shared/retry';
 import type { JobDispatcher } from '../../shared/jobs/dispatcher';
 import { isUuid } from '../http/resources';
@@ -32,10 +39,14 @@ function conflictFrom(err: unknown): ConflictError | undefined {
   const driverError = err.driverError as { code?: string; constraint?: string };
   if (driverError.code !== '23505') return undefined;
   switch (driverError.constraint) {
-    case CONSTRAINTS.activeInstanceName: return new ConflictError('An instance with this instanceName already exists.');
-    case CONSTRAINTS.databaseNameClaim: return new ConflictError('This databaseName is already in use by another instance.');
-    case CONSTRAINTS.oneUnfinishedJob: return new ConflictError('This instance already has an unfinished job; wait for it to finish.');
-    default: return undefined;
+    case CONSTRAINTS.activeInstanceName:
+      return new ConflictError('An instance with this instanceName already exists.');
+    case CONSTRAINTS.databaseNameClaim:
+      return new ConflictError('This databaseName is already in use by another instance.');
+    case CONSTRAINTS.oneUnfinishedJob:
+      return new ConflictError('This instance already has an unfinished job; wait for it to finish.');
+    default:
+      return undefined;
   }
 }
 
@@ -99,17 +110,36 @@ export class InstanceService {
       if (dto.databaseName !== undefined && dto.databaseName !== instance.databaseName) {
         this.assertRequestable('rename', instance.status);
         await this.assertWithinQuota(m, caller);
-        if (nameKey(dto.databaseName) !== nameKey(instance.databaseName)) await this.claim(m, instance.id, dto.databaseName);
-        job = await this.addJob(m, instance, 'rename', caller, { source: instance.databaseName, target: dto.databaseName });
+        if (nameKey(dto.databaseName) !== nameKey(instance.databaseName))
+          await this.claim(m, instance.id, dto.databaseName);
+        job = await this.addJob(m, instance, 'rename', caller, {
+          source: instance.databaseName,
+          target: dto.databaseName,
+        });
         instance.status = phasesOf('rename').pending;
         changes.databaseName = { from: instance.databaseName, to: dto.databaseName };
       }
       instance.updatedAt = new Date();
-      await m.update(InstanceEntity, { id }, {
-        instanceName: instance.instanceName, instanceNameKey: instance.instanceNameKey, status: instance.status, updatedAt: instance.updatedAt,
-      });
+      await m.update(
+        InstanceEntity,
+        { id },
+        {
+          instanceName: instance.instanceName,
+          instanceNameKey: instance.instanceNameKey,
+          status: instance.status,
+          updatedAt: instance.updatedAt,
+        },
+      );
       if (!job && Object.keys(changes).length) {
-        await recordAudit(m, { actor: caller.clientId, action: 'instance.update', outcome: 'succeeded', instanceId: id, requestId: caller.requestId, clientRequestId: caller.clientRequestId, details: changes });
+        await recordAudit(m, {
+          actor: caller.clientId,
+          action: 'instance.update',
+          outcome: 'succeeded',
+          instanceId: id,
+          requestId: caller.requestId,
+          clientRequestId: caller.clientRequestId,
+          details: changes,
+        });
       }
       started = job;
       return { instance, job: job ?? (await this.latestJob(m, id)) };
@@ -148,7 +178,12 @@ export class InstanceService {
       const pattern = `%${instanceNameKey(query.instanceName).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
       qb.andWhere(`i.instance_name_key LIKE :pattern ESCAPE '\\'`, { pattern });
     }
-    const [items, total] = await qb.orderBy('i.created_at', 'ASC').addOrderBy('i.id', 'ASC').skip(query.offset).take(query.limit).getManyAndCount();
+    const [items, total] = await qb
+      .orderBy('i.created_at', 'ASC')
+      .addOrderBy('i.id', 'ASC')
+      .skip(query.offset)
+      .take(query.limit)
+      .getManyAndCount();
     return { items, total };
   }
 
@@ -169,7 +204,9 @@ export class InstanceService {
       } catch (err) {
         if (!isSerializationFailure(err)) throw conflictFrom(err) ?? err;
         if (attempt >= RACE_ATTEMPTS) {
-          throw new ConflictError('This request collided with a concurrent change of the same instance or names; send it again.');
+          throw new ConflictError(
+            'This request collided with a concurrent change of the same instance or names; send it again.',
+          );
         }
         await sleep(10 + Math.random() * 40 * attempt);
       }
@@ -183,7 +220,9 @@ export class InstanceService {
    */
   private async assertWithinQuota(m: EntityManager, caller: Caller): Promise<void> {
     await m.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`odsim:client-quota:${caller.clientId}`]);
-    const unfinished = await m.getRepository(JobEntity).countBy({ requestedBy: caller.clientId, status: In([...UNFINISHED_JOB_STATUSES]) });
+    const unfinished = await m
+      .getRepository(JobEntity)
+      .countBy({ requestedBy: caller.clientId, status: In([...UNFINISHED_JOB_STATUSES]) });
     if (unfinished >= this.options.unfinishedJobsPerClient) {
       throw new TooManyRequestsError(
         `This client already has ${unfinished} queued or running jobs (the limit is ${this.options.unfinishedJobsPerClient}); wait for some to finish.`,
@@ -194,7 +233,12 @@ export class InstanceService {
   /** Row lock: two requests on one instance are serialised, the second sees the first's job. */
   private async lockForChange(m: EntityManager, id: string): Promise<InstanceEntity> {
     const instance = isUuid(id)
-      ? await m.getRepository(InstanceEntity).createQueryBuilder('i').setLock('pessimistic_write').where('i.id = :id', { id }).getOne()
+      ? await m
+          .getRepository(InstanceEntity)
+          .createQueryBuilder('i')
+          .setLock('pessimistic_write')
+          .where('i.id = :id', { id })
+          .getOne()
       : null;
     if (!instance) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
     if (instance.status === 'Deleted') throw new ConflictError('This instance has been deleted.');
@@ -203,16 +247,24 @@ export class InstanceService {
 
   private assertRequestable(op: Operation, status: InstanceStatus): void {
     if (canRequest(op, status)) return;
-    throw new ConflictError(hasUnfinishedWork(status)
-      ? `This instance already has an unfinished job (status ${status}); wait for it to finish.`
-      : `An instance in status ${status} cannot be asked to ${op}.`);
+    throw new ConflictError(
+      hasUnfinishedWork(status)
+        ? `This instance already has an unfinished job (status ${status}); wait for it to finish.`
+        : `An instance in status ${status} cannot be asked to ${op}.`,
+    );
   }
 
   private async claim(m: EntityManager, instanceId: string, databaseName: string): Promise<void> {
     await m.insert(DatabaseNameClaimEntity, { nameKey: nameKey(databaseName), instanceId, createdAt: new Date() });
   }
 
-  private async addJob(m: EntityManager, instance: InstanceEntity, type: Operation, caller: Caller, names: { source?: string; target?: string }): Promise<JobEntity> {
+  private async addJob(
+    m: EntityManager,
+    instance: InstanceEntity,
+    type: Operation,
+    caller: Caller,
+    names: { source?: string; target?: string },
+  ): Promise<JobEntity> {
     const now = new Date();
     const job: JobEntity = Object.assign(new JobEntity(), {
       id: randomUUID(),
@@ -234,8 +286,14 @@ export class InstanceService {
     });
     await m.insert(JobEntity, job);
     await recordAudit(m, {
-      actor: caller.clientId, action: `instance.${type}`, outcome: 'accepted', instanceId: instance.id, jobId: job.id,
-      requestId: caller.requestId, clientRequestId: caller.clientRequestId, details: { ...names, instanceName: instance.instanceName },
+      actor: caller.clientId,
+      action: `instance.${type}`,
+      outcome: 'accepted',
+      instanceId: instance.id,
+      jobId: job.id,
+      requestId: caller.requestId,
+      clientRequestId: caller.clientRequestId,
+      details: { ...names, instanceName: instance.instanceName },
     });
     return job;
   }
@@ -245,6 +303,11 @@ export class InstanceService {
   }
 
   private async dispatch(job: JobEntity): Promise<void> {
-    await this.dispatcher.dispatch({ id: job.id, type: job.type, instanceId: job.instanceId, requestId: job.requestId });
+    await this.dispatcher.dispatch({
+      id: job.id,
+      type: job.type,
+      instanceId: job.instanceId,
+      requestId: job.requestId,
+    });
   }
 }

@@ -31,7 +31,6 @@ export interface JobView {
   _links: { self: { href: string }; instance: { href: string } };
 }
 
-
 export function jobView(job: JobEntity, detail: ErrorDetail): JobView {
   return {
     id: job.id,
@@ -50,4 +49,3 @@ export function jobView(job: JobEntity, detail: ErrorDetail): JobView {
     _links: { self: { href: jobPath(job.id) }, instance: { href: instancePath(job.instanceId) } },
   };
 }
-

@@ -11,7 +11,12 @@ import { Deployment1764150000000 } from './migrations/postgres/1764150000000-Dep
 import { JobWarnings1764160000000 } from './migrations/postgres/1764160000000-JobWarnings';
 import { InstanceNameKey1764170000000 } from './migrations/postgres/1764170000000-InstanceNameKey';
 
-const POSTGRES_MIGRATIONS = [Initial1764061200000, Deployment1764150000000, JobWarnings1764160000000, InstanceNameKey1764170000000];
+const POSTGRES_MIGRATIONS = [
+  Initial1764061200000,
+  Deployment1764150000000,
+  JobWarnings1764160000000,
+  InstanceNameKey1764170000000,
+];
 
 /** Keys of the advisory locks the processes take on the admin database (any 64-bit number, fixed forever). */
 export const ADVISORY_LOCKS = {
@@ -56,7 +61,12 @@ export function createAdminDataSource(db: CommonConfig['adminDatabase']): DataSo
  * writes would let `size` running jobs starve their own writes.
  */
 export function createAdminLockPool(db: CommonConfig['adminDatabase'], size: number): Pool {
-  return new Pool({ connectionString: db.url, max: size, ...connectionOptions(db), application_name: 'ods-instance-manager-locks' });
+  return new Pool({
+    connectionString: db.url,
+    max: size,
+    ...connectionOptions(db),
+    application_name: 'ods-instance-manager-locks',
+  });
 }
 
 /**
@@ -71,17 +81,27 @@ export async function prepareAdminDatabase(
   waitPolicy: RetryPolicy = { attempts: 40, baseDelayMs: 500, maxDelayMs: 5000 },
 ): Promise<void> {
   // The server may still be starting (containers, a failover): wait for it rather than exit.
-  await retryTransient(async () => {
-    await createDatabaseIfMissing(db, log);
-    if (!dataSource.isInitialized) await dataSource.initialize();
-  }, {
-    ...waitPolicy,
-    isTransient: isAdminDatabaseUnavailable,
-    onRetry: (err, attempt, delayMs) => log.warn('admin database not reachable yet; waiting', { event: 'admin_db.waiting', attempt, delayMs, error: errorMessage(err) }),
-  });
+  await retryTransient(
+    async () => {
+      await createDatabaseIfMissing(db, log);
+      if (!dataSource.isInitialized) await dataSource.initialize();
+    },
+    {
+      ...waitPolicy,
+      isTransient: isAdminDatabaseUnavailable,
+      onRetry: (err, attempt, delayMs) =>
+        log.warn('admin database not reachable yet; waiting', {
+          event: 'admin_db.waiting',
+          attempt,
+          delayMs,
+          error: errorMessage(err),
+        }),
+    },
+  );
   await withAdvisoryLock(dataSource, ADVISORY_LOCKS.migrate, async () => {
     const applied = await dataSource.runMigrations({ transaction: 'each' });
-    if (applied.length) log.info('admin database migrated', { event: 'admin_db.migrated', migrations: applied.map((m) => m.name) });
+    if (applied.length)
+      log.info('admin database migrated', { event: 'admin_db.migrated', migrations: applied.map((m) => m.name) });
   });
 }
 
@@ -96,7 +116,10 @@ async function createDatabaseIfMissing(db: CommonConfig['adminDatabase'], log: L
   } catch (err) {
     // No maintenance database to reach (a managed service, a restricted login): assume the admin
     // database was made by the operator; connecting to it will tell.
-    log.debug('could not reach the maintenance database; not creating the admin database', { event: 'admin_db.create_skipped', reason: errorMessage(err) });
+    log.debug('could not reach the maintenance database; not creating the admin database', {
+      event: 'admin_db.create_skipped',
+      reason: errorMessage(err),
+    });
     return;
   }
   try {
@@ -129,7 +152,18 @@ export async function withAdvisoryLock<T>(dataSource: DataSource, key: number, w
   }
 }
 
-const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'EPIPE',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
 
 /** True when `err` says the admin database cannot be reached right now (as opposed to a bad query). */
 export function isAdminDatabaseUnavailable(err: unknown): boolean {
@@ -140,7 +174,13 @@ export function isAdminDatabaseUnavailable(err: unknown): boolean {
     // 55000 is broad (object not in prerequisite state); at connect time it means the
     // database was set ALLOW_CONNECTIONS false, a maintenance window rather than a bug.
     if (e.code === '55000' && /not currently accepting connections/i.test(e.message ?? '')) return true;
-    if (e.message && /timeout exceeded when trying to connect|Query read timeout|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i.test(e.message)) return true;
+    if (
+      e.message &&
+      /timeout exceeded when trying to connect|Query read timeout|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i.test(
+        e.message,
+      )
+    )
+      return true;
     current = e.driverError ?? e.cause;
   }
   return false;

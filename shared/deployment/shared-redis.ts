@@ -27,20 +27,30 @@ export class SharedRedisWatch {
   async check(): Promise<string[]> {
     try {
       const now = Date.now();
-      const [, seen] = (await this.redis.multi().hset(this.key, this.deploymentId, String(now)).hgetall(this.key).exec()) ?? [];
+      const [, seen] =
+        (await this.redis.multi().hset(this.key, this.deploymentId, String(now)).hgetall(this.key).exec()) ?? [];
       const all = (seen?.[1] ?? {}) as Record<string, string>;
       const others = Object.entries(all)
         .filter(([id, at]) => id !== this.deploymentId && now - Number(at) < RECENT_MS)
         .map(([id]) => id);
       for (const other of others.filter((id) => !this.warned.has(id))) {
         this.warned.add(other);
-        this.log.error('another deployment uses this Redis with the same QUEUE_PREFIX; give each deployment its own prefix', {
-          event: 'deployment.redis_shared', deploymentId: this.deploymentId, otherDeploymentId: other, queuePrefix: this.prefix,
-        });
+        this.log.error(
+          'another deployment uses this Redis with the same QUEUE_PREFIX; give each deployment its own prefix',
+          {
+            event: 'deployment.redis_shared',
+            deploymentId: this.deploymentId,
+            otherDeploymentId: other,
+            queuePrefix: this.prefix,
+          },
+        );
       }
       return others;
     } catch (err) {
-      this.log.debug('could not check for other deployments on this Redis', { event: 'deployment.redis_check_failed', error: err instanceof Error ? err.message : String(err) });
+      this.log.debug('could not check for other deployments on this Redis', {
+        event: 'deployment.redis_check_failed',
+        error: err instanceof Error ? err.message : String(err),
+      });
       return [];
     }
   }

@@ -23,10 +23,45 @@ const SCRIPT_NAMES = ['Latin', 'Cyrillic', 'Greek'] as const;
  */
 const LATIN_LOOK_ALIKES: Record<string, string> = {
   // Cyrillic
-  а: 'a', в: 'b', е: 'e', ё: 'e', һ: 'h', і: 'i', ї: 'i', ј: 'j', к: 'k', м: 'm', н: 'h', о: 'o', р: 'p', с: 'c', т: 't',
-  у: 'y', х: 'x', ѕ: 's', ԁ: 'd', ԛ: 'q', ԝ: 'w', ү: 'y', ӏ: 'l', ɡ: 'g',
+  а: 'a',
+  в: 'b',
+  е: 'e',
+  ё: 'e',
+  һ: 'h',
+  і: 'i',
+  ї: 'i',
+  ј: 'j',
+  к: 'k',
+  м: 'm',
+  н: 'h',
+  о: 'o',
+  р: 'p',
+  с: 'c',
+  т: 't',
+  у: 'y',
+  х: 'x',
+  ѕ: 's',
+  ԁ: 'd',
+  ԛ: 'q',
+  ԝ: 'w',
+  ү: 'y',
+  ӏ: 'l',
+  ɡ: 'g',
   // Greek
-  α: 'a', β: 'b', ε: 'e', η: 'n', ι: 'i', κ: 'k', μ: 'u', ν: 'v', ο: 'o', ρ: 'p', τ: 't', υ: 'u', χ: 'x', ζ: 'z',
+  α: 'a',
+  β: 'b',
+  ε: 'e',
+  η: 'n',
+  ι: 'i',
+  κ: 'k',
+  μ: 'u',
+  ν: 'v',
+  ο: 'o',
+  ρ: 'p',
+  τ: 't',
+  υ: 'u',
+  χ: 'x',
+  ζ: 'z',
 };
 const LOOK_ALIKE_PATTERN = new RegExp(`[${Object.keys(LATIN_LOOK_ALIKES).join('')}]`, 'gu');
 
@@ -36,7 +71,10 @@ const LOOK_ALIKE_PATTERN = new RegExp(`[${Object.keys(LATIN_LOOK_ALIKES).join(''
  * in place so that validation refuses them rather than silently changing them.
  */
 export function normalizeInstanceName(name: string): string {
-  return name.normalize('NFC').replace(/\p{Zs}/gu, ' ').replace(/^ +| +$/g, '');
+  return name
+    .normalize('NFC')
+    .replace(/\p{Zs}/gu, ' ')
+    .replace(/^ +| +$/g, '');
 }
 
 /** Why a (normalised) name is refused; empty when it is acceptable. Length and control characters are checked by the DTO. */
@@ -50,7 +88,9 @@ export function instanceNameProblems(name: string): string[] {
   for (const word of name.split(' ')) {
     const scripts = SCRIPT_NAMES.filter((_, i) => CONFUSABLE_SCRIPTS[i].test(word));
     if (scripts.length > 1) {
-      problems.push(`instanceName must not mix ${scripts.join(' and ')} letters in one word ("${word.slice(0, 40)}"), which look alike`);
+      problems.push(
+        `instanceName must not mix ${scripts.join(' and ')} letters in one word ("${word.slice(0, 40)}"), which look alike`,
+      );
       break;
     }
   }

@@ -3,9 +3,17 @@
  * This module is the one place that says which status may follow which.
  */
 export const INSTANCE_STATUSES = [
-  'PendingCreate', 'CreateInProgress', 'Created', 'CreateFailed',
-  'PendingDelete', 'DeleteInProgress', 'Deleted', 'DeleteFailed',
-  'PendingRename', 'RenameInProgress', 'RenameFailed',
+  'PendingCreate',
+  'CreateInProgress',
+  'Created',
+  'CreateFailed',
+  'PendingDelete',
+  'DeleteInProgress',
+  'Deleted',
+  'DeleteFailed',
+  'PendingRename',
+  'RenameInProgress',
+  'RenameFailed',
 ] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
 
@@ -26,13 +34,25 @@ interface Phases {
 }
 
 const PHASES: Record<Operation, Phases> = {
-  create: { pending: 'PendingCreate', inProgress: 'CreateInProgress', succeeded: 'Created', failed: 'CreateFailed', requestableFrom: [] },
+  create: {
+    pending: 'PendingCreate',
+    inProgress: 'CreateInProgress',
+    succeeded: 'Created',
+    failed: 'CreateFailed',
+    requestableFrom: [],
+  },
   delete: {
-    pending: 'PendingDelete', inProgress: 'DeleteInProgress', succeeded: 'Deleted', failed: 'DeleteFailed',
+    pending: 'PendingDelete',
+    inProgress: 'DeleteInProgress',
+    succeeded: 'Deleted',
+    failed: 'DeleteFailed',
     requestableFrom: ['Created', 'CreateFailed', 'DeleteFailed', 'RenameFailed'],
   },
   rename: {
-    pending: 'PendingRename', inProgress: 'RenameInProgress', succeeded: 'Created', failed: 'RenameFailed',
+    pending: 'PendingRename',
+    inProgress: 'RenameInProgress',
+    succeeded: 'Created',
+    failed: 'RenameFailed',
     requestableFrom: ['Created', 'RenameFailed'],
   },
 };

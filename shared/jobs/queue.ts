@@ -56,5 +56,9 @@ export function createQueue(connection: IORedis, prefix: string, deploymentId: s
 
 /** Adds the job under its row's id: adding it twice is a no-op while BullMQ still holds it. */
 export function addJob(queue: Queue<JobPayload>, job: QueueJobRef) {
-  return queue.add(job.type, { jobId: job.id, instanceId: job.instanceId, requestId: job.requestId }, { ...JOB_OPTIONS, jobId: job.id });
+  return queue.add(
+    job.type,
+    { jobId: job.id, instanceId: job.instanceId, requestId: job.requestId },
+    { ...JOB_OPTIONS, jobId: job.id },
+  );
 }

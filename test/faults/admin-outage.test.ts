@@ -50,7 +50,9 @@ describe('an admin database outage', function () {
     });
     await stack.startWorker({}, driver);
     const name = stack.db('outage');
-    const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `Outage ${stack.id}`, databaseName: name } });
+    const r = await stack.request('POST', '/admin/instances', {
+      body: { instanceName: `Outage ${stack.id}`, databaseName: name },
+    });
     expect(r.status).to.equal(201);
 
     // During the outage, the API fails fast with problem+json.
@@ -81,6 +83,10 @@ describe('an admin database outage', function () {
     } finally {
       proxy.restore();
     }
-    await waitFor(async () => (await stack.request('GET', '/admin/instances')).status === 200, 'the API to recover', 30_000);
+    await waitFor(
+      async () => (await stack.request('GET', '/admin/instances')).status === 200,
+      'the API to recover',
+      30_000,
+    );
   });
 });

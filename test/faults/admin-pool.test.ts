@@ -28,20 +28,32 @@ describe('a worker whose concurrency reaches the admin pool size', function () {
 
       it(`creates all ${CREATES} instances without one false "admin database unavailable" retry`, async () => {
         const started = Date.now();
-        const posts = await Promise.all(Array.from({ length: CREATES }, (_, i) => stack.request('POST', '/admin/instances', {
-          body: { instanceName: `Pool ${poolSize} ${stack.id} ${i}`, databaseName: stack.db(`pool_${i}`) },
-        })));
+        const posts = await Promise.all(
+          Array.from({ length: CREATES }, (_, i) =>
+            stack.request('POST', '/admin/instances', {
+              body: { instanceName: `Pool ${poolSize} ${stack.id} ${i}`, databaseName: stack.db(`pool_${i}`) },
+            }),
+          ),
+        );
         expect(posts.map((p) => p.status)).to.deep.equal(Array(CREATES).fill(201));
         const jobs = stack.dataSource.getRepository(JobEntity);
         let finished = false;
         try {
-          await waitFor(async () => (await jobs.countBy({ status: 'succeeded' })) === CREATES, `all ${CREATES} creates`, 120_000, 200);
+          await waitFor(
+            async () => (await jobs.countBy({ status: 'succeeded' })) === CREATES,
+            `all ${CREATES} creates`,
+            120_000,
+            200,
+          );
           finished = true;
         } finally {
-          console.log(`      pool ${poolSize}: ${log.events('admin_db.retrying').length} admin_db.retrying events; ${finished ? `all ${CREATES} Created after ${((Date.now() - started) / 1000).toFixed(1)} s` : `${await jobs.countBy({ status: 'succeeded' })} of ${CREATES} done at the deadline`}`);
+          console.log(
+            `      pool ${poolSize}: ${log.events('admin_db.retrying').length} admin_db.retrying events; ${finished ? `all ${CREATES} Created after ${((Date.now() - started) / 1000).toFixed(1)} s` : `${await jobs.countBy({ status: 'succeeded' })} of ${CREATES} done at the deadline`}`,
+          );
         }
         expect(log.events('admin_db.retrying'), 'admin_db.retrying events').to.deep.equal([]);
-        for (const p of posts) expect((await stack.request('GET', `/admin/instances/${p.body.id}`)).body.status).to.equal('Created');
+        for (const p of posts)
+          expect((await stack.request('GET', `/admin/instances/${p.body.id}`)).body.status).to.equal('Created');
         await expectServerMatchesRecords(stack);
       });
     });

@@ -24,7 +24,15 @@ describe('workers killed at random while creates, renames and deletes run', func
   const spawn = () => workers.push(new WorkerProcess({ ...stack.env, LOG_LEVEL: 'info' }));
 
   before(async () => {
-    stack = await startStack({ worker: false, env: { JOB_LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', RECONCILE_INTERVAL_MS: '500', GLOBAL_CONCURRENCY: '2' } });
+    stack = await startStack({
+      worker: false,
+      env: {
+        JOB_LOCK_DURATION_MS: '2000',
+        STALLED_INTERVAL_MS: '1000',
+        RECONCILE_INTERVAL_MS: '500',
+        GLOBAL_CONCURRENCY: '2',
+      },
+    });
   });
   after(async () => {
     await Promise.all(workers.map((w) => w.kill('SIGKILL')));
@@ -53,15 +61,20 @@ describe('workers killed at random while creates, renames and deletes run', func
     const allFinished = async () => (await jobs.count({ where: [{ status: 'queued' }, { status: 'running' }] })) === 0;
     try {
       for (let i = 0; i < INSTANCES; i++) {
-        const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `Chaos ${stack.id} ${i}`, databaseName: stack.db(`chaos_${i}`) } });
+        const r = await stack.request('POST', '/admin/instances', {
+          body: { instanceName: `Chaos ${stack.id} ${i}`, databaseName: stack.db(`chaos_${i}`) },
+        });
         expect(r.status).to.equal(201);
         ids.push(r.body.id);
       }
       await waitFor(allFinished, 'the creates to finish', 180_000, 200);
       for (const [i, id] of ids.entries()) {
-        const r = i % 2 === 0
-          ? await stack.request('PUT', `/admin/instances/${id}`, { body: { databaseName: stack.db(`chaos_${i}_renamed`) } })
-          : await stack.request('DELETE', `/admin/instances/${id}`);
+        const r =
+          i % 2 === 0
+            ? await stack.request('PUT', `/admin/instances/${id}`, {
+                body: { databaseName: stack.db(`chaos_${i}_renamed`) },
+              })
+            : await stack.request('DELETE', `/admin/instances/${id}`);
         expect(r.status).to.equal(200);
       }
       await waitFor(allFinished, 'the renames and deletes to finish', 180_000, 200);
@@ -71,7 +84,9 @@ describe('workers killed at random while creates, renames and deletes run', func
     }
 
     const rows = await jobs.find();
-    expect(rows.filter((j) => j.status !== 'succeeded').map((j) => `${j.type} ${j.status}: ${j.error}`)).to.deep.equal([]);
+    expect(rows.filter((j) => j.status !== 'succeeded').map((j) => `${j.type} ${j.status}: ${j.error}`)).to.deep.equal(
+      [],
+    );
     expect(rows).to.have.length(INSTANCES * 2);
     for (const [i, id] of ids.entries()) {
       const instance = (await stack.request('GET', `/admin/instances/${id}`)).body;
@@ -81,6 +96,8 @@ describe('workers killed at random while creates, renames and deletes run', func
     await expectServerMatchesRecords(stack);
     const retried = rows.filter((j) => j.attempts > 1).length;
     expect(kills).to.be.greaterThan(3);
-    console.log(`      ${kills} workers killed; ${rows.length} jobs all succeeded, ${retried} of them after more than one attempt`);
+    console.log(
+      `      ${kills} workers killed; ${rows.length} jobs all succeeded, ${retried} of them after more than one attempt`,
+    );
   });
 });

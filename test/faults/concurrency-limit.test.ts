@@ -68,7 +68,10 @@ describe('GLOBAL_CONCURRENCY=1 across a Redis that loses its data', function () 
       let stack: Stack;
       before(async () => {
         redis = await PrivateRedis.start();
-        stack = await startStack({ worker: false, env: { REDIS_URL: redis.url, GLOBAL_CONCURRENCY: '1', WORKER_CONCURRENCY: '3' } });
+        stack = await startStack({
+          worker: false,
+          env: { REDIS_URL: redis.url, GLOBAL_CONCURRENCY: '1', WORKER_CONCURRENCY: '3' },
+        });
       });
       after(async () => {
         await stack.stop();
@@ -80,7 +83,11 @@ describe('GLOBAL_CONCURRENCY=1 across a Redis that loses its data', function () 
         for (let i = 0; i < 2; i++) await stack.startWorker({}, countedDriver(gauge, 1500));
         const posts = [];
         for (let i = 0; i < CREATES; i++) {
-          posts.push(await stack.request('POST', '/admin/instances', { body: { instanceName: `Limit ${fault} ${stack.id} ${i}`, databaseName: stack.db(`limit_${i}`) } }));
+          posts.push(
+            await stack.request('POST', '/admin/instances', {
+              body: { instanceName: `Limit ${fault} ${stack.id} ${i}`, databaseName: stack.db(`limit_${i}`) },
+            }),
+          );
         }
         expect(posts.map((p) => p.status)).to.deep.equal(Array(CREATES).fill(201));
         const clones = posts.map((p) => `CREATE DATABASE "${stagingDatabaseName(p.body.job.id)}"%`);
@@ -90,7 +97,10 @@ describe('GLOBAL_CONCURRENCY=1 across a Redis that loses its data', function () 
         let done = false;
         const sampler = withServer(async (c) => {
           while (!done) {
-            const r = await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE ANY($1)`, [clones]);
+            const r = await c.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE ANY($1)`,
+              [clones],
+            );
             serverPeak = Math.max(serverPeak, r.rows[0].n);
             samples++;
             await sleep(5);
@@ -99,18 +109,31 @@ describe('GLOBAL_CONCURRENCY=1 across a Redis that loses its data', function () 
         const jobs = stack.dataSource.getRepository(JobEntity);
         try {
           // Strike while one create runs and the others wait for the limit.
-          await waitFor(async () => (await jobs.countBy({ status: 'succeeded' })) >= 1 && gauge.active === 1, 'a create in progress after a first success', 60_000, 10);
+          await waitFor(
+            async () => (await jobs.countBy({ status: 'succeeded' })) >= 1 && gauge.active === 1,
+            'a create in progress after a first success',
+            60_000,
+            10,
+          );
           if (fault === 'FLUSHALL') await redis.flushAll();
           else await redis.restart();
-          await waitFor(async () => (await jobs.countBy({ status: 'succeeded' })) === CREATES, `all ${CREATES} creates`, 150_000, 200);
+          await waitFor(
+            async () => (await jobs.countBy({ status: 'succeeded' })) === CREATES,
+            `all ${CREATES} creates`,
+            150_000,
+            200,
+          );
         } finally {
           done = true;
           await sampler;
         }
-        console.log(`      ${fault}: peak ${gauge.peak} creates at once in the drivers, ${serverPeak} CREATE DATABASE at once over ${samples} samples (limit 1)`);
+        console.log(
+          `      ${fault}: peak ${gauge.peak} creates at once in the drivers, ${serverPeak} CREATE DATABASE at once over ${samples} samples (limit 1)`,
+        );
         expect(gauge.peak, 'creates at once in the drivers').to.equal(1);
         expect(serverPeak, 'CREATE DATABASE at once on the server').to.equal(1);
-        for (const p of posts) expect((await stack.request('GET', `/admin/instances/${p.body.id}`)).body.status).to.equal('Created');
+        for (const p of posts)
+          expect((await stack.request('GET', `/admin/instances/${p.body.id}`)).body.status).to.equal('Created');
         await expectServerMatchesRecords(stack);
       });
     });

@@ -29,40 +29,61 @@ describe('a dead worker, at the default lock settings', function () {
 
   before(async () => {
     // Empty values mean "not set": the workers run with the defaults of shared/config.ts.
-    stack = await startStack({ worker: false, env: { JOB_LOCK_DURATION_MS: '', STALLED_INTERVAL_MS: '', GLOBAL_CONCURRENCY: '2', RECONCILE_INTERVAL_MS: '' } });
+    stack = await startStack({
+      worker: false,
+      env: { JOB_LOCK_DURATION_MS: '', STALLED_INTERVAL_MS: '', GLOBAL_CONCURRENCY: '2', RECONCILE_INTERVAL_MS: '' },
+    });
   });
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((w) => w.kill('SIGKILL')));
   });
   after(async () => stack.stop());
 
-  it('lets a healthy worker finish the queued creates and resume the dead workers\' jobs soon after two workers holding jobs are killed', async () => {
+  it("lets a healthy worker finish the queued creates and resume the dead workers' jobs soon after two workers holding jobs are killed", async () => {
     const CREATES = 8;
-    const victims = [1, 2].map(() => spawnWorker({ WORKER_CONCURRENCY: '1', ODSIM_FAULT_PAUSE_AT: 'create.cloning', ODSIM_FAULT_PAUSE_MS: '600000' }));
+    const victims = [1, 2].map(() =>
+      spawnWorker({ WORKER_CONCURRENCY: '1', ODSIM_FAULT_PAUSE_AT: 'create.cloning', ODSIM_FAULT_PAUSE_MS: '600000' }),
+    );
     await Promise.all(victims.map((w) => w.waitForEvent('worker.started')));
-    const posts = await Promise.all(Array.from({ length: CREATES }, (_, i) => stack.request('POST', '/admin/instances', {
-      body: { instanceName: `Dead ${stack.id} ${i}`, databaseName: stack.db(`dead_${i}`) },
-    })));
+    const posts = await Promise.all(
+      Array.from({ length: CREATES }, (_, i) =>
+        stack.request('POST', '/admin/instances', {
+          body: { instanceName: `Dead ${stack.id} ${i}`, databaseName: stack.db(`dead_${i}`) },
+        }),
+      ),
+    );
     expect(posts.map((p) => p.status)).to.deep.equal(Array(CREATES).fill(201));
     // Each victim holds one job, paused before its clone: the global limit of 2 is taken.
-    const held = await Promise.all(victims.map(async (w) => {
-      await w.waitForEvent('fault.paused');
-      return (await w.waitForEvent('job.started')).jobId as string;
-    }));
+    const held = await Promise.all(
+      victims.map(async (w) => {
+        await w.waitForEvent('fault.paused');
+        return (await w.waitForEvent('job.started')).jobId as string;
+      }),
+    );
     const healthy = spawnWorker();
     await healthy.waitForEvent('worker.started');
 
     const killedAt = Date.now();
     await Promise.all(victims.map((w) => w.kill('SIGKILL')));
-    const resumedAfter = await Promise.all(held.map(async (jobId) => {
-      await healthy.waitForEvent('job.started', (e) => e.jobId === jobId, RESUME_DEADLINE_MS);
-      return Date.now() - killedAt;
-    }));
+    const resumedAfter = await Promise.all(
+      held.map(async (jobId) => {
+        await healthy.waitForEvent('job.started', (e) => e.jobId === jobId, RESUME_DEADLINE_MS);
+        return Date.now() - killedAt;
+      }),
+    );
     const jobs = stack.dataSource.getRepository(JobEntity);
-    await waitFor(async () => (await jobs.countBy({ status: 'succeeded' })) === CREATES, `all ${CREATES} creates`, ALL_DONE_DEADLINE_MS, 200);
+    await waitFor(
+      async () => (await jobs.countBy({ status: 'succeeded' })) === CREATES,
+      `all ${CREATES} creates`,
+      ALL_DONE_DEADLINE_MS,
+      200,
+    );
     const allDoneAfter = Date.now() - killedAt;
-    console.log(`      dead workers' jobs resumed ${resumedAfter.map(seconds).join(' s, ')} s after the kill; all ${CREATES} creates done after ${seconds(allDoneAfter)} s`);
-    for (const jobId of held) expect((await jobs.findOneByOrFail({ id: jobId })).attempts, `attempts of ${jobId}`).to.equal(2);
+    console.log(
+      `      dead workers' jobs resumed ${resumedAfter.map(seconds).join(' s, ')} s after the kill; all ${CREATES} creates done after ${seconds(allDoneAfter)} s`,
+    );
+    for (const jobId of held)
+      expect((await jobs.findOneByOrFail({ id: jobId })).attempts, `attempts of ${jobId}`).to.equal(2);
     await expectServerMatchesRecords(stack);
   });
 
@@ -72,16 +93,23 @@ describe('a dead worker, at the default lock settings', function () {
     await first.kill('SIGTERM');
     const victim = spawnWorker({ ODSIM_FAULT_PAUSE_AT: 'rename.closed', ODSIM_FAULT_PAUSE_MS: '600000' });
     const to = `${instance.databaseName}_to`;
-    expect((await stack.request('PUT', `/admin/instances/${instance.id}`, { body: { databaseName: to } })).status).to.equal(200);
+    expect(
+      (await stack.request('PUT', `/admin/instances/${instance.id}`, { body: { databaseName: to } })).status,
+    ).to.equal(200);
     await victim.waitForEvent('fault.paused', (e) => e.step === 'rename.closed');
     const killedAt = Date.now();
     await victim.kill('SIGKILL');
     spawnWorker();
-    await waitFor(async () => {
-      const session = await connectTo(to);
-      await session.end();
-      return true;
-    }, `${to} to accept connections`, RESUME_DEADLINE_MS, 200);
+    await waitFor(
+      async () => {
+        const session = await connectTo(to);
+        await session.end();
+        return true;
+      },
+      `${to} to accept connections`,
+      RESUME_DEADLINE_MS,
+      200,
+    );
     const refusedFor = Date.now() - killedAt;
     const done = await stack.waitForStatus(instance.id, 'Created', 30_000);
     console.log(`      the renamed database accepted connections again ${seconds(refusedFor)} s after the kill`);

@@ -25,9 +25,13 @@ describe('load and concurrency', function () {
     it(`creates each database exactly once and never runs more than ${GLOBAL} clones at once`, async () => {
       for (let i = 0; i < 3; i++) workers.push(new WorkerProcess({ ...stack.env, LOG_LEVEL: 'info' }));
       await Promise.all(workers.map((w) => w.waitForEvent('worker.started')));
-      const posts = await Promise.all(Array.from({ length: CREATES }, (_, i) => stack.request('POST', '/admin/instances', {
-        body: { instanceName: `Load ${stack.id} ${i}`, databaseName: stack.db(`load_${i}`) },
-      })));
+      const posts = await Promise.all(
+        Array.from({ length: CREATES }, (_, i) =>
+          stack.request('POST', '/admin/instances', {
+            body: { instanceName: `Load ${stack.id} ${i}`, databaseName: stack.db(`load_${i}`) },
+          }),
+        ),
+      );
       expect(posts.map((p) => p.status)).to.deep.equal(Array(CREATES).fill(201));
 
       let samples = 0;
@@ -36,7 +40,9 @@ describe('load and concurrency', function () {
       const sampler = (async () => {
         await withServer(async (c) => {
           while (!done) {
-            const r = await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'CREATE DATABASE "odsim_staging_%'`);
+            const r = await c.query(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'CREATE DATABASE "odsim_staging_%'`,
+            );
             samples++;
             peak = Math.max(peak, r.rows[0].n);
             await new Promise((resolve) => setTimeout(resolve, 5));
@@ -45,20 +51,32 @@ describe('load and concurrency', function () {
       })();
       const jobs = stack.dataSource.getRepository(JobEntity);
       try {
-        await waitFor(async () => (await jobs.countBy({ status: 'succeeded' })) === CREATES, `${CREATES} creates`, 280_000, 250);
+        await waitFor(
+          async () => (await jobs.countBy({ status: 'succeeded' })) === CREATES,
+          `${CREATES} creates`,
+          280_000,
+          250,
+        );
       } finally {
         done = true;
         await sampler;
       }
       expect(peak, 'concurrent clones seen in pg_stat_activity').to.be.within(1, GLOBAL);
-      const audit = await stack.dataSource.getRepository(AuditEventEntity).find({ where: { action: 'instance.create', outcome: 'succeeded' } });
+      const audit = await stack.dataSource
+        .getRepository(AuditEventEntity)
+        .find({ where: { action: 'instance.create', outcome: 'succeeded' } });
       expect(audit).to.have.length(CREATES);
-      expect(audit.every((a) => JSON.parse(a.details!).outcome === 'created'), 'every create cloned exactly once').to.equal(true);
+      expect(
+        audit.every((a) => JSON.parse(a.details!).outcome === 'created'),
+        'every create cloned exactly once',
+      ).to.equal(true);
       expect(new Set(audit.map((a) => a.instanceId)).size).to.equal(CREATES);
       const perWorker = workers.map((w) => w.events('job.succeeded').length);
       expect(perWorker.reduce((a, b) => a + b, 0)).to.equal(CREATES);
       await expectServerMatchesRecords(stack);
-      console.log(`      ${samples} samples of pg_stat_activity, peak ${peak} concurrent clones (limit ${GLOBAL}); jobs per worker: ${perWorker.join(', ')}`);
+      console.log(
+        `      ${samples} samples of pg_stat_activity, peak ${peak} concurrent clones (limit ${GLOBAL}); jobs per worker: ${perWorker.join(', ')}`,
+      );
     });
   });
 
@@ -72,20 +90,36 @@ describe('load and concurrency', function () {
     it('accepts one and answers 409 to the others while its job is unfinished', async () => {
       const instance = await stack.createInstance('contended');
       await stack.stopWorkers();
-      const requests = Array.from({ length: 50 }, (_, i) => (i % 3 === 2
-        ? stack.request('DELETE', `/admin/instances/${instance.id}`)
-        : stack.request('PUT', `/admin/instances/${instance.id}`, { body: { databaseName: stack.db(`contended_${i}`) } })));
+      const requests = Array.from({ length: 50 }, (_, i) =>
+        i % 3 === 2
+          ? stack.request('DELETE', `/admin/instances/${instance.id}`)
+          : stack.request('PUT', `/admin/instances/${instance.id}`, {
+              body: { databaseName: stack.db(`contended_${i}`) },
+            }),
+      );
       const results = await Promise.all(requests);
       const statuses = results.map((r) => r.status);
       expect(statuses.filter((s) => s === 200)).to.have.length(1);
       expect(statuses.filter((s) => s === 409)).to.have.length(49);
-      expect(results.filter((r) => r.status === 409).every((r) => r.headers.get('content-type')?.startsWith('application/problem+json'))).to.equal(true);
-      const unfinished = await stack.dataSource.getRepository(JobEntity).count({ where: [{ instanceId: instance.id, status: 'queued' }, { instanceId: instance.id, status: 'running' }] });
+      expect(
+        results
+          .filter((r) => r.status === 409)
+          .every((r) => r.headers.get('content-type')?.startsWith('application/problem+json')),
+      ).to.equal(true);
+      const unfinished = await stack.dataSource.getRepository(JobEntity).count({
+        where: [
+          { instanceId: instance.id, status: 'queued' },
+          { instanceId: instance.id, status: 'running' },
+        ],
+      });
       expect(unfinished).to.equal(1);
       await stack.startWorker();
       const winner = results.find((r) => r.status === 200)!.body;
       const final = await stack.waitForStatus(instance.id, winner.status === 'PendingDelete' ? 'Deleted' : 'Created');
-      if (winner.status === 'PendingRename') expect(final.databaseName).to.equal(winner.job && (await stack.request('GET', `/admin/jobs/${winner.job.id}`)).body.targetDatabaseName);
+      if (winner.status === 'PendingRename')
+        expect(final.databaseName).to.equal(
+          winner.job && (await stack.request('GET', `/admin/jobs/${winner.job.id}`)).body.targetDatabaseName,
+        );
       await expectServerMatchesRecords(stack);
     });
 
@@ -96,13 +130,25 @@ describe('load and concurrency', function () {
       let peakUnfinished = 0;
       const jobs = stack.dataSource.getRepository(JobEntity);
       for (let round = 0; round < 5; round++) {
-        const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => stack.request('PUT', `/admin/instances/${instance.id}`, {
-          body: { databaseName: stack.db(`live_${round}_${i}`) },
-        })));
+        const burst = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            stack.request('PUT', `/admin/instances/${instance.id}`, {
+              body: { databaseName: stack.db(`live_${round}_${i}`) },
+            }),
+          ),
+        );
         accepted += burst.filter((r) => r.status === 200).length;
         conflicts += burst.filter((r) => r.status === 409).length;
         expect(burst.every((r) => r.status === 200 || r.status === 409)).to.equal(true);
-        peakUnfinished = Math.max(peakUnfinished, await jobs.count({ where: [{ instanceId: instance.id, status: 'queued' }, { instanceId: instance.id, status: 'running' }] }));
+        peakUnfinished = Math.max(
+          peakUnfinished,
+          await jobs.count({
+            where: [
+              { instanceId: instance.id, status: 'queued' },
+              { instanceId: instance.id, status: 'running' },
+            ],
+          }),
+        );
         await stack.waitForStatus(instance.id, 'Created');
       }
       expect(accepted).to.be.at.least(5);

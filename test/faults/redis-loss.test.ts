@@ -23,7 +23,16 @@ describe(`losing Redis while ${JOBS} jobs are queued or running`, function () {
 
       before(async () => {
         redis = await PrivateRedis.start();
-        stack = await startStack({ worker: false, env: { REDIS_URL: redis.url, RECONCILE_INTERVAL_MS: '500', JOB_LOCK_DURATION_MS: '3000', STALLED_INTERVAL_MS: '1000', GLOBAL_CONCURRENCY: '2' } });
+        stack = await startStack({
+          worker: false,
+          env: {
+            REDIS_URL: redis.url,
+            RECONCILE_INTERVAL_MS: '500',
+            JOB_LOCK_DURATION_MS: '3000',
+            STALLED_INTERVAL_MS: '1000',
+            GLOBAL_CONCURRENCY: '2',
+          },
+        });
       });
       after(async () => {
         await Promise.all(workers.map((w) => w.kill('SIGKILL')));
@@ -34,30 +43,49 @@ describe(`losing Redis while ${JOBS} jobs are queued or running`, function () {
       it(`finishes all ${JOBS} creates exactly once`, async () => {
         const ids: string[] = [];
         for (let i = 0; i < JOBS; i++) {
-          const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `Loss ${fault} ${stack.id} ${i}`, databaseName: stack.db(`loss_${i}`) } });
+          const r = await stack.request('POST', '/admin/instances', {
+            body: { instanceName: `Loss ${fault} ${stack.id} ${i}`, databaseName: stack.db(`loss_${i}`) },
+          });
           expect(r.status).to.equal(201);
           ids.push(r.body.id);
         }
         for (let i = 0; i < 2; i++) workers.push(new WorkerProcess({ ...stack.env, LOG_LEVEL: 'info' }));
         const jobs = stack.dataSource.getRepository(JobEntity);
         // Strike while some jobs are done, some running and most still queued.
-        await waitFor(async () => (await jobs.countBy({ status: 'succeeded' })) >= 3, 'a few jobs to finish', 60_000, 20);
+        await waitFor(
+          async () => (await jobs.countBy({ status: 'succeeded' })) >= 3,
+          'a few jobs to finish',
+          60_000,
+          20,
+        );
         const running = await jobs.countBy({ status: 'running' });
         if (fault === 'FLUSHALL') await redis.flushAll();
         else await redis.restart();
         const unfinishedAtFault = await jobs.count({ where: [{ status: 'queued' }, { status: 'running' }] });
         expect(unfinishedAtFault, 'jobs still unfinished when Redis was lost').to.be.greaterThan(10);
 
-        await waitFor(async () => (await jobs.countBy({ status: 'succeeded' })) === JOBS, `all ${JOBS} jobs to succeed`, 180_000, 200);
-        for (const id of ids) expect((await stack.request('GET', `/admin/instances/${id}`)).body.status).to.equal('Created');
-        const audit = await stack.dataSource.getRepository(AuditEventEntity).find({ where: { action: 'instance.create', outcome: 'succeeded' } });
+        await waitFor(
+          async () => (await jobs.countBy({ status: 'succeeded' })) === JOBS,
+          `all ${JOBS} jobs to succeed`,
+          180_000,
+          200,
+        );
+        for (const id of ids)
+          expect((await stack.request('GET', `/admin/instances/${id}`)).body.status).to.equal('Created');
+        const audit = await stack.dataSource
+          .getRepository(AuditEventEntity)
+          .find({ where: { action: 'instance.create', outcome: 'succeeded' } });
         expect(audit).to.have.length(JOBS);
         const created = audit.filter((a) => JSON.parse(a.details!).outcome === 'created').length;
-        expect(created + audit.filter((a) => JSON.parse(a.details!).outcome === 'already-created').length).to.equal(JOBS);
+        expect(created + audit.filter((a) => JSON.parse(a.details!).outcome === 'already-created').length).to.equal(
+          JOBS,
+        );
         await expectServerMatchesRecords(stack);
         const reEnqueued = workers.flatMap((w) => w.events('reconciler.enqueued')).length;
         expect(reEnqueued, 're-enqueued by the reconciler').to.be.greaterThan(0);
-        console.log(`      ${fault}: ${unfinishedAtFault} unfinished (${running} running) at the fault, ${reEnqueued} re-enqueued, ${created} clones, 0 lost`);
+        console.log(
+          `      ${fault}: ${unfinishedAtFault} unfinished (${running} running) at the fault, ${reEnqueued} re-enqueued, ${created} clones, 0 lost`,
+        );
       });
     });
   }

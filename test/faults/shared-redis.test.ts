@@ -20,16 +20,25 @@ describe('two deployments sharing one Redis and queue prefix', () => {
     for (const stack of stacks) await stack.stop();
   });
 
-  it('never delivers one deployment\'s job to the other, and each finishes its own creates', async () => {
+  it("never delivers one deployment's job to the other, and each finishes its own creates", async () => {
     expect(stacks[0].deploymentId).to.not.equal(stacks[1].deploymentId);
-    const created = await Promise.all(stacks.flatMap((stack) => Array.from({ length: 10 }, (_, i) => stack.request('POST', '/admin/instances', {
-      body: { instanceName: `Shared ${stack.id} ${i}`, databaseName: stack.db(`shared_${i}`) },
-    }).then((r) => ({ stack, r })))));
+    const created = await Promise.all(
+      stacks.flatMap((stack) =>
+        Array.from({ length: 10 }, (_, i) =>
+          stack
+            .request('POST', '/admin/instances', {
+              body: { instanceName: `Shared ${stack.id} ${i}`, databaseName: stack.db(`shared_${i}`) },
+            })
+            .then((r) => ({ stack, r })),
+        ),
+      ),
+    );
     expect(created.map(({ r }) => r.status)).to.deep.equal(Array(20).fill(201));
     await Promise.all(created.map(({ stack, r }) => stack.waitForStatus(r.body.id, 'Created', 60_000)));
     const orphans = logs.reduce((n, log) => n + log.events('job.orphan_delivery').length, 0);
     console.log(`      20 creates in two deployments: ${orphans} deliveries to the wrong deployment`);
-    for (const log of logs) expect(log.events('job.orphan_delivery'), 'deliveries of the other deployment\'s jobs').to.deep.equal([]);
+    for (const log of logs)
+      expect(log.events('job.orphan_delivery'), "deliveries of the other deployment's jobs").to.deep.equal([]);
     for (const stack of stacks) await expectServerMatchesRecords(stack);
   });
 
@@ -37,6 +46,11 @@ describe('two deployments sharing one Redis and queue prefix', () => {
     // The first stack's worker started before the second existed; the second saw the first.
     const warning = logs[1].events('deployment.redis_shared');
     expect(warning, 'warning of the deployment that started second').to.have.length.greaterThan(0);
-    expect(warning[0]).to.include({ level: 'error', deploymentId: stacks[1].deploymentId, otherDeploymentId: stacks[0].deploymentId, queuePrefix: prefix });
+    expect(warning[0]).to.include({
+      level: 'error',
+      deploymentId: stacks[1].deploymentId,
+      otherDeploymentId: stacks[0].deploymentId,
+      queuePrefix: prefix,
+    });
   });
 });

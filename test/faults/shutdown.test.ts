@@ -17,10 +17,16 @@ describe('graceful shutdown', function () {
 
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     it(`a worker finishes the job in hand on ${signal}, then exits cleanly`, async () => {
-      const worker = new WorkerProcess({ ...stack.env, ODSIM_FAULT_PAUSE_AT: 'create.cloned', ODSIM_FAULT_PAUSE_MS: '2000' });
+      const worker = new WorkerProcess({
+        ...stack.env,
+        ODSIM_FAULT_PAUSE_AT: 'create.cloned',
+        ODSIM_FAULT_PAUSE_MS: '2000',
+      });
       try {
         const name = stack.db(`stop_${signal.toLowerCase()}`);
-        const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `Stop ${signal} ${stack.id}`, databaseName: name } });
+        const r = await stack.request('POST', '/admin/instances', {
+          body: { instanceName: `Stop ${signal} ${stack.id}`, databaseName: name },
+        });
         await worker.waitForEvent('fault.paused');
         worker.child.kill(signal);
         expect(await worker.exited).to.equal(0);
@@ -45,7 +51,10 @@ describe('graceful shutdown', function () {
       await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/live`)).ok, 'the API to listen', 30_000);
       api.kill('SIGTERM');
       expect(await exited).to.equal(0);
-      const refused = await fetch(`http://127.0.0.1:${port}/health/live`).then(() => false, () => true);
+      const refused = await fetch(`http://127.0.0.1:${port}/health/live`).then(
+        () => false,
+        () => true,
+      );
       expect(refused).to.equal(true);
     } finally {
       api.kill('SIGKILL');

@@ -24,7 +24,10 @@ describe('a worker killed at any phase (SIGKILL)', function () {
   const pausingAt = (step: string) => spawnWorker({ ODSIM_FAULT_PAUSE_AT: step, ODSIM_FAULT_PAUSE_MS: '120000' });
 
   before(async () => {
-    stack = await startStack({ worker: false, env: { JOB_LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', RECONCILE_INTERVAL_MS: '1000' } });
+    stack = await startStack({
+      worker: false,
+      env: { JOB_LOCK_DURATION_MS: '2000', STALLED_INTERVAL_MS: '1000', RECONCILE_INTERVAL_MS: '1000' },
+    });
   });
   afterEach(async () => {
     await Promise.all(workers.splice(0).map((w) => w.kill('SIGKILL')));
@@ -42,7 +45,9 @@ describe('a worker killed at any phase (SIGKILL)', function () {
     it(`finishes a create after a kill at ${step}, with no orphan and no false Created`, async () => {
       const victim = pausingAt(step);
       const name = stack.db(step.replace('.', '_'));
-      const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `Crash ${step} ${stack.id}`, databaseName: name } });
+      const r = await stack.request('POST', '/admin/instances', {
+        body: { instanceName: `Crash ${step} ${stack.id}`, databaseName: name },
+      });
       await victim.waitForEvent('fault.paused', (e) => e.step === step);
       await victim.kill('SIGKILL');
       expect((await stack.request('GET', `/admin/instances/${r.body.id}`)).body.status).to.equal('CreateInProgress');
@@ -59,11 +64,24 @@ describe('a worker killed at any phase (SIGKILL)', function () {
   it('finishes a create after a kill in the middle of CREATE DATABASE', async () => {
     const victim = spawnWorker();
     const name = stack.db('mid_clone');
-    const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `Mid clone ${stack.id}`, databaseName: name } });
+    const r = await stack.request('POST', '/admin/instances', {
+      body: { instanceName: `Mid clone ${stack.id}`, databaseName: name },
+    });
     const staging = stagingDatabaseName(r.body.job.id);
-    await waitFor(() => withServer(async (c) => (await c.query(
-      `SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1`, [`CREATE DATABASE "${staging}"%`],
-    )).rowCount! > 0), 'the clone to be running', 30_000, 5);
+    await waitFor(
+      () =>
+        withServer(
+          async (c) =>
+            (
+              await c.query(`SELECT 1 FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1`, [
+                `CREATE DATABASE "${staging}"%`,
+              ])
+            ).rowCount! > 0,
+        ),
+      'the clone to be running',
+      30_000,
+      5,
+    );
     await victim.kill('SIGKILL');
     spawnWorker();
     await stack.waitForStatus(r.body.id, 'Created');
@@ -104,7 +122,9 @@ describe('a worker killed at any phase (SIGKILL)', function () {
   it('clears a database that an interrupted drop left invalid (datconnlimit = -2)', async () => {
     const instance = await createAndWait('invalid');
     // What PostgreSQL leaves when DROP DATABASE is interrupted after its first, non-transactional step.
-    await withServer((c) => c.query(`UPDATE pg_database SET datconnlimit = -2 WHERE datname = $1`, [instance.databaseName]));
+    await withServer((c) =>
+      c.query(`UPDATE pg_database SET datconnlimit = -2 WHERE datname = $1`, [instance.databaseName]),
+    );
     spawnWorker();
     await stack.request('DELETE', `/admin/instances/${instance.id}`);
     await stack.waitForStatus(instance.id, 'Deleted');
@@ -116,7 +136,9 @@ describe('a worker killed at any phase (SIGKILL)', function () {
     // Each worker pauses 6 s inside the create (three lock durations); the lock is renewed meanwhile.
     const slow = [1, 2].map(() => spawnWorker({ ODSIM_FAULT_PAUSE_AT: 'create.cloned', ODSIM_FAULT_PAUSE_MS: '6000' }));
     await Promise.all(slow.map((w) => w.waitForEvent('worker.started')));
-    const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `Slow ${stack.id}`, databaseName: stack.db('slow') } });
+    const r = await stack.request('POST', '/admin/instances', {
+      body: { instanceName: `Slow ${stack.id}`, databaseName: stack.db('slow') },
+    });
     await stack.waitForStatus(r.body.id, 'Created', 60_000);
     const starts = slow.flatMap((w) => w.events('job.started')).filter((e) => e.jobId === r.body.job.id);
     expect(starts).to.have.length(1);

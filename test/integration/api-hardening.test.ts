@@ -15,7 +15,10 @@ function expectProblem(r: HttpResult, status: number): void {
 }
 
 async function counts(stack: Stack): Promise<{ instances: number; jobs: number }> {
-  return { instances: await stack.dataSource.getRepository(InstanceEntity).count(), jobs: await stack.dataSource.getRepository(JobEntity).count() };
+  return {
+    instances: await stack.dataSource.getRepository(InstanceEntity).count(),
+    jobs: await stack.dataSource.getRepository(JobEntity).count(),
+  };
 }
 
 /** A plain session on the stack's admin database, as another client of it would hold. */
@@ -45,13 +48,28 @@ describe('API hardening (issue 6)', () => {
           const racerPid = (await racer.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid`)).rows[0].pid;
           await racer.query(`BEGIN`);
           await racer.query(`SET LOCAL deadlock_timeout = '20s'`); // so that the API's transaction is the one PostgreSQL aborts
-          await racer.query(`INSERT INTO database_name_claims (name_key, instance_id, created_at) VALUES ($1, $2, now())`, [wanted.toLowerCase(), other.id]);
+          await racer.query(
+            `INSERT INTO database_name_claims (name_key, instance_id, created_at) VALUES ($1, $2, now())`,
+            [wanted.toLowerCase(), other.id],
+          );
           // ...the rename locks its instance and waits for that claim...
           const rename = stack.request('PUT', `/admin/instances/${target.id}`, { body: { databaseName: wanted } });
           const adminDb = databaseNameOf(stack.apiConfig.adminDatabase.url);
-          await waitFor(() => withServer(async (c) => (await c.query(
-            `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND pid <> $2`, [adminDb, racerPid],
-          )).rowCount), 'the rename to wait for the claim', 10_000, 20);
+          await waitFor(
+            () =>
+              withServer(
+                async (c) =>
+                  (
+                    await c.query(
+                      `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock' AND pid <> $2`,
+                      [adminDb, racerPid],
+                    )
+                  ).rowCount,
+              ),
+            'the rename to wait for the claim',
+            10_000,
+            20,
+          );
           // ...and the racer then wants the instance the rename holds: a deadlock.
           await racer.query(`SELECT id FROM instances WHERE id = $1 FOR UPDATE`, [target.id]);
           await racer.query(`ROLLBACK`);
@@ -72,13 +90,22 @@ describe('API hardening (issue 6)', () => {
           const name = `Race ${stack.id} ${round}`;
           const db = stack.db(`race_${round}`);
           requests.push(stack.request('POST', '/admin/instances', { body: { instanceName: name, databaseName: db } }));
-          for (const seed of seeds) requests.push(stack.request('PUT', `/admin/instances/${seed.id}`, { body: { instanceName: name, databaseName: db } }));
+          for (const seed of seeds)
+            requests.push(
+              stack.request('PUT', `/admin/instances/${seed.id}`, { body: { instanceName: name, databaseName: db } }),
+            );
         }
         const statuses = (await Promise.all(requests)).map((r) => r.status);
         const tally = statuses.reduce<Record<number, number>>((t, s) => ({ ...t, [s]: (t[s] ?? 0) + 1 }), {});
         console.log(`      race: ${requests.length} requests, statuses ${JSON.stringify(tally)}`);
-        expect(statuses.filter((s) => s >= 500), `statuses ${statuses.join(',')}`).to.deep.equal([]);
-        expect(statuses.every((s) => [200, 201, 409].includes(s)), `statuses ${statuses.join(',')}`).to.equal(true);
+        expect(
+          statuses.filter((s) => s >= 500),
+          `statuses ${statuses.join(',')}`,
+        ).to.deep.equal([]);
+        expect(
+          statuses.every((s) => [200, 201, 409].includes(s)),
+          `statuses ${statuses.join(',')}`,
+        ).to.equal(true);
       });
     });
 
@@ -86,7 +113,9 @@ describe('API hardening (issue 6)', () => {
       let base: string;
       before(async () => {
         base = `Grand Bend ${stack.id}`;
-        const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `  ${base}\u00a0`, databaseName: stack.db('lookalike') } });
+        const r = await stack.request('POST', '/admin/instances', {
+          body: { instanceName: `  ${base}\u00a0`, databaseName: stack.db('lookalike') },
+        });
         expect(r.status, JSON.stringify(r.body)).to.equal(201);
         expect(r.body.instanceName, 'stored trimmed, with plain spaces').to.equal(base);
       });
@@ -102,14 +131,21 @@ describe('API hardening (issue 6)', () => {
       for (const [what, variant] of variants) {
         it(`refuses a second instance whose name differs only by ${what} (409)`, async () => {
           const before = await counts(stack);
-          const r = await stack.request('POST', '/admin/instances', { body: { instanceName: variant(base), databaseName: stack.db(`la_${variants.findIndex(([w]) => w === what)}`) } });
+          const r = await stack.request('POST', '/admin/instances', {
+            body: {
+              instanceName: variant(base),
+              databaseName: stack.db(`la_${variants.findIndex(([w]) => w === what)}`),
+            },
+          });
           expectProblem(r, 409);
           expect(await counts(stack)).to.deep.equal(before);
         });
       }
 
       it('refuses a name whose words are spelled in Cyrillic letters that look Latin (409)', async () => {
-        const latin = await stack.request('POST', '/admin/instances', { body: { instanceName: `Ace ${stack.id} Cox`, databaseName: stack.db('ace') } });
+        const latin = await stack.request('POST', '/admin/instances', {
+          body: { instanceName: `Ace ${stack.id} Cox`, databaseName: stack.db('ace') },
+        });
         expect(latin.status).to.equal(201);
         const cyrillic = await stack.request('POST', '/admin/instances', {
           body: { instanceName: `\u0410\u0441\u0435 ${stack.id} \u0421\u043e\u0445`, databaseName: stack.db('ace2') },
@@ -119,43 +155,65 @@ describe('API hardening (issue 6)', () => {
 
       it('treats the NFC and NFD forms of a name as one name, and stores NFC', async () => {
         const nfc = `Caf\u00e9 ${stack.id}`;
-        const created = await stack.request('POST', '/admin/instances', { body: { instanceName: nfc.normalize('NFD'), databaseName: stack.db('cafe') } });
+        const created = await stack.request('POST', '/admin/instances', {
+          body: { instanceName: nfc.normalize('NFD'), databaseName: stack.db('cafe') },
+        });
         expect(created.status).to.equal(201);
         expect(created.body.instanceName).to.equal(nfc);
-        const again = await stack.request('POST', '/admin/instances', { body: { instanceName: nfc, databaseName: stack.db('cafe2') } });
+        const again = await stack.request('POST', '/admin/instances', {
+          body: { instanceName: nfc, databaseName: stack.db('cafe2') },
+        });
         expectProblem(again, 409);
       });
 
       for (const [what, text] of [
-        ['a zero-width space', 'Grand\u200bBend'], ['a left-to-right mark', 'Grand\u200e Bend'], ['a byte-order mark', '\ufeffGrand Bend'],
-        ['a right-to-left override', 'Grand \u202eBend'], ['a word joiner', 'Grand\u2060Bend'], ['a Hangul filler', 'Grand \u3164 Bend'],
-        ['Cyrillic letters among Latin ones', 'Gr\u0430nd Bend'], ['Greek letters among Latin ones', 'Grand B\u03b5nd'],
+        ['a zero-width space', 'Grand\u200bBend'],
+        ['a left-to-right mark', 'Grand\u200e Bend'],
+        ['a byte-order mark', '\ufeffGrand Bend'],
+        ['a right-to-left override', 'Grand \u202eBend'],
+        ['a word joiner', 'Grand\u2060Bend'],
+        ['a Hangul filler', 'Grand \u3164 Bend'],
+        ['Cyrillic letters among Latin ones', 'Gr\u0430nd Bend'],
+        ['Greek letters among Latin ones', 'Grand B\u03b5nd'],
       ] as const) {
         it(`refuses a name with ${what} (400, field error, nothing written)`, async () => {
           const before = await counts(stack);
-          const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `${text} ${stack.id} x`, databaseName: stack.db('refused') } });
+          const r = await stack.request('POST', '/admin/instances', {
+            body: { instanceName: `${text} ${stack.id} x`, databaseName: stack.db('refused') },
+          });
           expectProblem(r, 400);
           expect(r.body.errors).to.have.keys('instanceName');
-          const renamed = await stack.request('PUT', `/admin/instances/${(await stack.request('GET', '/admin/instances?limit=1')).body[0].id}`, { body: { instanceName: `${text} ${stack.id} y` } });
+          const renamed = await stack.request(
+            'PUT',
+            `/admin/instances/${(await stack.request('GET', '/admin/instances?limit=1')).body[0].id}`,
+            { body: { instanceName: `${text} ${stack.id} y` } },
+          );
           expectProblem(renamed, 400);
           expect(await counts(stack)).to.deep.equal(before);
         });
       }
 
       it('accepts names wholly in another script, and finds names by a look-alike search', async () => {
-        const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `\u0428\u043a\u043e\u043b\u0430 ${stack.id}`, databaseName: stack.db('shkola') } });
+        const r = await stack.request('POST', '/admin/instances', {
+          body: { instanceName: `\u0428\u043a\u043e\u043b\u0430 ${stack.id}`, databaseName: stack.db('shkola') },
+        });
         expect(r.status, JSON.stringify(r.body)).to.equal(201);
-        const found = await stack.request('GET', `/admin/instances?instanceName=${encodeURIComponent(`\uff27rand\u00a0bend ${stack.id}`)}`);
+        const found = await stack.request(
+          'GET',
+          `/admin/instances?instanceName=${encodeURIComponent(`\uff27rand\u00a0bend ${stack.id}`)}`,
+        );
         expect(found.body.map((i: { instanceName: string }) => i.instanceName)).to.deep.equal([base]);
       });
     });
 
     describe('errors shown to read-only clients (finding 12)', () => {
-      it('gives read-only clients a summary of a failure and full-access clients the server\'s words', async () => {
+      it("gives read-only clients a summary of a failure and full-access clients the server's words", async () => {
         const name = stack.db('taken');
         await withServer((c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(name)}`));
         try {
-          const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `Taken ${stack.id}`, databaseName: name } });
+          const r = await stack.request('POST', '/admin/instances', {
+            body: { instanceName: `Taken ${stack.id}`, databaseName: name },
+          });
           await stack.waitForStatus(r.body.id, 'CreateFailed');
           const full = await stack.request('GET', `/admin/instances/${r.body.id}`);
           expect(full.body.lastError).to.contain(name);
@@ -163,7 +221,8 @@ describe('API hardening (issue 6)', () => {
           expect(read.body.lastError).to.equal('The create failed. The details are shown to clients with full access.');
           const jobs = await stack.request('GET', `/admin/instances/${r.body.id}/jobs`, { token: stack.tokens.read });
           const job = await stack.request('GET', `/admin/jobs/${r.body.job.id}`, { token: stack.tokens.read });
-          for (const text of [JSON.stringify(read.body), JSON.stringify(jobs.body), JSON.stringify(job.body)]) expect(text).not.to.contain(full.body.lastError);
+          for (const text of [JSON.stringify(read.body), JSON.stringify(jobs.body), JSON.stringify(job.body)])
+            expect(text).not.to.contain(full.body.lastError);
           expect(job.body.error).to.equal('The create failed. The details are shown to clients with full access.');
           expect((await stack.request('GET', `/admin/jobs/${r.body.job.id}`)).body.error).to.contain(name);
         } finally {
@@ -192,10 +251,14 @@ describe('API hardening (issue 6)', () => {
       });
     }
 
-    it('caps each client\'s unfinished jobs: past the cap, 429 with Retry-After, nothing written (finding 12)', async () => {
-      const burst = await Promise.all(Array.from({ length: 8 }, (_, i) => stack.request('POST', '/admin/instances', {
-        body: { instanceName: `Quota ${stack.id} ${i}`, databaseName: stack.db(`quota_${i}`) },
-      })));
+    it("caps each client's unfinished jobs: past the cap, 429 with Retry-After, nothing written (finding 12)", async () => {
+      const burst = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          stack.request('POST', '/admin/instances', {
+            body: { instanceName: `Quota ${stack.id} ${i}`, databaseName: stack.db(`quota_${i}`) },
+          }),
+        ),
+      );
       const statuses = burst.map((r) => r.status).sort();
       expect(statuses).to.deep.equal([201, 201, 201, 429, 429, 429, 429, 429]);
       const refused = burst.find((r) => r.status === 429)!;
@@ -214,7 +277,10 @@ describe('API hardening (issue 6)', () => {
         await c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, [adminDb]);
       }, POSTGRES_URL);
       try {
-        for (const [method, path] of [['GET', '/admin/instances'], ['GET', '/health/ready']] as const) {
+        for (const [method, path] of [
+          ['GET', '/admin/instances'],
+          ['GET', '/health/ready'],
+        ] as const) {
           const r = await stack.request(method, path);
           expect(r.status, `${method} ${path}: ${JSON.stringify(r.body)}`).to.equal(503);
         }
@@ -224,7 +290,11 @@ describe('API hardening (issue 6)', () => {
       } finally {
         await withServer((c) => c.query(`ALTER DATABASE ${c.escapeIdentifier(adminDb)} ALLOW_CONNECTIONS true`));
       }
-      await waitFor(async () => (await stack.request('GET', '/admin/instances')).status === 200, 'the API to recover', 10_000);
+      await waitFor(
+        async () => (await stack.request('GET', '/admin/instances')).status === 200,
+        'the API to recover',
+        10_000,
+      );
     });
   });
 });

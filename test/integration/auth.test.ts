@@ -43,12 +43,21 @@ function basic(clientId: string, secret: string): string {
   return `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 }
 
-function tokenRequest(stack: Stack, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<HttpResult> {
+function tokenRequest(
+  stack: Stack,
+  fields: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<HttpResult> {
   return stack.request('POST', '/connect/token', { token: null, ...form(fields), headers });
 }
 
 function credentials(client: NewClient, extra: Record<string, string> = {}): Record<string, string> {
-  return { grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret, ...extra };
+  return {
+    grant_type: 'client_credentials',
+    client_id: client.client_id,
+    client_secret: client.client_secret,
+    ...extra,
+  };
 }
 
 const decodePart = (part: string) => JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
@@ -89,7 +98,12 @@ describe('authentication and authorization', () => {
       expect(r.body.access_token).to.match(/^[\w-]+\.[\w-]+\.[\w-]+$/);
       expect(decodeProtectedHeader(r.body.access_token)).to.include({ alg: 'HS256', typ: 'JWT' });
       const claims = decodeJwt(r.body.access_token);
-      expect(claims).to.include({ sub: full.client_id, scope: SCOPES.fullAccess, iss: stack.apiConfig.tokens.issuer, aud: stack.apiConfig.tokens.audience });
+      expect(claims).to.include({
+        sub: full.client_id,
+        scope: SCOPES.fullAccess,
+        iss: stack.apiConfig.tokens.issuer,
+        aud: stack.apiConfig.tokens.audience,
+      });
       expect(claims.exp! - claims.iat!).to.equal(1800);
       expect(claims.exp! * 1000).to.be.closeTo(Date.now() + 1_800_000, 10_000);
       expect(claims.jti).to.be.a('string');
@@ -105,7 +119,11 @@ describe('authentication and authorization', () => {
     });
 
     it('issues a token for client credentials sent with HTTP Basic', async () => {
-      const r = await tokenRequest(stack, { grant_type: 'client_credentials' }, { authorization: basic(full.client_id, full.client_secret) });
+      const r = await tokenRequest(
+        stack,
+        { grant_type: 'client_credentials' },
+        { authorization: basic(full.client_id, full.client_secret) },
+      );
       expect(r.status).to.equal(200);
       expect(r.body).to.include({ token_type: 'bearer', expires_in: 1800, scope: SCOPES.fullAccess });
       expect(decodeJwt(r.body.access_token).sub).to.equal(full.client_id);
@@ -117,12 +135,20 @@ describe('authentication and authorization', () => {
     });
 
     it('refuses a wrong secret sent with HTTP Basic with 401 invalid_client', async () => {
-      const r = await tokenRequest(stack, { grant_type: 'client_credentials' }, { authorization: basic(full.client_id, 'not-the-secret') });
+      const r = await tokenRequest(
+        stack,
+        { grant_type: 'client_credentials' },
+        { authorization: basic(full.client_id, 'not-the-secret') },
+      );
       expectOAuthRefusal(r, 401, 'invalid_client');
     });
 
     it('refuses an unknown client with 401 invalid_client, as it refuses a wrong secret', async () => {
-      const r = await tokenRequest(stack, { grant_type: 'client_credentials', client_id: 'odsim_nobody', client_secret: full.client_secret });
+      const r = await tokenRequest(stack, {
+        grant_type: 'client_credentials',
+        client_id: 'odsim_nobody',
+        client_secret: full.client_secret,
+      });
       expectOAuthRefusal(r, 401, 'invalid_client');
       const wrongSecret = await tokenRequest(stack, credentials(full, { client_secret: 'wrong' }));
       expect(r.body.detail).to.equal(wrongSecret.body.detail);
@@ -137,8 +163,16 @@ describe('authentication and authorization', () => {
     });
 
     it('refuses a request without client_id or client_secret with 400 invalid_request', async () => {
-      expectOAuthRefusal(await tokenRequest(stack, { grant_type: 'client_credentials', client_id: full.client_id }), 400, 'invalid_request');
-      expectOAuthRefusal(await tokenRequest(stack, { grant_type: 'client_credentials', client_secret: full.client_secret }), 400, 'invalid_request');
+      expectOAuthRefusal(
+        await tokenRequest(stack, { grant_type: 'client_credentials', client_id: full.client_id }),
+        400,
+        'invalid_request',
+      );
+      expectOAuthRefusal(
+        await tokenRequest(stack, { grant_type: 'client_credentials', client_secret: full.client_secret }),
+        400,
+        'invalid_request',
+      );
       expectOAuthRefusal(await tokenRequest(stack, { grant_type: 'client_credentials' }), 400, 'invalid_request');
     });
 
@@ -148,7 +182,10 @@ describe('authentication and authorization', () => {
     });
 
     it('refuses a field that is not a string with 400 invalid_request', async () => {
-      const r = await stack.request('POST', '/connect/token', { token: null, body: { grant_type: 'client_credentials', client_id: [full.client_id], client_secret: full.client_secret } });
+      const r = await stack.request('POST', '/connect/token', {
+        token: null,
+        body: { grant_type: 'client_credentials', client_id: [full.client_id], client_secret: full.client_secret },
+      });
       expectOAuthRefusal(r, 400, 'invalid_request');
     });
 
@@ -158,7 +195,13 @@ describe('authentication and authorization', () => {
       expectOAuthRefusal(r, 400, 'invalid_request');
     });
 
-    for (const grantType of ['password', 'authorization_code', 'refresh_token', 'urn:ietf:params:oauth:grant-type:jwt-bearer', 'CLIENT_CREDENTIALS']) {
+    for (const grantType of [
+      'password',
+      'authorization_code',
+      'refresh_token',
+      'urn:ietf:params:oauth:grant-type:jwt-bearer',
+      'CLIENT_CREDENTIALS',
+    ]) {
       it(`refuses grant_type ${grantType} with 400 unsupported_grant_type`, async () => {
         const r = await tokenRequest(stack, credentials(full, { grant_type: grantType }));
         expectOAuthRefusal(r, 400, 'unsupported_grant_type');
@@ -166,8 +209,16 @@ describe('authentication and authorization', () => {
     }
 
     it('refuses a scope no client can have with 400 invalid_scope', async () => {
-      expectOAuthRefusal(await tokenRequest(stack, credentials(full, { scope: 'edfi_admin_api/superuser' })), 400, 'invalid_scope');
-      expectOAuthRefusal(await tokenRequest(stack, credentials(full, { scope: `${SCOPES.fullAccess} openid` })), 400, 'invalid_scope');
+      expectOAuthRefusal(
+        await tokenRequest(stack, credentials(full, { scope: 'edfi_admin_api/superuser' })),
+        400,
+        'invalid_scope',
+      );
+      expectOAuthRefusal(
+        await tokenRequest(stack, credentials(full, { scope: `${SCOPES.fullAccess} openid` })),
+        400,
+        'invalid_scope',
+      );
     });
 
     it('refuses an empty scope with 400 invalid_scope', async () => {
@@ -184,7 +235,10 @@ describe('authentication and authorization', () => {
       const r = await tokenRequest(stack, credentials(full, { scope: SCOPES.readOnly }));
       expect(r.status).to.equal(200);
       expect(r.body.scope).to.equal(SCOPES.readOnly);
-      const write = await stack.request('POST', '/admin/instances', { token: r.body.access_token, body: { instanceName: 'x', databaseName: 'x' } });
+      const write = await stack.request('POST', '/admin/instances', {
+        token: r.body.access_token,
+        body: { instanceName: 'x', databaseName: 'x' },
+      });
       expect(write.status).to.equal(403);
     });
   });
@@ -192,7 +246,9 @@ describe('authentication and authorization', () => {
   describe('bearer tokens on /admin', () => {
     let instanceId: string;
     before(async () => {
-      const created = await stack.request('POST', '/admin/instances', { body: { instanceName: `Auth ${stack.id}`, databaseName: stack.db('auth_target') } });
+      const created = await stack.request('POST', '/admin/instances', {
+        body: { instanceName: `Auth ${stack.id}`, databaseName: stack.db('auth_target') },
+      });
       expect(created.status).to.equal(201);
       instanceId = created.body.id;
     });
@@ -213,7 +269,10 @@ describe('authentication and authorization', () => {
     });
 
     it('refuses a token sent under another scheme', async () => {
-      const r = await stack.request('GET', '/admin/instances', { token: null, headers: { authorization: basic(full.client_id, full.client_secret) } });
+      const r = await stack.request('GET', '/admin/instances', {
+        token: null,
+        headers: { authorization: basic(full.client_id, full.client_secret) },
+      });
       expectUnauthorized(r);
     });
 
@@ -234,7 +293,10 @@ describe('authentication and authorization', () => {
       const claims = decodePart(payload);
       expect(claims.scope).to.equal(SCOPES.readOnly);
       const forged = [header, encodePart({ ...claims, scope: SCOPES.fullAccess }), signature].join('.');
-      const r = await stack.request('POST', '/admin/instances', { token: forged, body: { instanceName: 'forged', databaseName: stack.db('forged') } });
+      const r = await stack.request('POST', '/admin/instances', {
+        token: forged,
+        body: { instanceName: 'forged', databaseName: stack.db('forged') },
+      });
       expectUnauthorized(r);
       expect(r.body.detail).not.to.match(/expired/i);
     });
@@ -254,12 +316,20 @@ describe('authentication and authorization', () => {
       const unsigned = [
         encodePart({ alg: 'none', typ: 'JWT' }),
         encodePart({
-          sub: full.client_id, scope: SCOPES.fullAccess, iss: stack.apiConfig.tokens.issuer, aud: stack.apiConfig.tokens.audience, iat: now, exp: now + 600,
+          sub: full.client_id,
+          scope: SCOPES.fullAccess,
+          iss: stack.apiConfig.tokens.issuer,
+          aud: stack.apiConfig.tokens.audience,
+          iat: now,
+          exp: now + 600,
         }),
         '',
       ].join('.');
       expectUnauthorized(await stack.request('GET', '/admin/instances', { token: unsigned }));
-      const r = await stack.request('POST', '/admin/instances', { token: unsigned, body: { instanceName: 'unsigned', databaseName: stack.db('unsigned') } });
+      const r = await stack.request('POST', '/admin/instances', {
+        token: unsigned,
+        body: { instanceName: 'unsigned', databaseName: stack.db('unsigned') },
+      });
       expectUnauthorized(r);
     });
 
@@ -289,15 +359,26 @@ describe('authentication and authorization', () => {
       const goodClaims = () => {
         const now = Math.floor(Date.now() / 1000);
         return {
-          sub: full.client_id, scope: SCOPES.fullAccess, iss: stack.apiConfig.tokens.issuer, aud: stack.apiConfig.tokens.audience, iat: now, exp: now + 600,
+          sub: full.client_id,
+          scope: SCOPES.fullAccess,
+          iss: stack.apiConfig.tokens.issuer,
+          aud: stack.apiConfig.tokens.audience,
+          iat: now,
+          exp: now + 600,
           deployment_id: stack.deploymentId,
         };
       };
-      const sign = (header: unknown, payload: unknown) => signedByHand(header, payload, stack.apiConfig.tokens.signingKey!);
+      const sign = (header: unknown, payload: unknown) =>
+        signedByHand(header, payload, stack.apiConfig.tokens.signingKey!);
 
       it('is accepted when header and claims are exactly ours (the hand-signer is right)', async () => {
-        expect((await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256', typ: 'JWT' }, goodClaims()) })).status).to.equal(200);
-        expect((await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256' }, goodClaims()) })).status).to.equal(200);
+        expect(
+          (await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256', typ: 'JWT' }, goodClaims()) }))
+            .status,
+        ).to.equal(200);
+        expect(
+          (await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256' }, goodClaims()) })).status,
+        ).to.equal(200);
       });
 
       const headers: [string, Record<string, unknown>][] = [
@@ -329,29 +410,42 @@ describe('authentication and authorization', () => {
       ];
       for (const [what, change] of claims) {
         it(`is refused with ${what}`, async () => {
-          expectUnauthorized(await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256', typ: 'JWT' }, change(goodClaims())) }));
+          expectUnauthorized(
+            await stack.request('GET', '/admin/instances', {
+              token: sign({ alg: 'HS256', typ: 'JWT' }, change(goodClaims())),
+            }),
+          );
         });
       }
 
       it('is refused when the payload is not a JSON object', async () => {
-        expectUnauthorized(await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256', typ: 'JWT' }, [goodClaims()]) }));
+        expectUnauthorized(
+          await stack.request('GET', '/admin/instances', { token: sign({ alg: 'HS256', typ: 'JWT' }, [goodClaims()]) }),
+        );
       });
     });
 
     it('refuses a token of another deployment that shares the signing key', async () => {
       const key = new TextEncoder().encode(stack.apiConfig.tokens.signingKey!);
       const claims = { scope: SCOPES.fullAccess, deployment_id: randomUUID() };
-      const build = (c: Record<string, unknown>) => new SignJWT(c)
-        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-        .setSubject(full.client_id)
-        .setIssuer(stack.apiConfig.tokens.issuer)
-        .setAudience(stack.apiConfig.tokens.audience)
-        .setIssuedAt()
-        .setExpirationTime('10m')
-        .sign(key);
+      const build = (c: Record<string, unknown>) =>
+        new SignJWT(c)
+          .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+          .setSubject(full.client_id)
+          .setIssuer(stack.apiConfig.tokens.issuer)
+          .setAudience(stack.apiConfig.tokens.audience)
+          .setIssuedAt()
+          .setExpirationTime('10m')
+          .sign(key);
       expectUnauthorized(await stack.request('GET', '/admin/instances', { token: await build(claims) }));
       // The same token with this deployment's id passes: only the deployment differs.
-      expect((await stack.request('GET', '/admin/instances', { token: await build({ ...claims, deployment_id: stack.deploymentId }) })).status).to.equal(200);
+      expect(
+        (
+          await stack.request('GET', '/admin/instances', {
+            token: await build({ ...claims, deployment_id: stack.deploymentId }),
+          })
+        ).status,
+      ).to.equal(200);
     });
 
     it('refuses the tokens of a client once it is disabled, within the client-check window', async function () {
@@ -361,10 +455,15 @@ describe('authentication and authorization', () => {
       const token = (await tokenRequest(stack, credentials(revoked))).body.access_token as string;
       expect((await stack.request('GET', '/admin/instances', { token })).status).to.equal(200);
       expect(await clients.disable(revoked.client_id)).to.equal(true);
-      const refused = await waitFor(async () => {
-        const r = await stack.request('GET', '/admin/instances', { token });
-        return r.status === 401 ? r : undefined;
-      }, 'the disabled client\'s token to be refused', 5_000, 50);
+      const refused = await waitFor(
+        async () => {
+          const r = await stack.request('GET', '/admin/instances', { token });
+          return r.status === 401 ? r : undefined;
+        },
+        "the disabled client's token to be refused",
+        5_000,
+        50,
+      );
       expectUnauthorized(refused);
       expect(refused.headers.get('www-authenticate')).to.equal('Bearer error="invalid_token"');
       // Other clients' tokens are unaffected.
@@ -384,13 +483,21 @@ describe('authentication and authorization', () => {
       expect(one.status).to.equal(200);
       const job = await stack.request('GET', one.body._links.job.href, { token: stack.tokens.read });
       expect(job.status).to.equal(200);
-      expect((await stack.request('GET', `/admin/instances/${instanceId}/jobs`, { token: stack.tokens.read })).status).to.equal(200);
+      expect(
+        (await stack.request('GET', `/admin/instances/${instanceId}/jobs`, { token: stack.tokens.read })).status,
+      ).to.equal(200);
     });
 
     it('refuses POST, PUT and DELETE to a read-only token with 403, changing nothing', async () => {
       const before = (await stack.request('GET', `/admin/instances/${instanceId}`)).body;
-      const post = await stack.request('POST', '/admin/instances', { token: stack.tokens.read, body: { instanceName: 'ro', databaseName: stack.db('ro') } });
-      const put = await stack.request('PUT', `/admin/instances/${instanceId}`, { token: stack.tokens.read, body: { instanceName: 'ro renamed' } });
+      const post = await stack.request('POST', '/admin/instances', {
+        token: stack.tokens.read,
+        body: { instanceName: 'ro', databaseName: stack.db('ro') },
+      });
+      const put = await stack.request('PUT', `/admin/instances/${instanceId}`, {
+        token: stack.tokens.read,
+        body: { instanceName: 'ro renamed' },
+      });
       const del = await stack.request('DELETE', `/admin/instances/${instanceId}`, { token: stack.tokens.read });
       for (const r of [post, put, del]) {
         expectProblem(r, 403);
@@ -399,14 +506,20 @@ describe('authentication and authorization', () => {
       }
       const after = (await stack.request('GET', `/admin/instances/${instanceId}`)).body;
       expect(after).to.deep.equal(before);
-      const names = (await stack.request('GET', '/admin/instances?limit=500')).body.map((i: { instanceName: string }) => i.instanceName);
+      const names = (await stack.request('GET', '/admin/instances?limit=500')).body.map(
+        (i: { instanceName: string }) => i.instanceName,
+      );
       expect(names).not.to.include('ro');
     });
 
     it('lets a full-access token through to every write', async () => {
-      const post = await stack.request('POST', '/admin/instances', { body: { instanceName: `Full ${stack.id}`, databaseName: stack.db('full_access') } });
+      const post = await stack.request('POST', '/admin/instances', {
+        body: { instanceName: `Full ${stack.id}`, databaseName: stack.db('full_access') },
+      });
       expect(post.status).to.equal(201);
-      const put = await stack.request('PUT', `/admin/instances/${instanceId}`, { body: { instanceName: `Auth ${stack.id} renamed` } });
+      const put = await stack.request('PUT', `/admin/instances/${instanceId}`, {
+        body: { instanceName: `Auth ${stack.id} renamed` },
+      });
       expect(put.status).to.equal(200);
       expect(put.body.instanceName).to.equal(`Auth ${stack.id} renamed`);
       // Both are PendingCreate (no worker): DELETE is authorised, then refused for the unfinished job.
@@ -432,27 +545,45 @@ describe('authentication and authorization', () => {
   describe('clients created with the CLI', () => {
     it('prints credentials that get a read-only token, which can read but not write', async () => {
       const name = `cli-${stack.id}`;
-      const { stdout } = await run(process.execPath, [CLI, 'clients', 'create', '--name', name, '--scope', SCOPES.readOnly], {
-        env: { ...process.env, NODE_ENV: 'test', ADMIN_DATABASE_URL: stack.env.ADMIN_DATABASE_URL, LOG_LEVEL: 'warn' },
-        timeout: 60_000,
-      });
+      const { stdout } = await run(
+        process.execPath,
+        [CLI, 'clients', 'create', '--name', name, '--scope', SCOPES.readOnly],
+        {
+          env: {
+            ...process.env,
+            NODE_ENV: 'test',
+            ADMIN_DATABASE_URL: stack.env.ADMIN_DATABASE_URL,
+            LOG_LEVEL: 'warn',
+          },
+          timeout: 60_000,
+        },
+      );
       const printed = JSON.parse(stdout.trim());
       expect(Object.keys(printed).sort()).to.deep.equal(['client_id', 'client_secret', 'scope']);
       expect(printed.scope).to.equal(SCOPES.readOnly);
       expect(printed.client_secret).to.be.a('string').with.length.greaterThan(30);
 
-      const stored = await stack.dataSource.getRepository(ApiClientEntity).findOneByOrFail({ clientId: printed.client_id });
+      const stored = await stack.dataSource
+        .getRepository(ApiClientEntity)
+        .findOneByOrFail({ clientId: printed.client_id });
       expect(stored.name).to.equal(name);
       expect(stored.secretHash).to.match(/^scrypt\$/);
       expect(stored.secretHash).not.to.include(printed.client_secret);
 
-      const token = await tokenRequest(stack, { grant_type: 'client_credentials', client_id: printed.client_id, client_secret: printed.client_secret });
+      const token = await tokenRequest(stack, {
+        grant_type: 'client_credentials',
+        client_id: printed.client_id,
+        client_secret: printed.client_secret,
+      });
       expect(token.status).to.equal(200);
       expect(token.body.scope).to.equal(SCOPES.readOnly);
       const list = await stack.request('GET', '/admin/instances', { token: token.body.access_token });
       expect(list.status).to.equal(200);
       expect(list.body).to.be.an('array');
-      const post = await stack.request('POST', '/admin/instances', { token: token.body.access_token, body: { instanceName: 'cli', databaseName: stack.db('cli') } });
+      const post = await stack.request('POST', '/admin/instances', {
+        token: token.body.access_token,
+        body: { instanceName: 'cli', databaseName: stack.db('cli') },
+      });
       expectProblem(post, 403);
     });
   });
@@ -510,12 +641,19 @@ describe('secrets in responses and logs', () => {
     responses.push(
       issued,
       await stack.request('POST', '/connect/token', { token: null, body: credentials(client) }),
-      await tokenRequest(stack, { grant_type: 'client_credentials' }, { authorization: basic(client.client_id, client.client_secret) }),
+      await tokenRequest(
+        stack,
+        { grant_type: 'client_credentials' },
+        { authorization: basic(client.client_id, client.client_secret) },
+      ),
       await tokenRequest(stack, credentials(client, { client_secret: `${client.client_secret}-wrong` })),
       await tokenRequest(stack, credentials(client, { grant_type: 'password', password: client.client_secret })),
       await tokenRequest(stack, credentials(client, { scope: 'nope' })),
     );
-    const created = await stack.request('POST', '/admin/instances', { token, body: { instanceName: `Logged ${stack.id}`, databaseName: stack.db('logged') } });
+    const created = await stack.request('POST', '/admin/instances', {
+      token,
+      body: { instanceName: `Logged ${stack.id}`, databaseName: stack.db('logged') },
+    });
     expect(created.status).to.equal(201);
     responses.push(
       created,
@@ -529,9 +667,15 @@ describe('secrets in responses and logs', () => {
     await stack.request('GET', '/health/ready', { token: null });
 
     // Every request has its line (the worker's lines are in the same log).
-    await waitFor(async () => (logText.match(/"event":"http\.request"/g) ?? []).length >= requestCount, 'the request log lines');
-    await waitFor(async () => logText.includes('"event":"job.succeeded"'), 'the worker\'s job.succeeded line');
-    const lines = logText.trim().split('\n').map((l) => JSON.parse(l));
+    await waitFor(
+      async () => (logText.match(/"event":"http\.request"/g) ?? []).length >= requestCount,
+      'the request log lines',
+    );
+    await waitFor(async () => logText.includes('"event":"job.succeeded"'), "the worker's job.succeeded line");
+    const lines = logText
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.filter((l) => l.event === 'http.request' && l.path === '/connect/token')).to.have.length.at.least(6);
 
     const neverLogged = {
@@ -559,11 +703,18 @@ describe('token decisions in the log and the audit trail', () => {
   let stack: Stack;
   const log = new CapturedLog('api');
   before(async () => {
-    stack = await startStack({ worker: false, logger: log.logger, env: { TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE: '2' } });
+    stack = await startStack({
+      worker: false,
+      logger: log.logger,
+      env: { TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE: '2' },
+    });
   });
   after(async () => stack?.stop());
 
-  const tokenAudit = () => stack.dataSource.getRepository(AuditEventEntity).find({ where: { action: 'token.issue' }, order: { occurredAt: 'ASC' } });
+  const tokenAudit = () =>
+    stack.dataSource
+      .getRepository(AuditEventEntity)
+      .find({ where: { action: 'token.issue' }, order: { occurredAt: 'ASC' } });
 
   it('logs and audits each token issued and each credential refused, with client id and source address, never the secret', async () => {
     const client = await new ClientStore(stack.dataSource).create('audited', SCOPES.fullAccess);
@@ -573,36 +724,96 @@ describe('token decisions in the log and the audit trail', () => {
 
     const issued = await postToken(stack.baseUrl, credentials(client), '127.0.6.1');
     expect(issued.status).to.equal(200);
-    expect((await postToken(stack.baseUrl, credentials(client, { client_secret: wrongSecret }), '127.0.6.2')).status).to.equal(401);
-    expect((await postToken(stack.baseUrl, { grant_type: 'client_credentials', client_id: longId, client_secret: client.client_secret }, '127.0.6.3')).status).to.equal(401);
-    expect((await postToken(stack.baseUrl, { grant_type: 'client_credentials', client_id: client.client_id }, '127.0.6.4')).status).to.equal(400);
+    expect(
+      (await postToken(stack.baseUrl, credentials(client, { client_secret: wrongSecret }), '127.0.6.2')).status,
+    ).to.equal(401);
+    expect(
+      (
+        await postToken(
+          stack.baseUrl,
+          { grant_type: 'client_credentials', client_id: longId, client_secret: client.client_secret },
+          '127.0.6.3',
+        )
+      ).status,
+    ).to.equal(401);
+    expect(
+      (await postToken(stack.baseUrl, { grant_type: 'client_credentials', client_id: client.client_id }, '127.0.6.4'))
+        .status,
+    ).to.equal(400);
 
     const issuedLine = log.events('auth.token_issued').find((l) => l.clientId === client.client_id);
-    expect(issuedLine).to.include({ sourceAddress: '127.0.6.1', scope: SCOPES.fullAccess, requestId: issued.headers['x-request-id'] });
+    expect(issuedLine).to.include({
+      sourceAddress: '127.0.6.1',
+      scope: SCOPES.fullAccess,
+      requestId: issued.headers['x-request-id'],
+    });
     const refusals = log.events('auth.token_refused');
-    expect(refusals.find((l) => l.sourceAddress === '127.0.6.2')).to.include({ clientId: client.client_id, reason: 'invalid_client' });
-    expect(refusals.find((l) => l.sourceAddress === '127.0.6.3')).to.include({ clientId: longId.slice(0, 64), reason: 'invalid_client' });
-    expect(refusals.find((l) => l.sourceAddress === '127.0.6.4')).to.include({ clientId: client.client_id, reason: 'invalid_request' });
+    expect(refusals.find((l) => l.sourceAddress === '127.0.6.2')).to.include({
+      clientId: client.client_id,
+      reason: 'invalid_client',
+    });
+    expect(refusals.find((l) => l.sourceAddress === '127.0.6.3')).to.include({
+      clientId: longId.slice(0, 64),
+      reason: 'invalid_client',
+    });
+    expect(refusals.find((l) => l.sourceAddress === '127.0.6.4')).to.include({
+      clientId: client.client_id,
+      reason: 'invalid_request',
+    });
 
     const rows = (await tokenAudit()).slice(before);
-    const details = rows.map((r) => ({ actor: r.actor, outcome: r.outcome, requestId: r.requestId, ...JSON.parse(r.details ?? '{}') }));
+    const details = rows.map((r) => ({
+      actor: r.actor,
+      outcome: r.outcome,
+      requestId: r.requestId,
+      ...JSON.parse(r.details ?? '{}'),
+    }));
     expect(details).to.deep.equal([
-      { actor: client.client_id, outcome: 'succeeded', requestId: issued.headers['x-request-id'], sourceAddress: '127.0.6.1', scope: SCOPES.fullAccess },
-      { actor: client.client_id, outcome: 'rejected', requestId: details[1].requestId, sourceAddress: '127.0.6.2', reason: 'invalid_client' },
-      { actor: longId.slice(0, 64), outcome: 'rejected', requestId: details[2].requestId, sourceAddress: '127.0.6.3', reason: 'invalid_client' },
+      {
+        actor: client.client_id,
+        outcome: 'succeeded',
+        requestId: issued.headers['x-request-id'],
+        sourceAddress: '127.0.6.1',
+        scope: SCOPES.fullAccess,
+      },
+      {
+        actor: client.client_id,
+        outcome: 'rejected',
+        requestId: details[1].requestId,
+        sourceAddress: '127.0.6.2',
+        reason: 'invalid_client',
+      },
+      {
+        actor: longId.slice(0, 64),
+        outcome: 'rejected',
+        requestId: details[2].requestId,
+        sourceAddress: '127.0.6.3',
+        reason: 'invalid_client',
+      },
     ]); // and none for the request refused before any check
 
     const everything = JSON.stringify(log.lines) + JSON.stringify(await tokenAudit());
     expect(everything.includes(client.client_secret), 'the secret appears in a log line or audit row').to.equal(false);
-    expect(everything.includes(issued.body.access_token as string), 'the token appears in a log line or audit row').to.equal(false);
+    expect(
+      everything.includes(issued.body.access_token as string),
+      'the token appears in a log line or audit row',
+    ).to.equal(false);
   });
 
   it('logs a request refused by a rate limit, without an audit row', async () => {
     const client = await new ClientStore(stack.dataSource).create('limited', SCOPES.fullAccess);
-    for (let n = 1; n <= 2; n++) expect((await postToken(stack.baseUrl, credentials(client, { client_secret: `guess-${n}` }), '127.0.7.1')).status).to.equal(401);
+    for (let n = 1; n <= 2; n++)
+      expect(
+        (await postToken(stack.baseUrl, credentials(client, { client_secret: `guess-${n}` }), '127.0.7.1')).status,
+      ).to.equal(401);
     const before = (await tokenAudit()).length;
-    expect((await postToken(stack.baseUrl, credentials(client, { client_secret: 'guess-3' }), '127.0.7.1')).status).to.equal(429);
-    expect(log.events('auth.token_refused').find((l) => l.reason === 'rate_limited_client')).to.include({ clientId: client.client_id, sourceAddress: '127.0.7.1' });
+    expect(
+      (await postToken(stack.baseUrl, credentials(client, { client_secret: 'guess-3' }), '127.0.7.1')).status,
+    ).to.equal(429);
+    expect(log.events('auth.token_refused').find((l) => l.reason === 'rate_limited_client')).to.include({
+      clientId: client.client_id,
+      sourceAddress: '127.0.7.1',
+    });
     expect((await tokenAudit()).length).to.equal(before);
   });
 });

@@ -10,7 +10,12 @@ import { readDeploymentId } from '../../shared/deployment/identity';
 import { CapturedLog } from '../support/log-capture';
 import { Stack } from '../support/stack';
 
-interface BootstrapFile { client_id: string; client_secret: string; scope: string; deployment_id: string }
+interface BootstrapFile {
+  client_id: string;
+  client_secret: string;
+  scope: string;
+  deployment_id: string;
+}
 
 describe('the first-start bootstrap client file', () => {
   const deployments: Stack[] = [];
@@ -36,7 +41,7 @@ describe('the first-start bootstrap client file', () => {
   const read = async (file: string) => JSON.parse(await fs.readFile(file, 'utf8')) as BootstrapFile;
   const modeOf = async (file: string) => (await fs.stat(file)).mode & 0o777;
 
-  it('never replaces another deployment\'s file: the second deployment writes its own beside it, and says where', async () => {
+  it("never replaces another deployment's file: the second deployment writes its own beside it, and says where", async () => {
     const log = new CapturedLog('api');
     const first = await bootstrapDeployment(log);
     const firstFile = path.join(dataDir, 'bootstrap-client.json');
@@ -45,20 +50,30 @@ describe('the first-start bootstrap client file', () => {
 
     const second = await bootstrapDeployment(log);
     expect(second.deploymentId).not.to.equal(first.deploymentId);
-    expect(await fs.readFile(firstFile, 'utf8'), 'the first deployment\'s file was changed').to.equal(firstText);
+    expect(await fs.readFile(firstFile, 'utf8'), "the first deployment's file was changed").to.equal(firstText);
     const secondFile = path.join(dataDir, `bootstrap-client-${second.deploymentId}.json`);
     const secondCreds = await read(secondFile);
     expect(secondCreds.deployment_id).to.equal(second.deploymentId);
     expect(await modeOf(firstFile)).to.equal(0o600);
     expect(await modeOf(secondFile)).to.equal(0o600);
     expect(log.events('auth.bootstrap_file_exists')).to.have.length(1);
-    expect(log.events('auth.bootstrap_file_exists')[0]).to.include({ file: secondFile, existingFile: firstFile, level: 'warn' });
+    expect(log.events('auth.bootstrap_file_exists')[0]).to.include({
+      file: secondFile,
+      existingFile: firstFile,
+      level: 'warn',
+    });
 
     // Each file's credentials work against their own deployment, and only there.
     const firstCreds = JSON.parse(firstText) as BootstrapFile;
-    expect(await new ClientStore(first.stack.dataSource).authenticate(firstCreds.client_id, firstCreds.client_secret)).to.deep.equal([firstCreds.scope]);
-    expect(await new ClientStore(second.stack.dataSource).authenticate(secondCreds.client_id, secondCreds.client_secret)).to.deep.equal([secondCreds.scope]);
-    expect(await new ClientStore(second.stack.dataSource).authenticate(firstCreds.client_id, firstCreds.client_secret)).to.equal(null);
+    expect(
+      await new ClientStore(first.stack.dataSource).authenticate(firstCreds.client_id, firstCreds.client_secret),
+    ).to.deep.equal([firstCreds.scope]);
+    expect(
+      await new ClientStore(second.stack.dataSource).authenticate(secondCreds.client_id, secondCreds.client_secret),
+    ).to.deep.equal([secondCreds.scope]);
+    expect(
+      await new ClientStore(second.stack.dataSource).authenticate(firstCreds.client_id, firstCreds.client_secret),
+    ).to.equal(null);
     expect(JSON.stringify(log.lines)).not.to.include(firstCreds.client_secret);
     expect(JSON.stringify(log.lines)).not.to.include(secondCreds.client_secret);
   });

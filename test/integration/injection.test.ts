@@ -4,7 +4,14 @@ import { ClientStore, NewClient } from '../../api/auth/clients';
 import { SCOPES } from '../../api/auth/scopes';
 import { ApiClientEntity, DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
 import {
-  distinctInstanceNames, expectAdminTablesIntact, expectProblem, isValidInstanceName, RawResponse, sendRaw, serverDatabases, SQL_PAYLOADS,
+  distinctInstanceNames,
+  expectAdminTablesIntact,
+  expectProblem,
+  isValidInstanceName,
+  RawResponse,
+  sendRaw,
+  serverDatabases,
+  SQL_PAYLOADS,
 } from '../support/hostile';
 import { Stack, startStack } from '../support/stack';
 
@@ -16,7 +23,11 @@ const NOT_A_DATABASE_NAME = SQL_PAYLOADS.filter((p) => /[^A-Za-z0-9_]/.test(p));
 const SENDABLE_AS_HEADER = SQL_PAYLOADS.filter((p) => /^[\t\x20-\x7e\x80-\xff]+$/.test(p));
 
 /** Runs `work` over `items`, `width` at a time (token requests each cost a scrypt hash). */
-async function inBatches<T>(items: readonly T[], width: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+async function inBatches<T>(
+  items: readonly T[],
+  width: number,
+  work: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   for (let i = 0; i < items.length; i += width) {
     await Promise.all(items.slice(i, i + width).map((item, j) => work(item, i + j)));
   }
@@ -33,17 +44,30 @@ describe('SQL injection attempts in every field change nothing @slow', () => {
   /** A Created instance that the attempts aim at. */
   let anchor: { id: string; jobId: string; instanceName: string; databaseName: string };
 
-  const send = (method: string, path: string, options: { body?: unknown; headers?: Record<string, string>; token?: string | null } = {}) => {
+  const send = (
+    method: string,
+    path: string,
+    options: { body?: unknown; headers?: Record<string, string>; token?: string | null } = {},
+  ) => {
     const headers: Record<string, string> = { ...options.headers };
     const token = options.token === undefined ? stack.tokens.full : options.token;
     if (token) headers.authorization = `Bearer ${token}`;
     if (options.body !== undefined) headers['content-type'] ??= 'application/json';
-    const body = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    const body =
+      options.body === undefined
+        ? undefined
+        : typeof options.body === 'string'
+          ? options.body
+          : JSON.stringify(options.body);
     return sendRaw(stack.baseUrl, { method, path, headers, body });
   };
 
   /** POST /admin/instances that must be accepted; records what it made. */
-  async function create(instanceName: string, databaseName: string, headers?: Record<string, string>): Promise<RawResponse> {
+  async function create(
+    instanceName: string,
+    databaseName: string,
+    headers?: Record<string, string>,
+  ): Promise<RawResponse> {
     const r = await send('POST', '/admin/instances', { body: { instanceName, databaseName }, headers });
     expect(r.status, `create ${JSON.stringify(instanceName)}: ${r.text}`).to.equal(201);
     made.set(r.json.id, { instanceName, databaseName });
@@ -55,9 +79,16 @@ describe('SQL injection attempts in every field change nothing @slow', () => {
     stack = await startStack({ env: { WORKER_CONCURRENCY: '4' } });
     databasesBefore = await serverDatabases(stack);
     client = await new ClientStore(stack.dataSource).create('injection', SCOPES.fullAccess);
-    clientsBefore = (await stack.dataSource.getRepository(ApiClientEntity).find()).map((c) => `${c.clientId} ${c.scopes} ${c.disabledAt}`).sort();
+    clientsBefore = (await stack.dataSource.getRepository(ApiClientEntity).find())
+      .map((c) => `${c.clientId} ${c.scopes} ${c.disabledAt}`)
+      .sort();
     const r = await create(`Anchor ${stack.id}`, stack.db('anchor'));
-    anchor = { id: r.json.id, jobId: r.json.job.id, instanceName: r.json.instanceName, databaseName: r.json.databaseName };
+    anchor = {
+      id: r.json.id,
+      jobId: r.json.job.id,
+      instanceName: r.json.instanceName,
+      databaseName: r.json.databaseName,
+    };
     await stack.waitForStatus(anchor.id, 'Created');
   });
   after(async () => stack?.stop());
@@ -66,18 +97,27 @@ describe('SQL injection attempts in every field change nothing @slow', () => {
     await expectAdminTablesIntact(stack);
     const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
     const instances = await stack.dataSource.getRepository(InstanceEntity).find();
-    expect(instances.map((i) => ({ id: i.id, instanceName: i.instanceName, databaseName: i.databaseName })).sort(byId), 'instances')
-      .to.deep.equal([...made].map(([id, m]) => ({ id, ...m })).sort(byId));
+    expect(
+      instances.map((i) => ({ id: i.id, instanceName: i.instanceName, databaseName: i.databaseName })).sort(byId),
+      'instances',
+    ).to.deep.equal([...made].map(([id, m]) => ({ id, ...m })).sort(byId));
     const jobs = await stack.dataSource.getRepository(JobEntity).find();
     expect(jobs.length, 'jobs').to.equal(jobsMade);
-    expect(jobs.every((j) => made.has(j.instanceId)), 'jobs of known instances').to.equal(true);
+    expect(
+      jobs.every((j) => made.has(j.instanceId)),
+      'jobs of known instances',
+    ).to.equal(true);
     const claims = await stack.dataSource.getRepository(DatabaseNameClaimEntity).find();
-    expect(claims.map((c) => c.nameKey).sort(), 'database name claims')
-      .to.deep.equal([...made.values()].map((m) => m.databaseName.toLowerCase()).sort());
+    expect(claims.map((c) => c.nameKey).sort(), 'database name claims').to.deep.equal(
+      [...made.values()].map((m) => m.databaseName.toLowerCase()).sort(),
+    );
     const clients = await stack.dataSource.getRepository(ApiClientEntity).find();
-    expect(clients.map((c) => `${c.clientId} ${c.scopes} ${c.disabledAt}`).sort(), 'api clients').to.deep.equal(clientsBefore);
-    expect(await serverDatabases(stack), 'databases on the server')
-      .to.deep.equal([...new Set([...databasesBefore, ...[...made.values()].map((m) => m.databaseName)])].sort());
+    expect(clients.map((c) => `${c.clientId} ${c.scopes} ${c.disabledAt}`).sort(), 'api clients').to.deep.equal(
+      clientsBefore,
+    );
+    expect(await serverDatabases(stack), 'databases on the server').to.deep.equal(
+      [...new Set([...databasesBefore, ...[...made.values()].map((m) => m.databaseName)])].sort(),
+    );
   });
 
   describe('instanceName (free text)', () => {
@@ -102,7 +142,9 @@ describe('SQL injection attempts in every field change nothing @slow', () => {
       const refused = SQL_PAYLOADS.filter((p) => !isValidInstanceName(p));
       expect(refused).to.include.members(['\u0000', 'a\u0000b', ' ']);
       for (const [i, name] of refused.entries()) {
-        const post = await send('POST', '/admin/instances', { body: { instanceName: name, databaseName: stack.db(`refused_${i}`) } });
+        const post = await send('POST', '/admin/instances', {
+          body: { instanceName: name, databaseName: stack.db(`refused_${i}`) },
+        });
         expectProblem(post, 400, `POST ${JSON.stringify(name)}`);
         expect(post.json.errors).to.have.key('instanceName');
         const put = await send('PUT', `/admin/instances/${anchor.id}`, { body: { instanceName: name } });
@@ -130,7 +172,9 @@ describe('SQL injection attempts in every field change nothing @slow', () => {
     it('refuses SQL as a databaseName on create with 400, with or without a valid-looking prefix', async () => {
       for (const [i, payload] of NOT_A_DATABASE_NAME.entries()) {
         for (const databaseName of [payload, stack.db(`x${payload}`), `${payload}${stack.db('y')}`]) {
-          const r = await send('POST', '/admin/instances', { body: { instanceName: `db attempt ${stack.id} ${i}`, databaseName } });
+          const r = await send('POST', '/admin/instances', {
+            body: { instanceName: `db attempt ${stack.id} ${i}`, databaseName },
+          });
           expectProblem(r, 400, `POST databaseName ${JSON.stringify(databaseName)}`);
           expect(r.json.errors).to.have.key('databaseName');
         }
@@ -210,19 +254,27 @@ describe('SQL injection attempts in every field change nothing @slow', () => {
         }
         expect(r.status, `${what}: ${r.text.slice(0, 200)}`).to.equal(200);
         // Folded as uniqueness is decided: case, fullwidth forms and look-alike letters match.
-        const expected = all.filter((i) => instanceNameKey(i.instanceName).includes(instanceNameKey(payload))).map((i) => i.id).sort();
+        const expected = all
+          .filter((i) => instanceNameKey(i.instanceName).includes(instanceNameKey(payload)))
+          .map((i) => i.id)
+          .sort();
         expect(r.json.map((i: { id: string }) => i.id).sort(), what).to.deep.equal(expected);
         expect(Number(r.headers['total-count']), what).to.equal(expected.length);
       }
     });
 
     it('treats % and _ in the instanceName filter literally, not as wildcards', async () => {
-      const names = ['100% sure', '100 percent sure', 'snake_case', 'snakeXcase', 'back\\slash', 'backslash'].map((n) => `${n} ${stack.id}`);
+      const names = ['100% sure', '100 percent sure', 'snake_case', 'snakeXcase', 'back\\slash', 'backslash'].map(
+        (n) => `${n} ${stack.id}`,
+      );
       const ids: Record<string, string> = {};
       for (const [i, name] of names.entries()) ids[name] = (await create(name, stack.db(`literal_${i}`))).json.id;
       await Promise.all(Object.values(ids).map((id) => stack.waitForStatus(id, 'Created', 120_000)));
-      const found = async (filter: string) => ((await list(`instanceName=${encodeURIComponent(filter)}&limit=500`)).json as { instanceName: string }[])
-        .map((i) => i.instanceName).filter((n) => n.endsWith(stack.id) && names.includes(n)).sort();
+      const found = async (filter: string) =>
+        ((await list(`instanceName=${encodeURIComponent(filter)}&limit=500`)).json as { instanceName: string }[])
+          .map((i) => i.instanceName)
+          .filter((n) => n.endsWith(stack.id) && names.includes(n))
+          .sort();
       expect(await found('0% s')).to.deep.equal([`100% sure ${stack.id}`]);
       expect(await found('%')).to.deep.equal([`100% sure ${stack.id}`]);
       expect(await found('e_c')).to.deep.equal([`snake_case ${stack.id}`]);
@@ -233,18 +285,22 @@ describe('SQL injection attempts in every field change nothing @slow', () => {
   });
 
   describe('the token endpoint', () => {
-    const form = (fields: Record<string, string>) => send('POST', '/connect/token', {
-      token: null, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString(),
-    });
+    const form = (fields: Record<string, string>) =>
+      send('POST', '/connect/token', {
+        token: null,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(fields).toString(),
+      });
     const json = (fields: Record<string, string>) => send('POST', '/connect/token', { token: null, body: fields });
-    const basic = (id: string, secret: string, fields: Record<string, string> = {}) => send('POST', '/connect/token', {
-      token: null,
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
-      },
-      body: new URLSearchParams({ grant_type: 'client_credentials', ...fields }).toString(),
-    });
+    const basic = (id: string, secret: string, fields: Record<string, string> = {}) =>
+      send('POST', '/connect/token', {
+        token: null,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({ grant_type: 'client_credentials', ...fields }).toString(),
+      });
 
     function expectRefused(r: RawResponse, status: number, error: string, what: string) {
       expectProblem(r, status, what);
@@ -257,13 +313,38 @@ describe('SQL injection attempts in every field change nothing @slow', () => {
       await inBatches(SQL_PAYLOADS, 8, async (p) => {
         const what = JSON.stringify(p);
         for (const post of [form, json]) {
-          expectRefused(await post({ grant_type: grant, client_id: p, client_secret: client.client_secret }), 401, 'invalid_client', `client_id ${what}`);
-          expectRefused(await post({ grant_type: grant, client_id: client.client_id, client_secret: p }), 401, 'invalid_client', `client_secret ${what}`);
-          expectRefused(await post({ grant_type: grant, client_id: client.client_id, client_secret: client.client_secret, scope: p }), 400, 'invalid_scope', `scope ${what}`);
+          expectRefused(
+            await post({ grant_type: grant, client_id: p, client_secret: client.client_secret }),
+            401,
+            'invalid_client',
+            `client_id ${what}`,
+          );
+          expectRefused(
+            await post({ grant_type: grant, client_id: client.client_id, client_secret: p }),
+            401,
+            'invalid_client',
+            `client_secret ${what}`,
+          );
+          expectRefused(
+            await post({
+              grant_type: grant,
+              client_id: client.client_id,
+              client_secret: client.client_secret,
+              scope: p,
+            }),
+            400,
+            'invalid_scope',
+            `scope ${what}`,
+          );
         }
         expectRefused(await basic(p, client.client_secret), 401, 'invalid_client', `Basic id ${what}`);
         expectRefused(await basic(client.client_id, p), 401, 'invalid_client', `Basic secret ${what}`);
-        expectRefused(await basic(client.client_id, client.client_secret, { scope: p }), 400, 'invalid_scope', `Basic scope ${what}`);
+        expectRefused(
+          await basic(client.client_id, client.client_secret, { scope: p }),
+          400,
+          'invalid_scope',
+          `Basic scope ${what}`,
+        );
       });
       const fine = await form({ grant_type: grant, client_id: client.client_id, client_secret: client.client_secret });
       expect(fine.status, fine.text).to.equal(200);
@@ -276,7 +357,11 @@ describe('SQL injection attempts in every field change nothing @slow', () => {
       expect(SENDABLE_AS_HEADER.length).to.be.greaterThan(20);
       for (const p of SENDABLE_AS_HEADER) {
         const expectedEcho = SAFE_REQUEST_ID.test(p.trim());
-        for (const [path, status] of [['/admin/instances', 200], [`/admin/instances/${encodeURIComponent(p)}`, 404], ['/health/live', 200]] as const) {
+        for (const [path, status] of [
+          ['/admin/instances', 200],
+          [`/admin/instances/${encodeURIComponent(p)}`, 404],
+          ['/health/live', 200],
+        ] as const) {
           const r = await send('GET', path, { headers: { 'x-request-id': p } });
           expect(r.status, `${path} with X-Request-Id ${JSON.stringify(p)}`).to.equal(status);
           // Always our own id; a safe offered one is only echoed beside it.

@@ -13,7 +13,9 @@ describe('instance lifecycle on PostgreSQL', () => {
 
   it('creates, renames and deletes an instance, and the server follows each step', async () => {
     const databaseName = stack.db('life');
-    const created = await stack.request('POST', '/admin/instances', { body: { instanceName: `Grand Bend ${stack.id}`, databaseName } });
+    const created = await stack.request('POST', '/admin/instances', {
+      body: { instanceName: `Grand Bend ${stack.id}`, databaseName },
+    });
     expect(created.status).to.equal(201);
     expect(created.body).to.include({ status: 'PendingCreate', databaseName, instanceName: `Grand Bend ${stack.id}` });
     expect(created.headers.get('location')).to.equal(`/admin/instances/${created.body.id}`);
@@ -30,12 +32,20 @@ describe('instance lifecycle on PostgreSQL', () => {
 
     const job = await stack.request('GET', created.body._links.job.href);
     expect(job.status).to.equal(200);
-    expect(job.body).to.include({ type: 'create', status: 'succeeded', attempts: 1, error: null, targetDatabaseName: databaseName });
+    expect(job.body).to.include({
+      type: 'create',
+      status: 'succeeded',
+      attempts: 1,
+      error: null,
+      targetDatabaseName: databaseName,
+    });
     expect(job.body.startedAt).to.be.a('string');
     expect(job.body.finishedAt).to.be.a('string');
 
     const newName = stack.db('life_renamed');
-    const renamed = await stack.request('PUT', `/admin/instances/${created.body.id}`, { body: { databaseName: newName, instanceName: `Grand Bend ${stack.id} 2024` } });
+    const renamed = await stack.request('PUT', `/admin/instances/${created.body.id}`, {
+      body: { databaseName: newName, instanceName: `Grand Bend ${stack.id} 2024` },
+    });
     expect(renamed.status).to.equal(200);
     expect(renamed.body).to.include({ status: 'PendingRename', instanceName: `Grand Bend ${stack.id} 2024` });
     const afterRename = await stack.waitForStatus(created.body.id, 'Created');
@@ -51,13 +61,22 @@ describe('instance lifecycle on PostgreSQL', () => {
     expect(await databaseExists(newName)).to.equal(false);
 
     const jobs = await stack.request('GET', `/admin/instances/${created.body.id}/jobs`);
-    expect(jobs.body.map((j: { type: string; status: string }) => `${j.type}:${j.status}`)).to.deep.equal(['delete:succeeded', 'rename:succeeded', 'create:succeeded']);
+    expect(jobs.body.map((j: { type: string; status: string }) => `${j.type}:${j.status}`)).to.deep.equal([
+      'delete:succeeded',
+      'rename:succeeded',
+      'create:succeeded',
+    ]);
 
-    const audit = await stack.dataSource.getRepository(AuditEventEntity).find({ where: { instanceId: created.body.id }, order: { occurredAt: 'ASC' } });
+    const audit = await stack.dataSource
+      .getRepository(AuditEventEntity)
+      .find({ where: { instanceId: created.body.id }, order: { occurredAt: 'ASC' } });
     expect(audit.map((a) => `${a.action}:${a.outcome}`)).to.deep.equal([
-      'instance.create:accepted', 'instance.create:succeeded',
-      'instance.rename:accepted', 'instance.rename:succeeded',
-      'instance.delete:accepted', 'instance.delete:succeeded',
+      'instance.create:accepted',
+      'instance.create:succeeded',
+      'instance.rename:accepted',
+      'instance.rename:succeeded',
+      'instance.delete:accepted',
+      'instance.delete:succeeded',
     ]);
     expect(audit[0].requestId).to.equal(created.headers.get('x-request-id'));
   });
@@ -70,7 +89,9 @@ describe('instance lifecycle on PostgreSQL', () => {
     expect(listed.body.map((i: { id: string }) => i.id)).not.to.include(first.id);
     const withDeleted = await stack.request('GET', '/admin/instances?includeDeleted=true&limit=500');
     expect(withDeleted.body.map((i: { id: string }) => i.id)).to.include(first.id);
-    const again = await stack.request('POST', '/admin/instances', { body: { instanceName: first.instanceName, databaseName: first.databaseName } });
+    const again = await stack.request('POST', '/admin/instances', {
+      body: { instanceName: first.instanceName, databaseName: first.databaseName },
+    });
     expect(again.status).to.equal(201);
     await stack.waitForStatus(again.body.id, 'Created');
   });
@@ -78,7 +99,9 @@ describe('instance lifecycle on PostgreSQL', () => {
   it('renames a database while an application is connected to it, ending its sessions', async () => {
     const instance = await stack.createInstance('busy_rename');
     const app = await connectTo(instance.databaseName);
-    const ended = new Promise<boolean>((resolve) => app.on('error', () => resolve(true)).on('end', () => resolve(true)));
+    const ended = new Promise<boolean>((resolve) =>
+      app.on('error', () => resolve(true)).on('end', () => resolve(true)),
+    );
     try {
       const to = stack.db('busy_renamed');
       const r = await stack.request('PUT', `/admin/instances/${instance.id}`, { body: { databaseName: to } });
@@ -96,7 +119,9 @@ describe('instance lifecycle on PostgreSQL', () => {
   it('deletes a database while an application is connected to it, ending its sessions', async () => {
     const instance = await stack.createInstance('busy_delete');
     const app = await connectTo(instance.databaseName);
-    const ended = new Promise<boolean>((resolve) => app.on('error', () => resolve(true)).on('end', () => resolve(true)));
+    const ended = new Promise<boolean>((resolve) =>
+      app.on('error', () => resolve(true)).on('end', () => resolve(true)),
+    );
     try {
       await stack.request('DELETE', `/admin/instances/${instance.id}`);
       await stack.waitForStatus(instance.id, 'Deleted');
@@ -109,9 +134,15 @@ describe('instance lifecycle on PostgreSQL', () => {
 
   it('renames only the instanceName without a job when the database name is unchanged', async () => {
     const instance = await stack.createInstance('meta');
-    const r = await stack.request('PUT', `/admin/instances/${instance.id}`, { body: { instanceName: `Renamed ${stack.id}` } });
+    const r = await stack.request('PUT', `/admin/instances/${instance.id}`, {
+      body: { instanceName: `Renamed ${stack.id}` },
+    });
     expect(r.status).to.equal(200);
-    expect(r.body).to.include({ status: 'Created', instanceName: `Renamed ${stack.id}`, databaseName: instance.databaseName });
+    expect(r.body).to.include({
+      status: 'Created',
+      instanceName: `Renamed ${stack.id}`,
+      databaseName: instance.databaseName,
+    });
     const jobs = await stack.request('GET', `/admin/instances/${instance.id}/jobs`);
     expect(jobs.body).to.have.length(1);
   });
@@ -123,7 +154,10 @@ describe('instance lifecycle on PostgreSQL', () => {
     expect(page.status).to.equal(200);
     expect(page.body).to.have.length(1);
     expect(Number(page.headers.get('total-count'))).to.be.greaterThan(1);
-    const byName = await stack.request('GET', `/admin/instances?instanceName=${encodeURIComponent(a.instanceName.toUpperCase())}`);
+    const byName = await stack.request(
+      'GET',
+      `/admin/instances?instanceName=${encodeURIComponent(a.instanceName.toUpperCase())}`,
+    );
     expect(byName.body.map((i: { id: string }) => i.id)).to.deep.equal([a.id]);
     const byStatus = await stack.request('GET', '/admin/instances?status=Created&limit=500');
     expect(byStatus.body.every((i: { status: string }) => i.status === 'Created')).to.equal(true);

@@ -16,7 +16,7 @@ describe('logs', () => {
   });
   after(async () => stack.stop());
 
-  it('ties the API line of a request to the worker lines of its job by our request id, with the caller\'s id beside it', async () => {
+  it("ties the API line of a request to the worker lines of its job by our request id, with the caller's id beside it", async () => {
     const clientRequestId = `trace-${stack.id}`;
     const r = await stack.request('POST', '/admin/instances', {
       headers: { 'x-request-id': clientRequestId },
@@ -27,15 +27,25 @@ describe('logs', () => {
     expect(r.headers.get('x-client-request-id')).to.equal(clientRequestId);
     await stack.waitForStatus(r.body.id, 'Created');
     const mine = lines.filter((l) => l.requestId === requestId);
-    expect(mine.find((l) => l.event === 'http.request')).to.include({ method: 'POST', path: '/admin/instances', status: 201, clientRequestId });
+    expect(mine.find((l) => l.event === 'http.request')).to.include({
+      method: 'POST',
+      path: '/admin/instances',
+      status: 201,
+      clientRequestId,
+    });
     for (const event of ['job.started', 'job.succeeded']) {
-      expect(mine.find((l) => l.event === event), event).to.include({ jobId: r.body.job.id, instanceId: r.body.id });
+      expect(
+        mine.find((l) => l.event === event),
+        event,
+      ).to.include({ jobId: r.body.job.id, instanceId: r.body.id });
     }
     // The caller's id never stands in for ours.
     expect(lines.filter((l) => l.requestId === clientRequestId)).to.deep.equal([]);
     const job = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: r.body.job.id });
     expect(job.requestId).to.equal(requestId);
-    const audit = await stack.dataSource.getRepository(AuditEventEntity).findOneByOrFail({ jobId: r.body.job.id, outcome: 'accepted' });
+    const audit = await stack.dataSource
+      .getRepository(AuditEventEntity)
+      .findOneByOrFail({ jobId: r.body.job.id, outcome: 'accepted' });
     expect(audit.requestId).to.equal(requestId);
     expect(JSON.parse(audit.details ?? '{}')).to.include({ clientRequestId });
   });
@@ -44,7 +54,10 @@ describe('logs', () => {
     const first = await stack.request('GET', '/admin/instances', { headers: { 'x-request-id': 'same-id' } });
     const second = await stack.request('GET', '/admin/instances', { headers: { 'x-request-id': 'same-id' } });
     expect(first.headers.get('x-request-id')).not.to.equal(second.headers.get('x-request-id'));
-    expect((await stack.request('GET', '/admin/instances/not-a-uuid', { headers: { 'x-request-id': 'same-id' } })).body.requestId).to.match(/^[0-9a-f-]{36}$/);
+    expect(
+      (await stack.request('GET', '/admin/instances/not-a-uuid', { headers: { 'x-request-id': 'same-id' } })).body
+        .requestId,
+    ).to.match(/^[0-9a-f-]{36}$/);
   });
 
   it('gives every request line a request id, generated when the caller sends none or an unsafe one', async () => {

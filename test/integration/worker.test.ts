@@ -18,7 +18,10 @@ import { TcpProxy } from '../support/tcp-proxy';
 import { waitFor } from '../support/wait';
 
 function delivery(job: { id: string; instanceId: string; requestId: string | null }): Job<JobPayload> {
-  return { id: job.id, data: { jobId: job.id, instanceId: job.instanceId, requestId: job.requestId } } as Job<JobPayload>;
+  return {
+    id: job.id,
+    data: { jobId: job.id, instanceId: job.instanceId, requestId: job.requestId },
+  } as Job<JobPayload>;
 }
 
 async function makeForeignDatabase(name: string): Promise<void> {
@@ -46,19 +49,26 @@ describe('worker and PostgreSQL driver', () => {
     after(async () => stack.stop());
 
     it('does the work once when a job is delivered twice at the same time, and ignores a late third delivery', async () => {
-      const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `Twice ${stack.id}`, databaseName: stack.db('twice') } });
+      const r = await stack.request('POST', '/admin/instances', {
+        body: { instanceName: `Twice ${stack.id}`, databaseName: stack.db('twice') },
+      });
       expect(r.status).to.equal(201);
       const worker = await stack.startWorker({ RECONCILE_INTERVAL_MS: '3600000' });
       await worker.reconciler.stop();
       const job = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: r.body.job.id });
-      const results = await Promise.allSettled([worker.processor.process(delivery(job)), worker.processor.process(delivery(job))]);
+      const results = await Promise.allSettled([
+        worker.processor.process(delivery(job)),
+        worker.processor.process(delivery(job)),
+      ]);
       const outcomes = results.map((x) => (x.status === 'fulfilled' ? x.value : (x.reason as Error).constructor.name));
       // One run clones; the other finds the instance locked (BullMQ would retry it) or already finished.
       expect(outcomes.filter((o) => o === 'created')).to.have.length(1);
       expect(await worker.processor.process(delivery(job))).to.equal('skipped');
       const row = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: job.id });
       expect(row).to.include({ status: 'succeeded', attempts: 1 });
-      const audit = await stack.dataSource.getRepository(AuditEventEntity).countBy({ jobId: job.id, outcome: 'succeeded' });
+      const audit = await stack.dataSource
+        .getRepository(AuditEventEntity)
+        .countBy({ jobId: job.id, outcome: 'succeeded' });
       expect(audit).to.equal(1);
       expect(await ownerOf(stack.db('twice'))).to.equal(r.body.id);
       await stack.stopWorkers();
@@ -70,7 +80,11 @@ describe('worker and PostgreSQL driver', () => {
       const redis = redisConnection(stack.workerConfig.redis.url);
       const queue = createQueue(redis, stack.workerConfig.redis.prefix, stack.deploymentId);
       try {
-        const extra = await queue.add('create', { jobId: instance.job.id, instanceId: instance.id, requestId: null }, { jobId: `dup-${randomUUID()}` });
+        const extra = await queue.add(
+          'create',
+          { jobId: instance.job.id, instanceId: instance.id, requestId: null },
+          { jobId: `dup-${randomUUID()}` },
+        );
         await waitFor(async () => (await extra.getState()) === 'completed', 'the duplicate to complete');
         const jobs = await stack.request('GET', `/admin/instances/${instance.id}/jobs`);
         expect(jobs.body).to.have.length(1);
@@ -84,10 +98,14 @@ describe('worker and PostgreSQL driver', () => {
     });
 
     it('resumes a create whose clone finished before the worker crashed', async () => {
-      const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `Resume ${stack.id}`, databaseName: stack.db('resume') } });
+      const r = await stack.request('POST', '/admin/instances', {
+        body: { instanceName: `Resume ${stack.id}`, databaseName: stack.db('resume') },
+      });
       // What a crash right after CREATE DATABASE leaves: the staging clone, unmarked, not yet renamed.
       const staging = stagingDatabaseName(r.body.job.id);
-      await withServer((c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(staging)} TEMPLATE ${c.escapeIdentifier(EDFI_TEMPLATE)}`));
+      await withServer((c) =>
+        c.query(`CREATE DATABASE ${c.escapeIdentifier(staging)} TEMPLATE ${c.escapeIdentifier(EDFI_TEMPLATE)}`),
+      );
       await stack.startWorker();
       await stack.waitForStatus(r.body.id, 'Created');
       expect(await databaseExists(staging)).to.equal(false);
@@ -106,7 +124,9 @@ describe('worker and PostgreSQL driver', () => {
     it('refuses to clone over a database it does not own, and leaves that database untouched', async () => {
       const name = stack.db('foreign');
       await makeForeignDatabase(name);
-      const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `Foreign ${stack.id}`, databaseName: name } });
+      const r = await stack.request('POST', '/admin/instances', {
+        body: { instanceName: `Foreign ${stack.id}`, databaseName: name },
+      });
       expect(r.status).to.equal(201);
       const failed = await stack.waitForStatus(r.body.id, 'CreateFailed');
       expect(failed.lastError).to.match(/not managed by ODS Instance Manager.*left untouched/);
@@ -133,7 +153,9 @@ describe('worker and PostgreSQL driver', () => {
       expect(await ownerOf(instance.databaseName)).to.equal(instance.id);
       // The source accepts connections again, and the instance can be renamed elsewhere.
       (await connectTo(instance.databaseName)).end();
-      const retry = await stack.request('PUT', `/admin/instances/${instance.id}`, { body: { databaseName: stack.db('rename_ok') } });
+      const retry = await stack.request('PUT', `/admin/instances/${instance.id}`, {
+        body: { databaseName: stack.db('rename_ok') },
+      });
       expect(retry.status).to.equal(200);
       const done = await stack.waitForStatus(instance.id, 'Created');
       expect(done.databaseName).to.equal(stack.db('rename_ok'));
@@ -141,7 +163,11 @@ describe('worker and PostgreSQL driver', () => {
 
     it('refuses to drop a database whose marker names another instance', async () => {
       const instance = await stack.createInstance('stolen');
-      await withServer((c) => c.query(`COMMENT ON DATABASE ${c.escapeIdentifier(instance.databaseName)} IS '{"managedBy":"ods-instance-manager","instanceId":"${randomUUID()}"}'`));
+      await withServer((c) =>
+        c.query(
+          `COMMENT ON DATABASE ${c.escapeIdentifier(instance.databaseName)} IS '{"managedBy":"ods-instance-manager","instanceId":"${randomUUID()}"}'`,
+        ),
+      );
       await stack.request('DELETE', `/admin/instances/${instance.id}`);
       const failed = await stack.waitForStatus(instance.id, 'DeleteFailed');
       expect(failed.lastError).to.match(/refusing to drop .* belongs to instance/);
@@ -156,7 +182,12 @@ describe('worker and PostgreSQL driver', () => {
       const stream = new PassThrough();
       stream.on('data', (chunk) => lines.push(String(chunk)));
       stack = await startStack({
-        env: { ODS_TEMPLATE_DATABASE: SMALL_TEMPLATE, TRANSIENT_RETRY_ATTEMPTS: '40', TRANSIENT_RETRY_BASE_MS: '100', TRANSIENT_RETRY_MAX_MS: '300' },
+        env: {
+          ODS_TEMPLATE_DATABASE: SMALL_TEMPLATE,
+          TRANSIENT_RETRY_ATTEMPTS: '40',
+          TRANSIENT_RETRY_BASE_MS: '100',
+          TRANSIENT_RETRY_MAX_MS: '300',
+        },
         logger: createLogger('test', 'info', stream),
       });
     });
@@ -166,9 +197,17 @@ describe('worker and PostgreSQL driver', () => {
       const session = await connectTo(SMALL_TEMPLATE);
       let id: string;
       try {
-        const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `Busy template ${stack.id}`, databaseName: stack.db('tpl_busy') } });
+        const r = await stack.request('POST', '/admin/instances', {
+          body: { instanceName: `Busy template ${stack.id}`, databaseName: stack.db('tpl_busy') },
+        });
         id = r.body.id;
-        await waitFor(async () => lines.some((l) => l.includes('"event":"job.retrying"') && l.includes('"code":"55006"') && l.includes(r.body.job.id)), 'a retry on 55006');
+        await waitFor(
+          async () =>
+            lines.some(
+              (l) => l.includes('"event":"job.retrying"') && l.includes('"code":"55006"') && l.includes(r.body.job.id),
+            ),
+          'a retry on 55006',
+        );
         expect((await stack.request('GET', `/admin/instances/${id}`)).body.status).to.equal('CreateInProgress');
       } finally {
         await session.end();
@@ -183,7 +222,9 @@ describe('worker and PostgreSQL driver', () => {
       await stack.startWorker({ TRANSIENT_RETRY_ATTEMPTS: '3' });
       const session = await connectTo(SMALL_TEMPLATE);
       try {
-        const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `Exhausted ${stack.id}`, databaseName: stack.db('tpl_exhausted') } });
+        const r = await stack.request('POST', '/admin/instances', {
+          body: { instanceName: `Exhausted ${stack.id}`, databaseName: stack.db('tpl_exhausted') },
+        });
         const failed = await stack.waitForStatus(r.body.id, 'CreateFailed');
         expect(failed.lastError).to.match(/being accessed by other users/);
         expect(await databaseExists(stack.db('tpl_exhausted'))).to.equal(false);
@@ -199,7 +240,9 @@ describe('worker and PostgreSQL driver', () => {
       await stack.stopWorkers();
       await stack.startWorker({ ODS_TEMPLATE_DATABASE: 'odsim_no_such_template' });
       const before = lines.length;
-      const r = await stack.request('POST', '/admin/instances', { body: { instanceName: `No template ${stack.id}`, databaseName: stack.db('no_tpl') } });
+      const r = await stack.request('POST', '/admin/instances', {
+        body: { instanceName: `No template ${stack.id}`, databaseName: stack.db('no_tpl') },
+      });
       const failed = await stack.waitForStatus(r.body.id, 'CreateFailed');
       expect(failed.lastError).to.match(/template database "odsim_no_such_template" does not exist/);
       expect(lines.slice(before).some((l) => l.includes('job.retrying') && l.includes(r.body.job.id))).to.equal(false);
@@ -212,12 +255,21 @@ describe('worker and PostgreSQL driver', () => {
       const driver = new PostgresDriver({ serverUrl: POSTGRES_URL, log: silentLogger(), legacyDrop: true });
       const instanceId = randomUUID();
       try {
-        await driver.create({ instanceId, databaseName: name, templateDatabase: SMALL_TEMPLATE, stagingName: `${name}_stg` });
+        await driver.create({
+          instanceId,
+          databaseName: name,
+          templateDatabase: SMALL_TEMPLATE,
+          stagingName: `${name}_stg`,
+        });
         const app = await connectTo(name);
         app.on('error', () => undefined);
-        expect((await driver.drop({ instanceId, databaseName: name, stagingNames: [], ownsNothing: false })).outcome).to.equal('dropped');
+        expect(
+          (await driver.drop({ instanceId, databaseName: name, stagingNames: [], ownsNothing: false })).outcome,
+        ).to.equal('dropped');
         expect(await databaseExists(name)).to.equal(false);
-        expect(await driver.drop({ instanceId, databaseName: name, stagingNames: [], ownsNothing: false })).to.deep.equal({ outcome: 'already-absent', warnings: [] });
+        expect(
+          await driver.drop({ instanceId, databaseName: name, stagingNames: [], ownsNothing: false }),
+        ).to.deep.equal({ outcome: 'already-absent', warnings: [] });
         await app.end().catch(() => undefined);
       } finally {
         await driver.close();
@@ -252,7 +304,11 @@ describe('worker and PostgreSQL driver', () => {
       const source = createAdminDataSource(settings);
       try {
         let ready = false;
-        const starting = prepareAdminDatabase(source, settings, silentLogger(), { attempts: 50, baseDelayMs: 100, maxDelayMs: 300 }).then(() => {
+        const starting = prepareAdminDatabase(source, settings, silentLogger(), {
+          attempts: 50,
+          baseDelayMs: 100,
+          maxDelayMs: 300,
+        }).then(() => {
           ready = true;
         });
         await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -270,9 +326,20 @@ describe('worker and PostgreSQL driver', () => {
     it('builds a clearly labelled stand-in template once, and leaves an existing one alone', async () => {
       const name = `t_standin_${randomUUID().slice(0, 8)}`;
       try {
-        expect(await ensureStandInTemplate(POSTGRES_URL, name, { tables: 9, views: 1, rowsPerTable: 1 }, silentLogger())).to.equal(true);
-        expect(await ensureStandInTemplate(POSTGRES_URL, name, { tables: 9, views: 1, rowsPerTable: 1 }, silentLogger())).to.equal(false);
-        const comment = await withServer(async (c) => (await c.query(`SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = $1`, [name])).rows[0].c);
+        expect(
+          await ensureStandInTemplate(POSTGRES_URL, name, { tables: 9, views: 1, rowsPerTable: 1 }, silentLogger()),
+        ).to.equal(true);
+        expect(
+          await ensureStandInTemplate(POSTGRES_URL, name, { tables: 9, views: 1, rowsPerTable: 1 }, silentLogger()),
+        ).to.equal(false);
+        const comment = await withServer(
+          async (c) =>
+            (
+              await c.query(`SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = $1`, [
+                name,
+              ])
+            ).rows[0].c,
+        );
         expect(comment).to.equal(STAND_IN_LABEL);
         const db = await connectTo(name);
         const note = (await db.query('SELECT note FROM util.stand_in')).rows[0].note;
@@ -296,14 +363,23 @@ describe('worker and PostgreSQL driver', () => {
     async function holdLockOn(database: string, instanceId: string) {
       const holder = await connectTo('postgres');
       await holder.query('BEGIN');
-      await holder.query(`COMMENT ON DATABASE ${holder.escapeIdentifier(database)} IS ${holder.escapeLiteral(ownershipMarker(instanceId))}`);
-      return { release: async () => { await holder.query('COMMIT').catch(() => undefined); await holder.end(); } };
+      await holder.query(
+        `COMMENT ON DATABASE ${holder.escapeIdentifier(database)} IS ${holder.escapeLiteral(ownershipMarker(instanceId))}`,
+      );
+      return {
+        release: async () => {
+          await holder.query('COMMIT').catch(() => undefined);
+          await holder.end();
+        },
+      };
     }
 
-    const retriedOnLock = (jobId: string) => waitFor(
-      async () => log.events('job.retrying').find((e) => e.jobId === jobId && e.code === '55P03'),
-      `a job.retrying with code 55P03 for job ${jobId}`, 30_000,
-    );
+    const retriedOnLock = (jobId: string) =>
+      waitFor(
+        async () => log.events('job.retrying').find((e) => e.jobId === jobId && e.code === '55P03'),
+        `a job.retrying with code 55P03 for job ${jobId}`,
+        30_000,
+      );
 
     it('retries a drop that waits on a lock (55P03), and finishes once the lock is released', async () => {
       const instance = await stack.createInstance('locked_drop');
@@ -312,7 +388,9 @@ describe('worker and PostgreSQL driver', () => {
         const del = await stack.request('DELETE', `/admin/instances/${instance.id}`);
         expect(del.status).to.equal(200);
         await retriedOnLock(del.body.job.id);
-        expect((await stack.request('GET', `/admin/instances/${instance.id}`)).body.status).to.equal('DeleteInProgress');
+        expect((await stack.request('GET', `/admin/instances/${instance.id}`)).body.status).to.equal(
+          'DeleteInProgress',
+        );
       } finally {
         await lock.release();
       }
@@ -349,7 +427,9 @@ describe('worker and PostgreSQL driver', () => {
     it('deletes the instance, leaves the renamed database alone, and says so as a warning on the job', async () => {
       const instance = await stack.createInstance('by_hand');
       const moved = stack.db('by_hand_moved');
-      await withServer((c) => c.query(`ALTER DATABASE ${c.escapeIdentifier(instance.databaseName)} RENAME TO ${c.escapeIdentifier(moved)}`));
+      await withServer((c) =>
+        c.query(`ALTER DATABASE ${c.escapeIdentifier(instance.databaseName)} RENAME TO ${c.escapeIdentifier(moved)}`),
+      );
       const del = await stack.request('DELETE', `/admin/instances/${instance.id}`);
       expect(del.status).to.equal(200);
       await stack.waitForStatus(instance.id, 'Deleted');
@@ -362,8 +442,12 @@ describe('worker and PostgreSQL driver', () => {
       const logged = log.events('job.warning').filter((e) => e.jobId === del.body.job.id);
       expect(logged).to.have.length(1);
       expect(logged[0].warnings).to.deep.equal(job.warnings);
-      const audit = await stack.dataSource.getRepository(AuditEventEntity).findOneByOrFail({ jobId: del.body.job.id, outcome: 'succeeded' });
-      expect(JSON.parse(audit.details!)).to.include({ outcome: 'already-absent' }).and.have.deep.property('warnings', job.warnings);
+      const audit = await stack.dataSource
+        .getRepository(AuditEventEntity)
+        .findOneByOrFail({ jobId: del.body.job.id, outcome: 'succeeded' });
+      expect(JSON.parse(audit.details!))
+        .to.include({ outcome: 'already-absent' })
+        .and.have.deep.property('warnings', job.warnings);
       // A job without anything to say carries an empty list.
       expect((await stack.request('GET', `/admin/jobs/${instance.job.id}`)).body.warnings).to.deep.equal([]);
     });

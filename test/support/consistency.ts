@@ -21,5 +21,8 @@ export async function expectServerMatchesRecords(stack: Stack): Promise<void> {
   }
   const jobs = await stack.dataSource.getRepository(JobEntity).find();
   const staging = new Set(await databasesLike('odsim_staging_'));
-  expect(jobs.map((j) => stagingDatabaseName(j.id)).filter((n) => staging.has(n)), 'staging clones left').to.deep.equal([]);
+  expect(
+    jobs.map((j) => stagingDatabaseName(j.id)).filter((n) => staging.has(n)),
+    'staging clones left',
+  ).to.deep.equal([]);
 }

@@ -54,8 +54,11 @@ export const SQL_PAYLOADS: readonly string[] = [
  */
 export function isValidInstanceName(name: string): boolean {
   const normalized = normalizeInstanceName(name);
-  return /^(?!\s*$)[^\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]+$/u.test(normalized) && [...normalized].length <= 100
-    && instanceNameProblems(normalized).length === 0;
+  return (
+    /^(?!\s*$)[^\u0000-\u001f\u007f-\u009f\u2028\u2029\ud800-\udfff]+$/u.test(normalized) &&
+    [...normalized].length <= 100 &&
+    instanceNameProblems(normalized).length === 0
+  );
 }
 
 /** The names of `names` that are not the same name as an earlier one (409 if both were created). */
@@ -75,9 +78,11 @@ const OTHER_TEST_DATABASES = /^(t_|odsim_t_|odsim_staging_|odsim_building_|odsim
 /** The databases on the server that this stack could have changed: all but other stacks' own. */
 export function serverDatabases(stack: Stack): Promise<string[]> {
   const ours = (name: string) => name.startsWith(`t_${stack.id}_`) || name === `odsim_t_${stack.id}`;
-  return withServer(async (c) => (await c.query<{ datname: string }>('SELECT datname FROM pg_database ORDER BY datname')).rows
-    .map((r) => r.datname)
-    .filter((name) => !OTHER_TEST_DATABASES.test(name) || ours(name)));
+  return withServer(async (c) =>
+    (await c.query<{ datname: string }>('SELECT datname FROM pg_database ORDER BY datname')).rows
+      .map((r) => r.datname)
+      .filter((name) => !OTHER_TEST_DATABASES.test(name) || ours(name)),
+  );
 }
 
 /** The four admin tables are still there, as tables. */
@@ -87,7 +92,10 @@ export async function expectAdminTablesIntact(stack: Stack): Promise<void> {
      LEFT JOIN pg_class c ON c.oid = to_regclass('public.' || t.name)`,
     [['instances', 'jobs', 'api_clients', 'database_name_claims', 'audit_events']],
   );
-  expect(rows.filter((r) => r.kind !== 'r').map((r) => r.name), 'admin tables missing').to.deep.equal([]);
+  expect(
+    rows.filter((r) => r.kind !== 'r').map((r) => r.name),
+    'admin tables missing',
+  ).to.deep.equal([]);
 }
 
 export interface RawRequest {
@@ -113,28 +121,36 @@ export interface RawResponse {
  */
 export function sendRaw(baseUrl: string, request: RawRequest, agent?: http.Agent): Promise<RawResponse> {
   const url = new URL(baseUrl);
-  const body = request.body === undefined ? undefined : Buffer.isBuffer(request.body) ? request.body : Buffer.from(request.body, 'utf8');
+  const body =
+    request.body === undefined
+      ? undefined
+      : Buffer.isBuffer(request.body)
+        ? request.body
+        : Buffer.from(request.body, 'utf8');
   const headers: Record<string, string> = { ...request.headers };
   if (body !== undefined) headers['content-length'] = String(body.length);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, method: request.method, path: request.path, headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        const contentType = res.headers['content-type'] ?? '';
-        let json: unknown;
-        if (/json/.test(contentType) && text) {
-          try {
-            json = JSON.parse(text);
-          } catch {
-            json = undefined;
+    const req = http.request(
+      { host: url.hostname, port: url.port, method: request.method, path: request.path, headers, agent },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const contentType = res.headers['content-type'] ?? '';
+          let json: unknown;
+          if (/json/.test(contentType) && text) {
+            try {
+              json = JSON.parse(text);
+            } catch {
+              json = undefined;
+            }
           }
-        }
-        resolve({ status: res.statusCode ?? 0, contentType, headers: res.headers, text, json });
-      });
-    });
+          resolve({ status: res.statusCode ?? 0, contentType, headers: res.headers, text, json });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });

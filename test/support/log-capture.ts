@@ -9,7 +9,8 @@ export class CapturedLog {
   constructor(service = 'test', level = 'debug') {
     const stream = new PassThrough();
     stream.on('data', (chunk: Buffer) => {
-      for (const line of String(chunk).split('\n').filter(Boolean)) this.lines.push(JSON.parse(line) as Record<string, unknown>);
+      for (const line of String(chunk).split('\n').filter(Boolean))
+        this.lines.push(JSON.parse(line) as Record<string, unknown>);
     });
     this.logger = createLogger(service, level, stream);
   }

@@ -15,19 +15,33 @@ export async function withServer<T>(work: (c: Client) => Promise<T>, url = POSTG
 }
 
 export function databaseExists(name: string): Promise<boolean> {
-  return withServer(async (c) => ((await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount ?? 0) > 0);
+  return withServer(
+    async (c) => ((await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount ?? 0) > 0,
+  );
 }
 
 export function databasesLike(prefix: string): Promise<string[]> {
-  return withServer(async (c) => (await c.query<{ datname: string }>(
-    `SELECT datname FROM pg_database WHERE datname LIKE $1 ESCAPE '\\' ORDER BY datname`, [prefix.replace(/_/g, '\\_') + '%'],
-  )).rows.map((r) => r.datname));
+  return withServer(async (c) =>
+    (
+      await c.query<{ datname: string }>(
+        `SELECT datname FROM pg_database WHERE datname LIKE $1 ESCAPE '\\' ORDER BY datname`,
+        [prefix.replace(/_/g, '\\_') + '%'],
+      )
+    ).rows.map((r) => r.datname),
+  );
 }
 
 export function ownerOf(name: string): Promise<string | null> {
-  return withServer(async (c) => parseOwnershipMarker((await c.query<{ m: string | null }>(
-    `SELECT shobj_description(oid, 'pg_database') AS m FROM pg_database WHERE datname = $1`, [name],
-  )).rows[0]?.m));
+  return withServer(async (c) =>
+    parseOwnershipMarker(
+      (
+        await c.query<{ m: string | null }>(
+          `SELECT shobj_description(oid, 'pg_database') AS m FROM pg_database WHERE datname = $1`,
+          [name],
+        )
+      ).rows[0]?.m,
+    ),
+  );
 }
 
 /** Tables and views in the four Ed-Fi schemas, and all relations there (with indexes and sequences). */

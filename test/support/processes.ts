@@ -45,8 +45,17 @@ export class WorkerProcess {
     return this.lines.filter((l) => l.includes(`"event":"${name}"`)).map((l) => JSON.parse(l));
   }
 
-  async waitForEvent(name: string, match: (e: Record<string, unknown>) => boolean = () => true, timeoutMs = 60_000): Promise<Record<string, unknown>> {
-    return waitFor(async () => this.events(name).find(match), `worker event ${name}\n${this.lines.slice(-5).join('\n')}`, timeoutMs, 20);
+  async waitForEvent(
+    name: string,
+    match: (e: Record<string, unknown>) => boolean = () => true,
+    timeoutMs = 60_000,
+  ): Promise<Record<string, unknown>> {
+    return waitFor(
+      async () => this.events(name).find(match),
+      `worker event ${name}\n${this.lines.slice(-5).join('\n')}`,
+      timeoutMs,
+      20,
+    );
   }
 
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -71,7 +80,11 @@ export class PrivateRedis {
   }
 
   async start(): Promise<void> {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', '/tmp'], { stdio: 'ignore' });
+    this.child = spawn(
+      'redis-server',
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', '/tmp'],
+      { stdio: 'ignore' },
+    );
     await waitFor(() => this.command((c) => c.ping()).then((r) => r === 'PONG'), `redis on ${this.port}`, 10_000);
   }
 

@@ -129,8 +129,8 @@ export class Stack {
     this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     const clients = new ClientStore(this.dataSource);
     this.tokens = {
-      full: (await this.token(await clients.create('test-full', SCOPES.fullAccess))),
-      read: (await this.token(await clients.create('test-read', SCOPES.readOnly))),
+      full: await this.token(await clients.create('test-full', SCOPES.fullAccess)),
+      read: await this.token(await clients.create('test-read', SCOPES.readOnly)),
     };
     if (options.worker !== false) await this.startWorker();
     return this;
@@ -144,9 +144,18 @@ export class Stack {
   }
 
   private async listenApi(): Promise<Server> {
-    const tokens = new TokenService(this.apiConfig.tokens.signingKey!, { ...this.apiConfig.tokens, deploymentId: this.deploymentId });
+    const tokens = new TokenService(this.apiConfig.tokens.signingKey!, {
+      ...this.apiConfig.tokens,
+      deploymentId: this.deploymentId,
+    });
     const app = createApp({
-      config: this.apiConfig, dataSource: this.dataSource, queue: this.queue!, deploymentId: this.deploymentId, redis: this.redis!, tokens, logger: this.log,
+      config: this.apiConfig,
+      dataSource: this.dataSource,
+      queue: this.queue!,
+      deploymentId: this.deploymentId,
+      redis: this.redis!,
+      tokens,
+      logger: this.log,
       hashGateProbe: this.hashGateProbe,
     });
     return new Promise<Server>((resolve) => {
@@ -159,7 +168,13 @@ export class Stack {
     const redis = redisConnection(config.redis.url);
     redis.on('error', () => undefined);
     const engine = driver ?? createDriver(config, this.log);
-    const running = await createWorker({ config, dataSource: this.dataSource, driver: engine, redis, logger: this.log });
+    const running = await createWorker({
+      config,
+      dataSource: this.dataSource,
+      driver: engine,
+      redis,
+      logger: this.log,
+    });
     const handle: WorkerHandle = Object.assign(running, { driver: engine });
     this.workers.push({ handle, redis });
     return handle;
@@ -192,17 +207,25 @@ export class Stack {
   }
 
   /** POST /admin/instances and wait until the worker has finished with it. */
-  async createInstance(suffix: string, expected = 'Created'): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const created = await this.request('POST', '/admin/instances', { body: { instanceName: `Test ${this.id} ${suffix}`, databaseName: this.db(suffix) } });
+  async createInstance(suffix: string, expected = 'Created'): Promise<any> {
+    // eslint-disable-line @typescript-eslint/no-explicit-any
+    const created = await this.request('POST', '/admin/instances', {
+      body: { instanceName: `Test ${this.id} ${suffix}`, databaseName: this.db(suffix) },
+    });
     if (created.status !== 201) throw new Error(`create failed: ${created.status} ${JSON.stringify(created.body)}`);
     return this.waitForStatus(created.body.id, expected);
   }
 
-  async waitForStatus(instanceId: string, status: string, timeoutMs = 60_000): Promise<any> { // eslint-disable-line @typescript-eslint/no-explicit-any
-    return waitFor(async () => {
-      const r = await this.request('GET', `/admin/instances/${instanceId}`);
-      return r.body.status === status ? r.body : undefined;
-    }, `instance ${instanceId} to reach ${status}`, timeoutMs);
+  async waitForStatus(instanceId: string, status: string, timeoutMs = 60_000): Promise<any> {
+    // eslint-disable-line @typescript-eslint/no-explicit-any
+    return waitFor(
+      async () => {
+        const r = await this.request('GET', `/admin/instances/${instanceId}`);
+        return r.body.status === status ? r.body : undefined;
+      },
+      `instance ${instanceId} to reach ${status}`,
+      timeoutMs,
+    );
   }
 
   async jobsRows(): Promise<JobEntity[]> {
@@ -218,19 +241,28 @@ export class Stack {
     }
     if (this.queue) {
       // Bounded: a test may point the stack at a Redis that does not answer.
-      if (this.redis?.status === 'ready') await withTimeout(this.queue.obliterate({ force: true }), 10_000, 'obliterate').catch(() => undefined);
+      if (this.redis?.status === 'ready')
+        await withTimeout(this.queue.obliterate({ force: true }), 10_000, 'obliterate').catch(() => undefined);
       await withTimeout(this.queue.close(), 5000, 'queue close').catch(() => undefined);
     }
     this.redis?.disconnect();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
-    await dropDatabases([...(await databasesLike(`t_${this.id}_`)), ...jobIds.map(stagingDatabaseName), `odsim_t_${this.id}`]);
+    await dropDatabases([
+      ...(await databasesLike(`t_${this.id}_`)),
+      ...jobIds.map(stagingDatabaseName),
+      `odsim_t_${this.id}`,
+    ]);
   }
 
   private async token(client: { client_id: string; client_secret: string }): Promise<string> {
     const r = await fetch(`${this.baseUrl}/connect/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret }),
+      body: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: client.client_id,
+        client_secret: client.client_secret,
+      }),
     });
     if (r.status !== 200) throw new Error(`token request failed: ${r.status}`);
     return ((await r.json()) as { access_token: string }).access_token;

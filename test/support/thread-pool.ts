@@ -15,11 +15,15 @@ export interface PoolSaturation {
  */
 export function saturateThreadPool(threads = Number(process.env.UV_THREADPOOL_SIZE) || 4): PoolSaturation {
   let finished = 0;
-  const calls = Array.from({ length: threads }, (_, i) => new Promise<void>((resolve) => {
-    scrypt(`pool-filler-${i}`, 'salt', 32, { N: 16384, r: 8, p: 40, maxmem: 64 * 1024 * 1024 }, () => {
-      finished += 1;
-      resolve();
-    });
-  }));
+  const calls = Array.from(
+    { length: threads },
+    (_, i) =>
+      new Promise<void>((resolve) => {
+        scrypt(`pool-filler-${i}`, 'salt', 32, { N: 16384, r: 8, p: 40, maxmem: 64 * 1024 * 1024 }, () => {
+          finished += 1;
+          resolve();
+        });
+      }),
+  );
   return { finished: () => finished, done: Promise.all(calls).then(() => undefined) };
 }

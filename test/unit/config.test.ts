@@ -22,16 +22,28 @@ describe('configuration', () => {
       expect(c.logLevel).to.equal('info');
       expect(c.http).to.deep.equal({ port: 3000, host: '127.0.0.1', bodyLimit: '16kb' });
       expect(c.adminDatabase).to.deep.equal({
-        url: 'postgres://postgres@127.0.0.1:5432/ods_instance_manager', connectTimeoutMs: 3000, queryTimeoutMs: 15000, poolSize: 10,
+        url: 'postgres://postgres@127.0.0.1:5432/ods_instance_manager',
+        connectTimeoutMs: 3000,
+        queryTimeoutMs: 15000,
+        poolSize: 10,
       });
       expect(c.redis).to.deep.equal({ url: 'redis://127.0.0.1:6379', prefix: 'odsim' });
       expect(c.ods).to.deep.equal({
-        engine: 'postgres', templateDatabase: 'EdFi_Ods_Minimal_Template', reservedNames: ['EdFi_Admin', 'EdFi_Security'],
+        engine: 'postgres',
+        templateDatabase: 'EdFi_Ods_Minimal_Template',
+        reservedNames: ['EdFi_Admin', 'EdFi_Security'],
       });
       expect(c.enqueueTimeoutMs).to.equal(2000);
       expect(c.tokens).to.deep.equal({
-        signingKey: undefined, issuer: 'ods-instance-manager', audience: 'ods-instance-manager', ttlSeconds: 1800, rateLimitPerMinute: 30,
-        rateLimitPerClientPerMinute: 10, clientCheckCacheMs: 5000, hashConcurrency: 1, hashQueue: 16,
+        signingKey: undefined,
+        issuer: 'ods-instance-manager',
+        audience: 'ods-instance-manager',
+        ttlSeconds: 1800,
+        rateLimitPerMinute: 30,
+        rateLimitPerClientPerMinute: 10,
+        clientCheckCacheMs: 5000,
+        hashConcurrency: 1,
+        hashQueue: 16,
       });
       expect(c.bootstrapClient).to.equal(true);
       expect(c.dataDir).to.equal('.data');
@@ -69,7 +81,14 @@ describe('configuration', () => {
 
   describe('empty settings', () => {
     it('treats an empty string as not set, so the default applies', () => {
-      const c = loadApiConfig({ PORT: '', LOG_LEVEL: '', REDIS_URL: '', BOOTSTRAP_CLIENT: '', ADMIN_DATABASE_URL: '', TOKEN_SIGNING_KEY: '' });
+      const c = loadApiConfig({
+        PORT: '',
+        LOG_LEVEL: '',
+        REDIS_URL: '',
+        BOOTSTRAP_CLIENT: '',
+        ADMIN_DATABASE_URL: '',
+        TOKEN_SIGNING_KEY: '',
+      });
       expect(c.http.port).to.equal(3000);
       expect(c.logLevel).to.equal('info');
       expect(c.redis.url).to.equal('redis://127.0.0.1:6379');
@@ -88,8 +107,16 @@ describe('configuration', () => {
 
   describe('booleans', () => {
     for (const [text, value] of [
-      ['true', true], ['TRUE', true], ['1', true], ['yes', true], ['on', true],
-      ['false', false], ['False', false], ['0', false], ['no', false], ['off', false],
+      ['true', true],
+      ['TRUE', true],
+      ['1', true],
+      ['yes', true],
+      ['on', true],
+      ['false', false],
+      ['False', false],
+      ['0', false],
+      ['no', false],
+      ['off', false],
     ] as const) {
       it(`reads "${text}" as ${value}`, () => {
         expect(loadApiConfig({ BOOTSTRAP_CLIENT: text }).bootstrapClient).to.equal(value);
@@ -105,19 +132,29 @@ describe('configuration', () => {
 
   describe('invalid settings', () => {
     it('lists every invalid setting in one error', () => {
-      const err = configurationErrorOf(() => loadApiConfig({
-        NODE_ENV: 'staging',
-        LOG_LEVEL: 'verbose',
-        PORT: '70000',
-        ADMIN_DATABASE_POOL_SIZE: '0',
-        QUEUE_PREFIX: 'has spaces',
-        ODS_ENGINE: 'oracle',
-        TOKEN_TTL_SECONDS: '5',
-        BOOTSTRAP_CLIENT: 'perhaps',
-        REDIS_URL: 'http://cache',
-      }));
+      const err = configurationErrorOf(() =>
+        loadApiConfig({
+          NODE_ENV: 'staging',
+          LOG_LEVEL: 'verbose',
+          PORT: '70000',
+          ADMIN_DATABASE_POOL_SIZE: '0',
+          QUEUE_PREFIX: 'has spaces',
+          ODS_ENGINE: 'oracle',
+          TOKEN_TTL_SECONDS: '5',
+          BOOTSTRAP_CLIENT: 'perhaps',
+          REDIS_URL: 'http://cache',
+        }),
+      );
       for (const key of [
-        'NODE_ENV', 'LOG_LEVEL', 'PORT', 'ADMIN_DATABASE_POOL_SIZE', 'QUEUE_PREFIX', 'ODS_ENGINE', 'TOKEN_TTL_SECONDS', 'BOOTSTRAP_CLIENT', 'REDIS_URL',
+        'NODE_ENV',
+        'LOG_LEVEL',
+        'PORT',
+        'ADMIN_DATABASE_POOL_SIZE',
+        'QUEUE_PREFIX',
+        'ODS_ENGINE',
+        'TOKEN_TTL_SECONDS',
+        'BOOTSTRAP_CLIENT',
+        'REDIS_URL',
       ]) {
         expect(err.message, key).to.include(key);
       }
@@ -126,24 +163,46 @@ describe('configuration', () => {
     });
 
     it('lists every invalid worker setting in one error', () => {
-      const err = configurationErrorOf(() => loadWorkerConfig({
-        WORKER_CONCURRENCY: '0', GLOBAL_CONCURRENCY: '65', TRANSIENT_RETRY_ATTEMPTS: 'lots', ODS_PG_CREATE_STRATEGY: 'copy', ODS_SERVER_URL: 'mysql://x',
-      }));
-      for (const key of ['WORKER_CONCURRENCY', 'GLOBAL_CONCURRENCY', 'TRANSIENT_RETRY_ATTEMPTS', 'ODS_PG_CREATE_STRATEGY', 'ODS_SERVER_URL']) {
+      const err = configurationErrorOf(() =>
+        loadWorkerConfig({
+          WORKER_CONCURRENCY: '0',
+          GLOBAL_CONCURRENCY: '65',
+          TRANSIENT_RETRY_ATTEMPTS: 'lots',
+          ODS_PG_CREATE_STRATEGY: 'copy',
+          ODS_SERVER_URL: 'mysql://x',
+        }),
+      );
+      for (const key of [
+        'WORKER_CONCURRENCY',
+        'GLOBAL_CONCURRENCY',
+        'TRANSIENT_RETRY_ATTEMPTS',
+        'ODS_PG_CREATE_STRATEGY',
+        'ODS_SERVER_URL',
+      ]) {
         expect(err.message, key).to.include(key);
       }
     });
 
     it('refuses a stalled-job check that runs as seldom as the job lock lasts, or less often', () => {
-      for (const [lock, stalled] of [['10000', '10000'], ['10000', '30000']]) {
-        const err = configurationErrorOf(() => loadWorkerConfig({ JOB_LOCK_DURATION_MS: lock, STALLED_INTERVAL_MS: stalled }));
+      for (const [lock, stalled] of [
+        ['10000', '10000'],
+        ['10000', '30000'],
+      ]) {
+        const err = configurationErrorOf(() =>
+          loadWorkerConfig({ JOB_LOCK_DURATION_MS: lock, STALLED_INTERVAL_MS: stalled }),
+        );
         expect(err.message).to.include('STALLED_INTERVAL_MS').and.include('JOB_LOCK_DURATION_MS');
       }
-      expect(loadWorkerConfig({ JOB_LOCK_DURATION_MS: '10000', STALLED_INTERVAL_MS: '9999' }).locks).to.deep.equal({ lockDurationMs: 10_000, stalledIntervalMs: 9_999 });
+      expect(loadWorkerConfig({ JOB_LOCK_DURATION_MS: '10000', STALLED_INTERVAL_MS: '9999' }).locks).to.deep.equal({
+        lockDurationMs: 10_000,
+        stalledIntervalMs: 9_999,
+      });
     });
 
     it('refuses an admin pool of one connection (start-up needs two)', () => {
-      expect(configurationErrorOf(() => loadApiConfig({ ADMIN_DATABASE_POOL_SIZE: '1' })).message).to.include('ADMIN_DATABASE_POOL_SIZE');
+      expect(configurationErrorOf(() => loadApiConfig({ ADMIN_DATABASE_POOL_SIZE: '1' })).message).to.include(
+        'ADMIN_DATABASE_POOL_SIZE',
+      );
       expect(loadApiConfig({ ADMIN_DATABASE_POOL_SIZE: '2' }).adminDatabase.poolSize).to.equal(2);
     });
 
@@ -151,9 +210,13 @@ describe('configuration', () => {
       const secretUrl = 'mysql://admin:S3cretPassw0rd@db.example:3306/x';
       const secretRedis = 'http://:R3disPassw0rd@cache.example';
       const shortKey = 'tooShortSigningKey';
-      const err = configurationErrorOf(() => loadApiConfig({
-        ADMIN_DATABASE_URL: secretUrl, REDIS_URL: secretRedis, TOKEN_SIGNING_KEY: shortKey,
-      }));
+      const err = configurationErrorOf(() =>
+        loadApiConfig({
+          ADMIN_DATABASE_URL: secretUrl,
+          REDIS_URL: secretRedis,
+          TOKEN_SIGNING_KEY: shortKey,
+        }),
+      );
       expect(err.message).to.include('ADMIN_DATABASE_URL=(hidden)');
       expect(err.message).to.include('REDIS_URL=(hidden)');
       expect(err.message).to.include('TOKEN_SIGNING_KEY=(hidden)');
@@ -162,8 +225,10 @@ describe('configuration', () => {
       }
     });
 
-    it('does not echo the worker\'s ODS server URL either', () => {
-      const err = configurationErrorOf(() => loadWorkerConfig({ ODS_SERVER_URL: 'mssql://sa:Hunter2Hunter2@ods.example' }));
+    it("does not echo the worker's ODS server URL either", () => {
+      const err = configurationErrorOf(() =>
+        loadWorkerConfig({ ODS_SERVER_URL: 'mssql://sa:Hunter2Hunter2@ods.example' }),
+      );
       expect(err.message).to.include('ODS_SERVER_URL=(hidden)');
       expect(err.message).not.to.include('Hunter2');
     });
@@ -181,9 +246,13 @@ describe('configuration', () => {
     });
 
     it('must be at least 32 characters', () => {
-      const err = configurationErrorOf(() => loadApiConfig({ NODE_ENV: 'production', TOKEN_SIGNING_KEY: 'k'.repeat(31) }));
+      const err = configurationErrorOf(() =>
+        loadApiConfig({ NODE_ENV: 'production', TOKEN_SIGNING_KEY: 'k'.repeat(31) }),
+      );
       expect(err.message).to.include('TOKEN_SIGNING_KEY must be at least 32 characters');
-      expect(loadApiConfig({ NODE_ENV: 'production', TOKEN_SIGNING_KEY: STRONG_KEY }).tokens.signingKey).to.equal(STRONG_KEY);
+      expect(loadApiConfig({ NODE_ENV: 'production', TOKEN_SIGNING_KEY: STRONG_KEY }).tokens.signingKey).to.equal(
+        STRONG_KEY,
+      );
     });
 
     it('is optional outside production', () => {
@@ -267,9 +336,11 @@ describe('configuration', () => {
 });
 
 describe('TOKEN_HASH_CONCURRENCY', () => {
-  it('must stay below libuv\'s thread pool size, so hashing never takes every pool thread', () => {
+  it("must stay below libuv's thread pool size, so hashing never takes every pool thread", () => {
     expect(loadApiConfig({ TOKEN_HASH_CONCURRENCY: '3' }).tokens.hashConcurrency).to.equal(3);
-    expect(() => loadApiConfig({ TOKEN_HASH_CONCURRENCY: '4' })).to.throw(/TOKEN_HASH_CONCURRENCY=4 must be below libuv's thread pool size \(UV_THREADPOOL_SIZE, 4\)/);
+    expect(() => loadApiConfig({ TOKEN_HASH_CONCURRENCY: '4' })).to.throw(
+      /TOKEN_HASH_CONCURRENCY=4 must be below libuv's thread pool size \(UV_THREADPOOL_SIZE, 4\)/,
+    );
     expect(loadApiConfig({ TOKEN_HASH_CONCURRENCY: '4', UV_THREADPOOL_SIZE: '8' }).tokens.hashConcurrency).to.equal(4);
   });
 });

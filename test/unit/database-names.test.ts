@@ -1,7 +1,12 @@
 import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import {
-  ENGINES, nameKey, nameRulesFor, reservedNameSet, STAGING_PREFIX, stagingDatabaseName,
+  ENGINES,
+  nameKey,
+  nameRulesFor,
+  reservedNameSet,
+  STAGING_PREFIX,
+  stagingDatabaseName,
 } from '../../shared/database-names';
 import * as postgres from '../../shared/database-names/postgres';
 
@@ -62,7 +67,9 @@ describe('database names', () => {
       const name = 'a'.repeat(64);
       const problems = problemsWith(name);
       expect(problems).to.have.lengthOf(1);
-      expect(problems[0]).to.match(/at most 63 bytes/).and.match(/got 64/);
+      expect(problems[0])
+        .to.match(/at most 63 bytes/)
+        .and.match(/got 64/);
       expect(() => rules.quote(name)).to.throw();
     });
 
@@ -74,12 +81,22 @@ describe('database names', () => {
 
     it('does not echo the refused name when refusing to quote it', () => {
       const name = 'evil"; DROP DATABASE x; --';
-      expect(() => rules.quote(name)).to.throw().that.satisfies((e: Error) => !e.message.includes('DROP'));
+      expect(() => rules.quote(name))
+        .to.throw()
+        .that.satisfies((e: Error) => !e.message.includes('DROP'));
     });
   });
 
   describe('reserved names', () => {
-    for (const system of ['postgres', 'template0', 'template1', 'rdsadmin', 'azure_maintenance', 'azure_sys', 'cloudsqladmin']) {
+    for (const system of [
+      'postgres',
+      'template0',
+      'template1',
+      'rdsadmin',
+      'azure_maintenance',
+      'azure_sys',
+      'cloudsqladmin',
+    ]) {
       it(`refuses the system database ${system} in any letter case`, () => {
         expect(rules.systemDatabases).to.include(system);
         for (const variant of [system, system.toUpperCase(), system[0].toUpperCase() + system.slice(1)]) {
@@ -90,7 +107,7 @@ describe('database names', () => {
       });
     }
 
-    it('refuses the deployment\'s extra reserved names in any letter case', () => {
+    it("refuses the deployment's extra reserved names in any letter case", () => {
       for (const name of ['EdFi_Admin', 'edfi_admin', 'EDFI_SECURITY', 'Ods_Instance_Manager']) {
         expect(problemsWith(name), name).to.satisfy((ps: string[]) => ps.some((p) => /reserved/.test(p)));
       }
@@ -98,7 +115,15 @@ describe('database names', () => {
 
     it('builds the reserved set in lower case from the system databases and the extras', () => {
       const set = reservedNameSet('postgres', ['EdFi_Admin']);
-      expect([...set]).to.include.members(['postgres', 'template0', 'template1', 'rdsadmin', 'azure_maintenance', 'cloudsqladmin', 'edfi_admin']);
+      expect([...set]).to.include.members([
+        'postgres',
+        'template0',
+        'template1',
+        'rdsadmin',
+        'azure_maintenance',
+        'cloudsqladmin',
+        'edfi_admin',
+      ]);
       expect([...set].every((n) => n === n.toLowerCase())).to.equal(true);
     });
 
@@ -121,7 +146,7 @@ describe('database names', () => {
       expect(problemsWith(`my_${STAGING_PREFIX}db`)).to.deep.equal([]);
     });
 
-    it('names a job\'s staging database from the prefix and the job id without hyphens', () => {
+    it("names a job's staging database from the prefix and the job id without hyphens", () => {
       const name = stagingDatabaseName('0b7c1a2e-1111-4222-8333-944455556666');
       expect(name).to.equal(`${STAGING_PREFIX}0b7c1a2e111142228333944455556666`);
     });

@@ -13,8 +13,15 @@ describe('instance names', () => {
 
   describe('instanceNameProblems', () => {
     for (const [what, char] of [
-      ['zero-width space', '\u200b'], ['left-to-right mark', '\u200e'], ['right-to-left override', '\u202e'], ['first-strong isolate', '\u2068'],
-      ['byte-order mark', '\ufeff'], ['soft hyphen', '\u00ad'], ['word joiner', '\u2060'], ['Hangul filler', '\u3164'], ['braille blank', '\u2800'],
+      ['zero-width space', '\u200b'],
+      ['left-to-right mark', '\u200e'],
+      ['right-to-left override', '\u202e'],
+      ['first-strong isolate', '\u2068'],
+      ['byte-order mark', '\ufeff'],
+      ['soft hyphen', '\u00ad'],
+      ['word joiner', '\u2060'],
+      ['Hangul filler', '\u3164'],
+      ['braille blank', '\u2800'],
     ] as const) {
       it(`refuses a ${what}, naming its code point`, () => {
         const problems = instanceNameProblems(`Grand${char}Bend`);

@@ -1,6 +1,12 @@
 import { expect } from 'chai';
 import {
-  canRequest, hasUnfinishedWork, INSTANCE_STATUSES, InstanceStatus, OPERATIONS, phasesOf, startableFrom,
+  canRequest,
+  hasUnfinishedWork,
+  INSTANCE_STATUSES,
+  InstanceStatus,
+  OPERATIONS,
+  phasesOf,
+  startableFrom,
 } from '../../shared/instances/status';
 
 const requestable = (op: 'create' | 'delete' | 'rename') => INSTANCE_STATUSES.filter((s) => canRequest(op, s));
@@ -22,9 +28,17 @@ describe('instance status rules', () => {
     });
 
     it('refuses every operation while anything is pending or in progress, and after deletion', () => {
-      const busyOrGone = INSTANCE_STATUSES.filter((s) => s.startsWith('Pending') || s.endsWith('InProgress') || s === 'Deleted');
+      const busyOrGone = INSTANCE_STATUSES.filter(
+        (s) => s.startsWith('Pending') || s.endsWith('InProgress') || s === 'Deleted',
+      );
       expect(busyOrGone).to.have.members([
-        'PendingCreate', 'CreateInProgress', 'PendingDelete', 'DeleteInProgress', 'PendingRename', 'RenameInProgress', 'Deleted',
+        'PendingCreate',
+        'CreateInProgress',
+        'PendingDelete',
+        'DeleteInProgress',
+        'PendingRename',
+        'RenameInProgress',
+        'Deleted',
       ]);
       for (const status of busyOrGone) {
         for (const op of OPERATIONS) {
@@ -42,19 +56,28 @@ describe('instance status rules', () => {
   describe('phases of each operation', () => {
     it('moves create through PendingCreate and CreateInProgress to Created or CreateFailed', () => {
       expect(phasesOf('create')).to.include({
-        pending: 'PendingCreate', inProgress: 'CreateInProgress', succeeded: 'Created', failed: 'CreateFailed',
+        pending: 'PendingCreate',
+        inProgress: 'CreateInProgress',
+        succeeded: 'Created',
+        failed: 'CreateFailed',
       });
     });
 
     it('moves delete through PendingDelete and DeleteInProgress to Deleted or DeleteFailed', () => {
       expect(phasesOf('delete')).to.include({
-        pending: 'PendingDelete', inProgress: 'DeleteInProgress', succeeded: 'Deleted', failed: 'DeleteFailed',
+        pending: 'PendingDelete',
+        inProgress: 'DeleteInProgress',
+        succeeded: 'Deleted',
+        failed: 'DeleteFailed',
       });
     });
 
     it('moves rename through PendingRename and RenameInProgress back to Created, or to RenameFailed', () => {
       expect(phasesOf('rename')).to.include({
-        pending: 'PendingRename', inProgress: 'RenameInProgress', succeeded: 'Created', failed: 'RenameFailed',
+        pending: 'PendingRename',
+        inProgress: 'RenameInProgress',
+        succeeded: 'Created',
+        failed: 'RenameFailed',
       });
     });
 
@@ -85,9 +108,17 @@ describe('instance status rules', () => {
 
   describe('unfinished work', () => {
     const expected: Record<InstanceStatus, boolean> = {
-      PendingCreate: true, CreateInProgress: true, Created: false, CreateFailed: false,
-      PendingDelete: true, DeleteInProgress: true, Deleted: false, DeleteFailed: false,
-      PendingRename: true, RenameInProgress: true, RenameFailed: false,
+      PendingCreate: true,
+      CreateInProgress: true,
+      Created: false,
+      CreateFailed: false,
+      PendingDelete: true,
+      DeleteInProgress: true,
+      Deleted: false,
+      DeleteFailed: false,
+      PendingRename: true,
+      RenameInProgress: true,
+      RenameFailed: false,
     };
 
     it('covers every status in this specification', () => {

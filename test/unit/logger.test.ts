@@ -13,7 +13,10 @@ function memoryLogger(level = 'debug') {
   });
   const log = createLogger('test-service', level, stream);
   const text = () => chunks.join('');
-  const lines = () => text().split('\n').filter((l) => l.length > 0);
+  const lines = () =>
+    text()
+      .split('\n')
+      .filter((l) => l.length > 0);
   const events = () => lines().map((l) => JSON.parse(l) as Record<string, unknown>);
   return { log, text, lines, events };
 }
@@ -26,7 +29,13 @@ describe('logging', () => {
     log.error('job failed', { event: 'job.failed', jobId: 'j-2' });
     expect(lines()).to.have.lengthOf(3);
     const [first, second, third] = events();
-    expect(first).to.include({ level: 'info', message: 'instance created', event: 'instance.created', instanceId: 'i-1', service: 'test-service' });
+    expect(first).to.include({
+      level: 'info',
+      message: 'instance created',
+      event: 'instance.created',
+      instanceId: 'i-1',
+      service: 'test-service',
+    });
     expect(second).to.include({ level: 'warn', event: 'job.enqueue_failed', jobId: 'j-1' });
     expect(third).to.include({ level: 'error', event: 'job.failed', jobId: 'j-2' });
     expect(Number.isNaN(Date.parse(String(first.timestamp)))).to.equal(false);
@@ -48,7 +57,18 @@ describe('logging', () => {
   });
 
   describe('redaction of secret keys', () => {
-    const keys = ['secret', 'password', 'authorization', 'token', 'client_secret', 'Authorization', 'access_token', 'TOKEN_SIGNING_KEY', 'passwd', 'cookie'];
+    const keys = [
+      'secret',
+      'password',
+      'authorization',
+      'token',
+      'client_secret',
+      'Authorization',
+      'access_token',
+      'TOKEN_SIGNING_KEY',
+      'passwd',
+      'cookie',
+    ];
 
     for (const key of keys) {
       it(`redacts a top-level "${key}"`, () => {
@@ -63,7 +83,10 @@ describe('logging', () => {
       const { log, text, events } = memoryLogger();
       log.info('token issued', {
         event: 'auth.token_issued',
-        request: { headers: { authorization: 'Bearer AAA111', accept: 'application/json' }, body: { client_id: 'odsim_1', client_secret: 'BBB222' } },
+        request: {
+          headers: { authorization: 'Bearer AAA111', accept: 'application/json' },
+          body: { client_id: 'odsim_1', client_secret: 'BBB222' },
+        },
         attempts: [{ password: 'CCC333' }, { token: 'DDD444', note: 'fine' }],
       });
       for (const leaked of ['AAA111', 'BBB222', 'CCC333', 'DDD444']) expect(text()).not.to.include(leaked);
@@ -82,7 +105,13 @@ describe('logging', () => {
     it('leaves ordinary fields as they were', () => {
       const { log, events } = memoryLogger();
       log.info('renamed', { instanceId: 'i-9', databaseName: 'EdFi_Ods_2025', count: 3, ok: true, nothing: null });
-      expect(events()[0]).to.include({ instanceId: 'i-9', databaseName: 'EdFi_Ods_2025', count: 3, ok: true, nothing: null });
+      expect(events()[0]).to.include({
+        instanceId: 'i-9',
+        databaseName: 'EdFi_Ods_2025',
+        count: 3,
+        ok: true,
+        nothing: null,
+      });
     });
   });
 
@@ -102,7 +131,9 @@ describe('logging', () => {
 
     it('masks credentials in a logged Error and keeps its name', () => {
       const { log, text, events } = memoryLogger();
-      log.error('driver error', { error: new Error('password authentication failed for postgres://ods:ErrPass1@h/db') });
+      log.error('driver error', {
+        error: new Error('password authentication failed for postgres://ods:ErrPass1@h/db'),
+      });
       expect(text()).not.to.include('ErrPass1');
       expect((events()[0] as any).error).to.deep.include({ name: 'Error' });
     });
@@ -111,7 +142,9 @@ describe('logging', () => {
   describe('redactSecrets', () => {
     it('masks the password of each URL in a text', () => {
       const text = 'primary postgres://u:p1@a/db, cache redis://:p2@b:6379 and tls rediss://user:p3@c:6380/0';
-      expect(redactSecrets(text)).to.equal('primary postgres://u:***@a/db, cache redis://:***@b:6379 and tls rediss://user:***@c:6380/0');
+      expect(redactSecrets(text)).to.equal(
+        'primary postgres://u:***@a/db, cache redis://:***@b:6379 and tls rediss://user:***@c:6380/0',
+      );
     });
 
     it('masks the whole of a password that contains an @, as a URL parser reads it', () => {
@@ -124,7 +157,11 @@ describe('logging', () => {
     });
 
     it('leaves a URL without a password alone', () => {
-      for (const text of ['postgres://postgres@127.0.0.1:5432/postgres', 'redis://127.0.0.1:6379', 'see https://example.org/a:b@c']) {
+      for (const text of [
+        'postgres://postgres@127.0.0.1:5432/postgres',
+        'redis://127.0.0.1:6379',
+        'see https://example.org/a:b@c',
+      ]) {
         expect(redactSecrets(text)).to.equal(text);
       }
     });

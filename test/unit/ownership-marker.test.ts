@@ -26,7 +26,7 @@ describe('ownership markers', () => {
       'an empty comment': '',
       'free text': 'Production ODS for Grand Bend ISD',
       'text that merely mentions the manager': 'created by ods-instance-manager for 1234',
-      'another tool\'s JSON': JSON.stringify({ managedBy: 'other-tool', instanceId: 'abc' }),
+      "another tool's JSON": JSON.stringify({ managedBy: 'other-tool', instanceId: 'abc' }),
       'our kind without an instance id': JSON.stringify({ managedBy: MARKER_KIND }),
       'a numeric instance id': JSON.stringify({ managedBy: MARKER_KIND, instanceId: 42 }),
       'a null instance id': JSON.stringify({ managedBy: MARKER_KIND, instanceId: null }),

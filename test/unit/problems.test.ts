@@ -23,9 +23,14 @@ describe('request bodies become DTOs at the edge', () => {
     });
 
     it('refuses unknown fields, naming each one', () => {
-      const err = validationErrorOf(() => toDto(CreateInstanceDto, {
-        instanceName: 'A', databaseName: 'B', databsaeName: 'typo', status: 'Created',
-      }));
+      const err = validationErrorOf(() =>
+        toDto(CreateInstanceDto, {
+          instanceName: 'A',
+          databaseName: 'B',
+          databsaeName: 'typo',
+          status: 'Created',
+        }),
+      );
       expect(err.status).to.equal(400);
       expect(err.errors).to.have.all.keys('databsaeName', 'status');
     });
@@ -43,7 +48,9 @@ describe('request bodies become DTOs at the edge', () => {
     });
 
     it('lists every problem at once', () => {
-      const err = validationErrorOf(() => toDto(CreateInstanceDto, { instanceName: '', databaseName: 'x'.repeat(129), extra: 1 }));
+      const err = validationErrorOf(() =>
+        toDto(CreateInstanceDto, { instanceName: '', databaseName: 'x'.repeat(129), extra: 1 }),
+      );
       expect(err.errors).to.have.all.keys('instanceName', 'databaseName', 'extra');
     });
 
@@ -55,18 +62,27 @@ describe('request bodies become DTOs at the edge', () => {
     });
 
     it('accepts a printable instance name with spaces and accents', () => {
-      expect(toDto(CreateInstanceDto, { instanceName: 'École Saint-Benoît 2025', databaseName: 'EdFi_Ods' }).instanceName)
-        .to.equal('École Saint-Benoît 2025');
+      expect(
+        toDto(CreateInstanceDto, { instanceName: 'École Saint-Benoît 2025', databaseName: 'EdFi_Ods' }).instanceName,
+      ).to.equal('École Saint-Benoît 2025');
     });
 
     it('refuses an instance name of more than 100 characters', () => {
-      const err = validationErrorOf(() => toDto(CreateInstanceDto, { instanceName: 'n'.repeat(101), databaseName: 'EdFi_Ods' }));
+      const err = validationErrorOf(() =>
+        toDto(CreateInstanceDto, { instanceName: 'n'.repeat(101), databaseName: 'EdFi_Ods' }),
+      );
       expect(err.errors).to.have.key('instanceName');
     });
   });
 
   describe('what is not a JSON object', () => {
-    for (const [what, input] of [['an array', [{ instanceName: 'A', databaseName: 'B' }]], ['null', null], ['a string', 'text'], ['a number', 7], ['undefined', undefined]] as const) {
+    for (const [what, input] of [
+      ['an array', [{ instanceName: 'A', databaseName: 'B' }]],
+      ['null', null],
+      ['a string', 'text'],
+      ['a number', 7],
+      ['undefined', undefined],
+    ] as const) {
       it(`refuses ${what}`, () => {
         const err = validationErrorOf(() => toDto(CreateInstanceDto, input));
         expect(err.message).to.equal('The request body must be a JSON object.');
@@ -82,7 +98,9 @@ describe('request bodies become DTOs at the edge', () => {
   describe('updating an instance', () => {
     it('accepts either field alone', () => {
       expect(toDto(UpdateInstanceDto, { instanceName: 'New name' })).to.deep.include({ instanceName: 'New name' });
-      expect(toDto(UpdateInstanceDto, { databaseName: 'EdFi_Ods_New' })).to.deep.include({ databaseName: 'EdFi_Ods_New' });
+      expect(toDto(UpdateInstanceDto, { databaseName: 'EdFi_Ods_New' })).to.deep.include({
+        databaseName: 'EdFi_Ods_New',
+      });
     });
 
     it('refuses unknown fields and wrong types', () => {
@@ -98,7 +116,9 @@ describe('request bodies become DTOs at the edge', () => {
     });
 
     it('refuses paging outside its bounds and an unknown status', () => {
-      const err = validationErrorOf(() => toDto(ListInstancesQuery, { offset: '-1', limit: '501', status: 'Running', includeDeleted: 'yes' }));
+      const err = validationErrorOf(() =>
+        toDto(ListInstancesQuery, { offset: '-1', limit: '501', status: 'Running', includeDeleted: 'yes' }),
+      );
       expect(err.errors).to.have.all.keys('offset', 'limit', 'status', 'includeDeleted');
     });
 

@@ -5,7 +5,11 @@ class Transient extends Error {}
 class Permanent extends Error {}
 
 const fast = (overrides: Partial<RetryOptions> = {}): RetryOptions => ({
-  attempts: 4, baseDelayMs: 1, maxDelayMs: 2, isTransient: (err) => err instanceof Transient, ...overrides,
+  attempts: 4,
+  baseDelayMs: 1,
+  maxDelayMs: 2,
+  isTransient: (err) => err instanceof Transient,
+  ...overrides,
 });
 
 async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
@@ -21,7 +25,10 @@ describe('retrying transient failures', () => {
   describe('retryTransient', () => {
     it('returns the first success without retrying', async () => {
       const attempts: number[] = [];
-      const result = await retryTransient(async (n) => { attempts.push(n); return 'ok'; }, fast());
+      const result = await retryTransient(async (n) => {
+        attempts.push(n);
+        return 'ok';
+      }, fast());
       expect(result).to.equal('ok');
       expect(attempts).to.deep.equal([1]);
     });
@@ -40,41 +47,79 @@ describe('retrying transient failures', () => {
     it('does not retry a permanent failure', async () => {
       let calls = 0;
       const permanent = new Permanent('not ours');
-      const err = await rejectionOf(retryTransient(async () => { calls++; throw permanent; }, fast()));
+      const err = await rejectionOf(
+        retryTransient(async () => {
+          calls++;
+          throw permanent;
+        }, fast()),
+      );
       expect(err).to.equal(permanent);
       expect(calls).to.equal(1);
     });
 
     it('stops after `attempts` tries, the first included, and rethrows the last error', async () => {
       const attempts: number[] = [];
-      const err = await rejectionOf(retryTransient(async (n) => { attempts.push(n); throw new Transient(`try ${n}`); }, fast({ attempts: 3 })));
+      const err = await rejectionOf(
+        retryTransient(
+          async (n) => {
+            attempts.push(n);
+            throw new Transient(`try ${n}`);
+          },
+          fast({ attempts: 3 }),
+        ),
+      );
       expect(attempts).to.deep.equal([1, 2, 3]);
       expect((err as Error).message).to.equal('try 3');
     });
 
     it('tries once only when attempts is 1', async () => {
       let calls = 0;
-      await rejectionOf(retryTransient(async () => { calls++; throw new Transient('x'); }, fast({ attempts: 1 })));
+      await rejectionOf(
+        retryTransient(
+          async () => {
+            calls++;
+            throw new Transient('x');
+          },
+          fast({ attempts: 1 }),
+        ),
+      );
       expect(calls).to.equal(1);
     });
 
     it('stops retrying when a transient failure turns into a permanent one', async () => {
       const attempts: number[] = [];
-      const err = await rejectionOf(retryTransient(async (n) => {
-        attempts.push(n);
-        throw n === 1 ? new Transient('blip') : new Permanent('gone');
-      }, fast({ attempts: 10 })));
+      const err = await rejectionOf(
+        retryTransient(
+          async (n) => {
+            attempts.push(n);
+            throw n === 1 ? new Transient('blip') : new Permanent('gone');
+          },
+          fast({ attempts: 10 }),
+        ),
+      );
       expect(err).to.be.instanceOf(Permanent);
       expect(attempts).to.deep.equal([1, 2]);
     });
 
     it('reports each retry with the error, the attempt number and a delay within the policy', async () => {
       const seen: { attempt: number; delay: number; message: string }[] = [];
-      await rejectionOf(retryTransient(async (n) => { throw new Transient(`try ${n}`); }, fast({
-        attempts: 3, baseDelayMs: 4, maxDelayMs: 6,
-        onRetry: (err, attempt, delay) => seen.push({ attempt, delay, message: (err as Error).message }),
-      })));
-      expect(seen.map((s) => [s.attempt, s.message])).to.deep.equal([[1, 'try 1'], [2, 'try 2']]);
+      await rejectionOf(
+        retryTransient(
+          async (n) => {
+            throw new Transient(`try ${n}`);
+          },
+          fast({
+            attempts: 3,
+            baseDelayMs: 4,
+            maxDelayMs: 6,
+            onRetry: (err, attempt, delay) => seen.push({ attempt, delay, message: (err as Error).message }),
+          }),
+        ),
+      );
+      expect(seen.map((s) => [s.attempt, s.message])).to.deep.equal([
+        [1, 'try 1'],
+        [2, 'try 2'],
+      ]);
       expect(seen[0].delay).to.be.within(2, 4);
       expect(seen[1].delay).to.be.within(3, 6);
     });
@@ -83,7 +128,15 @@ describe('retrying transient failures', () => {
       const controller = new AbortController();
       controller.abort();
       let calls = 0;
-      await rejectionOf(retryTransient(async () => { calls++; throw new Transient('x'); }, fast({ signal: controller.signal })));
+      await rejectionOf(
+        retryTransient(
+          async () => {
+            calls++;
+            throw new Transient('x');
+          },
+          fast({ signal: controller.signal }),
+        ),
+      );
       expect(calls).to.equal(1);
     });
 
@@ -91,9 +144,19 @@ describe('retrying transient failures', () => {
       const controller = new AbortController();
       let calls = 0;
       const started = Date.now();
-      const pending = retryTransient(async (n) => { calls++; throw new Transient(`try ${n}`); }, {
-        attempts: 5, baseDelayMs: 10_000, maxDelayMs: 10_000, isTransient: () => true, signal: controller.signal,
-      });
+      const pending = retryTransient(
+        async (n) => {
+          calls++;
+          throw new Transient(`try ${n}`);
+        },
+        {
+          attempts: 5,
+          baseDelayMs: 10_000,
+          maxDelayMs: 10_000,
+          isTransient: () => true,
+          signal: controller.signal,
+        },
+      );
       setTimeout(() => controller.abort(), 20);
       const err = await rejectionOf(pending);
       expect(Date.now() - started).to.be.below(200);
@@ -108,7 +171,12 @@ describe('retrying transient failures', () => {
     const policy = { attempts: 10, baseDelayMs: 100, maxDelayMs: 1_000 };
 
     it('stays between half and all of base * 2^(attempt-1)', () => {
-      for (const [attempt, ceiling] of [[1, 100], [2, 200], [3, 400], [4, 800]] as const) {
+      for (const [attempt, ceiling] of [
+        [1, 100],
+        [2, 200],
+        [3, 400],
+        [4, 800],
+      ] as const) {
         for (let i = 0; i < 500; i++) {
           expect(backoffDelay(attempt, policy), `attempt ${attempt}`).to.be.within(ceiling / 2, ceiling);
         }
@@ -141,7 +209,8 @@ describe('retrying transient failures', () => {
     });
 
     it('returns whole milliseconds', () => {
-      for (let i = 0; i < 200; i++) expect(Number.isInteger(backoffDelay(3, { attempts: 5, baseDelayMs: 33, maxDelayMs: 999 }))).to.equal(true);
+      for (let i = 0; i < 200; i++)
+        expect(Number.isInteger(backoffDelay(3, { attempts: 5, baseDelayMs: 33, maxDelayMs: 999 }))).to.equal(true);
     });
   });
 
@@ -160,7 +229,7 @@ describe('retrying transient failures', () => {
       expect(Date.now() - started).to.be.within(25, 200);
     });
 
-    it('passes the promise\'s own rejection through when it comes first', async () => {
+    it("passes the promise's own rejection through when it comes first", async () => {
       const own = new Error('redis down');
       expect(await rejectionOf(withTimeout(Promise.reject(own), 50, 'too slow'))).to.equal(own);
     });

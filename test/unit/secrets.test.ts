@@ -13,7 +13,12 @@ describe('client secrets', () => {
   });
 
   it('refuses a wrong secret, including one that differs by a letter or by case', async () => {
-    for (const wrong of ['correct horse battery stapler', 'Correct horse battery staple', '', 'correct horse battery stapl']) {
+    for (const wrong of [
+      'correct horse battery stapler',
+      'Correct horse battery staple',
+      '',
+      'correct horse battery stapl',
+    ]) {
       expect(await verifySecret(wrong, stored), wrong).to.equal(false);
     }
   });

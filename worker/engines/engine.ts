@@ -35,9 +35,7 @@ export interface RenameRequest {
 
 /** What the call found and did; logged and kept in the audit trail. */
 export type Outcome =
-  | 'created' | 'already-created'
-  | 'dropped' | 'already-absent' | 'left-unmanaged'
-  | 'renamed' | 'already-renamed';
+  'created' | 'already-created' | 'dropped' | 'already-absent' | 'left-unmanaged' | 'renamed' | 'already-renamed';
 
 /** What an operation found and did, and anything worth an operator's look that did not stop it. */
 export interface OperationResult {

@@ -3,7 +3,16 @@ import * as names from '../../shared/database-names/postgres';
 import { PermanentJobError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import {
-  CreateRequest, DatabaseDescription, DropRequest, EngineDriver, MARKER_KIND, OperationResult, Outcome, ownershipMarker, parseOwnershipMarker, RenameRequest,
+  CreateRequest,
+  DatabaseDescription,
+  DropRequest,
+  EngineDriver,
+  MARKER_KIND,
+  OperationResult,
+  Outcome,
+  ownershipMarker,
+  parseOwnershipMarker,
+  RenameRequest,
 } from './engine';
 
 export interface PostgresDriverOptions {
@@ -27,7 +36,18 @@ export interface PostgresDriverOptions {
 
 // SQLSTATEs worth retrying: object in use (a template or database with sessions), lock not
 // available, cannot connect now, too many connections, serialization/deadlock, lost connection.
-const TRANSIENT_STATES = new Set(['ODSIM_STAGING_BUSY', '55006', '55P03', '57P01', '57P02', '57P03', '53300', '53400', '40001', '40P01']);
+const TRANSIENT_STATES = new Set([
+  'ODSIM_STAGING_BUSY',
+  '55006',
+  '55P03',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  '53400',
+  '40001',
+  '40P01',
+]);
 const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
 
 const q = names.quote;
@@ -50,7 +70,9 @@ export class PostgresDriver implements EngineDriver {
 
   constructor(private readonly options: PostgresDriverOptions) {
     this.pool = new Pool({ ...this.sessionOptions(options.serverUrl), max: options.poolSize ?? 4 });
-    this.pool.on('error', (err) => options.log.warn('ODS server connection error', { event: 'ods_server.error', error: err.message }));
+    this.pool.on('error', (err) =>
+      options.log.warn('ODS server connection error', { event: 'ods_server.error', error: err.message }),
+    );
     this.pool.on('connect', (client) => {
       // 14+: a backend whose worker died notices it and stops, instead of cloning on for nobody.
       client.query('SET client_connection_check_interval = 2000').catch(() => undefined);
@@ -69,7 +91,10 @@ export class PostgresDriver implements EngineDriver {
     const existing = await this.describe(req.databaseName);
     if (existing) {
       this.assertOwned(existing, req.instanceId, 'create');
-      if (!existing.valid) throw new PermanentJobError(`database "${req.databaseName}" is marked invalid (an interrupted drop); delete the instance to clear it`);
+      if (!existing.valid)
+        throw new PermanentJobError(
+          `database "${req.databaseName}" is marked invalid (an interrupted drop); delete the instance to clear it`,
+        );
       await this.assertWritable(req.databaseName);
       return 'already-created';
     }
@@ -80,7 +105,9 @@ export class PostgresDriver implements EngineDriver {
       await this.cloneTemplate(req.stagingName, req.templateDatabase);
       await this.step('create.cloned');
     }
-    await this.withClient((c) => c.query(`COMMENT ON DATABASE ${q(req.stagingName)} IS ${c.escapeLiteral(ownershipMarker(req.instanceId))}`));
+    await this.withClient((c) =>
+      c.query(`COMMENT ON DATABASE ${q(req.stagingName)} IS ${c.escapeLiteral(ownershipMarker(req.instanceId))}`),
+    );
     await this.step('create.marked');
     await this.assertWritable(req.stagingName);
     try {
@@ -89,7 +116,9 @@ export class PostgresDriver implements EngineDriver {
       if (isDuplicateDatabase(err)) {
         // Someone created a database with this name after our first look: leave theirs alone, remove ours.
         await this.dropDatabase(req.stagingName);
-        throw new PermanentJobError(`database "${req.databaseName}" already exists and is not managed by this instance; it was left untouched`);
+        throw new PermanentJobError(
+          `database "${req.databaseName}" already exists and is not managed by this instance; it was left untouched`,
+        );
       }
       throw err;
     }
@@ -108,10 +137,14 @@ export class PostgresDriver implements EngineDriver {
       const elsewhere = await this.databasesMarkedFor(req.instanceId);
       return {
         outcome: 'already-absent',
-        warnings: elsewhere.map((name) => `database "${req.databaseName}" was not found, but database "${name}" carries the ownership marker of instance ${req.instanceId} (renamed by hand?); it was left untouched`),
+        warnings: elsewhere.map(
+          (name) =>
+            `database "${req.databaseName}" was not found, but database "${name}" carries the ownership marker of instance ${req.instanceId} (renamed by hand?); it was left untouched`,
+        ),
       };
     }
-    if (existing.ownerInstanceId !== req.instanceId && req.ownsNothing) return { outcome: 'left-unmanaged', warnings: [] };
+    if (existing.ownerInstanceId !== req.instanceId && req.ownsNothing)
+      return { outcome: 'left-unmanaged', warnings: [] };
     this.assertOwned(existing, req.instanceId, 'drop');
     await this.step('drop.before');
     await this.dropDatabase(req.databaseName);
@@ -122,7 +155,8 @@ export class PostgresDriver implements EngineDriver {
     const [source, target] = await Promise.all([this.describe(req.from), this.describe(req.to)]);
     if (target) {
       this.assertOwned(target, req.instanceId, 'rename onto');
-      if (source) throw new PermanentJobError(`both "${req.from}" and "${req.to}" carry this instance's marker; resolve by hand`);
+      if (source)
+        throw new PermanentJobError(`both "${req.from}" and "${req.to}" carry this instance's marker; resolve by hand`);
       await this.allowConnections(req.to, true);
       return 'already-renamed';
     }
@@ -137,7 +171,9 @@ export class PostgresDriver implements EngineDriver {
     } catch (err) {
       await this.allowConnections(req.from, true).catch(() => undefined);
       if (isDuplicateDatabase(err)) {
-        throw new PermanentJobError(`database "${req.to}" already exists and is not managed by this instance; it was left untouched`);
+        throw new PermanentJobError(
+          `database "${req.to}" already exists and is not managed by this instance; it was left untouched`,
+        );
       }
       throw err;
     }
@@ -151,10 +187,12 @@ export class PostgresDriver implements EngineDriver {
   }
 
   async describe(name: string): Promise<DatabaseDescription | null> {
-    const result = await this.withClient((c) => c.query<{ datname: string; datallowconn: boolean; datconnlimit: number; marker: string | null }>(
-      `SELECT datname, datallowconn, datconnlimit, shobj_description(oid, 'pg_database') AS marker FROM pg_database WHERE datname = $1`,
-      [name],
-    ));
+    const result = await this.withClient((c) =>
+      c.query<{ datname: string; datallowconn: boolean; datconnlimit: number; marker: string | null }>(
+        `SELECT datname, datallowconn, datconnlimit, shobj_description(oid, 'pg_database') AS marker FROM pg_database WHERE datname = $1`,
+        [name],
+      ),
+    );
     const row = result.rows[0];
     if (!row) return null;
     return {
@@ -167,18 +205,21 @@ export class PostgresDriver implements EngineDriver {
 
   /** Every database whose ownership marker names this instance, under whatever name. */
   private async databasesMarkedFor(instanceId: string): Promise<string[]> {
-    const result = await this.withClient((c) => c.query<{ datname: string; marker: string }>(
-      `SELECT datname, marker FROM (SELECT datname, shobj_description(oid, 'pg_database') AS marker FROM pg_database) d
+    const result = await this.withClient((c) =>
+      c.query<{ datname: string; marker: string }>(
+        `SELECT datname, marker FROM (SELECT datname, shobj_description(oid, 'pg_database') AS marker FROM pg_database) d
        WHERE strpos(marker, $1) > 0 ORDER BY datname`,
-      [MARKER_KIND],
-    ));
+        [MARKER_KIND],
+      ),
+    );
     return result.rows.filter((r) => parseOwnershipMarker(r.marker) === instanceId).map((r) => r.datname);
   }
 
   isTransient(err: unknown): boolean {
     if (err instanceof PermanentJobError) return false;
     const e = err as { code?: string; message?: string };
-    if (e.code && (TRANSIENT_STATES.has(e.code) || TRANSIENT_NODE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
+    if (e.code && (TRANSIENT_STATES.has(e.code) || TRANSIENT_NODE_CODES.has(e.code) || e.code.startsWith('08')))
+      return true;
     return /Connection terminated|timeout exceeded when trying to connect/i.test(e.message ?? '');
   }
 
@@ -198,15 +239,22 @@ export class PostgresDriver implements EngineDriver {
 
   private async cloneTemplate(name: string, template: string): Promise<void> {
     const version = await this.serverVersion();
-    const strategy = version >= 150000 && this.options.createStrategy ? ` STRATEGY = ${this.options.createStrategy.toUpperCase()}` : '';
+    const strategy =
+      version >= 150000 && this.options.createStrategy
+        ? ` STRATEGY = ${this.options.createStrategy.toUpperCase()}`
+        : '';
     try {
       // CREATE DATABASE cannot run inside a transaction block: a bare statement on its own connection.
       await this.withClient((c) => c.query(`CREATE DATABASE ${q(name)} TEMPLATE ${q(template)}${strategy}`));
     } catch (err) {
-      if ((err as { code?: string }).code === '3D000') throw new PermanentJobError(`template database "${template}" does not exist`);
+      if ((err as { code?: string }).code === '3D000')
+        throw new PermanentJobError(`template database "${template}" does not exist`);
       // The staging name is this job's own: a duplicate means an earlier run of this job (a
       // backend orphaned by a crashed worker) is creating it. Look again on the next try.
-      if (isDuplicateDatabase(err)) throw Object.assign(new Error(`staging database "${name}" is being created by an earlier run; retrying`), { code: 'ODSIM_STAGING_BUSY' });
+      if (isDuplicateDatabase(err))
+        throw Object.assign(new Error(`staging database "${name}" is being created by an earlier run; retrying`), {
+          code: 'ODSIM_STAGING_BUSY',
+        });
       throw err;
     }
   }
@@ -233,7 +281,9 @@ export class PostgresDriver implements EngineDriver {
     const version = await this.serverVersion();
     // 14+ can wait for each backend to be gone; before that a retry of the next statement covers the gap.
     const terminate = version >= 140000 ? 'pg_terminate_backend(pid, 5000)' : 'pg_terminate_backend(pid)';
-    await this.withClient((c) => c.query(`SELECT ${terminate} FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [name]));
+    await this.withClient((c) =>
+      c.query(`SELECT ${terminate} FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [name]),
+    );
   }
 
   /** Proves the database takes writes: a table created and rolled back, on a connection to it. */
@@ -256,12 +306,19 @@ export class PostgresDriver implements EngineDriver {
   }
 
   private sessionOptions(connectionString: string) {
-    return { connectionString, connectionTimeoutMillis: 10_000, lock_timeout: this.options.lockTimeoutMs ?? 5_000, application_name: 'ods-instance-manager-worker' };
+    return {
+      connectionString,
+      connectionTimeoutMillis: 10_000,
+      lock_timeout: this.options.lockTimeoutMs ?? 5_000,
+      application_name: 'ods-instance-manager-worker',
+    };
   }
 
   private assertOwned(db: DatabaseDescription, instanceId: string, action: string): void {
     if (db.ownerInstanceId === instanceId) return;
-    const whose = db.ownerInstanceId ? `belongs to instance ${db.ownerInstanceId}` : 'is not managed by ODS Instance Manager';
+    const whose = db.ownerInstanceId
+      ? `belongs to instance ${db.ownerInstanceId}`
+      : 'is not managed by ODS Instance Manager';
     throw new PermanentJobError(`refusing to ${action} database "${db.name}": it ${whose}; it was left untouched`);
   }
 

@@ -21,17 +21,19 @@ function required(value: string | null, what: string, job: JobEntity): string {
 export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler> {
   const { driver } = deps;
   const handlers: Record<Operation, JobHandler> = {
-    create: (job) => driver.create({
-      instanceId: job.instanceId,
-      databaseName: required(job.targetDatabaseName, 'target database', job),
-      templateDatabase: deps.templateDatabase,
-      stagingName: stagingDatabaseName(job.id),
-    }),
-    rename: (job) => driver.rename({
-      instanceId: job.instanceId,
-      from: required(job.sourceDatabaseName, 'source database', job),
-      to: required(job.targetDatabaseName, 'target database', job),
-    }),
+    create: (job) =>
+      driver.create({
+        instanceId: job.instanceId,
+        databaseName: required(job.targetDatabaseName, 'target database', job),
+        templateDatabase: deps.templateDatabase,
+        stagingName: stagingDatabaseName(job.id),
+      }),
+    rename: (job) =>
+      driver.rename({
+        instanceId: job.instanceId,
+        from: required(job.sourceDatabaseName, 'source database', job),
+        to: required(job.targetDatabaseName, 'target database', job),
+      }),
     delete: async (job) => {
       const createJobIds = await deps.createJobIdsOf(job.instanceId);
       return driver.drop({

@@ -26,12 +26,19 @@ export class JobLocks {
     private readonly log: Logger,
   ) {
     // An idle session that breaks is replaced by the pool; nothing is held on it.
-    pool.on('error', (err) => log.warn('lock session error', { event: 'admin_db.lock_session_error', error: err.message }));
+    pool.on('error', (err) =>
+      log.warn('lock session error', { event: 'admin_db.lock_session_error', error: err.message }),
+    );
   }
 
   async tryAcquire(instanceId: string): Promise<LockAttempt> {
     const session = await this.pool.connect();
-    const lost = (err: Error) => this.log.warn('lock session lost while a job held it; its locks are gone', { event: 'job.locks_lost', instanceId, error: err.message });
+    const lost = (err: Error) =>
+      this.log.warn('lock session lost while a job held it; its locks are gone', {
+        event: 'job.locks_lost',
+        instanceId,
+        error: err.message,
+      });
     session.on('error', lost);
     const giveBack = async (err?: Error) => {
       session.removeListener('error', lost);
@@ -39,19 +46,30 @@ export class JobLocks {
       session.release(err ?? false);
     };
     try {
-      const [instance] = (await session.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${INSTANCE_KEY}) AS locked`, [`odsim:instance:${instanceId}`])).rows;
+      const [instance] = (
+        await session.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${INSTANCE_KEY}) AS locked`, [
+          `odsim:instance:${instanceId}`,
+        ])
+      ).rows;
       if (!instance.locked) {
         await giveBack();
         return 'instance-busy';
       }
       const slot = await this.takeSlot(session);
       if (slot === null) {
-        await unlockAll(session).then(() => giveBack(), (err: Error) => giveBack(err));
+        await unlockAll(session).then(
+          () => giveBack(),
+          (err: Error) => giveBack(err),
+        );
         return 'no-slot';
       }
       return {
         slot,
-        release: () => unlockAll(session).then(() => giveBack(), (err: Error) => giveBack(err)),
+        release: () =>
+          unlockAll(session).then(
+            () => giveBack(),
+            (err: Error) => giveBack(err),
+          ),
       };
     } catch (err) {
       await giveBack(err instanceof Error ? err : new Error(String(err)));
@@ -65,7 +83,11 @@ export class JobLocks {
 
   private async takeSlot(session: PoolClient): Promise<number | null> {
     for (let slot = 0; slot < this.slots; slot++) {
-      const [row] = (await session.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [ADVISORY_LOCKS.concurrencySlot0 + slot])).rows;
+      const [row] = (
+        await session.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
+          ADVISORY_LOCKS.concurrencySlot0 + slot,
+        ])
+      ).rows;
       if (row.locked) return slot;
     }
     return null;

@@ -49,26 +49,38 @@ export class JobProcessor {
     this.handlers = createHandlers({
       driver: deps.driver,
       templateDatabase: deps.templateDatabase,
-      createJobIdsOf: (instanceId) => this.admin(async () => {
-        const rows = await deps.dataSource.getRepository(JobEntity).find({ where: { instanceId, type: 'create' }, select: { id: true } });
-        return rows.map((r) => r.id);
-      }),
+      createJobIdsOf: (instanceId) =>
+        this.admin(async () => {
+          const rows = await deps.dataSource
+            .getRepository(JobEntity)
+            .find({ where: { instanceId, type: 'create' }, select: { id: true } });
+          return rows.map((r) => r.id);
+        }),
     });
   }
 
   /** `token` is BullMQ's lock token for the delivery, needed to put it back when no slot is free. */
   async process(delivery: Job<JobPayload>, token?: string): Promise<Outcome | 'skipped'> {
     const jobId = delivery.data.jobId;
-    const log = this.deps.log.child({ jobId, requestId: delivery.data.requestId ?? undefined, instanceId: delivery.data.instanceId });
+    const log = this.deps.log.child({
+      jobId,
+      requestId: delivery.data.requestId ?? undefined,
+      instanceId: delivery.data.instanceId,
+    });
     const row = await this.admin(() => this.deps.dataSource.getRepository(JobEntity).findOneBy({ id: jobId }));
     if (!row) {
       // The queue is this deployment's own, so a delivery without a row means someone added
       // jobs by hand or restored an older admin database: say so, and leave the delivery be.
-      log.error('no job row for this delivery in this deployment\'s admin database; ignored', { event: 'job.orphan_delivery' });
+      log.error("no job row for this delivery in this deployment's admin database; ignored", {
+        event: 'job.orphan_delivery',
+      });
       return 'skipped';
     }
     if (!UNFINISHED_JOB_STATUSES.includes(row.status)) {
-      log.info('job already finished; duplicate delivery ignored', { event: 'job.duplicate_delivery', status: row.status });
+      log.info('job already finished; duplicate delivery ignored', {
+        event: 'job.duplicate_delivery',
+        status: row.status,
+      });
       return 'skipped';
     }
     const lock = await this.admin(() => this.deps.locks.tryAcquire(row.instanceId));
@@ -90,15 +102,26 @@ export class JobProcessor {
         log.info('job was finished meanwhile; duplicate delivery ignored', { event: 'job.duplicate_delivery' });
         return 'skipped';
       }
-      log.info('job started', { event: 'job.started', type: job.type, attempt: job.attempts, workerId: this.deps.workerId, slot: lock.slot });
+      log.info('job started', {
+        event: 'job.started',
+        type: job.type,
+        attempt: job.attempts,
+        workerId: this.deps.workerId,
+        slot: lock.slot,
+      });
       let result: OperationResult;
       try {
         result = await retryTransient(() => this.handlers[job.type](job), {
           ...this.deps.transientRetry,
           isTransient: (err) => this.deps.driver.isTransient(err),
-          onRetry: (err, attempt, delayMs) => log.warn('transient error; retrying', {
-            event: 'job.retrying', attempt, delayMs, error: redactSecrets(errorText(err)), code: (err as { code?: string }).code,
-          }),
+          onRetry: (err, attempt, delayMs) =>
+            log.warn('transient error; retrying', {
+              event: 'job.retrying',
+              attempt,
+              delayMs,
+              error: redactSecrets(errorText(err)),
+              code: (err as { code?: string }).code,
+            }),
         });
       } catch (err) {
         const reason = redactSecrets(errorText(err));
@@ -108,7 +131,8 @@ export class JobProcessor {
       }
       const { outcome, warnings } = result;
       await this.admin(() => this.finish(job, 'succeeded', null, result));
-      if (warnings.length) log.warn('job succeeded with warnings', { event: 'job.warning', type: job.type, outcome, warnings });
+      if (warnings.length)
+        log.warn('job succeeded with warnings', { event: 'job.warning', type: job.type, outcome, warnings });
       log.info('job succeeded', { event: 'job.succeeded', type: job.type, outcome });
       return outcome;
     } finally {
@@ -120,26 +144,51 @@ export class JobProcessor {
   private async claim(row: JobEntity): Promise<JobEntity | null> {
     return this.deps.dataSource.transaction(async (m) => {
       const now = new Date();
-      const result = await m.createQueryBuilder().update(JobEntity)
-        .set({ status: 'running', attempts: () => 'attempts + 1', startedAt: row.startedAt ?? now, updatedAt: now, workerId: this.deps.workerId })
+      const result = await m
+        .createQueryBuilder()
+        .update(JobEntity)
+        .set({
+          status: 'running',
+          attempts: () => 'attempts + 1',
+          startedAt: row.startedAt ?? now,
+          updatedAt: now,
+          workerId: this.deps.workerId,
+        })
         .where({ id: row.id, status: In([...UNFINISHED_JOB_STATUSES]) })
         .execute();
       if (!result.affected) return null;
-      await m.update(InstanceEntity, { id: row.instanceId, status: In(startableFrom(row.type)) }, { status: phasesOf(row.type).inProgress, updatedAt: now });
+      await m.update(
+        InstanceEntity,
+        { id: row.instanceId, status: In(startableFrom(row.type)) },
+        { status: phasesOf(row.type).inProgress, updatedAt: now },
+      );
       return m.findOneByOrFail(JobEntity, { id: row.id });
     });
   }
 
   /** Records the end state of the job and its instance, and frees or keeps database names, in one transaction. */
-  private async finish(job: JobEntity, status: 'succeeded' | 'failed', error: string | null, result?: OperationResult): Promise<void> {
+  private async finish(
+    job: JobEntity,
+    status: 'succeeded' | 'failed',
+    error: string | null,
+    result?: OperationResult,
+  ): Promise<void> {
     const outcome = result?.outcome;
     const warnings = result?.warnings ?? [];
     await this.deps.dataSource.transaction(async (m) => {
       const now = new Date();
-      const updated = await m.update(JobEntity, { id: job.id, status: 'running' }, { status, error, warnings, finishedAt: now, updatedAt: now });
+      const updated = await m.update(
+        JobEntity,
+        { id: job.id, status: 'running' },
+        { status, error, warnings, finishedAt: now, updatedAt: now },
+      );
       if (!updated.affected) return;
       const phases = phasesOf(job.type);
-      const instanceChanges: Partial<InstanceEntity> = { status: status === 'succeeded' ? phases.succeeded : phases.failed, lastError: error, updatedAt: now };
+      const instanceChanges: Partial<InstanceEntity> = {
+        status: status === 'succeeded' ? phases.succeeded : phases.failed,
+        lastError: error,
+        updatedAt: now,
+      };
       if (status === 'succeeded' && job.type === 'rename') {
         instanceChanges.databaseName = job.targetDatabaseName!;
         instanceChanges.previousDatabaseName = job.sourceDatabaseName;
@@ -148,19 +197,29 @@ export class JobProcessor {
       await m.update(InstanceEntity, { id: job.instanceId, status: In(startableFrom(job.type)) }, instanceChanges);
       await this.releaseNames(m, job, status);
       await recordAudit(m, {
-        actor: `worker:${this.deps.workerId}`, action: `instance.${job.type}`, outcome: status, instanceId: job.instanceId,
-        jobId: job.id, requestId: job.requestId, details: { outcome, error, attempts: job.attempts, ...(warnings.length ? { warnings } : {}) },
+        actor: `worker:${this.deps.workerId}`,
+        action: `instance.${job.type}`,
+        outcome: status,
+        instanceId: job.instanceId,
+        jobId: job.id,
+        requestId: job.requestId,
+        details: { outcome, error, attempts: job.attempts, ...(warnings.length ? { warnings } : {}) },
       });
     });
   }
 
   /** A finished rename frees the name it no longer uses; a finished delete frees its name. */
   private async releaseNames(m: EntityManager, job: JobEntity, status: 'succeeded' | 'failed'): Promise<void> {
-    const free = (name: string | null) => name
-      ? m.delete(DatabaseNameClaimEntity, { nameKey: nameKey(name), instanceId: job.instanceId })
-      : undefined;
-    if (job.type === 'delete' && status === 'succeeded') await m.delete(DatabaseNameClaimEntity, { instanceId: job.instanceId });
-    if (job.type === 'rename' && job.sourceDatabaseName && job.targetDatabaseName && nameKey(job.sourceDatabaseName) !== nameKey(job.targetDatabaseName)) {
+    const free = (name: string | null) =>
+      name ? m.delete(DatabaseNameClaimEntity, { nameKey: nameKey(name), instanceId: job.instanceId }) : undefined;
+    if (job.type === 'delete' && status === 'succeeded')
+      await m.delete(DatabaseNameClaimEntity, { instanceId: job.instanceId });
+    if (
+      job.type === 'rename' &&
+      job.sourceDatabaseName &&
+      job.targetDatabaseName &&
+      nameKey(job.sourceDatabaseName) !== nameKey(job.targetDatabaseName)
+    ) {
       await free(status === 'succeeded' ? job.sourceDatabaseName : job.targetDatabaseName);
     }
   }
@@ -169,7 +228,13 @@ export class JobProcessor {
     return retryTransient(op, {
       ...this.adminRetry,
       isTransient: isAdminDatabaseUnavailable,
-      onRetry: (err, attempt, delayMs) => this.deps.log.warn('admin database unavailable; retrying', { event: 'admin_db.retrying', attempt, delayMs, error: errorText(err) }),
+      onRetry: (err, attempt, delayMs) =>
+        this.deps.log.warn('admin database unavailable; retrying', {
+          event: 'admin_db.retrying',
+          attempt,
+          delayMs,
+          error: errorText(err),
+        }),
     });
   }
 }

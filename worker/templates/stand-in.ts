@@ -16,7 +16,8 @@ export const ED_FI_SCALE: TemplateShape = { tables: 650, views: 100, rowsPerTabl
 /** Enough for a first try-out to have something to clone. */
 export const QUICKSTART_SCALE: TemplateShape = { tables: 40, views: 8, rowsPerTable: 5 };
 
-export const STAND_IN_LABEL = 'STAND-IN TEMPLATE made by ODS Instance Manager for a local try-out. It is NOT an Ed-Fi ODS; see the README to use a real Ed-Fi template.';
+export const STAND_IN_LABEL =
+  'STAND-IN TEMPLATE made by ODS Instance Manager for a local try-out. It is NOT an Ed-Fi ODS; see the README to use a real Ed-Fi template.';
 
 /** Each table: identity key (a sequence and an index), a second index, and TOASTable text. */
 function schemaSql(shape: TemplateShape): string {
@@ -63,7 +64,12 @@ function quoteLiteral(text: string): string {
  * Makes a labelled stand-in template database if `name` does not exist. It is built under a
  * private name and renamed into place, so no process ever clones a half-built template.
  */
-export async function ensureStandInTemplate(serverUrl: string, name: string, shape: TemplateShape, log: Logger): Promise<boolean> {
+export async function ensureStandInTemplate(
+  serverUrl: string,
+  name: string,
+  shape: TemplateShape,
+  log: Logger,
+): Promise<boolean> {
   const admin = new Client({ connectionString: serverUrl });
   admin.on('error', () => undefined);
   await admin.connect();
@@ -90,7 +96,11 @@ export async function ensureStandInTemplate(serverUrl: string, name: string, sha
       if ((err as { code?: string }).code === '42P04') return false; // another worker finished first
       throw err;
     }
-    log.warn('created a STAND-IN template database for a local try-out; it is not an Ed-Fi ODS', { event: 'template.stand_in_created', database: name, ...shape });
+    log.warn('created a STAND-IN template database for a local try-out; it is not an Ed-Fi ODS', {
+      event: 'template.stand_in_created',
+      database: name,
+      ...shape,
+    });
     return true;
   } finally {
     await admin.end().catch(() => undefined);

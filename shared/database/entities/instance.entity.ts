@@ -9,7 +9,8 @@ export class InstanceEntity {
   /** The folded name on which uniqueness is decided (shared/instances/instance-name.ts). */
   @Column({ name: 'instance_name_key', type: 'varchar', length: 400, select: true }) instanceNameKey: string;
   @Column({ name: 'database_name', type: 'varchar', length: 128 }) databaseName: string;
-  @Column({ name: 'previous_database_name', type: 'varchar', length: 128, nullable: true }) previousDatabaseName: string | null;
+  @Column({ name: 'previous_database_name', type: 'varchar', length: 128, nullable: true }) previousDatabaseName:
+    string | null;
   @Column({ type: 'varchar', length: 32 }) status: InstanceStatus;
   @Column({ type: 'varchar', length: 16 }) engine: string;
   @Column({ name: 'last_error', type: 'varchar', length: 2000, nullable: true }) lastError: string | null;

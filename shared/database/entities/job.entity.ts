@@ -11,16 +11,19 @@ export function encodeWarnings(warnings: readonly string[] | null | undefined): 
   if (!warnings?.length) return null;
   const share = Math.max(100, Math.floor(WARNINGS_LENGTH / warnings.length) - 20);
   const kept = warnings.map((w) => w.slice(0, share));
-  const encode = () => JSON.stringify(kept.length < warnings.length
-    ? [...kept, `${warnings.length - kept.length} more warnings not kept; see the worker's log`]
-    : kept);
+  const encode = () =>
+    JSON.stringify(
+      kept.length < warnings.length
+        ? [...kept, `${warnings.length - kept.length} more warnings not kept; see the worker's log`]
+        : kept,
+    );
   while (encode().length > WARNINGS_LENGTH) kept.pop();
   return encode();
 }
 
 const warningsColumn: ValueTransformer = {
   to: (warnings: readonly string[] | null | undefined) => encodeWarnings(warnings),
-  from: (text: string | null): string[] => (text ? JSON.parse(text) as string[] : []),
+  from: (text: string | null): string[] => (text ? (JSON.parse(text) as string[]) : []),
 };
 
 /** One requested operation. Its id is also the BullMQ job id, which makes re-enqueueing idempotent. */
@@ -32,8 +35,10 @@ export class JobEntity {
   @Column({ type: 'varchar', length: 16 }) status: JobStatus;
   @Column({ type: 'int' }) attempts: number;
   /** The database the operation starts from (rename, delete) and the one it produces (create, rename). */
-  @Column({ name: 'source_database_name', type: 'varchar', length: 128, nullable: true }) sourceDatabaseName: string | null;
-  @Column({ name: 'target_database_name', type: 'varchar', length: 128, nullable: true }) targetDatabaseName: string | null;
+  @Column({ name: 'source_database_name', type: 'varchar', length: 128, nullable: true }) sourceDatabaseName:
+    string | null;
+  @Column({ name: 'target_database_name', type: 'varchar', length: 128, nullable: true }) targetDatabaseName:
+    string | null;
   /** The instance's status when the job was requested (a delete of a CreateFailed instance owns nothing). */
   @Column({ name: 'prior_status', type: 'varchar', length: 32, nullable: true }) priorStatus: InstanceStatus | null;
   @Column({ type: 'varchar', length: 2000, nullable: true }) error: string | null;

@@ -20,7 +20,9 @@ export class Initial1764061200000 implements MigrationInterface {
         deleted_at timestamptz
       )`);
     // Instance names are unique, ignoring case, among instances that are not deleted.
-    await q.query(`CREATE UNIQUE INDEX ${CONSTRAINTS.activeInstanceName} ON instances (lower(instance_name)) WHERE status <> 'Deleted'`);
+    await q.query(
+      `CREATE UNIQUE INDEX ${CONSTRAINTS.activeInstanceName} ON instances (lower(instance_name)) WHERE status <> 'Deleted'`,
+    );
     await q.query(`CREATE INDEX ix_instances_status ON instances (status)`);
     await q.query(`CREATE INDEX ix_instances_created_at ON instances (created_at, id)`);
 
@@ -44,7 +46,9 @@ export class Initial1764061200000 implements MigrationInterface {
         finished_at timestamptz
       )`);
     // At most one unfinished job per instance, enforced here and not only in code.
-    await q.query(`CREATE UNIQUE INDEX ${CONSTRAINTS.oneUnfinishedJob} ON jobs (instance_id) WHERE status IN ('queued', 'running')`);
+    await q.query(
+      `CREATE UNIQUE INDEX ${CONSTRAINTS.oneUnfinishedJob} ON jobs (instance_id) WHERE status IN ('queued', 'running')`,
+    );
     await q.query(`CREATE INDEX ix_jobs_instance ON jobs (instance_id, created_at)`);
     await q.query(`CREATE INDEX ix_jobs_unfinished ON jobs (created_at) WHERE status IN ('queued', 'running')`);
 

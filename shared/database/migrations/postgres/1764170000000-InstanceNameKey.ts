@@ -29,14 +29,20 @@ export class InstanceNameKey1764170000000 implements MigrationInterface {
     }
     await q.query(`ALTER TABLE instances ALTER COLUMN instance_name_key SET NOT NULL`);
     await q.query(`DROP INDEX ${CONSTRAINTS.activeInstanceName}`);
-    await q.query(`CREATE UNIQUE INDEX ${CONSTRAINTS.activeInstanceName} ON instances (instance_name_key) WHERE status <> 'Deleted'`);
-    await q.query(`CREATE INDEX ix_jobs_unfinished_by_client ON jobs (requested_by) WHERE status IN ('queued', 'running')`);
+    await q.query(
+      `CREATE UNIQUE INDEX ${CONSTRAINTS.activeInstanceName} ON instances (instance_name_key) WHERE status <> 'Deleted'`,
+    );
+    await q.query(
+      `CREATE INDEX ix_jobs_unfinished_by_client ON jobs (requested_by) WHERE status IN ('queued', 'running')`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {
     await q.query(`DROP INDEX ix_jobs_unfinished_by_client`);
     await q.query(`DROP INDEX ${CONSTRAINTS.activeInstanceName}`);
-    await q.query(`CREATE UNIQUE INDEX ${CONSTRAINTS.activeInstanceName} ON instances (lower(instance_name)) WHERE status <> 'Deleted'`);
+    await q.query(
+      `CREATE UNIQUE INDEX ${CONSTRAINTS.activeInstanceName} ON instances (lower(instance_name)) WHERE status <> 'Deleted'`,
+    );
     await q.query(`ALTER TABLE instances DROP COLUMN instance_name_key`);
   }
 }
