@@ -29,7 +29,7 @@ export class Reconciler {
     private readonly log: Logger,
     private readonly intervalMs: number,
     /** Puts back queue settings that live in Redis (the global concurrency), lost if Redis lost its data. */
-    private readonly restoreQueueSettings: () => Promise<unknown> = async () => undefined,
+    private readonly restoreQueueSettings: () => Promise<unknown> = () => Promise.resolve(),
   ) {}
 
   async runOnce(): Promise<ReconcileReport> {

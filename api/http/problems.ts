@@ -47,7 +47,8 @@ function fromClientError(err: { status?: number }): AppError | undefined {
 /** The one place where errors become HTTP responses: RFC 9457 problem+json, never a stack or a secret. */
 export function problemHandler(): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    let problem: AppError | undefined = err instanceof AppError ? err : fromBodyParser(err);
+    let problem: AppError | undefined =
+      err instanceof AppError ? err : fromBodyParser(err as { type?: string; status?: number });
     if (!problem && isAdminDatabaseUnavailable(err)) {
       problem = new ServiceUnavailableError('The admin database is unreachable; try again shortly.', 5);
     }

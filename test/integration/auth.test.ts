@@ -281,7 +281,7 @@ describe('authentication and authorization', () => {
     });
 
     it('refuses an expired token, saying it has expired', async () => {
-      const expired = (await signer().issue(fullPrincipal(), -60)).access_token;
+      const expired = signer().issue(fullPrincipal(), -60).access_token;
       const r = await stack.request('GET', '/admin/instances', { token: expired });
       expectUnauthorized(r);
       expect(r.headers.get('www-authenticate')).to.equal('Bearer error="invalid_token"');
@@ -307,7 +307,7 @@ describe('authentication and authorization', () => {
     });
 
     it('refuses a token signed with a different key', async () => {
-      const other = (await signer({}, randomBytes(32).toString('hex')).issue(fullPrincipal())).access_token;
+      const other = signer({}, randomBytes(32).toString('hex')).issue(fullPrincipal()).access_token;
       expectUnauthorized(await stack.request('GET', '/admin/instances', { token: other }));
     });
 
@@ -341,17 +341,17 @@ describe('authentication and authorization', () => {
         .setAudience(stack.apiConfig.tokens.audience)
         .setIssuedAt()
         .setExpirationTime('10m')
-        .sign(new TextEncoder().encode(stack.apiConfig.tokens.signingKey!));
+        .sign(new TextEncoder().encode(stack.apiConfig.tokens.signingKey));
       expectUnauthorized(await stack.request('GET', '/admin/instances', { token }));
     });
 
     it('refuses a token for another audience', async () => {
-      const token = (await signer({ audience: 'some-other-api' }).issue(fullPrincipal())).access_token;
+      const token = signer({ audience: 'some-other-api' }).issue(fullPrincipal()).access_token;
       expectUnauthorized(await stack.request('GET', '/admin/instances', { token }));
     });
 
     it('refuses a token from another issuer', async () => {
-      const token = (await signer({ issuer: 'https://someone-else.example' }).issue(fullPrincipal())).access_token;
+      const token = signer({ issuer: 'https://someone-else.example' }).issue(fullPrincipal()).access_token;
       expectUnauthorized(await stack.request('GET', '/admin/instances', { token }));
     });
 
@@ -426,7 +426,7 @@ describe('authentication and authorization', () => {
     });
 
     it('refuses a token of another deployment that shares the signing key', async () => {
-      const key = new TextEncoder().encode(stack.apiConfig.tokens.signingKey!);
+      const key = new TextEncoder().encode(stack.apiConfig.tokens.signingKey);
       const claims = { scope: SCOPES.fullAccess, deployment_id: randomUUID() };
       const build = (c: Record<string, unknown>) =>
         new SignJWT(c)
@@ -471,7 +471,7 @@ describe('authentication and authorization', () => {
     });
 
     it('accepts a token it signed itself with the stack key (the harness signs correctly)', async () => {
-      const token = (await signer().issue(fullPrincipal())).access_token;
+      const token = signer().issue(fullPrincipal()).access_token;
       expect((await stack.request('GET', '/admin/instances', { token })).status).to.equal(200);
     });
 

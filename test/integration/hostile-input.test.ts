@@ -1203,7 +1203,7 @@ describe('hostile input on every route @slow', () => {
     fixed = seeds.pop()!;
     databasesBefore = await serverDatabases(stack);
     clientsBefore = (await stack.dataSource.getRepository(ApiClientEntity).find())
-      .map((c) => `${c.clientId} ${c.scopes} ${c.disabledAt}`)
+      .map((c) => `${c.clientId} ${c.scopes} ${c.disabledAt?.toISOString() ?? 'enabled'}`)
       .sort();
     agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   });
@@ -1300,7 +1300,9 @@ describe('hostile input on every route @slow', () => {
       instances.map((i) => i.databaseName.toLowerCase()).sort(),
     );
     const clients = await stack.dataSource.getRepository(ApiClientEntity).find();
-    expect(clients.map((c) => `${c.clientId} ${c.scopes} ${c.disabledAt}`).sort()).to.deep.equal(clientsBefore);
+    expect(
+      clients.map((c) => `${c.clientId} ${c.scopes} ${c.disabledAt?.toISOString() ?? 'enabled'}`).sort(),
+    ).to.deep.equal(clientsBefore);
     // And the database server itself: not one database more, fewer or renamed.
     expect(await serverDatabases(stack)).to.deep.equal(databasesBefore);
   });

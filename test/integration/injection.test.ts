@@ -80,7 +80,7 @@ describe('SQL injection attempts in every field change nothing @slow', () => {
     databasesBefore = await serverDatabases(stack);
     client = await new ClientStore(stack.dataSource).create('injection', SCOPES.fullAccess);
     clientsBefore = (await stack.dataSource.getRepository(ApiClientEntity).find())
-      .map((c) => `${c.clientId} ${c.scopes} ${c.disabledAt}`)
+      .map((c) => `${c.clientId} ${c.scopes} ${c.disabledAt?.toISOString() ?? 'enabled'}`)
       .sort();
     const r = await create(`Anchor ${stack.id}`, stack.db('anchor'));
     anchor = {
@@ -112,9 +112,10 @@ describe('SQL injection attempts in every field change nothing @slow', () => {
       [...made.values()].map((m) => m.databaseName.toLowerCase()).sort(),
     );
     const clients = await stack.dataSource.getRepository(ApiClientEntity).find();
-    expect(clients.map((c) => `${c.clientId} ${c.scopes} ${c.disabledAt}`).sort(), 'api clients').to.deep.equal(
-      clientsBefore,
-    );
+    expect(
+      clients.map((c) => `${c.clientId} ${c.scopes} ${c.disabledAt?.toISOString() ?? 'enabled'}`).sort(),
+      'api clients',
+    ).to.deep.equal(clientsBefore);
     expect(await serverDatabases(stack), 'databases on the server').to.deep.equal(
       [...new Set([...databasesBefore, ...[...made.values()].map((m) => m.databaseName)])].sort(),
     );

@@ -152,7 +152,7 @@ describe('worker and PostgreSQL driver', () => {
       expect(await preciousRow(foreign)).to.equal('keep me');
       expect(await ownerOf(instance.databaseName)).to.equal(instance.id);
       // The source accepts connections again, and the instance can be renamed elsewhere.
-      (await connectTo(instance.databaseName)).end();
+      await (await connectTo(instance.databaseName)).end();
       const retry = await stack.request('PUT', `/admin/instances/${instance.id}`, {
         body: { databaseName: stack.db('rename_ok') },
       });
@@ -289,7 +289,7 @@ describe('worker and PostgreSQL driver', () => {
         expect(applied[0].n, 'each migration recorded once').to.equal(sources[0].migrations.length);
         expect(await sources[1].getRepository(JobEntity).count()).to.equal(0);
       } finally {
-        await Promise.all(sources.map((s) => (s.isInitialized ? s.destroy() : undefined)));
+        await Promise.all(sources.filter((s) => s.isInitialized).map((s) => s.destroy()));
         await dropDatabases([name]);
       }
     });
@@ -411,7 +411,7 @@ describe('worker and PostgreSQL driver', () => {
       }
       const done = await stack.waitForStatus(instance.id, 'Created');
       expect(done.databaseName).to.equal(to);
-      (await connectTo(to)).end();
+      await (await connectTo(to)).end();
       expect(await ownerOf(to)).to.equal(instance.id);
     });
   });

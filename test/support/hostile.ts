@@ -112,7 +112,7 @@ export interface RawResponse {
   headers: http.IncomingHttpHeaders;
   text: string;
   /** Parsed when the response says it is JSON. */
-  json: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- responses are checked field by field
+  json: any;
 }
 
 /**

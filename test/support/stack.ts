@@ -27,7 +27,7 @@ export interface HttpResult {
   status: number;
   headers: Headers;
   /** Parsed JSON when the response is JSON, else the text. */
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- responses are checked field by field
+  body: any;
 }
 
 export interface RequestOptions {
@@ -208,7 +208,6 @@ export class Stack {
 
   /** POST /admin/instances and wait until the worker has finished with it. */
   async createInstance(suffix: string, expected = 'Created'): Promise<any> {
-    // eslint-disable-line @typescript-eslint/no-explicit-any
     const created = await this.request('POST', '/admin/instances', {
       body: { instanceName: `Test ${this.id} ${suffix}`, databaseName: this.db(suffix) },
     });
@@ -217,7 +216,6 @@ export class Stack {
   }
 
   async waitForStatus(instanceId: string, status: string, timeoutMs = 60_000): Promise<any> {
-    // eslint-disable-line @typescript-eslint/no-explicit-any
     return waitFor(
       async () => {
         const r = await this.request('GET', `/admin/instances/${instanceId}`);

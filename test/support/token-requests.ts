@@ -43,7 +43,7 @@ export function postToken(
               body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
             });
           } catch (err) {
-            reject(err);
+            reject(err instanceof Error ? err : new Error(String(err)));
           }
         });
         res.on('error', reject);

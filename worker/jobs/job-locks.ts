@@ -40,7 +40,7 @@ export class JobLocks {
         error: err.message,
       });
     session.on('error', lost);
-    const giveBack = async (err?: Error) => {
+    const giveBack = (err?: Error): void => {
       session.removeListener('error', lost);
       // A session that failed is destroyed, not reused: the server then drops whatever it held.
       session.release(err ?? false);
@@ -52,7 +52,7 @@ export class JobLocks {
         ])
       ).rows;
       if (!instance.locked) {
-        await giveBack();
+        giveBack();
         return 'instance-busy';
       }
       const slot = await this.takeSlot(session);
@@ -72,7 +72,7 @@ export class JobLocks {
           ),
       };
     } catch (err) {
-      await giveBack(err instanceof Error ? err : new Error(String(err)));
+      giveBack(err instanceof Error ? err : new Error(String(err)));
       throw err;
     }
   }

@@ -15,9 +15,11 @@ export class InstanceNameKey1764170000000 implements MigrationInterface {
     // The fold is defined in TypeScript (PostgreSQL before 13 has no normalize()), so the
     // existing rows are keyed here. Live names that now fold together keep distinct keys
     // (the later ones suffixed with their id) rather than failing the upgrade.
-    const rows: { id: string; instance_name: string; status: string }[] = await q.query(
-      `SELECT id, instance_name, status FROM instances ORDER BY created_at, id`,
-    );
+    const rows = (await q.query(`SELECT id, instance_name, status FROM instances ORDER BY created_at, id`)) as {
+      id: string;
+      instance_name: string;
+      status: string;
+    }[];
     const taken = new Set<string>();
     for (const row of rows) {
       let key = instanceNameKey(row.instance_name);
