@@ -65,9 +65,11 @@ interface Stats {
 function stats(samples: number[]): Stats {
   const s = [...samples].sort((a, b) => a - b);
   const n = s.length;
-  const median = n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-  const p95 = s[Math.min(n - 1, Math.ceil(0.95 * n) - 1)]; // nearest rank
-  return { n, min: s[0], median, p95, max: s[n - 1] };
+  if (n === 0) throw new Error('no samples');
+  // Every index below is in [0, n).
+  const median = n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+  const p95 = s[Math.min(n - 1, Math.ceil(0.95 * n) - 1)]!; // nearest rank
+  return { n, min: s[0]!, median, p95, max: s[n - 1]! };
 }
 
 const fmt = (ms: number) => ms.toFixed(1);
@@ -75,8 +77,10 @@ const fmt = (ms: number) => ms.toFixed(1);
 /** Linux /proc/stat: idle (with iowait) and total CPU ticks over all CPUs; undefined elsewhere. */
 function cpuTicks(): { idle: number; total: number } | undefined {
   try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number);
-    return { idle: fields[3] + fields[4], total: fields.reduce((a, b) => a + b, 0) };
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    const [, , , idle, iowait] = fields;
+    if (idle === undefined || iowait === undefined) return undefined;
+    return { idle: idle + iowait, total: fields.reduce((a, b) => a + b, 0) };
   } catch {
     return undefined;
   }
@@ -210,10 +214,17 @@ async function productCreate(
   return total;
 }
 
+/** The one row of a query that always returns exactly one. */
+function onlyRow<T>(rows: T[]): T {
+  const row = rows[0];
+  if (!row) throw new Error('expected one row, got none');
+  return row;
+}
+
 async function serverFacts(): Promise<Record<string, string>> {
   return withServer(async (c) => {
     const facts: Record<string, string> = {};
-    facts.version = (await c.query<{ v: string }>('SELECT version() AS v')).rows[0].v;
+    facts.version = onlyRow((await c.query<{ v: string }>('SELECT version() AS v')).rows).v;
     for (const setting of [
       'shared_buffers',
       'fsync',
@@ -222,11 +233,11 @@ async function serverFacts(): Promise<Record<string, string>> {
       'full_page_writes',
       'max_wal_size',
     ]) {
-      facts[setting] = (await c.query<{ s: string }>(`SELECT current_setting($1) AS s`, [setting])).rows[0].s;
+      facts[setting] = onlyRow((await c.query<{ s: string }>(`SELECT current_setting($1) AS s`, [setting])).rows).s;
     }
-    facts.templateSize = (
-      await c.query<{ s: string }>('SELECT pg_size_pretty(pg_database_size($1)) AS s', [EDFI_TEMPLATE])
-    ).rows[0].s;
+    facts.templateSize = onlyRow(
+      (await c.query<{ s: string }>('SELECT pg_size_pretty(pg_database_size($1)) AS s', [EDFI_TEMPLATE])).rows,
+    ).s;
     return facts;
   });
 }

@@ -30,7 +30,7 @@ const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 function percentile(samples: number[], p: number): number {
   const s = [...samples].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] : NaN;
+  return s.length ? s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]! : NaN;
 }
 
 interface Probes {

@@ -13,14 +13,14 @@ declare module 'express-serve-static-core' {
 /** Every route behind this needs a valid bearer token whose client is still enabled. */
 export function authenticate(tokens: TokenService, clients: ClientCheck): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
-    const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    if (!match) {
+    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (!token) {
       res.set('WWW-Authenticate', 'Bearer');
       throw new UnauthorizedError('A bearer token is required (POST /connect/token).');
     }
     let principal: Principal;
     try {
-      principal = tokens.verify(match[1]);
+      principal = tokens.verify(token);
     } catch (err) {
       res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
       throw err;

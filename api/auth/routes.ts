@@ -45,9 +45,9 @@ function readRequest(req: express.Request): TokenRequest {
     clientSecret: field(req.body, 'client_secret'),
     scope: field(req.body, 'scope'),
   };
-  const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(req.headers.authorization ?? '');
+  const basic = /^Basic\s+([A-Za-z0-9+/=]+)$/i.exec(req.headers.authorization ?? '')?.[1];
   if (basic) {
-    const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+    const decoded = Buffer.from(basic, 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon > 0) {
       request.clientId = formDecode(decoded.slice(0, colon));

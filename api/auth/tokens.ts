@@ -92,7 +92,8 @@ export class TokenService {
     if (token.length > MAX_TOKEN_LENGTH) throw invalid();
     const parts = token.split('.');
     if (parts.length !== 3 || !parts.every((p) => BASE64URL.test(p))) throw invalid();
-    const [headerPart, payloadPart, signaturePart] = parts;
+    // Three parts, as just checked.
+    const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
 
     const header = decodeObject(headerPart);
     if (!header || header.alg !== HEADER.alg || !Object.keys(header).every((k) => Object.hasOwn(HEADER, k)))

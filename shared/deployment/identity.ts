@@ -6,7 +6,9 @@ import type { DataSource } from 'typeorm';
  */
 export async function readDeploymentId(dataSource: DataSource): Promise<string> {
   const rows: { id: string }[] = await dataSource.query('SELECT id FROM deployment');
-  if (rows.length !== 1)
+  const [row] = rows;
+  if (!row || rows.length !== 1) {
     throw new Error(`the admin database holds ${rows.length} deployment rows; expected exactly one`);
-  return rows[0].id;
+  }
+  return row.id;
 }

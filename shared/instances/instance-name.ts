@@ -13,8 +13,11 @@
 const INVISIBLE = /(?![\u200c\u200d])[\p{Cf}\u034f\u115f\u1160\u3164\uffa0\u2800]/u;
 
 /** Letters from scripts whose letters are drawn like Latin ones; mixing them in one word is how look-alikes are made. */
-const CONFUSABLE_SCRIPTS = [/\p{Script=Latin}/u, /\p{Script=Cyrillic}/u, /\p{Script=Greek}/u] as const;
-const SCRIPT_NAMES = ['Latin', 'Cyrillic', 'Greek'] as const;
+const CONFUSABLE_SCRIPTS = [
+  { name: 'Latin', letters: /\p{Script=Latin}/u },
+  { name: 'Cyrillic', letters: /\p{Script=Cyrillic}/u },
+  { name: 'Greek', letters: /\p{Script=Greek}/u },
+] as const;
 
 /**
  * Cyrillic and Greek letters that are drawn exactly like a Latin letter (the common part of
@@ -86,7 +89,7 @@ export function instanceNameProblems(name: string): string[] {
     problems.push(`instanceName must not contain invisible or text-direction characters (found U+${code})`);
   }
   for (const word of name.split(' ')) {
-    const scripts = SCRIPT_NAMES.filter((_, i) => CONFUSABLE_SCRIPTS[i].test(word));
+    const scripts = CONFUSABLE_SCRIPTS.filter((script) => script.letters.test(word)).map((script) => script.name);
     if (scripts.length > 1) {
       problems.push(
         `instanceName must not mix ${scripts.join(' and ')} letters in one word ("${word.slice(0, 40)}"), which look alike`,
@@ -108,7 +111,7 @@ export function instanceNameKey(name: string): string {
     .replace(/[\p{Cf}\u034f\ufe00-\ufe0f]/gu, '')
     .toLowerCase()
     .normalize('NFKC')
-    .replace(LOOK_ALIKE_PATTERN, (c) => LATIN_LOOK_ALIKES[c])
+    .replace(LOOK_ALIKE_PATTERN, (c) => LATIN_LOOK_ALIKES[c] ?? c)
     .replace(/\s+/gu, ' ')
     .trim();
 }

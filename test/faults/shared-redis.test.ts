@@ -7,7 +7,7 @@ import { Stack, startStack } from '../support/stack';
 /** Two deployments (two admin databases) that an operator pointed at one Redis with one QUEUE_PREFIX. */
 describe('two deployments sharing one Redis and queue prefix', () => {
   const prefix = `odsimt_shared_${randomBytes(3).toString('hex')}`;
-  const logs = [new CapturedLog(), new CapturedLog()];
+  const logs = [new CapturedLog(), new CapturedLog()] as const;
   let stacks: Stack[] = [];
 
   before(async () => {
@@ -21,7 +21,9 @@ describe('two deployments sharing one Redis and queue prefix', () => {
   });
 
   it("never delivers one deployment's job to the other, and each finishes its own creates", async () => {
-    expect(stacks[0].deploymentId).to.not.equal(stacks[1].deploymentId);
+    const [first, second] = stacks;
+    if (!first || !second) throw new Error('the two stacks did not start');
+    expect(first.deploymentId).to.not.equal(second.deploymentId);
     const created = await Promise.all(
       stacks.flatMap((stack) =>
         Array.from({ length: 10 }, (_, i) =>
@@ -44,12 +46,14 @@ describe('two deployments sharing one Redis and queue prefix', () => {
 
   it('says loudly that another deployment uses the same Redis and prefix', async () => {
     // The first stack's worker started before the second existed; the second saw the first.
+    const [first, second] = stacks;
+    if (!first || !second) throw new Error('the two stacks did not start');
     const warning = logs[1].events('deployment.redis_shared');
     expect(warning, 'warning of the deployment that started second').to.have.length.greaterThan(0);
-    expect(warning[0]).to.include({
+    expect(warning[0]!).to.include({
       level: 'error',
-      deploymentId: stacks[1].deploymentId,
-      otherDeploymentId: stacks[0].deploymentId,
+      deploymentId: second.deploymentId,
+      otherDeploymentId: first.deploymentId,
       queuePrefix: prefix,
     });
   });

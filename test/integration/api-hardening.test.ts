@@ -45,7 +45,9 @@ describe('API hardening (issue 6)', () => {
         // Another transaction claims the wanted name first, as a racing create would...
         const racer = await adminSession(stack);
         try {
-          const racerPid = (await racer.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid`)).rows[0].pid;
+          const [pidRow] = (await racer.query<{ pid: number }>(`SELECT pg_backend_pid() AS pid`)).rows;
+          if (!pidRow) throw new Error('pg_backend_pid() returned no row');
+          const racerPid = pidRow.pid;
           await racer.query(`BEGIN`);
           await racer.query(`SET LOCAL deadlock_timeout = '20s'`); // so that the API's transaction is the one PostgreSQL aborts
           await racer.query(

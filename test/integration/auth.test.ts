@@ -71,6 +71,7 @@ function signedByHand(header: unknown, payload: unknown, key: string): string {
 
 function withSignatureCharChanged(token: string): string {
   const [header, payload, signature] = token.split('.');
+  if (signature === undefined) throw new Error('not a JWT: no signature part');
   const i = Math.floor(signature.length / 2); // a middle character: every bit of it counts
   const changed = signature[i] === 'A' ? 'B' : 'A';
   return [header, payload, signature.slice(0, i) + changed + signature.slice(i + 1)].join('.');
@@ -290,6 +291,7 @@ describe('authentication and authorization', () => {
 
     it('refuses a read-only token whose payload was changed to claim full access', async () => {
       const [header, payload, signature] = stack.tokens.read.split('.');
+      if (payload === undefined) throw new Error('the read-only token is not a JWT');
       const claims = decodePart(payload);
       expect(claims.scope).to.equal(SCOPES.readOnly);
       const forged = [header, encodePart({ ...claims, scope: SCOPES.fullAccess }), signature].join('.');
@@ -678,11 +680,13 @@ describe('secrets in responses and logs', () => {
       .map((l) => JSON.parse(l));
     expect(lines.filter((l) => l.event === 'http.request' && l.path === '/connect/token')).to.have.length.at.least(6);
 
+    const tokenSignature = token.split('.')[2];
+    if (tokenSignature === undefined) throw new Error('the access token is not a JWT');
     const neverLogged = {
       'the client secret': client.client_secret,
       'the Basic credentials': basic(client.client_id, client.client_secret).slice('Basic '.length),
       'the access token': token,
-      'the access token signature': token.split('.')[2],
+      'the access token signature': tokenSignature,
       'the harness token': stack.tokens.full,
       'the signing key': stack.apiConfig.tokens.signingKey!,
     };

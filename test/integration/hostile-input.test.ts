@@ -211,11 +211,16 @@ const RESERVED_DATABASE_NAMES = [
 /** Builds the whole suite up front, from the seed alone. */
 function generateCases(ctx: Context): Case[] {
   const { stack, seeds, fixed, client, random } = ctx;
+  const firstSeed = seeds[0];
+  if (!firstSeed) throw new Error('generateCases needs at least one seed');
   const cases: Case[] = [];
   let counter = 0;
   /** A tag no other case uses, so valid creates never collide with each other. */
   const tag = () => `h${(counter++).toString(36)}`;
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+  const pick = <T>(items: readonly T[]): T => {
+    if (items.length === 0) throw new Error('pick from an empty list');
+    return items[Math.floor(random() * items.length)]!; // random() is in [0, 1)
+  };
   const between = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
   const seed = () => pick(seeds);
   const bearer = (token = stack.tokens.full) => ({ authorization: `Bearer ${token}` });
@@ -795,15 +800,15 @@ function generateCases(ctx: Context): Case[] {
     '/admin/instances/%2E%2E',
     `/admin/instances/${'a'.repeat(4000)}`,
     `/admin/jobs/${'0'.repeat(4000)}`,
-    `/admin/instances/${seeds[0].id}/jobs/extra`,
+    `/admin/instances/${firstSeed.id}/jobs/extra`,
     '/admin/instances/a/b',
     '/admin/jobs/',
     '/admin/jobs',
     '/admin',
     '/admin/',
-    `/admin/instances/${seeds[0].id.toUpperCase()}x`,
+    `/admin/instances/${firstSeed.id.toUpperCase()}x`,
     '/admin/instances/%00',
-    `/admin/instances/${seeds[0].id}%00`,
+    `/admin/instances/${firstSeed.id}%00`,
     '/admin/instances/%20',
   ]) {
     add(`GET ${path.slice(0, 80)}`, { method: 'GET', path, headers: bearer() }, [404]);
@@ -823,12 +828,12 @@ function generateCases(ctx: Context): Case[] {
     add(`GET ${path}`, { method: 'GET', path, headers: bearer() }, [...expected]);
   }
   for (const [method, path, expected] of [
-    ['PATCH', `/admin/instances/${seeds[0].id}`, [405]],
-    ['POST', `/admin/instances/${seeds[0].id}`, [405]],
+    ['PATCH', `/admin/instances/${firstSeed.id}`, [405]],
+    ['POST', `/admin/instances/${firstSeed.id}`, [405]],
     ['PUT', '/admin/instances', [405]],
     ['DELETE', '/admin/instances', [405]],
-    ['POST', `/admin/jobs/${seeds[0].jobId}`, [405]],
-    ['DELETE', `/admin/jobs/${seeds[0].jobId}`, [405]],
+    ['POST', `/admin/jobs/${firstSeed.jobId}`, [405]],
+    ['DELETE', `/admin/jobs/${firstSeed.jobId}`, [405]],
     ['GET', '/connect/token', [405]],
     ['PUT', '/connect/token', [405]],
     ['POST', '/health/live', [405]],
@@ -1018,9 +1023,9 @@ function generateCases(ctx: Context): Case[] {
     for (const [method, path] of [
       ['GET', '/admin/instances'],
       ['POST', '/admin/instances'],
-      ['GET', `/admin/jobs/${seeds[0].jobId}`],
-      ['DELETE', `/admin/instances/${seeds[0].id}`],
-    ]) {
+      ['GET', `/admin/jobs/${firstSeed.jobId}`],
+      ['DELETE', `/admin/instances/${firstSeed.id}`],
+    ] as const) {
       add(
         `${method} ${path} with ${what}`,
         {
@@ -1224,7 +1229,7 @@ describe('hostile input on every route @slow', () => {
       Array.from({ length: CONCURRENCY }, async () => {
         while (next < cases.length) {
           const index = next++;
-          const c = cases[index];
+          const c = cases[index]!; // index < cases.length
           try {
             results[index] = { c, r: await sendRaw(stack.baseUrl, c.request, agent) };
           } catch (err) {

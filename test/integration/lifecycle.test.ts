@@ -78,7 +78,7 @@ describe('instance lifecycle on PostgreSQL', () => {
       'instance.delete:accepted',
       'instance.delete:succeeded',
     ]);
-    expect(audit[0].requestId).to.equal(created.headers.get('x-request-id'));
+    expect(audit[0]!.requestId).to.equal(created.headers.get('x-request-id'));
   });
 
   it('keeps a deleted instance as history, listed only when asked, and frees its names', async () => {

@@ -285,9 +285,9 @@ describe('worker and PostgreSQL driver', () => {
       const sources = Array.from({ length: 5 }, () => createAdminDataSource(settings));
       try {
         await Promise.all(sources.map((s) => prepareAdminDatabase(s, settings, silentLogger())));
-        const applied = await sources[0].query('SELECT count(*)::int AS n FROM schema_migrations');
-        expect(applied[0].n, 'each migration recorded once').to.equal(sources[0].migrations.length);
-        expect(await sources[1].getRepository(JobEntity).count()).to.equal(0);
+        const applied = await sources[0]!.query('SELECT count(*)::int AS n FROM schema_migrations');
+        expect(applied[0].n, 'each migration recorded once').to.equal(sources[0]!.migrations.length);
+        expect(await sources[1]!.getRepository(JobEntity).count()).to.equal(0);
       } finally {
         await Promise.all(sources.filter((s) => s.isInitialized).map((s) => s.destroy()));
         await dropDatabases([name]);
@@ -441,7 +441,7 @@ describe('worker and PostgreSQL driver', () => {
       expect(await ownerOf(moved), 'the renamed database is kept, marker and all').to.equal(instance.id);
       const logged = log.events('job.warning').filter((e) => e.jobId === del.body.job.id);
       expect(logged).to.have.length(1);
-      expect(logged[0].warnings).to.deep.equal(job.warnings);
+      expect(logged[0]!.warnings).to.deep.equal(job.warnings);
       const audit = await stack.dataSource
         .getRepository(AuditEventEntity)
         .findOneByOrFail({ jobId: del.body.job.id, outcome: 'succeeded' });

@@ -51,7 +51,9 @@ export function shapeOf(database: string): Promise<{ tablesAndViews: number; rel
       SELECT count(*) FILTER (WHERE c.relkind IN ('r', 'v')) AS tv, count(*) AS rel
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname IN ('edfi', 'auth', 'interop', 'util')`);
-    return { tablesAndViews: Number(r.rows[0].tv), relations: Number(r.rows[0].rel) };
+    const row = r.rows[0];
+    if (!row) throw new Error('the count returned no row');
+    return { tablesAndViews: Number(row.tv), relations: Number(row.rel) };
   }, urlFor(database));
 }
 

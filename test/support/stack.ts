@@ -62,7 +62,7 @@ export interface WorkerHandle extends RunningWorker {
  */
 export class Stack {
   readonly id = randomBytes(4).toString('hex');
-  readonly env: Record<string, string>;
+  readonly env: Record<string, string> & { ADMIN_DATABASE_URL: string };
   readonly apiConfig: ApiConfig;
   readonly workerConfig: WorkerConfig;
   readonly dataSource: DataSource;

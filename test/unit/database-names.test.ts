@@ -99,7 +99,7 @@ describe('database names', () => {
     ]) {
       it(`refuses the system database ${system} in any letter case`, () => {
         expect(rules.systemDatabases).to.include(system);
-        for (const variant of [system, system.toUpperCase(), system[0].toUpperCase() + system.slice(1)]) {
+        for (const variant of [system, system.toUpperCase(), system[0]!.toUpperCase() + system.slice(1)]) {
           const problems = problemsWith(variant);
           expect(problems, variant).to.have.lengthOf(1);
           expect(problems[0]).to.match(/reserved/);

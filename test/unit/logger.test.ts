@@ -38,14 +38,14 @@ describe('logging', () => {
     });
     expect(second).to.include({ level: 'warn', event: 'job.enqueue_failed', jobId: 'j-1' });
     expect(third).to.include({ level: 'error', event: 'job.failed', jobId: 'j-2' });
-    expect(Number.isNaN(Date.parse(String(first.timestamp)))).to.equal(false);
+    expect(Number.isNaN(Date.parse(String(first!.timestamp)))).to.equal(false);
   });
 
   it('keeps a multi-line message on one line', () => {
     const { log, lines, events } = memoryLogger();
     log.error('first line\nsecond line');
     expect(lines()).to.have.lengthOf(1);
-    expect(events()[0].message).to.equal('first line\nsecond line');
+    expect(events()[0]!.message).to.equal('first line\nsecond line');
   });
 
   it('writes nothing below its level', () => {
@@ -75,7 +75,7 @@ describe('logging', () => {
         const { log, text, events } = memoryLogger();
         log.info('event', { [key]: 'TopSecretValue123' });
         expect(text()).not.to.include('TopSecretValue123');
-        expect(events()[0][key]).to.equal('[redacted]');
+        expect(events()[0]?.[key]).to.equal('[redacted]');
       });
     }
 

@@ -38,8 +38,8 @@ describe('request bodies become DTOs at the edge', () => {
     it('refuses wrong types with an error per field', () => {
       const err = validationErrorOf(() => toDto(CreateInstanceDto, { instanceName: 42, databaseName: ['EdFi'] }));
       expect(err.errors).to.have.all.keys('instanceName', 'databaseName');
-      expect(err.errors.instanceName.join(' ')).to.match(/string/);
-      expect(err.errors.databaseName.join(' ')).to.match(/string/);
+      expect(err.errors.instanceName!.join(' ')).to.match(/string/);
+      expect(err.errors.databaseName!.join(' ')).to.match(/string/);
     });
 
     it('refuses missing required fields', () => {

@@ -120,8 +120,8 @@ describe('retrying transient failures', () => {
         [1, 'try 1'],
         [2, 'try 2'],
       ]);
-      expect(seen[0].delay).to.be.within(2, 4);
-      expect(seen[1].delay).to.be.within(3, 6);
+      expect(seen[0]!.delay).to.be.within(2, 4);
+      expect(seen[1]!.delay).to.be.within(3, 6);
     });
 
     it('does not retry once the signal is aborted', async () => {

@@ -28,8 +28,8 @@ describe('client secrets', () => {
     expect(parts).to.have.lengthOf(6);
     expect(parts[0]).to.equal('scrypt');
     expect(parts.slice(1, 4).map(Number)).to.deep.equal([16384, 8, 1]);
-    expect(Buffer.from(parts[4], 'base64url')).to.have.lengthOf(16);
-    expect(Buffer.from(parts[5], 'base64url')).to.have.lengthOf(32);
+    expect(Buffer.from(parts[4]!, 'base64url')).to.have.lengthOf(16);
+    expect(Buffer.from(parts[5]!, 'base64url')).to.have.lengthOf(32);
     expect(stored).not.to.include(secret);
     expect(stored).not.to.include(Buffer.from(secret).toString('base64url'));
     expect(stored).not.to.include(Buffer.from(secret).toString('hex'));
@@ -53,6 +53,7 @@ describe('client secrets', () => {
   describe('malformed stored hashes', () => {
     const cases = (): Record<string, string> => {
       const [, n, r, p, salt, hash] = stored.split('$');
+      if (hash === undefined) throw new Error('the stored hash has no hash part');
       return {
         'an empty string': '',
         'plain text': 'not a hash',
