@@ -290,6 +290,13 @@ export function databaseNameOf(url: string): string {
   return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres';
 }
 
+/** The URL of another database on the same server, with the same credentials. */
+export function sameServerUrl(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${encodeURIComponent(database)}`;
+  return u.toString();
+}
+
 /** A connection URL safe to log: the password is replaced. */
 export function redactUrl(url: string): string {
   try {

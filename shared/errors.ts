@@ -4,6 +4,11 @@
  */
 export type FieldErrors = Record<string, string[]>;
 
+/** The message of any thrown value. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 export abstract class AppError extends Error {
   abstract readonly status: number;
   abstract readonly title: string;

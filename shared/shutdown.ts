@@ -1,4 +1,5 @@
 import type { Logger } from './logger';
+import { errorMessage } from './errors';
 
 /**
  * Runs `stop` once on SIGTERM or SIGINT, then exits. A second signal, or a stop that takes
@@ -23,7 +24,7 @@ export function onShutdownSignal(log: Logger, stop: () => Promise<void>, graceMs
       (err) => {
         log.error('error while stopping', {
           event: 'process.stop_failed',
-          error: err instanceof Error ? err.message : String(err),
+          error: errorMessage(err),
         });
         process.exit(1);
       },

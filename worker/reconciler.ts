@@ -4,6 +4,7 @@ import { JobEntity } from '../shared/database/entities';
 import { UNFINISHED_JOB_STATUSES } from '../shared/instances/status';
 import { addJob, JobPayload } from '../shared/jobs/queue';
 import type { Logger } from '../shared/logger';
+import { errorMessage } from '../shared/errors';
 
 export interface ReconcileReport {
   unfinished: number;
@@ -66,7 +67,7 @@ export class Reconciler {
         .catch((err) =>
           this.log.warn('reconcile pass failed; will try again', {
             event: 'reconciler.failed',
-            error: err instanceof Error ? err.message : String(err),
+            error: errorMessage(err),
           }),
         )
         .finally(() => {

@@ -108,6 +108,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
         clearInterval(sharedRedisTimer);
         deps.redis.removeListener('ready', onRedisReady);
         await reconciler.stop();
+        processor.stopWaiting();
         await worker.close();
         await queue.close();
         await locks.close();

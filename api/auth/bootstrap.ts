@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { DataSource } from 'typeorm';
 import type { ApiConfig } from '../../shared/config';
-import { ADVISORY_LOCKS, withAdvisoryLock } from '../../shared/database/data-source';
+import { ADVISORY_LOCKS, withAdvisoryLock } from '../../shared/database/advisory-locks';
 import type { Logger } from '../../shared/logger';
 import { ClientStore } from './clients';
 import { SCOPES } from './scopes';

@@ -6,6 +6,7 @@ import { RedisReply, RedisStore } from 'rate-limit-redis';
 import { TooManyRequestsError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import { withTimeout } from '../../shared/retry';
+import { errorMessage } from '../../shared/errors';
 
 const WINDOW_MS = 60_000;
 /** Longer than a healthy Redis ever takes; a stalled one must not stall the token endpoint. */
@@ -100,7 +101,7 @@ export class SharedLimitStore implements Store {
     this.log.warn('rate limit counts kept in this process: redis does not answer', {
       event: 'rate_limit.local_fallback',
       store: this.prefix,
-      error: err instanceof Error ? err.message : String(err),
+      error: errorMessage(err),
     });
   }
 }

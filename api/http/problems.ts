@@ -1,7 +1,8 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { isAdminDatabaseUnavailable } from '../../shared/database/data-source';
+import { isConnectionFailure } from '../../shared/database/postgres-errors';
 import {
   AppError,
+  errorMessage,
   MethodNotAllowedError,
   NotFoundError,
   PayloadTooLargeError,
@@ -49,7 +50,7 @@ export function problemHandler(): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let problem: AppError | undefined =
       err instanceof AppError ? err : fromBodyParser(err as { type?: string; status?: number });
-    if (!problem && isAdminDatabaseUnavailable(err)) {
+    if (!problem && isConnectionFailure(err)) {
       problem = new ServiceUnavailableError('The admin database is unreachable; try again shortly.', 5);
     }
     if (problem?.retryAfterSeconds !== undefined && !res.headersSent)
@@ -57,13 +58,13 @@ export function problemHandler(): ErrorRequestHandler {
     if (!problem) {
       req.log?.error('unhandled error', {
         event: 'http.error',
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
         stack: err instanceof Error ? err.stack : undefined,
       });
     } else if (problem.status >= 500) {
       req.log?.warn('request failed', {
         event: 'http.unavailable',
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
     }
     const status = problem?.status ?? 500;
@@ -76,7 +77,7 @@ export function problemHandler(): ErrorRequestHandler {
         title: problem?.title ?? 'Internal server error',
         status,
         detail: problem?.message ?? 'An unexpected error occurred; it has been logged.',
-        instance: req.originalUrl.split('?')[0].slice(0, 200),
+        instance: (req.originalUrl.split('?')[0] ?? '').slice(0, 200),
         requestId: req.requestId,
         ...(problem instanceof ValidationError && Object.keys(problem.errors).length ? { errors: problem.errors } : {}),
         ...problem?.extensions,

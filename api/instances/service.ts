@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager, In, QueryFailedError } from 'typeorm';
+import { DataSource, EntityManager, In } from 'typeorm';
 import { recordAudit } from '../../shared/audit';
 import { CONSTRAINTS } from '../../shared/database/constraints';
-import { isSerializationFailure } from '../../shared/database/data-source';
+import { lockForTransaction } from '../../shared/database/advisory-locks';
+import { isSerializationFailure, violatedUniqueConstraint } from '../../shared/database/postgres-errors';
 import { DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { nameKey } from '../../shared/database-names';
 import type { EngineName } from '../../shared/database-names';
@@ -11,9 +12,11 @@ import { instanceNameKey } from '../../shared/instances/instance-name';
 import {
   canRequest,
   hasUnfinishedWork,
+  isFinal,
   InstanceStatus,
   Operation,
   phasesOf,
+  REMOVED_STATUS,
   UNFINISHED_JOB_STATUSES,
 } from '../../shared/instances/status';
 import { sleep } from '../../shared/retry';
@@ -35,10 +38,7 @@ export interface InstanceWithJob {
 
 /** Unique-index violations are how the admin database says "conflict"; name which one. */
 function conflictFrom(err: unknown): ConflictError | undefined {
-  if (!(err instanceof QueryFailedError)) return undefined;
-  const driverError = err.driverError as { code?: string; constraint?: string };
-  if (driverError.code !== '23505') return undefined;
-  switch (driverError.constraint) {
+  switch (violatedUniqueConstraint(err)) {
     case CONSTRAINTS.activeInstanceName:
       return new ConflictError('An instance with this instanceName already exists.');
     case CONSTRAINTS.databaseNameClaim:
@@ -172,7 +172,7 @@ export class InstanceService {
   async list(query: ListInstancesQuery): Promise<{ items: InstanceEntity[]; total: number }> {
     const qb = this.dataSource.getRepository(InstanceEntity).createQueryBuilder('i');
     if (query.status) qb.andWhere('i.status = :status', { status: query.status });
-    else if (query.includeDeleted !== 'true') qb.andWhere('i.status <> :deleted', { deleted: 'Deleted' });
+    else if (query.includeDeleted !== 'true') qb.andWhere('i.status <> :removed', { removed: REMOVED_STATUS });
     if (query.instanceName) {
       // Searched on the folded form, so a search finds the names that look like it.
       const pattern = `%${instanceNameKey(query.instanceName).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -219,7 +219,7 @@ export class InstanceService {
    * concurrent requests cannot all pass the count together.
    */
   private async assertWithinQuota(m: EntityManager, caller: Caller): Promise<void> {
-    await m.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`odsim:client-quota:${caller.clientId}`]);
+    await lockForTransaction(m, `odsim:client-quota:${caller.clientId}`);
     const unfinished = await m
       .getRepository(JobEntity)
       .countBy({ requestedBy: caller.clientId, status: In([...UNFINISHED_JOB_STATUSES]) });
@@ -241,7 +241,7 @@ export class InstanceService {
           .getOne()
       : null;
     if (!instance) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
-    if (instance.status === 'Deleted') throw new ConflictError('This instance has been deleted.');
+    if (isFinal(instance.status)) throw new ConflictError('This instance has been deleted.');
     return instance;
   }
 

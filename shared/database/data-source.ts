@@ -2,10 +2,13 @@ import 'reflect-metadata';
 import { Client, Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import type { CommonConfig } from '../config';
-import { databaseNameOf } from '../config';
+import { databaseNameOf, sameServerUrl } from '../config';
 import type { Logger } from '../logger';
 import { retryTransient, RetryPolicy } from '../retry';
+import { ADVISORY_LOCKS, withAdvisoryLock } from './advisory-locks';
 import { ENTITIES } from './entities';
+import { errorMessage } from '../errors';
+import { isConnectionFailure, isDuplicateDatabase } from './postgres-errors';
 import { Initial1764061200000 } from './migrations/postgres/1764061200000-Initial';
 import { Deployment1764150000000 } from './migrations/postgres/1764150000000-Deployment';
 import { JobWarnings1764160000000 } from './migrations/postgres/1764160000000-JobWarnings';
@@ -17,14 +20,6 @@ const POSTGRES_MIGRATIONS = [
   JobWarnings1764160000000,
   InstanceNameKey1764170000000,
 ];
-
-/** Keys of the advisory locks the processes take on the admin database (any 64-bit number, fixed forever). */
-export const ADVISORY_LOCKS = {
-  migrate: 7_316_001,
-  bootstrapClient: 7_316_002,
-  /** Concurrency slot i (0 ≤ i < GLOBAL_CONCURRENCY ≤ 64) is this key + i. */
-  concurrencySlot0: 7_316_100,
-} as const;
 
 /** Connection settings shared by the TypeORM pool and the worker's lock sessions. */
 function connectionOptions(db: CommonConfig['adminDatabase']) {
@@ -88,7 +83,7 @@ export async function prepareAdminDatabase(
     },
     {
       ...waitPolicy,
-      isTransient: isAdminDatabaseUnavailable,
+      isTransient: isConnectionFailure,
       onRetry: (err, attempt, delayMs) =>
         log.warn('admin database not reachable yet; waiting', {
           event: 'admin_db.waiting',
@@ -107,9 +102,10 @@ export async function prepareAdminDatabase(
 
 async function createDatabaseIfMissing(db: CommonConfig['adminDatabase'], log: Logger): Promise<void> {
   const name = databaseNameOf(db.url);
-  const maintenance = new URL(db.url);
-  maintenance.pathname = '/postgres';
-  const client = new Client({ connectionString: maintenance.toString(), connectionTimeoutMillis: db.connectTimeoutMs });
+  const client = new Client({
+    connectionString: sameServerUrl(db.url, 'postgres'),
+    connectionTimeoutMillis: db.connectTimeoutMs,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -128,71 +124,9 @@ async function createDatabaseIfMissing(db: CommonConfig['adminDatabase'], log: L
     await client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`);
     log.info('admin database created', { event: 'admin_db.created', database: name });
   } catch (err) {
-    // 42P04 duplicate_database, 23505: another process created it a moment ago.
-    const code = (err as { code?: string }).code;
-    if (code !== '42P04' && code !== '23505') throw err;
+    // Another process created it a moment ago.
+    if (!isDuplicateDatabase(err)) throw err;
   } finally {
     await client.end().catch(() => undefined);
   }
-}
-
-/** Runs `work` while holding a session-level advisory lock on one pooled connection. */
-export async function withAdvisoryLock<T>(dataSource: DataSource, key: number, work: () => Promise<T>): Promise<T> {
-  const runner = dataSource.createQueryRunner();
-  await runner.connect();
-  try {
-    await runner.query('SELECT pg_advisory_lock($1)', [key]);
-    try {
-      return await work();
-    } finally {
-      await runner.query('SELECT pg_advisory_unlock($1)', [key]);
-    }
-  } finally {
-    await runner.release();
-  }
-}
-
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'EPIPE',
-  '57P01',
-  '57P02',
-  '57P03',
-  '53300',
-]);
-
-/** True when `err` says the admin database cannot be reached right now (as opposed to a bad query). */
-export function isAdminDatabaseUnavailable(err: unknown): boolean {
-  let current: unknown = err;
-  for (let depth = 0; current && depth < 4; depth++) {
-    const e = current as { code?: string; message?: string; driverError?: unknown; cause?: unknown };
-    if (e.code && (UNAVAILABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
-    // 55000 is broad (object not in prerequisite state); at connect time it means the
-    // database was set ALLOW_CONNECTIONS false, a maintenance window rather than a bug.
-    if (e.code === '55000' && /not currently accepting connections/i.test(e.message ?? '')) return true;
-    if (
-      e.message &&
-      /timeout exceeded when trying to connect|Query read timeout|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i.test(
-        e.message,
-      )
-    )
-      return true;
-    current = e.driverError ?? e.cause;
-  }
-  return false;
-}
-
-/** A deadlock (40P01) or serialization failure (40001): the transaction lost a race and may simply run again. */
-export function isSerializationFailure(err: unknown): boolean {
-  const e = err as { code?: string; driverError?: { code?: string } };
-  const code = e.driverError?.code ?? e.code;
-  return code === '40P01' || code === '40001';
-}
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

@@ -1,5 +1,6 @@
 import type IORedis from 'ioredis';
 import type { Logger } from '../logger';
+import { errorMessage } from '../errors';
 
 /** A deployment seen within this long is taken to be running. */
 const RECENT_MS = 10 * 60_000;
@@ -49,7 +50,7 @@ export class SharedRedisWatch {
     } catch (err) {
       this.log.debug('could not check for other deployments on this Redis', {
         event: 'deployment.redis_check_failed',
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
       return [];
     }

@@ -24,22 +24,38 @@ export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as cons
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const UNFINISHED_JOB_STATUSES: readonly JobStatus[] = ['queued', 'running'];
 
-interface Phases {
+/** Which of a job's database names (`source`, `target`) a result frees, or `all` the instance holds. */
+export type NameRelease = 'none' | 'source' | 'target' | 'all';
+
+/**
+ * One operation, whole: its statuses, where it may start, and what its end changes. The API,
+ * the worker and the admin database's constraints all read it from here.
+ */
+interface OperationDefinition {
   pending: InstanceStatus;
   inProgress: InstanceStatus;
   succeeded: InstanceStatus;
   failed: InstanceStatus;
   /** Statuses from which a client may ask for this operation. */
   requestableFrom: readonly InstanceStatus[];
+  /** What success makes of the instance's record: the same, renamed to the job's target, or removed. */
+  onSuccess: 'keep' | 'take-target-name' | 'remove';
+  /**
+   * Database names the request claims are held while the job runs; its end frees these.
+   * (A failed create keeps its name until the instance is deleted: its database may exist.)
+   */
+  releases: { succeeded: NameRelease; failed: NameRelease };
 }
 
-const PHASES: Record<Operation, Phases> = {
+const OPERATION_DEFINITIONS: Record<Operation, OperationDefinition> = {
   create: {
     pending: 'PendingCreate',
     inProgress: 'CreateInProgress',
     succeeded: 'Created',
     failed: 'CreateFailed',
     requestableFrom: [],
+    onSuccess: 'keep',
+    releases: { succeeded: 'none', failed: 'none' },
   },
   delete: {
     pending: 'PendingDelete',
@@ -47,6 +63,8 @@ const PHASES: Record<Operation, Phases> = {
     succeeded: 'Deleted',
     failed: 'DeleteFailed',
     requestableFrom: ['Created', 'CreateFailed', 'DeleteFailed', 'RenameFailed'],
+    onSuccess: 'remove',
+    releases: { succeeded: 'all', failed: 'none' },
   },
   rename: {
     pending: 'PendingRename',
@@ -54,23 +72,48 @@ const PHASES: Record<Operation, Phases> = {
     succeeded: 'Created',
     failed: 'RenameFailed',
     requestableFrom: ['Created', 'RenameFailed'],
+    onSuccess: 'take-target-name',
+    releases: { succeeded: 'source', failed: 'target' },
   },
 };
 
-export function phasesOf(op: Operation): Readonly<Phases> {
-  return PHASES[op];
+/** The status an instance ends in once removed: final, kept for history, its names free for others. */
+export const REMOVED_STATUS: InstanceStatus = OPERATION_DEFINITIONS.delete.succeeded;
+
+/** A status with no work under way from which no operation may be asked: the instance is gone. */
+export function isFinal(status: InstanceStatus): boolean {
+  return !hasUnfinishedWork(status) && OPERATIONS.every((op) => !canRequest(op, status));
+}
+
+/**
+ * Whether an instance in this status may have no database of its own: a failed create may have
+ * stopped before its database existed, so a database under its name may be someone else's.
+ */
+export function mayOwnNoDatabase(status: InstanceStatus | null): boolean {
+  return status === OPERATION_DEFINITIONS.create.failed;
+}
+
+/** A list of job statuses as SQL literals, for the migrations' partial indexes. */
+export function sqlList(values: readonly string[]): string {
+  return values.map((v) => `'${v.replace(/'/g, "''")}'`).join(', ');
+}
+
+export function phasesOf(op: Operation): Readonly<OperationDefinition> {
+  return OPERATION_DEFINITIONS[op];
 }
 
 export function canRequest(op: Operation, current: InstanceStatus): boolean {
-  return PHASES[op].requestableFrom.includes(current);
+  return OPERATION_DEFINITIONS[op].requestableFrom.includes(current);
 }
 
 /** Statuses a worker may move out of when it starts `op` (a repeated delivery finds InProgress). */
 export function startableFrom(op: Operation): InstanceStatus[] {
-  return [PHASES[op].pending, PHASES[op].inProgress];
+  return [OPERATION_DEFINITIONS[op].pending, OPERATION_DEFINITIONS[op].inProgress];
 }
 
 /** True while an operation is pending or running on an instance in this status. */
 export function hasUnfinishedWork(status: InstanceStatus): boolean {
-  return OPERATIONS.some((op) => status === PHASES[op].pending || status === PHASES[op].inProgress);
+  return OPERATIONS.some(
+    (op) => status === OPERATION_DEFINITIONS[op].pending || status === OPERATION_DEFINITIONS[op].inProgress,
+  );
 }

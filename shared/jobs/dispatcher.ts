@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Logger } from '../logger';
 import { withTimeout } from '../retry';
 import { addJob, JobPayload, QueueJobRef } from './queue';
+import { errorMessage } from '../errors';
 
 /**
  * Hands committed jobs to BullMQ without ever holding up the caller: if Redis is slow or
@@ -22,7 +23,7 @@ export class JobDispatcher {
         event: 'job.enqueue_failed',
         jobId: job.id,
         requestId: job.requestId,
-        error: err instanceof Error ? err.message : String(err),
+        error: errorMessage(err),
       });
     }
   }

@@ -2,7 +2,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { expect } from 'chai';
 import { JobEntity } from '../../shared/database/entities';
-import { ownerOf } from '../support/ods-server';
+import { connectTo, dropDatabases, ownerOf, withServer } from '../support/ods-server';
+import { SMALL_TEMPLATE } from '../support/settings';
 import { freePort, WorkerProcess } from '../support/processes';
 import { Stack, startStack } from '../support/stack';
 import { waitFor } from '../support/wait';
@@ -39,6 +40,54 @@ describe('graceful shutdown', function () {
       }
     });
   }
+
+  it('a worker stopping while a job waits to retry hands the job back at once; another worker finishes it', async () => {
+    // A template of this test's own, held busy by a session (SQLSTATE 55006, retried).
+    const template = stack.db('busy_template');
+    await withServer((c) =>
+      c.query(`CREATE DATABASE ${c.escapeIdentifier(template)} TEMPLATE ${c.escapeIdentifier(SMALL_TEMPLATE)}`),
+    );
+    const holder = await connectTo(template);
+    const env = {
+      ...stack.env,
+      ODS_TEMPLATE_DATABASE: template,
+      // Long enough that waiting out the retries would take minutes.
+      TRANSIENT_RETRY_ATTEMPTS: '40',
+      TRANSIENT_RETRY_BASE_MS: '2000',
+      TRANSIENT_RETRY_MAX_MS: '5000',
+    };
+    const worker = new WorkerProcess(env);
+    try {
+      const name = stack.db('handed_back');
+      const r = await stack.request('POST', '/admin/instances', {
+        body: { instanceName: `Handed back ${stack.id}`, databaseName: name },
+      });
+      await worker.waitForEvent('job.retrying', (e) => e.code === '55006');
+      worker.child.kill('SIGTERM');
+      // The old worker waited out every retry, then was cut off by the 30 s shutdown grace (exit 1).
+      const code = await Promise.race([
+        worker.exited,
+        new Promise((resolve) => setTimeout(resolve, 15_000, 'still running')),
+      ]);
+      expect(code, 'exit code').to.equal(0);
+      expect(worker.events('job.handed_back')).to.have.length(1);
+      const row = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: r.body.job.id });
+      expect(row.status, 'the job is not failed').to.equal('running');
+      expect((await stack.request('GET', `/admin/instances/${r.body.id}`)).body.status).to.equal('CreateInProgress');
+
+      await holder.end();
+      await stack.startWorker({ ODS_TEMPLATE_DATABASE: template });
+      const done = await stack.waitForStatus(r.body.id, 'Created', 60_000);
+      expect(await ownerOf(done.databaseName)).to.equal(r.body.id);
+      const finished = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: r.body.job.id });
+      expect(finished).to.include({ status: 'succeeded', attempts: 2 });
+    } finally {
+      await holder.end().catch(() => undefined);
+      await worker.kill('SIGKILL');
+      await stack.stopWorkers();
+      await dropDatabases([template]);
+    }
+  });
 
   it('the API stops listening and exits cleanly on SIGTERM', async () => {
     const port = await freePort();

@@ -4,8 +4,12 @@ import {
   hasUnfinishedWork,
   INSTANCE_STATUSES,
   InstanceStatus,
+  isFinal,
+  mayOwnNoDatabase,
   OPERATIONS,
   phasesOf,
+  REMOVED_STATUS,
+  sqlList,
   startableFrom,
 } from '../../shared/instances/status';
 
@@ -130,5 +134,33 @@ describe('instance status rules', () => {
         expect(hasUnfinishedWork(status as InstanceStatus)).to.equal(unfinished);
       });
     }
+  });
+});
+
+describe('what each operation changes', () => {
+  it('has one final status, Deleted, the one a successful delete removes the instance to', () => {
+    expect(INSTANCE_STATUSES.filter(isFinal)).to.deep.equal(['Deleted']);
+    expect(REMOVED_STATUS).to.equal('Deleted');
+    expect(phasesOf('delete').onSuccess).to.equal('remove');
+  });
+
+  it('gives a renamed instance its new name, and frees the old name on success or the new one on failure', () => {
+    expect(phasesOf('rename').onSuccess).to.equal('take-target-name');
+    expect(phasesOf('rename').releases).to.deep.equal({ succeeded: 'source', failed: 'target' });
+  });
+
+  it("keeps a failed create's name until the instance is deleted, and frees every name on delete", () => {
+    expect(phasesOf('create').releases).to.deep.equal({ succeeded: 'none', failed: 'none' });
+    expect(phasesOf('delete').releases).to.deep.equal({ succeeded: 'all', failed: 'none' });
+  });
+
+  it('treats only a failed create as possibly owning no database', () => {
+    expect(INSTANCE_STATUSES.filter(mayOwnNoDatabase)).to.deep.equal(['CreateFailed']);
+    expect(mayOwnNoDatabase(null)).to.equal(false);
+  });
+
+  it('quotes status lists for SQL', () => {
+    expect(sqlList(['queued', 'running'])).to.equal("'queued', 'running'");
+    expect(sqlList(["it's"])).to.equal("'it''s'");
   });
 });

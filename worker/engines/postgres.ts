@@ -1,6 +1,14 @@
 import { Client, Pool, PoolClient } from 'pg';
 import * as names from '../../shared/database-names/postgres';
-import { PermanentJobError } from '../../shared/errors';
+import { sameServerUrl } from '../../shared/config';
+import {
+  errorCode,
+  isConnectionFailure,
+  isDuplicateDatabase,
+  isSerializationFailure,
+  SQLSTATE,
+} from '../../shared/database/postgres-errors';
+import { errorMessage, PermanentJobError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import {
   CreateRequest,
@@ -34,29 +42,15 @@ export interface PostgresDriverOptions {
   legacyDrop?: boolean;
 }
 
-// SQLSTATEs worth retrying: object in use (a template or database with sessions), lock not
-// available, cannot connect now, too many connections, serialization/deadlock, lost connection.
-const TRANSIENT_STATES = new Set([
-  'ODSIM_STAGING_BUSY',
-  '55006',
-  '55P03',
-  '57P01',
-  '57P02',
-  '57P03',
-  '53300',
-  '53400',
-  '40001',
-  '40P01',
-]);
-const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND']);
+/**
+ * Worth retrying besides a lost or refused connection and a lost race: a template or database
+ * with sessions (55006), a lock held elsewhere past lock_timeout (55P03), a configuration limit
+ * exceeded (53400), and our own staging clone still being made by an earlier run.
+ */
+const STAGING_BUSY = 'ODSIM_STAGING_BUSY';
+const TRANSIENT_CODES = new Set<string>([SQLSTATE.objectInUse, SQLSTATE.lockNotAvailable, '53400', STAGING_BUSY]);
 
 const q = names.quote;
-
-/** 42P04, or 23505 on pg_database's name index when two sessions race to create one name. */
-function isDuplicateDatabase(err: unknown): boolean {
-  const code = (err as { code?: string }).code;
-  return code === '42P04' || code === '23505';
-}
 
 /**
  * PostgreSQL 11+ (and RDS, Azure Database for PostgreSQL, Cloud SQL): clone with
@@ -217,15 +211,16 @@ export class PostgresDriver implements EngineDriver {
 
   isTransient(err: unknown): boolean {
     if (err instanceof PermanentJobError) return false;
-    const e = err as { code?: string; message?: string };
-    if (e.code && (TRANSIENT_STATES.has(e.code) || TRANSIENT_NODE_CODES.has(e.code) || e.code.startsWith('08')))
-      return true;
-    return /Connection terminated|timeout exceeded when trying to connect/i.test(e.message ?? '');
+    return isConnectionFailure(err) || isSerializationFailure(err) || TRANSIENT_CODES.has(errorCode(err) ?? '');
   }
 
   async serverVersion(): Promise<number> {
     this.versionNum ??= this.withClient((c) => c.query<{ server_version_num: string }>('SHOW server_version_num'))
-      .then((r) => Number(r.rows[0].server_version_num))
+      .then((r) => {
+        const version = r.rows[0]?.server_version_num;
+        if (!version) throw new Error('the server did not say its version (SHOW server_version_num)');
+        return Number(version);
+      })
       .catch((err) => {
         this.versionNum = undefined;
         throw err;
@@ -247,13 +242,13 @@ export class PostgresDriver implements EngineDriver {
       // CREATE DATABASE cannot run inside a transaction block: a bare statement on its own connection.
       await this.withClient((c) => c.query(`CREATE DATABASE ${q(name)} TEMPLATE ${q(template)}${strategy}`));
     } catch (err) {
-      if ((err as { code?: string }).code === '3D000')
+      if (errorCode(err) === SQLSTATE.undefinedDatabase)
         throw new PermanentJobError(`template database "${template}" does not exist`);
       // The staging name is this job's own: a duplicate means an earlier run of this job (a
       // backend orphaned by a crashed worker) is creating it. Look again on the next try.
       if (isDuplicateDatabase(err))
         throw Object.assign(new Error(`staging database "${name}" is being created by an earlier run; retrying`), {
-          code: 'ODSIM_STAGING_BUSY',
+          code: STAGING_BUSY,
         });
       throw err;
     }
@@ -288,9 +283,7 @@ export class PostgresDriver implements EngineDriver {
 
   /** Proves the database takes writes: a table created and rolled back, on a connection to it. */
   private async assertWritable(name: string): Promise<void> {
-    const url = new URL(this.options.serverUrl);
-    url.pathname = `/${encodeURIComponent(name)}`;
-    const client = new Client(this.sessionOptions(url.toString()));
+    const client = new Client(this.sessionOptions(sameServerUrl(this.options.serverUrl, name)));
     client.on('error', () => undefined);
     await client.connect();
     try {
@@ -299,7 +292,7 @@ export class PostgresDriver implements EngineDriver {
       await client.query('ROLLBACK');
     } catch (err) {
       if (this.isTransient(err)) throw err;
-      throw new PermanentJobError(`database "${name}" does not accept writes: ${(err as Error).message}`);
+      throw new PermanentJobError(`database "${name}" does not accept writes: ${errorMessage(err)}`);
     } finally {
       await client.end().catch(() => undefined);
     }

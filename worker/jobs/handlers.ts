@@ -1,6 +1,6 @@
 import type { JobEntity } from '../../shared/database/entities';
 import { stagingDatabaseName } from '../../shared/database-names';
-import { OPERATIONS, Operation } from '../../shared/instances/status';
+import { mayOwnNoDatabase, OPERATIONS, Operation } from '../../shared/instances/status';
 import type { EngineDriver, OperationResult } from '../engines/engine';
 
 export type JobHandler = (job: JobEntity) => Promise<OperationResult>;
@@ -40,7 +40,7 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
         instanceId: job.instanceId,
         databaseName: required(job.sourceDatabaseName, 'source database', job),
         stagingNames: createJobIds.map(stagingDatabaseName),
-        ownsNothing: job.priorStatus === 'CreateFailed',
+        ownsNothing: mayOwnNoDatabase(job.priorStatus),
       });
     },
   };

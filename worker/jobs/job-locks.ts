@@ -1,5 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
-import { ADVISORY_LOCKS } from '../../shared/database/data-source';
+import { ADVISORY_LOCKS, tryLockOnSession, unlockAllOnSession } from '../../shared/database/advisory-locks';
 import type { Logger } from '../../shared/logger';
 
 export interface HeldLocks {
@@ -9,8 +9,6 @@ export interface HeldLocks {
 }
 
 export type LockAttempt = HeldLocks | 'instance-busy' | 'no-slot';
-
-const INSTANCE_KEY = `hashtextextended($1, 0)`;
 
 /**
  * What a running job holds in the admin database, on one session of its own for the whole
@@ -46,18 +44,13 @@ export class JobLocks {
       session.release(err ?? false);
     };
     try {
-      const [instance] = (
-        await session.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${INSTANCE_KEY}) AS locked`, [
-          `odsim:instance:${instanceId}`,
-        ])
-      ).rows;
-      if (!instance.locked) {
+      if (!(await tryLockOnSession(session, `odsim:instance:${instanceId}`))) {
         giveBack();
         return 'instance-busy';
       }
       const slot = await this.takeSlot(session);
       if (slot === null) {
-        await unlockAll(session).then(
+        await unlockAllOnSession(session).then(
           () => giveBack(),
           (err: Error) => giveBack(err),
         );
@@ -66,7 +59,7 @@ export class JobLocks {
       return {
         slot,
         release: () =>
-          unlockAll(session).then(
+          unlockAllOnSession(session).then(
             () => giveBack(),
             (err: Error) => giveBack(err),
           ),
@@ -83,17 +76,8 @@ export class JobLocks {
 
   private async takeSlot(session: PoolClient): Promise<number | null> {
     for (let slot = 0; slot < this.slots; slot++) {
-      const [row] = (
-        await session.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
-          ADVISORY_LOCKS.concurrencySlot0 + slot,
-        ])
-      ).rows;
-      if (row.locked) return slot;
+      if (await tryLockOnSession(session, ADVISORY_LOCKS.concurrencySlot0 + slot)) return slot;
     }
     return null;
   }
-}
-
-function unlockAll(session: PoolClient): Promise<unknown> {
-  return session.query('SELECT pg_advisory_unlock_all()');
 }

@@ -1,10 +1,17 @@
 import { DelayedError, Job } from 'bullmq';
 import { DataSource, EntityManager, In } from 'typeorm';
 import { recordAudit } from '../../shared/audit';
-import { isAdminDatabaseUnavailable } from '../../shared/database/data-source';
+import { errorCode, isConnectionFailure } from '../../shared/database/postgres-errors';
+import { errorMessage } from '../../shared/errors';
 import { DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { nameKey } from '../../shared/database-names';
-import { phasesOf, startableFrom, UNFINISHED_JOB_STATUSES } from '../../shared/instances/status';
+import {
+  type NameRelease,
+  type Operation,
+  phasesOf,
+  startableFrom,
+  UNFINISHED_JOB_STATUSES,
+} from '../../shared/instances/status';
 import type { JobPayload } from '../../shared/jobs/queue';
 import { Logger, redactSecrets } from '../../shared/logger';
 import { retryTransient, RetryPolicy } from '../../shared/retry';
@@ -29,6 +36,9 @@ export interface ProcessorDeps {
 /** Asked BullMQ to try again later: the instance is busy with another worker. */
 export class InstanceBusyError extends Error {}
 
+/** The worker is stopping while the job waited to retry: BullMQ gives the job to another worker. */
+export class WorkerStoppingError extends Error {}
+
 /** How long a job waits for a free concurrency slot before it is offered again (jittered, so waiters spread out). */
 export function slotWaitDelay(): number {
   return 500 + Math.round(Math.random() * 1000);
@@ -41,7 +51,8 @@ export function slotWaitDelay(): number {
  * and is retried, and the idempotent driver makes the second run cheap and safe.
  */
 export class JobProcessor {
-  private readonly handlers: Record<string, JobHandler>;
+  private readonly stopping = new AbortController();
+  private readonly handlers: Record<Operation, JobHandler>;
   private readonly adminRetry: RetryPolicy;
 
   constructor(private readonly deps: ProcessorDeps) {
@@ -57,6 +68,14 @@ export class JobProcessor {
           return rows.map((r) => r.id);
         }),
     });
+  }
+
+  /**
+   * Stops the waits between retries of transient errors: a stopping worker hands such jobs
+   * back at once rather than holding its shutdown for minutes. Work under way is not cut.
+   */
+  stopWaiting(): void {
+    this.stopping.abort();
   }
 
   /** `token` is BullMQ's lock token for the delivery, needed to put it back when no slot is free. */
@@ -113,6 +132,7 @@ export class JobProcessor {
       try {
         result = await retryTransient(() => this.handlers[job.type](job), {
           ...this.deps.transientRetry,
+          signal: this.stopping.signal,
           isTransient: (err) => this.deps.driver.isTransient(err),
           onRetry: (err, attempt, delayMs) =>
             log.warn('transient error; retrying', {
@@ -120,10 +140,16 @@ export class JobProcessor {
               attempt,
               delayMs,
               error: redactSecrets(errorText(err)),
-              code: (err as { code?: string }).code,
+              code: errorCode(err),
             }),
         });
       } catch (err) {
+        if (this.stopping.signal.aborted) {
+          // Not a failure of the job: its row stays running, and the next worker to take the
+          // delivery claims it again (the driver's idempotence makes the second run safe).
+          log.info('worker stopping; job handed back to the queue', { event: 'job.handed_back', type: job.type });
+          throw new WorkerStoppingError(`worker stopped while job ${job.id} waited to retry`);
+        }
         const reason = redactSecrets(errorText(err));
         await this.admin(() => this.finish(job, 'failed', reason));
         log.warn('job failed', { event: 'job.failed', type: job.type, error: reason });
@@ -183,19 +209,15 @@ export class JobProcessor {
         { status, error, warnings, finishedAt: now, updatedAt: now },
       );
       if (!updated.affected) return;
-      const phases = phasesOf(job.type);
-      const instanceChanges: Partial<InstanceEntity> = {
-        status: status === 'succeeded' ? phases.succeeded : phases.failed,
-        lastError: error,
-        updatedAt: now,
-      };
-      if (status === 'succeeded' && job.type === 'rename') {
-        instanceChanges.databaseName = job.targetDatabaseName!;
+      const operation = phasesOf(job.type);
+      const instanceChanges: Partial<InstanceEntity> = { status: operation[status], lastError: error, updatedAt: now };
+      if (status === 'succeeded' && operation.onSuccess === 'take-target-name' && job.targetDatabaseName) {
+        instanceChanges.databaseName = job.targetDatabaseName;
         instanceChanges.previousDatabaseName = job.sourceDatabaseName;
       }
-      if (status === 'succeeded' && job.type === 'delete') instanceChanges.deletedAt = now;
+      if (status === 'succeeded' && operation.onSuccess === 'remove') instanceChanges.deletedAt = now;
       await m.update(InstanceEntity, { id: job.instanceId, status: In(startableFrom(job.type)) }, instanceChanges);
-      await this.releaseNames(m, job, status);
+      await this.releaseNames(m, job, operation.releases[status]);
       await recordAudit(m, {
         actor: `worker:${this.deps.workerId}`,
         action: `instance.${job.type}`,
@@ -208,26 +230,25 @@ export class JobProcessor {
     });
   }
 
-  /** A finished rename frees the name it no longer uses; a finished delete frees its name. */
-  private async releaseNames(m: EntityManager, job: JobEntity, status: 'succeeded' | 'failed'): Promise<void> {
-    const free = (name: string | null) =>
-      name ? m.delete(DatabaseNameClaimEntity, { nameKey: nameKey(name), instanceId: job.instanceId }) : undefined;
-    if (job.type === 'delete' && status === 'succeeded')
+  /** Frees the database names the operation's end gives back (shared/instances/status.ts says which). */
+  private async releaseNames(m: EntityManager, job: JobEntity, release: NameRelease): Promise<void> {
+    if (release === 'all') {
       await m.delete(DatabaseNameClaimEntity, { instanceId: job.instanceId });
-    if (
-      job.type === 'rename' &&
-      job.sourceDatabaseName &&
-      job.targetDatabaseName &&
-      nameKey(job.sourceDatabaseName) !== nameKey(job.targetDatabaseName)
-    ) {
-      await free(status === 'succeeded' ? job.sourceDatabaseName : job.targetDatabaseName);
+      return;
     }
+    const [name, other] =
+      release === 'source'
+        ? [job.sourceDatabaseName, job.targetDatabaseName]
+        : [job.targetDatabaseName, job.sourceDatabaseName];
+    // A rename that only changes letter case keeps one claim for both names: nothing to free.
+    if (release === 'none' || !name || (other && nameKey(other) === nameKey(name))) return;
+    await m.delete(DatabaseNameClaimEntity, { nameKey: nameKey(name), instanceId: job.instanceId });
   }
 
   private admin<T>(op: () => Promise<T>): Promise<T> {
     return retryTransient(op, {
       ...this.adminRetry,
-      isTransient: isAdminDatabaseUnavailable,
+      isTransient: isConnectionFailure,
       onRetry: (err, attempt, delayMs) =>
         this.deps.log.warn('admin database unavailable; retrying', {
           event: 'admin_db.retrying',
@@ -239,6 +260,7 @@ export class JobProcessor {
   }
 }
 
+/** An error's message, cut to fit the job and instance error columns. */
 function errorText(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).slice(0, 1900);
+  return errorMessage(err).slice(0, 1900);
 }

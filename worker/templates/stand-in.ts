@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
+import { sameServerUrl } from '../../shared/config';
 import { quote } from '../../shared/database-names/postgres';
+import { isDuplicateDatabase } from '../../shared/database/postgres-errors';
 import type { Logger } from '../../shared/logger';
 
 export interface TemplateShape {
@@ -79,9 +81,7 @@ export async function ensureStandInTemplate(
     const building = `odsim_building_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
     await admin.query(`CREATE DATABASE ${quote(building)} TEMPLATE template0`);
     try {
-      const url = new URL(serverUrl);
-      url.pathname = `/${building}`;
-      const db = new Client({ connectionString: url.toString() });
+      const db = new Client({ connectionString: sameServerUrl(serverUrl, building) });
       db.on('error', () => undefined);
       await db.connect();
       try {
@@ -93,7 +93,7 @@ export async function ensureStandInTemplate(
       await admin.query(`ALTER DATABASE ${quote(building)} RENAME TO ${quote(name)}`);
     } catch (err) {
       await admin.query(`DROP DATABASE IF EXISTS ${quote(building)}`).catch(() => undefined);
-      if ((err as { code?: string }).code === '42P04') return false; // another worker finished first
+      if (isDuplicateDatabase(err)) return false; // another worker finished first
       throw err;
     }
     log.warn('created a STAND-IN template database for a local try-out; it is not an Ed-Fi ODS', {

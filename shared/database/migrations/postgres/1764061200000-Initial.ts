@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { REMOVED_STATUS, sqlList, UNFINISHED_JOB_STATUSES } from '../../../instances/status';
 import { CONSTRAINTS } from '../../constraints';
 
 export class Initial1764061200000 implements MigrationInterface {
@@ -21,7 +22,7 @@ export class Initial1764061200000 implements MigrationInterface {
       )`);
     // Instance names are unique, ignoring case, among instances that are not deleted.
     await q.query(
-      `CREATE UNIQUE INDEX ${CONSTRAINTS.activeInstanceName} ON instances (lower(instance_name)) WHERE status <> 'Deleted'`,
+      `CREATE UNIQUE INDEX ${CONSTRAINTS.activeInstanceName} ON instances (lower(instance_name)) WHERE status <> '${REMOVED_STATUS}'`,
     );
     await q.query(`CREATE INDEX ix_instances_status ON instances (status)`);
     await q.query(`CREATE INDEX ix_instances_created_at ON instances (created_at, id)`);
@@ -47,10 +48,12 @@ export class Initial1764061200000 implements MigrationInterface {
       )`);
     // At most one unfinished job per instance, enforced here and not only in code.
     await q.query(
-      `CREATE UNIQUE INDEX ${CONSTRAINTS.oneUnfinishedJob} ON jobs (instance_id) WHERE status IN ('queued', 'running')`,
+      `CREATE UNIQUE INDEX ${CONSTRAINTS.oneUnfinishedJob} ON jobs (instance_id) WHERE status IN (${sqlList(UNFINISHED_JOB_STATUSES)})`,
     );
     await q.query(`CREATE INDEX ix_jobs_instance ON jobs (instance_id, created_at)`);
-    await q.query(`CREATE INDEX ix_jobs_unfinished ON jobs (created_at) WHERE status IN ('queued', 'running')`);
+    await q.query(
+      `CREATE INDEX ix_jobs_unfinished ON jobs (created_at) WHERE status IN (${sqlList(UNFINISHED_JOB_STATUSES)})`,
+    );
 
     await q.query(`
       CREATE TABLE database_name_claims (

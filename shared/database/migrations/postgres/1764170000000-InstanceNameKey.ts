@@ -1,4 +1,5 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
+import { REMOVED_STATUS, sqlList, UNFINISHED_JOB_STATUSES } from '../../../instances/status';
 import { CONSTRAINTS } from '../../constraints';
 import { instanceNameKey } from '../../../instances/instance-name';
 
@@ -23,7 +24,7 @@ export class InstanceNameKey1764170000000 implements MigrationInterface {
     const taken = new Set<string>();
     for (const row of rows) {
       let key = instanceNameKey(row.instance_name);
-      if (row.status !== 'Deleted') {
+      if (row.status !== REMOVED_STATUS) {
         if (taken.has(key)) key = `${key} #${row.id}`;
         taken.add(key);
       }
@@ -32,10 +33,10 @@ export class InstanceNameKey1764170000000 implements MigrationInterface {
     await q.query(`ALTER TABLE instances ALTER COLUMN instance_name_key SET NOT NULL`);
     await q.query(`DROP INDEX ${CONSTRAINTS.activeInstanceName}`);
     await q.query(
-      `CREATE UNIQUE INDEX ${CONSTRAINTS.activeInstanceName} ON instances (instance_name_key) WHERE status <> 'Deleted'`,
+      `CREATE UNIQUE INDEX ${CONSTRAINTS.activeInstanceName} ON instances (instance_name_key) WHERE status <> '${REMOVED_STATUS}'`,
     );
     await q.query(
-      `CREATE INDEX ix_jobs_unfinished_by_client ON jobs (requested_by) WHERE status IN ('queued', 'running')`,
+      `CREATE INDEX ix_jobs_unfinished_by_client ON jobs (requested_by) WHERE status IN (${sqlList(UNFINISHED_JOB_STATUSES)})`,
     );
   }
 
@@ -43,7 +44,7 @@ export class InstanceNameKey1764170000000 implements MigrationInterface {
     await q.query(`DROP INDEX ix_jobs_unfinished_by_client`);
     await q.query(`DROP INDEX ${CONSTRAINTS.activeInstanceName}`);
     await q.query(
-      `CREATE UNIQUE INDEX ${CONSTRAINTS.activeInstanceName} ON instances (lower(instance_name)) WHERE status <> 'Deleted'`,
+      `CREATE UNIQUE INDEX ${CONSTRAINTS.activeInstanceName} ON instances (lower(instance_name)) WHERE status <> '${REMOVED_STATUS}'`,
     );
     await q.query(`ALTER TABLE instances DROP COLUMN instance_name_key`);
   }
