@@ -12,6 +12,7 @@ import { ED_FI_SCALE, ensureStandInTemplate } from '../worker/templates/stand-in
 import { databasesLike, dropDatabases, shapeOf, withServer } from '../test/support/ods-server';
 import { EDFI_TEMPLATE, POSTGRES_URL } from '../test/support/settings';
 import { Stack } from '../test/support/stack';
+import { positiveInt, progress } from './support';
 
 /**
  * Create latency on an Ed-Fi-sized template:
@@ -44,14 +45,6 @@ const RUN_ID = randomBytes(3).toString('hex');
 let interrupted = false;
 const BARE_PREFIX = `odsim_bench_${RUN_ID}_`;
 
-function positiveInt(value: string | undefined, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got "${value}"`);
-  return n;
-}
-
-const progress = (line: string) => process.stderr.write(`${line}\n`);
 const elapsedMs = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
 
 interface Stats {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { Stack, startStack } from '../test/support/stack';
 import { postToken } from '../test/support/token-requests';
+import { positiveInt, progress } from './support';
 
 /**
  * Issue 6, finding 1: does a flood of wrong secrets on /connect/token slow authenticated
@@ -18,15 +19,6 @@ const REQUESTS = positiveInt(process.env.FLOOD_REQUESTS, 600);
 const ADDRESSES = Math.min(250, positiveInt(process.env.FLOOD_ADDRESSES, 20));
 const CONCURRENCY = positiveInt(process.env.FLOOD_CONCURRENCY, 40);
 const BASELINE_PROBES = positiveInt(process.env.BASELINE_PROBES, 50);
-
-function positiveInt(value: string | undefined, fallback: number): number {
-  if (value === undefined || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`expected a positive integer, got "${value}"`);
-  return n;
-}
-
-const progress = (line: string) => process.stderr.write(`${line}\n`);
 
 function percentile(samples: number[], p: number): number {
   const s = [...samples].sort((a, b) => a - b);

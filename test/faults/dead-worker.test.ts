@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { JobEntity } from '../../shared/database/entities';
 import { expectServerMatchesRecords } from '../support/consistency';
 import { connectTo, databaseExists } from '../support/ods-server';
-import { WorkerProcess } from '../support/processes';
+import { WorkerFleet } from '../support/processes';
 import { Stack, startStack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
@@ -20,12 +20,8 @@ const seconds = (ms: number) => (ms / 1000).toFixed(1);
 describe('a dead worker, at the default lock settings', function () {
   this.timeout(240_000);
   let stack: Stack;
-  const workers: WorkerProcess[] = [];
-  const spawnWorker = (env: Record<string, string> = {}) => {
-    const w = new WorkerProcess({ ...stack.env, LOG_LEVEL: 'info', ...env });
-    workers.push(w);
-    return w;
-  };
+  const fleet = new WorkerFleet(() => stack.env);
+  const spawnWorker = (env: Record<string, string> = {}) => fleet.spawn(env);
 
   before(async () => {
     // Empty values mean "not set": the workers run with the defaults of shared/config.ts.
@@ -35,7 +31,7 @@ describe('a dead worker, at the default lock settings', function () {
     });
   });
   afterEach(async () => {
-    await Promise.all(workers.splice(0).map((w) => w.kill('SIGKILL')));
+    await fleet.killAll();
   });
   after(async () => stack.stop());
 

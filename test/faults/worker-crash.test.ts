@@ -3,7 +3,7 @@ import { JobEntity } from '../../shared/database/entities';
 import { stagingDatabaseName } from '../../shared/database-names';
 import { expectServerMatchesRecords } from '../support/consistency';
 import { connectTo, databaseExists, ownerOf, withServer } from '../support/ods-server';
-import { WorkerProcess } from '../support/processes';
+import { WorkerFleet } from '../support/processes';
 import { Stack, startStack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
@@ -15,12 +15,8 @@ import { waitFor } from '../support/wait';
 describe('a worker killed at any phase (SIGKILL)', function () {
   this.timeout(180_000);
   let stack: Stack;
-  const workers: WorkerProcess[] = [];
-  const spawnWorker = (env: Record<string, string> = {}) => {
-    const w = new WorkerProcess({ ...stack.env, LOG_LEVEL: 'info', ...env });
-    workers.push(w);
-    return w;
-  };
+  const fleet = new WorkerFleet(() => stack.env);
+  const spawnWorker = (env: Record<string, string> = {}) => fleet.spawn(env);
   const pausingAt = (step: string) => spawnWorker({ ODSIM_FAULT_PAUSE_AT: step, ODSIM_FAULT_PAUSE_MS: '120000' });
 
   before(async () => {
@@ -30,7 +26,7 @@ describe('a worker killed at any phase (SIGKILL)', function () {
     });
   });
   afterEach(async () => {
-    await Promise.all(workers.splice(0).map((w) => w.kill('SIGKILL')));
+    await fleet.killAll();
   });
   after(async () => stack.stop());
 

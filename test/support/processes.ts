@@ -64,6 +64,23 @@ export class WorkerProcess {
   }
 }
 
+/** The worker processes a suite starts, each with the suite's environment plus its own; killed together. */
+export class WorkerFleet {
+  private readonly workers: WorkerProcess[] = [];
+
+  constructor(private readonly baseEnv: () => Record<string, string>) {}
+
+  spawn(env: Record<string, string> = {}): WorkerProcess {
+    const worker = new WorkerProcess({ ...this.baseEnv(), LOG_LEVEL: 'info', ...env });
+    this.workers.push(worker);
+    return worker;
+  }
+
+  async killAll(): Promise<void> {
+    await Promise.all(this.workers.splice(0).map((w) => w.kill('SIGKILL')));
+  }
+}
+
 /** A private Redis (nothing on disk) that a test may flush, stop and restart without touching anyone else's. */
 export class PrivateRedis {
   private child?: ChildProcess;
