@@ -44,7 +44,13 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
   // BullMQ's limit lives in Redis: it binds every worker together cheaply, but goes with
   // Redis's data, so it is set again on every reconnect and reconcile pass. The slots of
   // JobLocks, in the admin database, are what keeps the promise meanwhile.
-  const applyGlobalConcurrency = () => queue.setGlobalConcurrency(config.concurrency.global);
+  // BullMQ's count is a gate, not the limit: the admin database's slots are (worker/jobs/job-locks.ts).
+  // The gate leaves one worker's worth of room above the limit, so that while a dead worker's
+  // jobs still count in BullMQ (until their locks lapse) healthy workers keep taking work:
+  // the dead worker's slots were freed with its session. A job taken without a free slot is
+  // put back at once, without spending an attempt.
+  const applyGlobalConcurrency = () =>
+    queue.setGlobalConcurrency(config.concurrency.global + config.concurrency.perWorker);
   await applyGlobalConcurrency();
   const onRedisReady = () =>
     void applyGlobalConcurrency().catch((err: Error) =>

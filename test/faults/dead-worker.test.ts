@@ -80,6 +80,14 @@ describe('a dead worker, at the default lock settings', function () {
     );
     for (const jobId of held)
       expect((await jobs.findOneByOrFail({ id: jobId })).attempts, `attempts of ${jobId}`).to.equal(2);
+    // The healthy worker did not sit idle until the dead jobs came back: it finished queued
+    // creates first (the dead workers' slots were freed when their sessions died).
+    const lineIndex = (match: (e: Record<string, unknown>) => boolean) =>
+      healthy.lines.findIndex((l) => l.startsWith('{') && match(JSON.parse(l) as Record<string, unknown>));
+    const firstQueuedDone = lineIndex((e) => e.event === 'job.succeeded' && !held.includes(String(e.jobId)));
+    const firstResumed = lineIndex((e) => e.event === 'job.started' && held.includes(String(e.jobId)));
+    expect(firstQueuedDone, 'a queued create finished').to.be.greaterThan(-1);
+    expect(firstQueuedDone, "before the dead workers' jobs were resumed").to.be.lessThan(firstResumed);
     await expectServerMatchesRecords(stack);
   });
 

@@ -252,7 +252,8 @@ export class Stack {
     ]);
   }
 
-  private async token(client: { client_id: string; client_secret: string }): Promise<string> {
+  /** A token for `client`, from the token endpoint. */
+  async token(client: { client_id: string; client_secret: string }): Promise<string> {
     const r = await fetch(`${this.baseUrl}/connect/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -111,7 +111,7 @@ export class JobProcessor {
       // Every slot is taken (BullMQ's own limit was lost with Redis's data, or a worker's
       // setting differs): wait outside the worker, without spending one of the job's attempts.
       const delayMs = slotWaitDelay();
-      log.info('no concurrency slot free; job put back', { event: 'job.slot_wait', delayMs });
+      log.debug('no concurrency slot free; job put back', { event: 'job.slot_wait', delayMs });
       await delivery.moveToDelayed(Date.now() + delayMs, token);
       throw new DelayedError();
     }
