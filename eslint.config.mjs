@@ -22,6 +22,7 @@ export default tseslint.config(
       // The validators match control characters on purpose (to refuse them).
       'no-control-regex': 'off',
       eqeqeq: ['error', 'always'],
+      'no-duplicate-imports': 'error',
     },
   },
   {

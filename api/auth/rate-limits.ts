@@ -3,10 +3,9 @@ import type { Request, RequestHandler } from 'express';
 import { ClientRateLimitInfo, IncrementResponse, MemoryStore, Options, rateLimit, Store } from 'express-rate-limit';
 import type IORedis from 'ioredis';
 import { RedisReply, RedisStore } from 'rate-limit-redis';
-import { TooManyRequestsError } from '../../shared/errors';
+import { errorMessage, TooManyRequestsError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 import { withTimeout } from '../../shared/retry';
-import { errorMessage } from '../../shared/errors';
 
 const WINDOW_MS = 60_000;
 /** Longer than a healthy Redis ever takes; a stalled one must not stall the token endpoint. */

@@ -1,6 +1,5 @@
 import { databaseNameOf } from '../../shared/config';
-import type { EngineName } from '../../shared/database-names';
-import { nameRulesFor, reservedNameSet } from '../../shared/database-names';
+import { type EngineName, nameRulesFor, reservedNameSet } from '../../shared/database-names';
 import { ValidationError } from '../../shared/errors';
 
 /** Which database names the API accepts for this deployment's engine. */

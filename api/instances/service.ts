@@ -4,8 +4,7 @@ import { recordAudit } from '../../shared/audit';
 import { CONSTRAINTS } from '../../shared/database/constraints';
 import { isSerializationFailure, violatedUniqueConstraint } from '../../shared/database/postgres-errors';
 import { DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
-import { nameKey } from '../../shared/database-names';
-import type { EngineName } from '../../shared/database-names';
+import { type EngineName, nameKey } from '../../shared/database-names';
 import { ConflictError, NotFoundError, TooManyRequestsError } from '../../shared/errors';
 import { instanceNameKey } from '../../shared/instances/instance-name';
 import {

@@ -1,8 +1,7 @@
 import 'reflect-metadata';
 import { Client, Pool } from 'pg';
 import { DataSource } from 'typeorm';
-import type { CommonConfig } from '../config';
-import { databaseNameOf, sameServerUrl } from '../config';
+import { type CommonConfig, databaseNameOf, sameServerUrl } from '../config';
 import type { Logger } from '../logger';
 import { retryTransient, RetryPolicy } from '../retry';
 import { ADVISORY_LOCKS, withAdvisoryLock } from './advisory-locks';

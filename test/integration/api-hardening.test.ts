@@ -1,14 +1,13 @@
 import { expect } from 'chai';
 import { ClientStore } from '../../api/auth/clients';
 import { SCOPES } from '../../api/auth/scopes';
-import type { Client } from 'pg';
 import { InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { databaseNameOf } from '../../shared/config';
 import { withServer } from '../support/ods-server';
 import { POSTGRES_URL } from '../support/settings';
 import { HttpResult, Stack, startStack } from '../support/stack';
 import { waitFor } from '../support/wait';
-import { Client as PgClient } from 'pg';
+import { Client } from 'pg';
 
 function expectProblem(r: HttpResult, status: number): void {
   expect(r.status, JSON.stringify(r.body)).to.equal(status);
@@ -25,7 +24,7 @@ async function counts(stack: Stack): Promise<{ instances: number; jobs: number }
 
 /** A plain session on the stack's admin database, as another client of it would hold. */
 async function adminSession(stack: Stack): Promise<Client> {
-  const client = new PgClient({ connectionString: stack.apiConfig.adminDatabase.url });
+  const client = new Client({ connectionString: stack.apiConfig.adminDatabase.url });
   client.on('error', () => undefined);
   await client.connect();
   return client;
