@@ -1,10 +1,10 @@
 import type { InstanceEntity, JobEntity } from '../../shared/database/entities';
-import { OPERATIONS, phasesOf } from '../../shared/instances/status';
+import { failedOperation } from '../../shared/instances/status';
 import { instancePath, jobPath } from '../http/resources';
 import { ErrorDetail, visibleError } from '../jobs/representation';
 
 export function instanceView(instance: InstanceEntity, detail: ErrorDetail, job?: JobEntity | null) {
-  const failedOperation = OPERATIONS.find((op) => phasesOf(op).failed === instance.status) ?? 'last operation';
+  const failed = failedOperation(instance.status) ?? 'last operation';
   return {
     id: instance.id,
     instanceName: instance.instanceName,
@@ -12,7 +12,7 @@ export function instanceView(instance: InstanceEntity, detail: ErrorDetail, job?
     previousDatabaseName: instance.previousDatabaseName,
     status: instance.status,
     engine: instance.engine,
-    lastError: visibleError(instance.lastError, failedOperation, detail),
+    lastError: visibleError(instance.lastError, failed, detail),
     createdAt: instance.createdAt.toISOString(),
     updatedAt: instance.updatedAt.toISOString(),
     deletedAt: instance.deletedAt?.toISOString() ?? null,
@@ -21,6 +21,7 @@ export function instanceView(instance: InstanceEntity, detail: ErrorDetail, job?
       self: { href: instancePath(instance.id) },
       jobs: { href: `${instancePath(instance.id)}/jobs` },
       ...(job ? { job: { href: jobPath(job.id) } } : {}),
+      ...(failedOperation(instance.status) ? { retry: { href: `${instancePath(instance.id)}/retry` } } : {}),
     },
   };
 }

@@ -54,12 +54,18 @@ export function instanceRoutes(service: InstanceService, names: DatabaseNamePoli
     res.json(instanceView(instance, errorDetail(req), job));
   });
 
+  router.post('/admin/instances/:id/retry', requireAccess('write'), async (req, res) => {
+    const { instance, job } = await service.retry(pathId(req), caller(req));
+    res.json(instanceView(instance, errorDetail(req), job));
+  });
+
   router.get('/admin/instances/:id/jobs', requireAccess('read'), async (req, res) => {
     res.json((await service.jobsOf(pathId(req))).map((j) => jobView(j, errorDetail(req))));
   });
 
   router.all('/admin/instances', onlyMethods('GET', 'POST'));
   router.all('/admin/instances/:id', onlyMethods('GET', 'PUT', 'DELETE'));
+  router.all('/admin/instances/:id/retry', onlyMethods('POST'));
   router.all('/admin/instances/:id/jobs', onlyMethods('GET'));
   return router;
 }

@@ -9,6 +9,7 @@ import { ConflictError, NotFoundError, TooManyRequestsError } from '../../shared
 import { instanceNameKey } from '../../shared/instances/instance-name';
 import {
   canRequest,
+  failedOperation,
   hasUnfinishedWork,
   isFinal,
   InstanceStatus,
@@ -161,6 +162,52 @@ export class InstanceService {
     return result;
   }
 
+  /**
+   * Runs again the operation that left the instance `*Failed` (once an operator fixed the
+   * cause): a new job of the same type, with the failed job's database names, under the same
+   * rules as any request (one unfinished job, name claims, quota, audit).
+   */
+  async retry(id: string, caller: Caller): Promise<InstanceWithJob> {
+    const result = await this.inTransaction(async (m) => {
+      const instance = await this.lockForChange(m, id);
+      const op = failedOperation(instance.status);
+      if (!op) {
+        throw new ConflictError(
+          `Only a failed create, rename or delete can be retried; this instance is ${instance.status}.`,
+        );
+      }
+      await this.assertWithinQuota(m, caller);
+      const failed = await m.getRepository(JobEntity).findOne({
+        where: { instanceId: id, type: op, status: 'failed' },
+        order: { createdAt: 'DESC' },
+      });
+      if (!failed) throw new ConflictError(`No failed ${op} job of this instance to retry.`);
+      // A failed rename gave back its new name: claim it again (409 if someone took it meanwhile).
+      if (
+        op === 'rename' &&
+        failed.targetDatabaseName &&
+        nameKey(failed.targetDatabaseName) !== nameKey(instance.databaseName)
+      ) {
+        await this.claim(m, instance.id, failed.targetDatabaseName);
+      }
+      const names = {
+        ...(failed.sourceDatabaseName ? { source: failed.sourceDatabaseName } : {}),
+        ...(failed.targetDatabaseName ? { target: failed.targetDatabaseName } : {}),
+      };
+      // The status the failed job started from decides what it may touch (a delete after a failed create).
+      const job = await this.addJob(m, instance, op, caller, names, {
+        priorStatus: failed.priorStatus,
+        retryOf: failed.id,
+      });
+      instance.status = phasesOf(op).pending;
+      instance.updatedAt = new Date();
+      await m.update(InstanceEntity, { id }, { status: instance.status, updatedAt: instance.updatedAt });
+      return { instance, job };
+    });
+    await this.dispatch(result.job);
+    return result;
+  }
+
   async get(id: string): Promise<InstanceWithJob> {
     const instance = isUuid(id) ? await this.dataSource.getRepository(InstanceEntity).findOneBy({ id }) : null;
     if (!instance) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
@@ -263,6 +310,7 @@ export class InstanceService {
     type: Operation,
     caller: Caller,
     names: { source?: string; target?: string },
+    retry?: { priorStatus: InstanceStatus | null; retryOf: string },
   ): Promise<JobEntity> {
     const now = new Date();
     const job: JobEntity = Object.assign(new JobEntity(), {
@@ -273,7 +321,7 @@ export class InstanceService {
       attempts: 0,
       sourceDatabaseName: names.source ?? null,
       targetDatabaseName: names.target ?? null,
-      priorStatus: type === 'create' ? null : instance.status,
+      priorStatus: retry ? retry.priorStatus : type === 'create' ? null : instance.status,
       error: null,
       requestId: caller.requestId,
       requestedBy: caller.clientId,
@@ -292,7 +340,7 @@ export class InstanceService {
       jobId: job.id,
       requestId: caller.requestId,
       clientRequestId: caller.clientRequestId,
-      details: { ...names, instanceName: instance.instanceName },
+      details: { ...names, instanceName: instance.instanceName, ...(retry ? { retryOf: retry.retryOf } : {}) },
     });
     return job;
   }

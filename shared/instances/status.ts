@@ -102,6 +102,11 @@ export function phasesOf(op: Operation): Readonly<OperationDefinition> {
   return OPERATION_DEFINITIONS[op];
 }
 
+/** The operation whose failure left an instance in `status` (the one a retry runs again), if any. */
+export function failedOperation(status: InstanceStatus): Operation | undefined {
+  return OPERATIONS.find((op) => OPERATION_DEFINITIONS[op].failed === status);
+}
+
 export function canRequest(op: Operation, current: InstanceStatus): boolean {
   return OPERATION_DEFINITIONS[op].requestableFrom.includes(current);
 }

@@ -3,6 +3,7 @@ import {
   canRequest,
   hasUnfinishedWork,
   INSTANCE_STATUSES,
+  failedOperation,
   InstanceStatus,
   isFinal,
   mayOwnNoDatabase,
@@ -152,6 +153,14 @@ describe('what each operation changes', () => {
   it("keeps a failed create's name until the instance is deleted, and frees every name on delete", () => {
     expect(phasesOf('create').releases).to.deep.equal({ succeeded: 'none', failed: 'none' });
     expect(phasesOf('delete').releases).to.deep.equal({ succeeded: 'all', failed: 'none' });
+  });
+
+  it('retries, from each failed status, the operation that failed there, and nothing from the others', () => {
+    expect(INSTANCE_STATUSES.map((s) => [s, failedOperation(s)]).filter(([, op]) => op)).to.deep.equal([
+      ['CreateFailed', 'create'],
+      ['DeleteFailed', 'delete'],
+      ['RenameFailed', 'rename'],
+    ]);
   });
 
   it('treats only a failed create as possibly owning no database', () => {
