@@ -20,6 +20,8 @@ import { DatabaseNamePolicy } from './instances/database-name-policy';
 import { instanceRoutes } from './instances/routes';
 import { InstanceService } from './instances/service';
 import { jobRoutes } from './jobs/routes';
+import { EventHub } from './events/hub';
+import { eventRoutes } from './events/routes';
 
 export interface AppDeps {
   config: ApiConfig;
@@ -33,6 +35,8 @@ export interface AppDeps {
   logger: Logger;
   /** Told of every secret hash start and end (tests count how many run at once). */
   hashGateProbe?: GateProbe;
+  /** The live change stream (`GET /admin/events`); an app built without one does not serve it. */
+  events?: EventHub;
 }
 
 /** Builds the HTTP API from its dependencies; starting, listening and stopping belong to main.ts. */
@@ -88,6 +92,7 @@ export function createApp(deps: AppDeps): Express {
   );
   app.use(instanceRoutes(instances, names));
   app.use(jobRoutes(dataSource));
+  if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs));
 
   app.use(notFound());
   app.use(problemHandler());

@@ -10,6 +10,7 @@ import { onShutdownSignal } from '../shared/shutdown';
 import { createApp } from './app';
 import { bootstrapFirstClient, resolveSigningKey } from './auth/bootstrap';
 import { TokenService } from './auth/tokens';
+import { EventHub } from './events/hub';
 
 async function main(): Promise<void> {
   const config = loadApiConfig();
@@ -29,7 +30,15 @@ async function main(): Promise<void> {
   redis.on('ready', () => void sharedRedis.check());
   const sharedRedisTimer = setInterval(() => void sharedRedis.check(), 60_000).unref();
 
+  const events = new EventHub(
+    dataSource,
+    { url: config.adminDatabase.url, connectTimeoutMs: config.adminDatabase.connectTimeoutMs, ...config.events },
+    log,
+  );
+  await events.start();
+
   const app = createApp({
+    events,
     config,
     dataSource,
     queue,
@@ -50,7 +59,9 @@ async function main(): Promise<void> {
 
   onShutdownSignal(log, async () => {
     clearInterval(sharedRedisTimer);
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    await events.close(); // ends the open event streams, which would otherwise hold the server open
+    await closed;
     await queue.close();
     redis.disconnect();
     await dataSource.destroy();

@@ -12,12 +12,14 @@ import { Initial1764061200000 } from './migrations/postgres/1764061200000-Initia
 import { Deployment1764150000000 } from './migrations/postgres/1764150000000-Deployment';
 import { JobWarnings1764160000000 } from './migrations/postgres/1764160000000-JobWarnings';
 import { InstanceNameKey1764170000000 } from './migrations/postgres/1764170000000-InstanceNameKey';
+import { Events1764180000000 } from './migrations/postgres/1764180000000-Events';
 
 const POSTGRES_MIGRATIONS = [
   Initial1764061200000,
   Deployment1764150000000,
   JobWarnings1764160000000,
   InstanceNameKey1764170000000,
+  Events1764180000000,
 ];
 
 /** Connection settings shared by the TypeORM pool and the worker's lock sessions. */

@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type IORedis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { createApp } from '../../api/app';
+import { EventHub } from '../../api/events/hub';
 import { ClientStore } from '../../api/auth/clients';
 import { SCOPES } from '../../api/auth/scopes';
 import type { GateProbe } from '../../api/auth/hash-gate';
@@ -76,6 +77,7 @@ export class Stack {
   private hashGateProbe?: GateProbe;
   private redis?: IORedis;
   private queue?: ReturnType<typeof createQueue>;
+  private readonly hubs: EventHub[] = [];
   private readonly workers: { handle: WorkerHandle; redis: IORedis }[] = [];
 
   constructor(options: StackOptions = {}) {
@@ -95,6 +97,7 @@ export class Stack {
       ODS_SERVER_URL: POSTGRES_URL,
       ODS_TEMPLATE_DATABASE: EDFI_TEMPLATE,
       RECONCILE_INTERVAL_MS: '500',
+      EVENTS_POLL_MS: '1000',
       TRANSIENT_RETRY_ATTEMPTS: '8',
       TRANSIENT_RETRY_BASE_MS: '100',
       TRANSIENT_RETRY_MAX_MS: '1000',
@@ -143,7 +146,19 @@ export class Stack {
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
+  /** Each API has its own event hub (one LISTEN connection), as each replica does. */
   private async listenApi(): Promise<Server> {
+    const events = new EventHub(
+      this.dataSource,
+      {
+        url: this.apiConfig.adminDatabase.url,
+        connectTimeoutMs: this.apiConfig.adminDatabase.connectTimeoutMs,
+        ...this.apiConfig.events,
+      },
+      this.log,
+    );
+    await events.start();
+    this.hubs.push(events);
     const tokens = new TokenService(this.apiConfig.tokens.signingKey!, {
       ...this.apiConfig.tokens,
       deploymentId: this.deploymentId,
@@ -157,6 +172,7 @@ export class Stack {
       tokens,
       logger: this.log,
       hashGateProbe: this.hashGateProbe,
+      events,
     });
     return new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -233,6 +249,7 @@ export class Stack {
   async stop(): Promise<void> {
     await this.stopWorkers();
     const jobIds = this.dataSource.isInitialized ? (await this.jobsRows().catch(() => [])).map((j) => j.id) : [];
+    for (const hub of this.hubs.splice(0)) await hub.close();
     for (const server of [...(this.server ? [this.server] : []), ...this.moreServers.splice(0)]) {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));

@@ -1,0 +1,102 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { expect } from 'chai';
+import { EventStream } from '../support/event-stream';
+import { freePort } from '../support/processes';
+import { type Stack, startStack } from '../support/stack';
+import { waitFor } from '../support/wait';
+
+const isInstance = (id: string, status: string) => (e: { event?: string; data: Record<string, unknown> }) =>
+  e.event === 'instance' && e.data.instanceId === id && e.data.status === status;
+
+describe('live status: GET /admin/events', () => {
+  let stack: Stack;
+  const streams: EventStream[] = [];
+  const open = async (baseUrl: string, token: string | null, lastEventId?: string) => {
+    const stream = await EventStream.open(baseUrl, token, lastEventId);
+    streams.push(stream);
+    return stream;
+  };
+  before(async () => {
+    stack = await startStack({ env: { EVENTS_HEARTBEAT_MS: '300' } });
+  });
+  afterEach(() => {
+    for (const stream of streams.splice(0)) stream.close();
+  });
+  after(async () => stack.stop());
+
+  it('streams an instance through its statuses, and its job, as server-sent events', async () => {
+    const stream = await open(stack.baseUrl, stack.tokens.read);
+    expect(stream.status).to.equal(200);
+    expect(stream.contentType).to.match(/^text\/event-stream/);
+    const r = await stack.request('POST', '/admin/instances', {
+      body: { instanceName: `Live ${stack.id}`, databaseName: stack.db('live') },
+    });
+    for (const status of ['PendingCreate', 'CreateInProgress', 'Created']) {
+      await stream.waitFor(isInstance(r.body.id, status), `instance ${status}`);
+    }
+    await stream.waitFor(
+      (e) => e.event === 'job' && e.data.jobId === r.body.job.id && e.data.status === 'succeeded',
+      'job succeeded',
+    );
+    const ids = stream.events.map((e) => BigInt(e.id ?? '0'));
+    expect(ids, 'event ids increase').to.deep.equal([...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    expect(stream.comments, 'heartbeats').to.include('heartbeat');
+  });
+
+  it('delivers a change made through another API replica', async () => {
+    const replica = await stack.startAnotherApi();
+    const stream = await open(replica, stack.tokens.full);
+    const r = await stack.request('POST', '/admin/instances', {
+      body: { instanceName: `Replica ${stack.id}`, databaseName: stack.db('replica') },
+    });
+    await stream.waitFor(isInstance(r.body.id, 'Created'), 'Created, on the other replica');
+  });
+
+  it('resumes after Last-Event-ID with the events the client missed, in order', async () => {
+    const first = await open(stack.baseUrl, stack.tokens.full);
+    const a = await stack.createInstance('resume_a');
+    const seen = await first.waitFor(isInstance(a.id, 'Created'), 'the first instance Created');
+    first.close();
+    const b = await stack.createInstance('resume_b'); // while no one listens
+    const again = await open(stack.baseUrl, stack.tokens.full, seen.id);
+    await again.waitFor(isInstance(b.id, 'Created'), 'the missed instance Created');
+    const statuses = again.events
+      .filter((e) => e.data.instanceId === b.id && e.event === 'instance')
+      .map((e) => e.data.status);
+    expect(statuses).to.deep.equal(['PendingCreate', 'CreateInProgress', 'Created']);
+    expect(
+      again.events.some((e) => e.id === seen.id),
+      'the event already seen is not sent again',
+    ).to.equal(false);
+  });
+
+  it('needs a token like every other route, and no token ever goes in the URL', async () => {
+    const anonymous = await open(stack.baseUrl, null);
+    expect(anonymous.status).to.equal(401);
+    const query = await fetch(`${stack.baseUrl}/admin/events?access_token=${stack.tokens.full}`);
+    expect(query.status).to.equal(401);
+    await query.body?.cancel();
+  });
+
+  it('ends its streams when the API shuts down, so the process exits at once', async () => {
+    const port = await freePort();
+    const api: ChildProcess = spawn(process.execPath, [path.resolve(__dirname, '../../api/main.js')], {
+      env: { PATH: process.env.PATH ?? '', ...stack.env, PORT: String(port) },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => api.on('exit', resolve));
+    try {
+      const baseUrl = `http://127.0.0.1:${port}`;
+      await waitFor(async () => (await fetch(`${baseUrl}/health/live`)).ok, 'the API to listen', 30_000);
+      const stream = await open(baseUrl, stack.tokens.full);
+      expect(stream.status).to.equal(200);
+      api.kill('SIGTERM');
+      const code = await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000, 'still running'))]);
+      expect(code).to.equal(0);
+      await waitFor(async () => stream.ended, 'the stream to end', 5000);
+    } finally {
+      api.kill('SIGKILL');
+    }
+  });
+});
