@@ -28,8 +28,15 @@ export class SharedRedisWatch {
   async check(): Promise<string[]> {
     try {
       const now = Date.now();
-      const [, seen] =
-        (await this.redis.multi().hset(this.key, this.deploymentId, String(now)).hgetall(this.key).exec()) ?? [];
+      // The whole record expires once no deployment has written to it for a while, so a
+      // deployment that is gone (or a test's) leaves nothing behind.
+      const [, , seen] =
+        (await this.redis
+          .multi()
+          .hset(this.key, this.deploymentId, String(now))
+          .pexpire(this.key, 2 * RECENT_MS)
+          .hgetall(this.key)
+          .exec()) ?? [];
       const all = (seen?.[1] ?? {}) as Record<string, string>;
       const others = Object.entries(all)
         .filter(([id, at]) => id !== this.deploymentId && now - Number(at) < RECENT_MS)
