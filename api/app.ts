@@ -9,18 +9,19 @@ import type { Logger } from '../shared/logger';
 import { ClientCheck } from './auth/client-check';
 import { ClientStore } from './auth/clients';
 import { GateProbe, HashGate } from './auth/hash-gate';
-import { authenticate } from './auth/middleware';
+import { authenticate, requireAccess } from './auth/middleware';
 import { tokenRoutes } from './auth/routes';
 import { TokenDecisions } from './auth/token-decisions';
 import { TokenService } from './auth/tokens';
 import { healthRoutes } from './health/routes';
-import { notFound, problemHandler } from './http/problems';
+import { notFound, onlyMethods, problemHandler } from './http/problems';
 import { requestContext } from './http/request-context';
 import { DatabaseNamePolicy } from './instances/database-name-policy';
 import { instanceRoutes } from './instances/routes';
 import { InstanceService } from './instances/service';
 import { jobRoutes } from './jobs/routes';
-import { EventHub } from './events/hub';
+import { OPENAPI_DOCUMENT } from './openapi/document';
+import type { EventHub } from './events/hub';
 import { eventRoutes } from './events/routes';
 
 export interface AppDeps {
@@ -86,10 +87,15 @@ export function createApp(deps: AppDeps): Express {
     templateDatabase: config.ods.templateDatabase,
     reservedNames: config.ods.reservedNames,
   });
-  app.use(
-    '/admin',
-    authenticate(deps.tokens, new ClientCheck(new ClientStore(dataSource), config.tokens.clientCheckCacheMs)),
+  const auth = authenticate(
+    deps.tokens,
+    new ClientCheck(new ClientStore(dataSource), config.tokens.clientCheckCacheMs),
   );
+  app.use('/admin', auth);
+  app.get('/openapi.json', auth, requireAccess('read'), (_req, res) => {
+    res.json(OPENAPI_DOCUMENT);
+  });
+  app.all('/openapi.json', onlyMethods('GET'));
   app.use(instanceRoutes(instances, names));
   app.use(jobRoutes(dataSource));
   if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs));

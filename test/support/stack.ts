@@ -5,6 +5,7 @@ import type IORedis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { createApp } from '../../api/app';
 import { EventHub } from '../../api/events/hub';
+import { contractProblems } from './contract';
 import { ClientStore } from '../../api/auth/clients';
 import { SCOPES } from '../../api/auth/scopes';
 import type { GateProbe } from '../../api/auth/hash-gate';
@@ -219,7 +220,15 @@ export class Stack {
     const response = await fetch(this.baseUrl + path, { method, headers, body });
     const text = await response.text();
     const isJson = /json/.test(response.headers.get('content-type') ?? '');
-    return { status: response.status, headers: response.headers, body: isJson && text ? JSON.parse(text) : text };
+    const result = {
+      status: response.status,
+      headers: response.headers,
+      body: isJson && text ? JSON.parse(text) : text,
+    };
+    // Every response a test receives through the stack is also a check of the OpenAPI document.
+    const problems = contractProblems(method, path, result.status, result.headers, result.body);
+    if (problems.length) throw new Error(`response breaks the API contract: ${problems.join('; ')}`);
+    return result;
   }
 
   /** POST /admin/instances and wait until the worker has finished with it. */

@@ -1,0 +1,319 @@
+/**
+ * The API's contract, OpenAPI 3.1, served at /openapi.json. The test harness checks every
+ * response the integration suite receives against it (test/support/contract.ts), so the
+ * document and the code cannot drift apart.
+ */
+import { INSTANCE_STATUSES, JOB_STATUSES, OPERATIONS } from '../../shared/instances/status';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const nullable = (schema: Record<string, unknown>) => ({ oneOf: [schema, { type: 'null' }] });
+const link = { type: 'object', required: ['href'], properties: { href: { type: 'string' } } };
+const dateTime = { type: 'string', format: 'date-time' };
+
+const problem = (description: string, extraHeaders: Record<string, unknown> = {}) => ({
+  description,
+  headers: extraHeaders,
+  content: { 'application/problem+json': { schema: ref('Problem') } },
+});
+const RETRY_AFTER = { 'Retry-After': { required: true, schema: { type: 'string', pattern: '^\\d+$' } } };
+const ALLOW = { Allow: { required: true, schema: { type: 'string' } } };
+
+/** The refusals every authenticated route can give. */
+const AUTHENTICATED = {
+  '401': problem('No token, or an invalid, expired or revoked one (WWW-Authenticate says which).'),
+  '403': problem('The token lacks the scope this route needs.'),
+  '405': problem('A method this route does not take.', ALLOW),
+  '503': problem('The admin database is unreachable or refusing connections.', RETRY_AFTER),
+};
+const WRITE = {
+  '409': problem('A name already in use, an unfinished job, or a status that does not allow this.'),
+  '429': problem('This client has MAX_UNFINISHED_JOBS_PER_CLIENT queued or running jobs.', RETRY_AFTER),
+};
+const BODY = {
+  '400': problem('Invalid body (errors by field), unknown fields included.'),
+  '413': problem('Body over BODY_LIMIT.'),
+  '415': problem('A body that is not JSON.'),
+};
+const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const json = (schema: unknown, description: string, headers: Record<string, unknown> = {}) => ({
+  description,
+  headers,
+  content: { 'application/json': { schema } },
+});
+const bearer = [{ bearer: [] }];
+
+export const OPENAPI_DOCUMENT = {
+  openapi: '3.1.0',
+  info: {
+    title: 'ODS Instance Manager',
+    version: '0.1.0',
+    description:
+      'Create, view, rename and destroy Ed-Fi ODS/API instances. Writes are queued: the response carries the job; poll the instance or the job, or follow /admin/events.',
+  },
+  components: {
+    securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+    schemas: {
+      Problem: {
+        type: 'object',
+        required: ['type', 'title', 'status', 'detail'],
+        properties: {
+          type: { type: 'string' },
+          title: { type: 'string' },
+          status: { type: 'integer', minimum: 400, maximum: 599 },
+          detail: { type: 'string' },
+          instance: { type: 'string' },
+          requestId: { type: 'string' },
+          errors: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
+          error: { type: 'string' },
+          error_description: { type: 'string' },
+        },
+      },
+      Instance: {
+        type: 'object',
+        additionalProperties: false,
+        required: [
+          'id',
+          'instanceName',
+          'databaseName',
+          'previousDatabaseName',
+          'status',
+          'engine',
+          'lastError',
+          'createdAt',
+          'updatedAt',
+          'deletedAt',
+          '_links',
+        ],
+        properties: {
+          id: { type: 'string', format: 'uuid' },
+          instanceName: { type: 'string', minLength: 1, maxLength: 100 },
+          databaseName: { type: 'string' },
+          previousDatabaseName: nullable({ type: 'string' }),
+          status: { enum: [...INSTANCE_STATUSES] },
+          engine: { type: 'string' },
+          lastError: nullable({ type: 'string' }),
+          createdAt: dateTime,
+          updatedAt: dateTime,
+          deletedAt: nullable(dateTime),
+          job: {
+            type: 'object',
+            required: ['id', 'type', 'status'],
+            properties: {
+              id: { type: 'string' },
+              type: { enum: [...OPERATIONS] },
+              status: { enum: [...JOB_STATUSES] },
+            },
+          },
+          _links: {
+            type: 'object',
+            required: ['self', 'jobs'],
+            properties: { self: link, jobs: link, job: link, retry: link },
+          },
+        },
+      },
+      Job: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'instanceId', 'type', 'status', 'attempts', 'error', 'warnings', 'createdAt', '_links'],
+        properties: {
+          id: { type: 'string', format: 'uuid' },
+          instanceId: { type: 'string', format: 'uuid' },
+          type: { enum: [...OPERATIONS] },
+          status: { enum: [...JOB_STATUSES] },
+          attempts: { type: 'integer', minimum: 0 },
+          sourceDatabaseName: nullable({ type: 'string' }),
+          targetDatabaseName: nullable({ type: 'string' }),
+          error: nullable({ type: 'string' }),
+          warnings: { type: 'array', items: { type: 'string' } },
+          requestId: nullable({ type: 'string' }),
+          createdAt: dateTime,
+          startedAt: nullable(dateTime),
+          finishedAt: nullable(dateTime),
+          _links: { type: 'object', required: ['self', 'instance'], properties: { self: link, instance: link } },
+        },
+      },
+      Token: {
+        type: 'object',
+        required: ['access_token', 'token_type', 'expires_in', 'scope'],
+        properties: {
+          access_token: { type: 'string' },
+          token_type: { const: 'bearer' },
+          expires_in: { type: 'integer' },
+          scope: { type: 'string' },
+        },
+      },
+      Health: {
+        type: 'object',
+        required: ['status'],
+        properties: {
+          status: { enum: ['up', 'down'] },
+          checks: {
+            type: 'object',
+            properties: { adminDatabase: { enum: ['up', 'down'] }, redis: { enum: ['up', 'down'] } },
+          },
+        },
+      },
+      CreateInstance: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['instanceName', 'databaseName'],
+        properties: { instanceName: { type: 'string' }, databaseName: { type: 'string' } },
+      },
+      UpdateInstance: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { instanceName: { type: 'string' }, databaseName: { type: 'string' } },
+      },
+    },
+  },
+  paths: {
+    '/connect/token': {
+      post: {
+        summary: 'A token for client credentials (form, JSON or HTTP Basic)',
+        responses: {
+          '200': json(ref('Token'), 'The token.'),
+          '400': problem('A malformed request, an unsupported grant type or a scope the client may not have.'),
+          '401': problem('Unknown client or wrong secret.'),
+          '405': problem('A method this route does not take.', ALLOW),
+          '413': problem('Body over BODY_LIMIT.'),
+          '415': problem('A body that is neither a form nor JSON.'),
+          '429': problem('Too many token requests from this address or for this client.', RETRY_AFTER),
+          '503': problem('Too many secrets being checked at once, or the admin database unreachable.', RETRY_AFTER),
+        },
+      },
+    },
+    '/admin/instances': {
+      get: {
+        summary: 'List instances, oldest first',
+        security: bearer,
+        parameters: ['offset', 'limit', 'status', 'instanceName', 'includeDeleted'].map((name) => ({
+          name,
+          in: 'query',
+          required: false,
+          schema: { type: 'string' },
+        })),
+        responses: {
+          '200': json({ type: 'array', items: ref('Instance') }, 'A page of instances.', {
+            'Total-Count': { required: true, schema: { type: 'string', pattern: '^\\d+$' } },
+          }),
+          '400': problem('Invalid query (errors by field).'),
+          ...AUTHENTICATED,
+        },
+      },
+      post: {
+        summary: 'Create an instance (queues a create)',
+        security: bearer,
+        requestBody: { required: true, content: { 'application/json': { schema: ref('CreateInstance') } } },
+        responses: {
+          '201': json(ref('Instance'), 'Accepted: PendingCreate, with its job.', {
+            Location: { required: true, schema: { type: 'string' } },
+          }),
+          ...BODY,
+          ...AUTHENTICATED,
+          ...WRITE,
+        },
+      },
+    },
+    '/admin/instances/{id}': {
+      parameters: [idParameter],
+      get: {
+        summary: 'One instance, with its latest job',
+        security: bearer,
+        responses: {
+          '200': json(ref('Instance'), 'The instance.'),
+          '404': problem('No such instance.'),
+          ...AUTHENTICATED,
+        },
+      },
+      put: {
+        summary: 'Change the name (metadata) and/or the database name (queues a rename)',
+        security: bearer,
+        requestBody: { required: true, content: { 'application/json': { schema: ref('UpdateInstance') } } },
+        responses: {
+          '200': json(ref('Instance'), 'The instance, PendingRename when its database is renamed.'),
+          '404': problem('No such instance.'),
+          ...BODY,
+          ...AUTHENTICATED,
+          ...WRITE,
+        },
+      },
+      delete: {
+        summary: 'Delete the instance and drop its database (queues a delete)',
+        security: bearer,
+        responses: {
+          '200': json(ref('Instance'), 'PendingDelete, with its job.'),
+          '404': problem('No such instance.'),
+          ...AUTHENTICATED,
+          ...WRITE,
+        },
+      },
+    },
+    '/admin/instances/{id}/retry': {
+      parameters: [idParameter],
+      post: {
+        summary: 'Run again the operation that left the instance *Failed',
+        security: bearer,
+        responses: {
+          '200': json(ref('Instance'), 'Pending again, with the new job.'),
+          '404': problem('No such instance.'),
+          ...AUTHENTICATED,
+          ...WRITE,
+        },
+      },
+    },
+    '/admin/instances/{id}/jobs': {
+      parameters: [idParameter],
+      get: {
+        summary: "The instance's jobs, newest first",
+        security: bearer,
+        responses: {
+          '200': json({ type: 'array', items: ref('Job') }, 'Jobs.'),
+          '404': problem('No such instance.'),
+          ...AUTHENTICATED,
+        },
+      },
+    },
+    '/admin/jobs/{id}': {
+      parameters: [idParameter],
+      get: {
+        summary: 'One job',
+        security: bearer,
+        responses: { '200': json(ref('Job'), 'The job.'), '404': problem('No such job.'), ...AUTHENTICATED },
+      },
+    },
+    '/admin/events': {
+      get: {
+        summary: 'Instance and job changes as server-sent events (Last-Event-ID resumes)',
+        security: bearer,
+        parameters: [{ name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } }],
+        responses: {
+          '200': { description: 'An event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          ...AUTHENTICATED,
+        },
+      },
+    },
+    '/openapi.json': {
+      get: {
+        summary: 'This document',
+        security: bearer,
+        responses: { '200': json({ type: 'object' }, 'The OpenAPI document.'), ...AUTHENTICATED },
+      },
+    },
+    '/health/live': {
+      get: {
+        summary: 'The process is up',
+        responses: { '200': json(ref('Health'), 'Up.'), '405': problem('A method this route does not take.', ALLOW) },
+      },
+    },
+    '/health/ready': {
+      get: {
+        summary: 'The admin database and Redis answer',
+        responses: {
+          '200': json(ref('Health'), 'Ready.'),
+          '503': json(ref('Health'), 'Not ready: a dependency is down.'),
+          '405': problem('A method this route does not take.', ALLOW),
+        },
+      },
+    },
+  },
+} as const;
