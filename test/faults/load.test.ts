@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { stagingDatabaseName } from '../../shared/database-names';
 import { AuditEventEntity, JobEntity } from '../../shared/database/entities';
 import { expectServerMatchesRecords } from '../support/consistency';
 import { withServer } from '../support/ods-server';
@@ -37,14 +38,17 @@ describe('load and concurrency', function () {
       let samples = 0;
       let peak = 0;
       let done = false;
+      // This test's clones only: other suites on the same server clone too.
+      const clones = posts.map((p) => `CREATE DATABASE "${stagingDatabaseName(String(p.body.job.id))}"%`);
       const sampler = (async () => {
         await withServer(async (c) => {
           while (!done) {
-            const r = await c.query(
-              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'CREATE DATABASE "odsim_staging_%'`,
+            const r = await c.query<{ n: number }>(
+              `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE ANY($1)`,
+              [clones],
             );
             samples++;
-            peak = Math.max(peak, r.rows[0].n);
+            peak = Math.max(peak, r.rows[0]?.n ?? 0);
             await new Promise((resolve) => setTimeout(resolve, 5));
           }
         });
