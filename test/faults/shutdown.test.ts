@@ -1,12 +1,9 @@
-import { ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
 import { expect } from 'chai';
 import { JobEntity } from '../../shared/database/entities';
 import { connectTo, dropDatabases, ownerOf, withServer } from '../support/ods-server';
 import { SMALL_TEMPLATE } from '../support/settings';
-import { freePort, WorkerProcess } from '../support/processes';
+import { ApiProcess, WorkerProcess } from '../support/processes';
 import { Stack, startStack } from '../support/stack';
-import { waitFor } from '../support/wait';
 
 describe('graceful shutdown', function () {
   this.timeout(90_000);
@@ -90,17 +87,11 @@ describe('graceful shutdown', function () {
   });
 
   it('the API stops listening and exits cleanly on SIGTERM', async () => {
-    const port = await freePort();
-    const api: ChildProcess = spawn(process.execPath, [path.resolve(__dirname, '../../api/main.js')], {
-      env: { PATH: process.env.PATH ?? '', ...stack.env, PORT: String(port) },
-      stdio: 'ignore',
-    });
-    const exited = new Promise<number | null>((resolve) => api.on('exit', resolve));
+    const api = await ApiProcess.start(stack.env);
     try {
-      await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health/live`)).ok, 'the API to listen', 30_000);
       api.kill('SIGTERM');
-      expect(await exited).to.equal(0);
-      const refused = await fetch(`http://127.0.0.1:${port}/health/live`).then(
+      expect(await api.exited).to.equal(0);
+      const refused = await fetch(`${api.baseUrl}/health/live`).then(
         () => false,
         () => true,
       );

@@ -1,8 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
 import { expect } from 'chai';
 import { EventStream } from '../support/event-stream';
-import { freePort } from '../support/processes';
+import { ApiProcess } from '../support/processes';
 import { type Stack, startStack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
@@ -80,19 +78,15 @@ describe('live status: GET /admin/events', () => {
   });
 
   it('ends its streams when the API shuts down, so the process exits at once', async () => {
-    const port = await freePort();
-    const api: ChildProcess = spawn(process.execPath, [path.resolve(__dirname, '../../api/main.js')], {
-      env: { PATH: process.env.PATH ?? '', ...stack.env, PORT: String(port) },
-      stdio: 'ignore',
-    });
-    const exited = new Promise<number | null>((resolve) => api.on('exit', resolve));
+    const api = await ApiProcess.start(stack.env);
     try {
-      const baseUrl = `http://127.0.0.1:${port}`;
-      await waitFor(async () => (await fetch(`${baseUrl}/health/live`)).ok, 'the API to listen', 30_000);
-      const stream = await open(baseUrl, stack.tokens.full);
+      const stream = await open(api.baseUrl, stack.tokens.full);
       expect(stream.status).to.equal(200);
       api.kill('SIGTERM');
-      const code = await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000, 'still running'))]);
+      const code = await Promise.race([
+        api.exited,
+        new Promise((resolve) => setTimeout(resolve, 10_000, 'still running')),
+      ]);
       expect(code).to.equal(0);
       await waitFor(async () => stream.ended, 'the stream to end', 5000);
     } finally {

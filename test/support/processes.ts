@@ -64,6 +64,36 @@ export class WorkerProcess {
   }
 }
 
+/** An API as operators run it (`node dist/api/main.js`), listening on a free port of its own. */
+export class ApiProcess {
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+
+  private constructor(
+    readonly baseUrl: string,
+    env: Record<string, string>,
+  ) {
+    this.child = spawn(process.execPath, [path.join(ROOT, 'dist/api/main.js')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: 'ignore',
+    });
+    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
+  }
+
+  /** Starts one and waits until it answers its liveness check. */
+  static async start(env: Record<string, string>): Promise<ApiProcess> {
+    const port = await freePort();
+    const api = new ApiProcess(`http://127.0.0.1:${port}`, { ...env, PORT: String(port) });
+    await waitFor(async () => (await fetch(`${api.baseUrl}/health/live`)).ok, 'the API to listen', 30_000);
+    return api;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+}
+
 /** The worker processes a suite starts, each with the suite's environment plus its own; killed together. */
 export class WorkerFleet {
   private readonly workers: WorkerProcess[] = [];
