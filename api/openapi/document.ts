@@ -1,7 +1,7 @@
 /**
  * The API's contract, OpenAPI 3.1, served at /openapi.json. The test harness checks every
- * response the integration suite receives against it (test/support/contract.ts), so the
- * document and the code cannot drift apart.
+ * response it receives through its test stack against it (test/support/contract.ts), so the
+ * document and the code cannot drift apart unnoticed.
  */
 import { INSTANCE_STATUSES, JOB_STATUSES, OPERATIONS } from '../../shared/instances/status';
 
