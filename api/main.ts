@@ -27,8 +27,7 @@ async function main(): Promise<void> {
   const queue = createQueue(redis, config.redis.prefix, deploymentId);
   queue.on('error', () => undefined);
   const sharedRedis = new SharedRedisWatch(redis, config.redis.prefix, deploymentId, log);
-  redis.on('ready', () => void sharedRedis.check());
-  const sharedRedisTimer = setInterval(() => void sharedRedis.check(), 60_000).unref();
+  sharedRedis.start();
 
   const events = new EventHub(
     dataSource,
@@ -58,7 +57,7 @@ async function main(): Promise<void> {
   });
 
   onShutdownSignal(log, async () => {
-    clearInterval(sharedRedisTimer);
+    sharedRedis.stop();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await events.close(); // ends the open event streams, which would otherwise hold the server open
     await closed;

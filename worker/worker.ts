@@ -14,8 +14,6 @@ import { JobLocks } from './jobs/job-locks';
 import { JobProcessor } from './jobs/processor';
 import { Reconciler } from './reconciler';
 
-const SHARED_REDIS_CHECK_MS = 60_000;
-
 export interface WorkerDeps {
   config: WorkerConfig;
   dataSource: DataSource;
@@ -41,11 +39,9 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const deploymentId = await readDeploymentId(deps.dataSource);
   const queue = createQueue(deps.redis, config.redis.prefix, deploymentId);
   queue.on('error', (err) => log.warn('queue error', { event: 'queue.error', error: err.message }));
-  // BullMQ's limit lives in Redis: it binds every worker together cheaply, but goes with
-  // Redis's data, so it is set again on every reconnect and reconcile pass. The slots of
-  // JobLocks, in the admin database, are what keeps the promise meanwhile.
-  // BullMQ's count is a gate, not the limit: the admin database's slots are (worker/jobs/job-locks.ts).
-  // The gate leaves one worker's worth of room above the limit, so that while a dead worker's
+  // BullMQ's global concurrency is a gate, not the limit: the admin database's slots are
+  // (worker/jobs/job-locks.ts). It lives in Redis, so it goes with Redis's data and is set again
+  // on every reconnect and reconcile pass. The gate leaves one worker's worth of room above the limit, so that while a dead worker's
   // jobs still count in BullMQ (until their locks lapse) healthy workers keep taking work:
   // the dead worker's slots were freed with its session. A job taken without a free slot is
   // put back at once, without spending an attempt.
@@ -94,8 +90,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const reconciler = new Reconciler(deps.dataSource, queue, log, config.reconcileIntervalMs, applyGlobalConcurrency);
   reconciler.start();
   const sharedRedis = new SharedRedisWatch(deps.redis, config.redis.prefix, deploymentId, log);
-  void sharedRedis.check();
-  const sharedRedisTimer = setInterval(() => void sharedRedis.check(), SHARED_REDIS_CHECK_MS).unref();
+  sharedRedis.start();
   log.info('worker started', {
     event: 'worker.started',
     concurrency: config.concurrency,
@@ -111,7 +106,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
     processor,
     stop() {
       stopping ??= (async () => {
-        clearInterval(sharedRedisTimer);
+        sharedRedis.stop();
         deps.redis.removeListener('ready', onRedisReady);
         await reconciler.stop();
         processor.stopWaiting();

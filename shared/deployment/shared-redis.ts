@@ -21,6 +21,21 @@ export class SharedRedisWatch {
     private readonly log: Logger,
   ) {}
 
+  /** Checks now, on every reconnect, and every `intervalMs`, until stop(). */
+  start(intervalMs = 60_000): void {
+    void this.check();
+    this.redis.on('ready', this.onReady);
+    this.timer = setInterval(() => void this.check(), intervalMs).unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.redis.removeListener('ready', this.onReady);
+  }
+
+  private readonly onReady = () => void this.check();
+  private timer?: NodeJS.Timeout;
+
   get key(): string {
     return `${this.prefix}:deployments`;
   }
