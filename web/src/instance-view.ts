@@ -47,7 +47,12 @@ export class InstanceView implements View {
     const row = (term: string, ...value: (Node | string | null)[]) => [h('dt', {}, term), h('dd', {}, ...value)];
     main.replaceChildren(
       h('p', {}, h('a', { href: '#/instances' }, '← All instances')),
-      h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, instance.instanceName), statusBadge(instance.status)),
+      h(
+        'div',
+        { class: 'page-head' },
+        h('h1', { tabindex: '-1' }, instance.instanceName),
+        statusBadge(instance.status),
+      ),
       message,
       h(
         'dl',
@@ -63,35 +68,46 @@ export class InstanceView implements View {
       ),
       this.writable
         ? h(
-          'div',
-          { class: 'buttons' },
-          instance._links.rename &&
-            h(
-              'button',
-              { type: 'button', class: 'secondary', 'data-key': 'rename', onclick: () => renameInstance(instance, refresh) },
-              'Rename',
-            ),
-          instance._links.retry &&
-            h(
-              'button',
-              {
-                type: 'button',
-                'data-key': 'retry',
-                onclick: () =>
-                  void retryInstance(instance, (text) => {
-                    message.textContent = text;
-                    message.hidden = false;
-                  }).then(refresh),
-              },
-              'Retry',
-            ),
-          instance._links.delete &&
-            h(
-              'button',
-              { type: 'button', class: 'danger', 'data-key': 'delete', onclick: () => deleteInstance(instance, refresh) },
-              'Delete',
-            ),
-        ) : '',
+            'div',
+            { class: 'buttons' },
+            instance._links.rename &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'secondary',
+                  'data-key': 'rename',
+                  onclick: () => renameInstance(instance, refresh),
+                },
+                'Rename',
+              ),
+            instance._links.retry &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  'data-key': 'retry',
+                  onclick: () =>
+                    void retryInstance(instance, (text) => {
+                      message.textContent = text;
+                      message.hidden = false;
+                    }).then(refresh),
+                },
+                'Retry',
+              ),
+            instance._links.delete &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'danger',
+                  'data-key': 'delete',
+                  onclick: () => deleteInstance(instance, refresh),
+                },
+                'Delete',
+              ),
+          )
+        : '',
       h('h2', {}, 'Jobs'),
       jobsTable(`Jobs of ${instance.instanceName}, newest first`, jobs),
     );

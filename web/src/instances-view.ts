@@ -101,7 +101,12 @@ export class InstancesView implements View {
 
   onEvent(event: ChangeEvent): void {
     const known = this.rows.get(event.instanceId);
-    if (known && event.type === 'instance' && known.status !== event.status && /Created|Failed|Deleted/.test(event.status)) {
+    if (
+      known &&
+      event.type === 'instance' &&
+      known.status !== event.status &&
+      /Created|Failed|Deleted/.test(event.status)
+    ) {
       announce(`${known.instanceName} is now ${event.status}.`);
     }
     // A change may move rows in or out of this page (a new instance, a status filter): reload it.

@@ -16,7 +16,10 @@ let signingIn: Promise<Session> | undefined;
 /** The sign-in form, used both as the first page and inside the "session ended" dialog. */
 function signInForm(onSignedIn: (session: Session) => void): HTMLFormElement {
   const clientId = field('signin', 'clientId', 'Client id', { autocomplete: 'username' });
-  const secret = field('signin', 'clientSecret', 'Client secret', { type: 'password', autocomplete: 'current-password' });
+  const secret = field('signin', 'clientSecret', 'Client secret', {
+    type: 'password',
+    autocomplete: 'current-password',
+  });
   const alert = formAlert();
   const submit = h('button', { type: 'submit' }, 'Sign in');
   clientId.input.value = loadSession()?.clientId ?? sessionStorage.getItem('odsim.lastClientId') ?? '';
