@@ -64,8 +64,6 @@ export async function requestToken(clientId: string, clientSecret: string): Prom
     accessToken: String(body.access_token),
     expiresAt: Date.now() + Number(body.expires_in) * 1000,
     clientId,
-    scopes: String(body.scope ?? '')
-      .split(' ')
-      .filter(Boolean),
+    scopes: (typeof body.scope === 'string' ? body.scope : '').split(' ').filter(Boolean),
   };
 }
