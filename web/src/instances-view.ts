@@ -18,13 +18,15 @@ const STATUSES = [
   'DeleteFailed',
   'Deleted',
 ];
-const LIMIT = 20;
+const DEFAULT_LIMIT = 20;
 
 /** `#/instances?status=…&q=…&offset=…`: the list, newest first, with its filters in the URL. */
 export class InstancesView implements View {
   private readonly status: string;
   private readonly search: string;
   private readonly offset: number;
+  /** Rows per page: 20, or `limit` in the URL (1 to 100). */
+  private readonly limit: number;
   private rows = new Map<string, Instance>();
   private tableBody = h('tbody');
   private pagerSlot = h('div');
@@ -38,6 +40,7 @@ export class InstancesView implements View {
     this.status = STATUSES.includes(params.get('status') ?? '') ? params.get('status')! : '';
     this.search = params.get('q') ?? '';
     this.offset = Math.max(0, Number.parseInt(params.get('offset') ?? '0', 10) || 0);
+    this.limit = Math.min(100, Math.max(1, Number.parseInt(params.get('limit') ?? '', 10) || DEFAULT_LIMIT));
   }
 
   async render(main: HTMLElement): Promise<void> {
@@ -114,7 +117,7 @@ export class InstancesView implements View {
   }
 
   private async load(): Promise<void> {
-    const query = new URLSearchParams({ order: 'desc', limit: String(LIMIT), offset: String(this.offset) });
+    const query = new URLSearchParams({ order: 'desc', limit: String(this.limit), offset: String(this.offset) });
     if (this.status) query.set('status', this.status);
     if (this.search) query.set('instanceName', this.search);
     try {
@@ -127,7 +130,9 @@ export class InstancesView implements View {
           : [h('tr', {}, h('td', { colspan: this.writable ? 5 : 4 }, 'No instances match.'))]),
       );
       const total = Number(headers.get('Total-Count') ?? body.length);
-      this.pagerSlot.replaceChildren(pager(this.offset, body.length, total, (offset) => this.go({ offset }), LIMIT));
+      this.pagerSlot.replaceChildren(
+        pager(this.offset, body.length, total, (offset) => this.go({ offset }), this.limit),
+      );
     } catch (err) {
       this.message.textContent = `Could not load the instances: ${describeError(err)}`;
       this.message.hidden = false;
@@ -197,6 +202,7 @@ export class InstancesView implements View {
     if (q) params.set('q', q);
     if (status) params.set('status', status);
     if (change.offset) params.set('offset', String(change.offset));
+    if (this.limit !== DEFAULT_LIMIT) params.set('limit', String(this.limit));
     location.hash = `#/instances${params.size ? `?${params}` : ''}`;
   }
 }
