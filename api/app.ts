@@ -1,5 +1,4 @@
 import express, { Express } from 'express';
-import helmet from 'helmet';
 import type IORedis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { ApiConfig } from '../shared/config';
@@ -16,6 +15,7 @@ import { TokenService } from './auth/tokens';
 import { healthRoutes } from './health/routes';
 import { notFound, onlyMethods, problemHandler } from './http/problems';
 import { requestContext } from './http/request-context';
+import { securityHeaders } from './http/security-headers';
 import { DatabaseNamePolicy } from './instances/database-name-policy';
 import { instanceRoutes } from './instances/routes';
 import { InstanceService } from './instances/service';
@@ -48,7 +48,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
 
-  app.use(helmet());
+  app.use(securityHeaders());
   app.use(requestContext(logger));
   app.use(
     express.json({ limit: config.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }),
