@@ -1,5 +1,4 @@
 import express, { Express } from 'express';
-import helmet from 'helmet';
 import type IORedis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { ApiConfig } from '../shared/config';
@@ -13,9 +12,11 @@ import { authenticate, requireAccess } from './auth/middleware';
 import { tokenRoutes } from './auth/routes';
 import { TokenDecisions } from './auth/token-decisions';
 import { TokenService } from './auth/tokens';
+import { docsRoutes } from './docs/routes';
 import { healthRoutes } from './health/routes';
 import { notFound, onlyMethods, problemHandler } from './http/problems';
 import { requestContext } from './http/request-context';
+import { securityHeaders } from './http/security-headers';
 import { DatabaseNamePolicy } from './instances/database-name-policy';
 import { instanceRoutes } from './instances/routes';
 import { InstanceService } from './instances/service';
@@ -48,7 +49,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
 
-  app.use(helmet());
+  app.use(securityHeaders());
   app.use(requestContext(logger));
   app.use(
     express.json({ limit: config.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }),
@@ -99,6 +100,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(instanceRoutes(instances, names));
   app.use(jobRoutes(dataSource));
   if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs));
+  app.use(docsRoutes());
 
   app.use(notFound());
   app.use(problemHandler());
