@@ -12,6 +12,7 @@ import { authenticate, requireAccess } from './auth/middleware';
 import { tokenRoutes } from './auth/routes';
 import { TokenDecisions } from './auth/token-decisions';
 import { TokenService } from './auth/tokens';
+import { docsRoutes } from './docs/routes';
 import { healthRoutes } from './health/routes';
 import { notFound, onlyMethods, problemHandler } from './http/problems';
 import { requestContext } from './http/request-context';
@@ -100,6 +101,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(instanceRoutes(instances, names));
   app.use(jobRoutes(dataSource));
   if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs));
+  app.use(docsRoutes());
   app.use(webRoutes());
 
   app.use(notFound());

@@ -11,7 +11,7 @@ const ROOT = path.resolve(__dirname, '../../..');
 export function webRoutes(): Router {
   const router = Router();
   const options = { index: 'index.html', maxAge: '5m', fallthrough: true } as const;
-  router.use('/app', express.static(path.join(ROOT, 'dist/web'), options));
+  router.use('/app', express.static(path.join(ROOT, 'dist/web/app'), options));
   router.use(express.static(path.join(ROOT, 'web/public'), options));
   return router;
 }

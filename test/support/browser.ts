@@ -114,7 +114,11 @@ export async function expectAccessible(page: Page, context?: string): Promise<vo
   }, context ?? null);
   const serious = results.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   const lines = serious.map(
-    (v) => `${v.id} (${v.impact}): ${v.help}\n    at ${v.nodes.map((n) => JSON.stringify(n.target)).join(', ')}`,
+    (v) =>
+      `${v.id} (${v.impact}): ${v.help}\n    at ${v.nodes
+        .slice(0, 5)
+        .map((n) => JSON.stringify(n.target))
+        .join(', ')}${v.nodes.length > 5 ? ` and ${v.nodes.length - 5} more` : ''}`,
   );
   expect(lines, `axe found serious accessibility violations:\n  ${lines.join('\n  ')}\n`).to.deep.equal([]);
 }
