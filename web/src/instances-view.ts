@@ -28,6 +28,7 @@ export class InstancesView implements View {
   /** Rows per page: 20, or `limit` in the URL (1 to 100). */
   private readonly limit: number;
   private rows = new Map<string, Instance>();
+  private loaded = false;
   private tableBody = h('tbody');
   private pagerSlot = h('div');
   private message = h('p', { class: 'form-alert', role: 'alert', hidden: true });
@@ -102,16 +103,7 @@ export class InstancesView implements View {
     await this.load();
   }
 
-  onEvent(event: ChangeEvent): void {
-    const known = this.rows.get(event.instanceId);
-    if (
-      known &&
-      event.type === 'instance' &&
-      known.status !== event.status &&
-      /Created|Failed|Deleted/.test(event.status)
-    ) {
-      announce(`${known.instanceName} is now ${event.status}.`);
-    }
+  onEvent(_event: ChangeEvent): void {
     // A change may move rows in or out of this page (a new instance, a status filter): reload it.
     this.refreshSoon();
   }
@@ -123,6 +115,7 @@ export class InstancesView implements View {
     try {
       const { body, headers } = await api<Instance[]>('GET', `/admin/instances?${query}`);
       this.message.hidden = true;
+      this.announceChanges(body);
       this.rows = new Map(body.map((i) => [i.id, i]));
       this.tableBody.replaceChildren(
         ...(body.length
@@ -137,6 +130,18 @@ export class InstancesView implements View {
       this.message.textContent = `Could not load the instances: ${describeError(err)}`;
       this.message.hidden = false;
     }
+  }
+
+  /** Tells screen-reader users when an instance on the page reaches an end state. */
+  private announceChanges(fresh: Instance[]): void {
+    if (!this.loaded) {
+      this.loaded = true;
+      return;
+    }
+    const ended = fresh.filter(
+      (i) => /Created|Failed|Deleted/.test(i.status) && this.rows.get(i.id)?.status !== i.status,
+    );
+    if (ended.length) announce(ended.map((i) => `${i.instanceName} is now ${i.status}.`).join(' '));
   }
 
   private row(i: Instance): HTMLTableRowElement {

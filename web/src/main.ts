@@ -6,12 +6,14 @@ import { InstanceView } from './instance-view.js';
 import { InstancesView } from './instances-view.js';
 import { JobsView } from './jobs-view.js';
 import { canWrite, clearSession, isExpired, loadSession, requestToken, saveSession, type Session } from './session.js';
-import type { View } from './view.js';
+import { debounce, type View } from './view.js';
 
 let view: View | undefined;
 let live: LiveEvents | undefined;
 let queueTimer: ReturnType<typeof setInterval> | undefined;
 let signingIn: Promise<Session> | undefined;
+/** After a burst of events, one look at the queue (a change may mean a worker came or went). */
+const refreshQueueSoon = debounce(() => refreshQueueStatus(), 1000);
 
 /** The sign-in form, used both as the first page and inside the "session ended" dialog. */
 function signInForm(onSignedIn: (session: Session) => void): HTMLFormElement {
@@ -98,7 +100,7 @@ async function startSignedIn(): Promise<void> {
   live = new LiveEvents(
     (event) => {
       view?.onEvent?.(event);
-      void refreshQueueStatus();
+      refreshQueueSoon();
     },
     (state: LiveState) => {
       byId('live').textContent = state === 'live' ? 'Live updates: on' : `Live updates: ${state}`;
