@@ -3,7 +3,16 @@ import { ServiceUnavailableError } from '../../shared/errors';
 import { withTimeout } from '../../shared/retry';
 
 /** BullMQ's lists and sets, in the order the status shows them. */
-const COUNTED: JobType[] = ['waiting', 'active', 'delayed', 'failed', 'completed', 'paused', 'prioritized', 'waiting-children'];
+const COUNTED: JobType[] = [
+  'waiting',
+  'active',
+  'delayed',
+  'failed',
+  'completed',
+  'paused',
+  'prioritized',
+  'waiting-children',
+];
 const TIMEOUT_MS = 2000;
 
 export interface QueueStatus {
@@ -26,11 +35,7 @@ export async function queueStatus(queue: Queue): Promise<QueueStatus> {
   let workers: number | null;
   try {
     [paused, counts, workers] = await withTimeout(
-      Promise.all([
-        queue.isPaused(),
-        queue.getJobCounts(...COUNTED),
-        queue.getWorkersCount().catch(() => null),
-      ]),
+      Promise.all([queue.isPaused(), queue.getJobCounts(...COUNTED), queue.getWorkersCount().catch(() => null)]),
       TIMEOUT_MS,
       'Redis did not answer in time',
     );

@@ -43,8 +43,8 @@ function requestOrigin(req: Request): string | undefined {
  */
 function handTo(board: Express): RequestHandler {
   return (req, res, next) => {
-    const request: object = Object.getPrototypeOf(req);
-    const response: object = Object.getPrototypeOf(res);
+    const request = Object.getPrototypeOf(req) as object;
+    const response = Object.getPrototypeOf(res) as object;
     board(req, res, (err?: unknown) => {
       Object.setPrototypeOf(req, request);
       Object.setPrototypeOf(res, response);

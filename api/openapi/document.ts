@@ -305,7 +305,8 @@ export const OPENAPI_DOCUMENT = {
     },
     '/admin/queue': {
       get: {
-        summary: 'The queue: paused or not, workers connected (null if Redis will not say), job counts, warnings to show',
+        summary:
+          'The queue: paused or not, workers connected (null if Redis will not say), job counts, warnings to show',
         security: bearer,
         responses: {
           '200': json(ref('QueueStatus'), 'The queue now.'),
@@ -317,7 +318,7 @@ export const OPENAPI_DOCUMENT = {
     '/admin/queues/session': {
       post: {
         summary:
-          'Trade the bearer token for the queue dashboard\'s cookie (odsim_board, HttpOnly, SameSite=Strict, Path=/admin/queues, until the token expires). The dashboard itself (/admin/queues, bull-board) is not described here.',
+          "Trade the bearer token for the queue dashboard's cookie (odsim_board, HttpOnly, SameSite=Strict, Path=/admin/queues, until the token expires). The dashboard itself (/admin/queues, bull-board) is not described here.",
         security: bearer,
         responses: {
           '204': {
