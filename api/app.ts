@@ -12,6 +12,7 @@ import { authenticate, requireAccess } from './auth/middleware';
 import { tokenRoutes } from './auth/routes';
 import { TokenDecisions } from './auth/token-decisions';
 import { TokenService } from './auth/tokens';
+import { dashboardRoutes } from './dashboard/routes';
 import { docsRoutes } from './docs/routes';
 import { healthRoutes } from './health/routes';
 import { notFound, onlyMethods, problemHandler } from './http/problems';
@@ -89,10 +90,10 @@ export function createApp(deps: AppDeps): Express {
     templateDatabase: config.ods.templateDatabase,
     reservedNames: config.ods.reservedNames,
   });
-  const auth = authenticate(
-    deps.tokens,
-    new ClientCheck(new ClientStore(dataSource), config.tokens.clientCheckCacheMs),
-  );
+  const clients = new ClientCheck(new ClientStore(dataSource), config.tokens.clientCheckCacheMs);
+  const auth = authenticate(deps.tokens, clients);
+  // Before the bearer-only /admin: the dashboard also takes its session cookie.
+  app.use(dashboardRoutes({ queue: deps.queue, tokens: deps.tokens, clients }));
   app.use('/admin', auth);
   app.get('/openapi.json', auth, requireAccess('read'), (_req, res) => {
     res.json(OPENAPI_DOCUMENT);

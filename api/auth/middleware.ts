@@ -1,35 +1,67 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ForbiddenError, UnauthorizedError } from '../../shared/errors';
+import { readCookie } from '../http/cookies';
 import type { ClientCheck } from './client-check';
 import { Access, grants } from './scopes';
-import type { Principal, TokenService } from './tokens';
+import type { TokenService, VerifiedPrincipal } from './tokens';
 
 declare module 'express-serve-static-core' {
   interface Request {
-    principal?: Principal;
+    principal?: VerifiedPrincipal;
+    /** Where the token came from: the Authorization header, or the queue dashboard's cookie. */
+    authenticatedBy?: 'bearer' | 'cookie';
   }
 }
 
+export interface AuthenticateOptions {
+  /**
+   * Also take the token from this cookie when no Authorization header is sent (the queue
+   * dashboard's session, api/dashboard/routes.ts). A header, when sent, is the only source.
+   */
+  cookie?: string;
+}
+
+/**
+ * Checks the request's token (signature, expiry, deployment) and that its client is still
+ * enabled; sets `req.principal` and `req.authenticatedBy`, or throws UnauthorizedError.
+ */
+export async function authenticateRequest(
+  req: Request,
+  res: Response,
+  tokens: TokenService,
+  clients: ClientCheck,
+  options: AuthenticateOptions = {},
+): Promise<void> {
+  const header = req.headers.authorization;
+  const fromCookie = header === undefined && options.cookie ? readCookie(req, options.cookie) : undefined;
+  const token = fromCookie ?? /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
+  if (!token) {
+    res.set('WWW-Authenticate', 'Bearer');
+    throw new UnauthorizedError('A bearer token is required (POST /connect/token).');
+  }
+  let principal: VerifiedPrincipal;
+  try {
+    principal = tokens.verify(token);
+  } catch (err) {
+    res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
+    throw err;
+  }
+  if (!(await clients.isActive(principal.clientId))) {
+    res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
+    throw new UnauthorizedError("The access token's client is disabled or no longer exists.");
+  }
+  req.principal = principal;
+  req.authenticatedBy = fromCookie ? 'cookie' : 'bearer';
+}
+
 /** Every route behind this needs a valid bearer token whose client is still enabled. */
-export function authenticate(tokens: TokenService, clients: ClientCheck): RequestHandler {
+export function authenticate(
+  tokens: TokenService,
+  clients: ClientCheck,
+  options: AuthenticateOptions = {},
+): RequestHandler {
   return async (req: Request, res: Response, next: NextFunction) => {
-    const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (!token) {
-      res.set('WWW-Authenticate', 'Bearer');
-      throw new UnauthorizedError('A bearer token is required (POST /connect/token).');
-    }
-    let principal: Principal;
-    try {
-      principal = tokens.verify(token);
-    } catch (err) {
-      res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
-      throw err;
-    }
-    if (!(await clients.isActive(principal.clientId))) {
-      res.set('WWW-Authenticate', 'Bearer error="invalid_token"');
-      throw new UnauthorizedError("The access token's client is disabled or no longer exists.");
-    }
-    req.principal = principal;
+    await authenticateRequest(req, res, tokens, clients, options);
     next();
   };
 }

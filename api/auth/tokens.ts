@@ -8,6 +8,11 @@ export interface Principal {
   scopes: string[];
 }
 
+/** A principal read from a valid token, with when that token expires (seconds since the epoch). */
+export interface VerifiedPrincipal extends Principal {
+  expiresAt: number;
+}
+
 export interface IssuedToken {
   access_token: string;
   token_type: 'bearer';
@@ -87,7 +92,7 @@ export class TokenService {
   }
 
   /** The principal of a token we issued, still valid, for this deployment; else UnauthorizedError. */
-  verify(token: string): Principal {
+  verify(token: string): VerifiedPrincipal {
     const invalid = () => new UnauthorizedError('The access token is invalid.');
     if (token.length > MAX_TOKEN_LENGTH) throw invalid();
     const parts = token.split('.');
@@ -123,7 +128,7 @@ export class TokenService {
     const scope = claims.scope ?? '';
     if (typeof scope !== 'string') throw invalid();
     if (now >= claims.exp) throw new UnauthorizedError('The access token has expired.');
-    return { clientId: claims.sub, scopes: parseScopes(scope) };
+    return { clientId: claims.sub, scopes: parseScopes(scope), expiresAt: claims.exp };
   }
 
   private sign(signingInput: string): Buffer {

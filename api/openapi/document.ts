@@ -153,6 +153,17 @@ export const OPENAPI_DOCUMENT = {
           },
         },
       },
+      QueueStatus: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['paused', 'workers', 'counts', 'warnings'],
+        properties: {
+          paused: { type: 'boolean' },
+          workers: nullable({ type: 'integer', minimum: 0 }),
+          counts: { type: 'object', additionalProperties: { type: 'integer', minimum: 0 } },
+          warnings: { type: 'array', items: { type: 'string' } },
+        },
+      },
       CreateInstance: {
         type: 'object',
         additionalProperties: false,
@@ -308,6 +319,42 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '200': { description: 'An event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } },
           ...AUTHENTICATED,
+        },
+      },
+    },
+    '/admin/queue': {
+      get: {
+        summary:
+          'The queue: paused or not, workers connected (null if Redis will not say), job counts, warnings to show',
+        security: bearer,
+        responses: {
+          '200': json(ref('QueueStatus'), 'The queue now.'),
+          ...AUTHENTICATED,
+          '503': problem('The admin database or Redis is unreachable.', RETRY_AFTER),
+        },
+      },
+    },
+    '/admin/queues/session': {
+      post: {
+        summary:
+          "Trade the bearer token for the queue dashboard's cookie (odsim_board, HttpOnly, SameSite=Strict, Path=/admin/queues, until the token expires). The dashboard itself (/admin/queues, bull-board) is not described here.",
+        security: bearer,
+        responses: {
+          '204': {
+            description: 'The cookie is set.',
+            headers: { 'Set-Cookie': { required: true, schema: { type: 'string' } } },
+          },
+          ...AUTHENTICATED,
+        },
+      },
+      delete: {
+        summary: "Clear the queue dashboard's cookie (no token needed)",
+        responses: {
+          '204': {
+            description: 'The cookie is cleared.',
+            headers: { 'Set-Cookie': { required: true, schema: { type: 'string' } } },
+          },
+          '405': problem('A method this route does not take.', ALLOW),
         },
       },
     },
