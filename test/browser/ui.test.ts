@@ -5,6 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { ClientStore } from '../../api/auth/clients';
 import { SCOPES } from '../../api/auth/scopes';
 import { TokenService } from '../../api/auth/tokens';
+import { queueName } from '../../shared/jobs/queue';
 import { expectServerMatchesRecords } from '../support/consistency';
 import { withServer } from '../support/ods-server';
 import { expectAccessible, launchBrowser, type PageWatch, skipWithoutBrowser, watchPage } from '../support/browser';
@@ -258,10 +259,9 @@ describe('web UI (in a browser) @slow', function () {
     });
     expect(r.status).to.equal(201);
     await waitForBadge(name, 'Created');
-    await page
-      .getByRole('status')
-      .filter({ hasText: `${name} is now Created.` })
-      .waitFor({ state: 'attached' });
+    // …and tells screen-reader users, through the page's polite live region.
+    const announcer = page.locator('#announcer[aria-live="polite"]');
+    await announcer.filter({ hasText: `${name} is now Created.` }).waitFor({ state: 'attached' });
     watch.expectClean();
   });
 
@@ -290,7 +290,7 @@ describe('web UI (in a browser) @slow', function () {
     watch.expectClean();
   });
 
-  it('filters by status, searches by name and pages, newest first; and photographs the list for the README', async () => {
+  it('filters by status, searches by name and pages, newest first', async () => {
     await signIn();
     await page.getByLabel('Search by name').fill('Grand Bend');
     await page.getByRole('button', { name: 'Apply' }).click();
@@ -319,8 +319,90 @@ describe('web UI (in a browser) @slow', function () {
     expect(await page.locator('tbody th').allTextContents()).to.deep.equal(expected.slice(2, 4));
     await page.goto(`${stack.baseUrl}/#/instances`);
     await page.locator('tbody tr').first().waitFor();
+    watch.expectClean();
+  });
+
+  // Last: it pauses the queue and stops the worker.
+  it('finds the queue dashboard from the UI without pasting a token, and warns when the queue is paused or no worker runs', async () => {
+    await signIn();
+    await page.getByRole('link', { name: 'Queue dashboard' }).click();
+    await page.waitForURL(`${stack.baseUrl}/admin/queues`);
+    await page.getByText(queueName(stack.deploymentId)).first().waitFor();
+    // bull-board's page asks for Google Fonts; the dashboard's CSP refuses it, so nothing leaves the origin.
+    const unexpected = (list: string[]) => list.filter((m) => !m.includes('fonts.googleapis.com'));
+    expect(unexpected(watch.cspViolations)).to.deep.equal([]);
+    expect(unexpected(watch.consoleErrors)).to.deep.equal([]);
+    const cookies = await page.context().cookies();
+    expect(cookies.map((c) => [c.name, c.httpOnly, c.sameSite, c.path])).to.deep.equal([
+      ['odsim_board', true, 'Strict', '/admin/queues'],
+    ]);
+
+    // The operator pauses the queue (here through the dashboard's own API) and the worker stops.
+    const pause = await stack.request(
+      'PUT',
+      `/admin/queues/api/queues/${encodeURIComponent(queueName(stack.deploymentId))}/pause`,
+    );
+    expect(pause.status).to.equal(200);
+    await stack.stopWorkers();
+    await page.goto(`${stack.baseUrl}/`);
+    await page.getByText('The queue is paused').waitFor();
+    await page.getByText('No worker is running').waitFor();
+    await expectAccessible(page);
+
+    // Signing out clears the dashboard's cookie too.
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    const deadline = Date.now() + 5000;
+    while ((await page.context().cookies()).length && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(await page.context().cookies()).to.deep.equal([]);
+  });
+});
+
+describe('the README’s picture of the instance list @slow', function () {
+  this.timeout(120_000);
+  let browser: Browser;
+  let stack: Stack;
+
+  before(async function () {
+    skipWithoutBrowser(this);
+    [browser, stack] = await Promise.all([launchBrowser(), startStack()]);
+  });
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  it('is taken of a list with each kind of status, so the picture stays true', async () => {
+    const create = async (instanceName: string, suffix: string, status: string) => {
+      const r = await stack.request('POST', '/admin/instances', {
+        body: { instanceName, databaseName: stack.db(suffix) },
+      });
+      expect(r.status).to.equal(201);
+      return stack.waitForStatus(r.body.id, status);
+    };
+    await create('Grand Bend ISD 2025-2026', 'edfi_255901_2526', 'Created');
+    await create('Grand Bend ISD 2026-2027', 'edfi_255901_2627', 'Created');
+    await withServer((c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(stack.db('edfi_255950_2627'))}`));
+    await create('Sample County SD 2026-2027', 'edfi_255950_2627', 'CreateFailed');
+    await stack.stopWorkers(); // what is asked now waits in the queue
+    await create('Region 10 ESC 2026-2027', 'edfi_300010_2627', 'PendingCreate');
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 640 } });
+    const clients = new ClientStore(stack.dataSource);
+    const operator = await clients.create('grand-bend-operator', SCOPES.fullAccess);
+    await page.goto(`${stack.baseUrl}/`);
+    await page.getByLabel('Client id').fill(operator.client_id);
+    await page.getByLabel('Client secret').fill(operator.client_secret);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('.badge[data-status="PendingCreate"]').waitFor();
+    await page.getByText('No worker is running').waitFor();
+    expect(await page.locator('tbody tr').count()).to.equal(4);
     mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
-    watch.expectClean();
+    await page.close();
+    await withServer((c) =>
+      c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(stack.db('edfi_255950_2627'))} WITH (FORCE)`),
+    );
   });
 });

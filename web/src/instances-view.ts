@@ -160,42 +160,46 @@ export class InstancesView implements View {
       this.writable &&
         h(
           'td',
-          { class: 'actions' },
-          i._links.rename &&
-            h(
-              'button',
-              {
-                type: 'button',
-                class: 'secondary',
-                'data-key': `rename-${i.id}`,
-                'aria-label': `Rename ${i.instanceName}`,
-                onclick: () => renameInstance(i, refresh),
-              },
-              'Rename',
-            ),
-          i._links.retry &&
-            h(
-              'button',
-              {
-                type: 'button',
-                'data-key': `retry-${i.id}`,
-                'aria-label': `Retry ${i.instanceName}`,
-                onclick: () => void retryInstance(i, report).then(refresh),
-              },
-              'Retry',
-            ),
-          i._links.delete &&
-            h(
-              'button',
-              {
-                type: 'button',
-                class: 'danger',
-                'data-key': `delete-${i.id}`,
-                'aria-label': `Delete ${i.instanceName}`,
-                onclick: () => deleteInstance(i, refresh),
-              },
-              'Delete',
-            ),
+          {},
+          h(
+            'div',
+            { class: 'actions' },
+            i._links.rename &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'secondary',
+                  'data-key': `rename-${i.id}`,
+                  'aria-label': `Rename ${i.instanceName}`,
+                  onclick: () => renameInstance(i, refresh),
+                },
+                'Rename',
+              ),
+            i._links.retry &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  'data-key': `retry-${i.id}`,
+                  'aria-label': `Retry ${i.instanceName}`,
+                  onclick: () => void retryInstance(i, report).then(refresh),
+                },
+                'Retry',
+              ),
+            i._links.delete &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'danger',
+                  'data-key': `delete-${i.id}`,
+                  'aria-label': `Delete ${i.instanceName}`,
+                  onclick: () => deleteInstance(i, refresh),
+                },
+                'Delete',
+              ),
+          ),
         ),
     );
   }
