@@ -11,7 +11,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 # Sources (what .dockerignore lets through); `npm run build` compiles api, worker and shared
-# only (tsconfig.build.json), never the tests or benchmarks, and the /docs initializer.
+# only (tsconfig.build.json), never the tests or benchmarks, and the browser code (web/src).
 COPY . .
 RUN npm run build
 
@@ -24,10 +24,11 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist/api ./dist/api
 COPY --from=build /app/dist/worker ./dist/worker
 COPY --from=build /app/dist/shared ./dist/shared
-# /docs: the page and stylesheet as written, the initializer as built (swagger-ui-dist is a
+# The web UI and /docs: pages and stylesheets as written, scripts as built (swagger-ui-dist is a
 # production dependency, served from node_modules).
 COPY --from=build /app/dist/web ./dist/web
 COPY --from=build /app/web/docs/index.html /app/web/docs/docs.css ./web/docs/
+COPY --from=build /app/web/public ./web/public
 # The code stays root-owned and read-only to the process; only DATA_DIR is writable
 # (a named volume mounted there starts with this owner and mode).
 RUN mkdir -p /data && chown node:node /data && chmod 0700 /data

@@ -25,6 +25,7 @@ import { jobRoutes } from './jobs/routes';
 import { OPENAPI_DOCUMENT } from './openapi/document';
 import type { EventHub } from './events/hub';
 import { eventRoutes } from './events/routes';
+import { webRoutes } from './web/routes';
 
 export interface AppDeps {
   config: ApiConfig;
@@ -102,6 +103,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(jobRoutes(dataSource));
   if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs));
   app.use(docsRoutes());
+  app.use(webRoutes());
 
   app.use(notFound());
   app.use(problemHandler());

@@ -1,11 +1,8 @@
 import { Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Length, Matches, Max, Min, ValidateBy, ValidateIf } from 'class-validator';
+import { IsIn, IsOptional, IsString, Length, Matches, ValidateBy, ValidateIf } from 'class-validator';
 import { instanceNameProblems, normalizeInstanceName } from '../../shared/instances/instance-name';
 import { INSTANCE_STATUSES, InstanceStatus } from '../../shared/instances/status';
-
-/** Decimal digits only: `limit=`, `limit=0x10` and `limit=1e2` are refused, not read loosely. */
-const strictInteger = ({ value }: { value: unknown }) =>
-  typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : value;
+import { PageQuery } from '../http/paging';
 
 /** Names are stored normalised (NFC, plain spaces, trimmed), so what is checked is what is kept. */
 const NormalizedName = () =>
@@ -76,21 +73,7 @@ export class UpdateInstanceDto {
   databaseName?: string;
 }
 
-export class ListInstancesQuery {
-  @IsOptional()
-  @Transform(strictInteger)
-  @IsInt()
-  @Min(0)
-  @Max(1_000_000)
-  offset = 0;
-
-  @IsOptional()
-  @Transform(strictInteger)
-  @IsInt()
-  @Min(1)
-  @Max(500)
-  limit = 25;
-
+export class ListInstancesQuery extends PageQuery {
   @IsOptional()
   @IsIn(INSTANCE_STATUSES)
   status?: InstanceStatus;
@@ -105,4 +88,9 @@ export class ListInstancesQuery {
   @IsOptional()
   @IsIn(['true', 'false'])
   includeDeleted?: 'true' | 'false';
+
+  /** By creation time: `asc` (oldest first, the default) or `desc` (newest first, as the web UI shows them). */
+  @IsOptional()
+  @IsIn(['asc', 'desc'])
+  order: 'asc' | 'desc' = 'asc';
 }

@@ -1,5 +1,5 @@
 import type { InstanceEntity, JobEntity } from '../../shared/database/entities';
-import { failedOperation } from '../../shared/instances/status';
+import { canRequest, failedOperation } from '../../shared/instances/status';
 import { instancePath, jobPath } from '../http/resources';
 import { ErrorDetail, visibleError } from '../jobs/representation';
 
@@ -21,6 +21,9 @@ export function instanceView(instance: InstanceEntity, detail: ErrorDetail, job?
       self: { href: instancePath(instance.id) },
       jobs: { href: `${instancePath(instance.id)}/jobs` },
       ...(job ? { job: { href: jobPath(job.id) } } : {}),
+      // What may be asked of it now (rename: PUT self, delete: DELETE self, retry: POST), so clients need not know the state machine.
+      ...(canRequest('rename', instance.status) ? { rename: { href: instancePath(instance.id) } } : {}),
+      ...(canRequest('delete', instance.status) ? { delete: { href: instancePath(instance.id) } } : {}),
       ...(failedOperation(instance.status) ? { retry: { href: `${instancePath(instance.id)}/retry` } } : {}),
     },
   };

@@ -224,8 +224,8 @@ export class InstanceService {
       qb.andWhere(`i.instance_name_key LIKE :pattern ESCAPE '\\'`, { pattern });
     }
     const [items, total] = await qb
-      .orderBy('i.created_at', 'ASC')
-      .addOrderBy('i.id', 'ASC')
+      .orderBy('i.created_at', query.order === 'desc' ? 'DESC' : 'ASC')
+      .addOrderBy('i.id', query.order === 'desc' ? 'DESC' : 'ASC')
       .skip(query.offset)
       .take(query.limit)
       .getManyAndCount();

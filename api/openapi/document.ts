@@ -107,7 +107,7 @@ export const OPENAPI_DOCUMENT = {
           _links: {
             type: 'object',
             required: ['self', 'jobs'],
-            properties: { self: link, jobs: link, job: link, retry: link },
+            properties: { self: link, jobs: link, job: link, rename: link, delete: link, retry: link },
           },
         },
       },
@@ -195,9 +195,9 @@ export const OPENAPI_DOCUMENT = {
     },
     '/admin/instances': {
       get: {
-        summary: 'List instances, oldest first',
+        summary: 'List instances, oldest first (order=desc: newest first)',
         security: bearer,
-        parameters: ['offset', 'limit', 'status', 'instanceName', 'includeDeleted'].map((name) => ({
+        parameters: ['offset', 'limit', 'status', 'instanceName', 'includeDeleted', 'order'].map((name) => ({
           name,
           in: 'query',
           required: false,
@@ -280,6 +280,25 @@ export const OPENAPI_DOCUMENT = {
         responses: {
           '200': json({ type: 'array', items: ref('Job') }, 'Jobs.'),
           '404': problem('No such instance.'),
+          ...AUTHENTICATED,
+        },
+      },
+    },
+    '/admin/jobs': {
+      get: {
+        summary: "Every instance's jobs, newest first",
+        security: bearer,
+        parameters: ['offset', 'limit', 'status'].map((name) => ({
+          name,
+          in: 'query',
+          required: false,
+          schema: { type: 'string' },
+        })),
+        responses: {
+          '200': json({ type: 'array', items: ref('Job') }, 'A page of jobs.', {
+            'Total-Count': { required: true, schema: { type: 'string', pattern: '^\\d+$' } },
+          }),
+          '400': problem('Invalid query (errors by field).'),
           ...AUTHENTICATED,
         },
       },

@@ -13,6 +13,7 @@ import { Deployment1764150000000 } from './migrations/postgres/1764150000000-Dep
 import { JobWarnings1764160000000 } from './migrations/postgres/1764160000000-JobWarnings';
 import { InstanceNameKey1764170000000 } from './migrations/postgres/1764170000000-InstanceNameKey';
 import { Events1764180000000 } from './migrations/postgres/1764180000000-Events';
+import { JobsList1764190000000 } from './migrations/postgres/1764190000000-JobsList';
 
 const POSTGRES_MIGRATIONS = [
   Initial1764061200000,
@@ -20,6 +21,7 @@ const POSTGRES_MIGRATIONS = [
   JobWarnings1764160000000,
   InstanceNameKey1764170000000,
   Events1764180000000,
+  JobsList1764190000000,
 ];
 
 /** Connection settings shared by the TypeORM pool and the worker's lock sessions. */

@@ -5,32 +5,15 @@
  * page says to sign in first instead of showing a broken page.
  */
 
-/** What the main UI keeps in sessionStorage under `odsim.session`. */
-interface Session {
-  accessToken: string;
-  /** Milliseconds since the epoch. */
-  expiresAt: number;
-  clientId: string;
-  scopes: string[];
-}
+import { isExpired, loadSession, type Session } from './session.js';
 
-const SESSION_KEY = 'odsim.session';
 const DOCUMENT_URL = '/openapi.json';
 /** The security scheme's name in the OpenAPI document. */
 const SECURITY_SCHEME = 'bearer';
 
 function currentSession(): Session | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? 'null');
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const session = value as Partial<Session>;
-  if (typeof session.accessToken !== 'string' || !session.accessToken) return undefined;
-  if (typeof session.expiresAt !== 'number' || session.expiresAt <= Date.now()) return undefined;
-  return session as Session;
+  const session = loadSession();
+  return session && !isExpired(session) ? session : undefined;
 }
 
 function element(id: string): HTMLElement {

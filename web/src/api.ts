@@ -1,0 +1,119 @@
+import { clearSession, isExpired, loadSession, type Session } from './session.js';
+
+/** RFC 9457 problem details, as every API error is sent. */
+export interface Problem {
+  title: string;
+  status: number;
+  detail: string;
+  errors?: Record<string, string[]>;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly problem: Problem,
+    readonly retryAfter: string | null,
+  ) {
+    super(problem.detail || problem.title);
+  }
+}
+
+export interface ApiResponse<T> {
+  body: T;
+  headers: Headers;
+}
+
+/**
+ * Asks the user to sign in again (the page under the dialog stays as it was) and resolves with
+ * the new session. Set by the app at start.
+ */
+let signInAgain: (reason: string) => Promise<Session> = () => Promise.reject(new Error('not signed in'));
+
+export function onSignInNeeded(handler: (reason: string) => Promise<Session>): void {
+  signInAgain = handler;
+}
+
+/** A session that can still be used, after asking the user to sign in again if it cannot. */
+export async function currentSession(): Promise<Session> {
+  const session = loadSession();
+  if (session && !isExpired(session)) return session;
+  clearSession();
+  return signInAgain('Your session has ended. Sign in again to carry on where you were.');
+}
+
+/**
+ * Calls the API with the session's token. A 401 (token expired or revoked) asks the user to
+ * sign in again and then repeats the request once, so an action in progress is not lost.
+ */
+export async function api<T>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
+  for (let attempt = 0; ; attempt++) {
+    const session = await currentSession();
+    const response = await fetch(path, {
+      method,
+      headers: {
+        Authorization: `Bearer ${session.accessToken}`,
+        Accept: 'application/json, application/problem+json',
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (response.status === 401 && attempt === 0) {
+      clearSession();
+      await signInAgain('Your session has ended. Sign in again to carry on where you were.');
+      continue;
+    }
+    const text = await response.text();
+    const parsed: unknown = text ? JSON.parse(text) : null;
+    if (!response.ok) {
+      const problem = (parsed ?? { title: response.statusText, status: response.status, detail: '' }) as Problem;
+      throw new ApiError(response.status, problem, response.headers.get('Retry-After'));
+    }
+    return { body: parsed as T, headers: response.headers };
+  }
+}
+
+/** What to tell the user about a failed call, in one sentence or two. */
+export function describeError(err: unknown): string {
+  if (err instanceof ApiError) {
+    const wait = err.retryAfter ? ` Try again in ${err.retryAfter} s.` : '';
+    return `${err.problem.detail || err.problem.title}${wait}`;
+  }
+  if (err instanceof TypeError) return 'The service could not be reached. Check your connection and try again.';
+  return err instanceof Error ? err.message : String(err);
+}
+
+export interface Instance {
+  id: string;
+  instanceName: string;
+  databaseName: string;
+  previousDatabaseName: string | null;
+  status: string;
+  engine: string;
+  lastError: string | null;
+  createdAt: string;
+  updatedAt: string;
+  deletedAt: string | null;
+  job?: { id: string; type: string; status: string };
+  _links: { rename?: { href: string }; delete?: { href: string }; retry?: { href: string } };
+}
+
+export interface Job {
+  id: string;
+  instanceId: string;
+  type: string;
+  status: string;
+  attempts: number;
+  sourceDatabaseName: string | null;
+  targetDatabaseName: string | null;
+  error: string | null;
+  warnings: string[];
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface QueueStatus {
+  paused: boolean;
+  workers: number | null;
+  warnings: string[];
+}

@@ -1,0 +1,127 @@
+import { ApiError, describeError, type Problem } from './api.js';
+import { h } from './dom.js';
+
+/** A status as text and colour (never colour alone), with its failure reason when it has one. */
+export function statusBadge(status: string): HTMLElement {
+  const tone = status.endsWith('Failed')
+    ? 'failed'
+    : status === 'Created' || status === 'succeeded'
+      ? 'ok'
+      : status === 'Deleted'
+        ? 'neutral'
+        : status === 'failed'
+          ? 'failed'
+          : 'busy';
+  return h('span', { class: `badge badge-${tone}`, 'data-status': status }, status);
+}
+
+export interface Field {
+  row: HTMLElement;
+  input: HTMLInputElement;
+  showError(messages: string[] | undefined): void;
+}
+
+/** A labelled input whose errors are announced and tied to it (aria-describedby, aria-invalid). */
+export function field(
+  formId: string,
+  name: string,
+  label: string,
+  options: { value?: string; hint?: string; type?: string; autocomplete?: string } = {},
+): Field {
+  const id = `${formId}-${name}`;
+  const error = h('p', { class: 'field-error', id: `${id}-error`, hidden: true });
+  const hint = options.hint ? h('p', { class: 'hint', id: `${id}-hint` }, options.hint) : null;
+  const input = h('input', {
+    id,
+    name,
+    type: options.type ?? 'text',
+    autocomplete: options.autocomplete ?? 'off',
+    spellcheck: 'false',
+    'aria-describedby': hint ? `${id}-hint` : null,
+  });
+  input.value = options.value ?? '';
+  const row = h('div', { class: 'field' }, h('label', { for: id }, label), hint, input, error);
+  return {
+    row,
+    input,
+    showError(messages) {
+      const described = [hint ? `${id}-hint` : '', messages?.length ? `${id}-error` : ''].filter(Boolean).join(' ');
+      if (described) input.setAttribute('aria-describedby', described);
+      else input.removeAttribute('aria-describedby');
+      if (messages?.length) {
+        error.textContent = messages.join(' ');
+        error.hidden = false;
+        input.setAttribute('aria-invalid', 'true');
+      } else {
+        error.textContent = '';
+        error.hidden = true;
+        input.removeAttribute('aria-invalid');
+      }
+    },
+  };
+}
+
+/**
+ * Shows an API refusal on a form: per-field messages beside their fields (400), the rest in the
+ * form's alert, with what a 409 or 429 means in this product. Focus goes to the first bad field.
+ */
+export function showProblem(err: unknown, fields: Record<string, Field>, alert: HTMLElement): void {
+  const problem: Problem | undefined = err instanceof ApiError ? err.problem : undefined;
+  const byField = problem?.errors ?? {};
+  let first: HTMLInputElement | undefined;
+  for (const [name, f] of Object.entries(fields)) {
+    f.showError(byField[name]);
+    if (byField[name]?.length && !first) first = f.input;
+  }
+  const rest = Object.entries(byField)
+    .filter(([name]) => !fields[name])
+    .flatMap(([, messages]) => messages);
+  let message = first ? 'Correct the marked fields.' : describeError(err);
+  if (err instanceof ApiError && err.status === 409) {
+    message = `${describeError(err)} Another instance may use this name, or the instance is busy with an operation: wait for it to finish.`;
+  }
+  if (rest.length) message += ` ${rest.join(' ')}`;
+  alert.textContent = message;
+  alert.hidden = false;
+  (first ?? alert).focus();
+}
+
+export interface Dialog {
+  element: HTMLDialogElement;
+  close(): void;
+}
+
+/** A modal dialog (focus is kept inside; Escape closes it unless it may not be dismissed). */
+export function openDialog(title: string, content: HTMLElement[], options: { dismissible?: boolean } = {}): Dialog {
+  const titleId = `dialog-title-${Math.random().toString(36).slice(2, 8)}`;
+  const element = h('dialog', { 'aria-labelledby': titleId }, h('h2', { id: titleId }, title), ...content);
+  if (options.dismissible === false) element.addEventListener('cancel', (event) => event.preventDefault());
+  element.addEventListener('close', () => element.remove());
+  document.body.append(element);
+  element.showModal();
+  return { element, close: () => element.close() };
+}
+
+export function formAlert(): HTMLElement {
+  return h('p', { class: 'form-alert', role: 'alert', tabindex: '-1', hidden: true });
+}
+
+/** "Showing 26–50 of 120", with previous and next. */
+export function pager(offset: number, count: number, total: number, go: (offset: number) => void, limit: number) {
+  const summary = total === 0 ? 'Nothing to show' : `Showing ${offset + 1}–${offset + count} of ${total}`;
+  return h(
+    'nav',
+    { class: 'pager', 'aria-label': 'Pages' },
+    h('span', {}, summary),
+    h(
+      'button',
+      { type: 'button', class: 'secondary', disabled: offset === 0, onclick: () => go(Math.max(0, offset - limit)) },
+      'Previous page',
+    ),
+    h(
+      'button',
+      { type: 'button', class: 'secondary', disabled: offset + count >= total, onclick: () => go(offset + limit) },
+      'Next page',
+    ),
+  );
+}

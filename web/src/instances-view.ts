@@ -1,0 +1,217 @@
+import { deleteInstance, renameInstance, retryInstance, createInstance } from './actions.js';
+import { api, describeError, type Instance } from './api.js';
+import { pager, statusBadge } from './components.js';
+import { announce, formatTime, h } from './dom.js';
+import type { ChangeEvent } from './events.js';
+import { debounce, keepingFocus, type View } from './view.js';
+
+const STATUSES = [
+  'PendingCreate',
+  'CreateInProgress',
+  'Created',
+  'CreateFailed',
+  'PendingRename',
+  'RenameInProgress',
+  'RenameFailed',
+  'PendingDelete',
+  'DeleteInProgress',
+  'DeleteFailed',
+  'Deleted',
+];
+const DEFAULT_LIMIT = 20;
+
+/** `#/instances?status=…&q=…&offset=…`: the list, newest first, with its filters in the URL. */
+export class InstancesView implements View {
+  private readonly status: string;
+  private readonly search: string;
+  private readonly offset: number;
+  /** Rows per page: 20, or `limit` in the URL (1 to 100). */
+  private readonly limit: number;
+  private rows = new Map<string, Instance>();
+  private loaded = false;
+  private tableBody = h('tbody');
+  private pagerSlot = h('div');
+  private message = h('p', { class: 'form-alert', role: 'alert', hidden: true });
+  private readonly refreshSoon = debounce(() => keepingFocus(() => this.load()));
+
+  constructor(
+    params: URLSearchParams,
+    private readonly writable: boolean,
+  ) {
+    this.status = STATUSES.includes(params.get('status') ?? '') ? params.get('status')! : '';
+    this.search = params.get('q') ?? '';
+    this.offset = Math.max(0, Number.parseInt(params.get('offset') ?? '0', 10) || 0);
+    this.limit = Math.min(100, Math.max(1, Number.parseInt(params.get('limit') ?? '', 10) || DEFAULT_LIMIT));
+  }
+
+  async render(main: HTMLElement): Promise<void> {
+    const search = h('input', { id: 'search', type: 'search', value: this.search, autocomplete: 'off' });
+    const status = h(
+      'select',
+      { id: 'status-filter' },
+      h('option', { value: '' }, 'All but deleted'),
+      ...STATUSES.map((s) => h('option', { value: s, selected: s === this.status }, s)),
+    );
+    const filters = h(
+      'form',
+      { class: 'filters', role: 'search', 'aria-label': 'Filter instances' },
+      h('div', { class: 'field' }, h('label', { for: 'search' }, 'Search by name'), search),
+      h('div', { class: 'field' }, h('label', { for: 'status-filter' }, 'Status'), status),
+      h('button', { type: 'submit', class: 'secondary' }, 'Apply'),
+    );
+    filters.addEventListener('submit', (event) => {
+      event.preventDefault();
+      this.go({ q: search.value.trim(), status: status.value, offset: 0 });
+    });
+    status.addEventListener('change', () => this.go({ q: search.value.trim(), status: status.value, offset: 0 }));
+
+    main.replaceChildren(
+      h(
+        'div',
+        { class: 'page-head' },
+        h('h1', { tabindex: '-1' }, 'Instances'),
+        this.writable &&
+          h(
+            'button',
+            { type: 'button', id: 'new-instance', onclick: () => createInstance(() => this.refreshSoon()) },
+            'New instance',
+          ),
+      ),
+      filters,
+      this.message,
+      h(
+        'table',
+        { class: 'data' },
+        h('caption', { class: 'visually-hidden' }, 'Instances, newest first'),
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            h('th', { scope: 'col' }, 'Name'),
+            h('th', { scope: 'col' }, 'Database'),
+            h('th', { scope: 'col' }, 'Status'),
+            h('th', { scope: 'col' }, 'Last change'),
+            this.writable && h('th', { scope: 'col' }, 'Actions'),
+          ),
+        ),
+        this.tableBody,
+      ),
+      this.pagerSlot,
+    );
+    await this.load();
+  }
+
+  onEvent(_event: ChangeEvent): void {
+    // A change may move rows in or out of this page (a new instance, a status filter): reload it.
+    this.refreshSoon();
+  }
+
+  private async load(): Promise<void> {
+    const query = new URLSearchParams({ order: 'desc', limit: String(this.limit), offset: String(this.offset) });
+    if (this.status) query.set('status', this.status);
+    if (this.search) query.set('instanceName', this.search);
+    try {
+      const { body, headers } = await api<Instance[]>('GET', `/admin/instances?${query}`);
+      this.message.hidden = true;
+      this.announceChanges(body);
+      this.rows = new Map(body.map((i) => [i.id, i]));
+      this.tableBody.replaceChildren(
+        ...(body.length
+          ? body.map((i) => this.row(i))
+          : [h('tr', {}, h('td', { colspan: this.writable ? 5 : 4 }, 'No instances match.'))]),
+      );
+      const total = Number(headers.get('Total-Count') ?? body.length);
+      this.pagerSlot.replaceChildren(
+        pager(this.offset, body.length, total, (offset) => this.go({ offset }), this.limit),
+      );
+    } catch (err) {
+      this.message.textContent = `Could not load the instances: ${describeError(err)}`;
+      this.message.hidden = false;
+    }
+  }
+
+  /** Tells screen-reader users when an instance on the page reaches an end state. */
+  private announceChanges(fresh: Instance[]): void {
+    if (!this.loaded) {
+      this.loaded = true;
+      return;
+    }
+    const ended = fresh.filter(
+      (i) => /Created|Failed|Deleted/.test(i.status) && this.rows.get(i.id)?.status !== i.status,
+    );
+    if (ended.length) announce(ended.map((i) => `${i.instanceName} is now ${i.status}.`).join(' '));
+  }
+
+  private row(i: Instance): HTMLTableRowElement {
+    const refresh = () => this.refreshSoon();
+    const report = (text: string) => {
+      this.message.textContent = text;
+      this.message.hidden = false;
+    };
+    return h(
+      'tr',
+      { 'data-instance-id': i.id },
+      h('th', { scope: 'row' }, h('a', { href: `#/instances/${i.id}`, 'data-key': `open-${i.id}` }, i.instanceName)),
+      h('td', { class: 'mono' }, i.databaseName),
+      h('td', {}, statusBadge(i.status), i.lastError && h('p', { class: 'error-text' }, i.lastError)),
+      h('td', {}, h('time', { datetime: i.updatedAt }, formatTime(i.updatedAt))),
+      this.writable &&
+        h(
+          'td',
+          {},
+          h(
+            'div',
+            { class: 'actions' },
+            i._links.rename &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'secondary',
+                  'data-key': `rename-${i.id}`,
+                  'aria-label': `Rename ${i.instanceName}`,
+                  onclick: () => renameInstance(i, refresh),
+                },
+                'Rename',
+              ),
+            i._links.retry &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  'data-key': `retry-${i.id}`,
+                  'aria-label': `Retry ${i.instanceName}`,
+                  onclick: () => void retryInstance(i, report).then(refresh),
+                },
+                'Retry',
+              ),
+            i._links.delete &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'danger',
+                  'data-key': `delete-${i.id}`,
+                  'aria-label': `Delete ${i.instanceName}`,
+                  onclick: () => deleteInstance(i, refresh),
+                },
+                'Delete',
+              ),
+          ),
+        ),
+    );
+  }
+
+  private go(change: { q?: string; status?: string; offset?: number }): void {
+    const params = new URLSearchParams();
+    const q = change.q ?? this.search;
+    const status = change.status ?? this.status;
+    if (q) params.set('q', q);
+    if (status) params.set('status', status);
+    if (change.offset) params.set('offset', String(change.offset));
+    if (this.limit !== DEFAULT_LIMIT) params.set('limit', String(this.limit));
+    location.hash = `#/instances${params.size ? `?${params}` : ''}`;
+  }
+}
