@@ -1,9 +1,8 @@
 import path from 'node:path';
 import express, { Router } from 'express';
 
-/** The page and its stylesheet, as written; the initializer, as built from TypeScript with the UI (web/src/docs.ts). */
+/** The page and its stylesheet, as written; its initializer is the UI's /app/docs.js (web/src/docs.ts), beside the modules it imports. */
 const PAGE_DIR = path.resolve(__dirname, '../../../web/docs');
-const BUILT_DIR = path.resolve(__dirname, '../../web/app');
 const SWAGGER_UI_DIR = path.dirname(require.resolve('swagger-ui-dist/package.json'));
 
 /**
@@ -29,7 +28,6 @@ export function docsRoutes(): Router {
   const page = (file: string) => path.join(PAGE_DIR, file);
   router.get(['/docs', '/docs/'], (_req, res) => res.sendFile(page('index.html')));
   router.get('/docs/docs.css', (_req, res) => res.sendFile(page('docs.css')));
-  router.get('/docs/initializer.js', (_req, res) => res.sendFile(path.join(BUILT_DIR, 'docs.js')));
   const swaggerUi = express.static(SWAGGER_UI_DIR, { index: false, redirect: false, fallthrough: true });
   router.use('/docs/swagger-ui', (req, res, next) =>
     SWAGGER_UI_FILES.has(req.path) ? swaggerUi(req, res, next) : next(),

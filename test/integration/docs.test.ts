@@ -33,16 +33,16 @@ describe('interactive API docs at /docs', () => {
     expect(assets).to.include.members([
       '/docs/swagger-ui/swagger-ui-bundle.js',
       '/docs/swagger-ui/swagger-ui.css',
-      '/docs/initializer.js',
+      '/app/docs.js',
       '/docs/docs.css',
     ]);
     for (const asset of assets) {
-      expect(asset, 'a path on this origin').to.match(/^\/docs\//);
+      expect(asset, 'a path on this origin').to.match(/^\/(docs|app)\//);
       const r = await stack.request('GET', asset, { token: null });
       expect(r.status, asset).to.equal(200);
       expect(r.headers.get('content-security-policy'), asset).to.include("default-src 'self'");
     }
-    const initializer = await stack.request('GET', '/docs/initializer.js', { token: null });
+    const initializer = await stack.request('GET', '/app/docs.js', { token: null });
     expect(initializer.headers.get('content-type')).to.match(/^(application|text)\/javascript/);
     for (const own of [
       html,
@@ -61,7 +61,8 @@ describe('interactive API docs at /docs', () => {
       '/docs/swagger-ui/',
       '/docs/nowhere',
       '/docs/tsconfig.json',
-      '/docs/initializer.ts',
+      '/docs/initializer.js',
+      '/app/docs.ts',
     ]) {
       const r = await stack.request('GET', path, { token: null });
       expect(r.status, path).to.equal(404);

@@ -802,8 +802,6 @@ function generateCases(ctx: Context): Case[] {
     `/admin/jobs/${'0'.repeat(4000)}`,
     `/admin/instances/${firstSeed.id}/jobs/extra`,
     '/admin/instances/a/b',
-    '/admin/jobs/',
-    '/admin/jobs',
     '/admin',
     '/admin/',
     `/admin/instances/${firstSeed.id.toUpperCase()}x`,
@@ -820,7 +818,12 @@ function generateCases(ctx: Context): Case[] {
     ['/health/', [404]],
     ['/health/nope', [404]],
     ['/health/live/x', [404]],
-    ['/', [404]],
+    ['/', [200]], // the web UI's page
+    ['/admin/jobs', [200]], // every instance's jobs
+    ['/admin/jobs/', [200]],
+    ['/admin/jobs?status=failed%27%20OR%201=1--', [400]],
+    ['/app/../package.json', [404]],
+    ['/app/%2e%2e/%2e%2e/package.json', [404]],
     ['/connect', [404]],
     ['/admin//instances', [200, 404]],
     ['/admin/instances//', [200, 404]],

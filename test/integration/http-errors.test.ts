@@ -172,7 +172,7 @@ describe('HTTP errors as problem+json', () => {
         ['GET', '/nope', null],
         ['GET', '/admin/nope', undefined],
         ['GET', '/admin/instances/extra/segments/here', undefined],
-        ['POST', '/admin/jobs', undefined],
+        ['POST', '/admin/nope', undefined],
       ] as const) {
         const r = await stack.request(method, path, { token });
         expectProblem(r, 404);

@@ -1,9 +1,60 @@
 import { api, describeError, type Instance } from './api.js';
-import { field, formAlert, openDialog, showProblem } from './components.js';
+import { type Field, field, formAlert, openDialog, showProblem } from './components.js';
 import { announce, h } from './dom.js';
 
-/** The create, rename, delete and retry dialogs; `done` is told when the API accepted the request. */
-export function createInstance(done: (instance: Instance) => void): void {
+type Done = (instance: Instance) => void;
+
+/**
+ * A dialog holding one form: its content, an alert for refusals, the submit button and Cancel.
+ * `submit` returns the accepted instance (the dialog closes and `done` is told) or throws the
+ * API's refusal (shown beside `fields` and in the alert). The button is disabled while a
+ * request runs, so a double click sends one request.
+ */
+function formDialog(options: {
+  title: string;
+  content: HTMLElement[];
+  fields: Record<string, Field>;
+  submitLabel: string;
+  danger?: boolean;
+  submit: (alert: HTMLElement) => Promise<Instance | undefined>;
+  done: Done;
+  announce: (instance: Instance) => string;
+}): HTMLButtonElement {
+  const alert = formAlert();
+  const button = h('button', { type: 'submit', class: options.danger ? 'danger' : null }, options.submitLabel);
+  const form = h(
+    'form',
+    { novalidate: true },
+    ...options.content,
+    alert,
+    h(
+      'div',
+      { class: 'buttons' },
+      button,
+      h('button', { type: 'button', class: 'secondary', onclick: () => dialog.close() }, 'Cancel'),
+    ),
+  );
+  const dialog = openDialog(options.title, [form]);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    if (button.disabled) return;
+    button.disabled = true;
+    options
+      .submit(alert)
+      .then((instance) => {
+        if (!instance) return;
+        dialog.close();
+        announce(options.announce(instance));
+        options.done(instance);
+      })
+      .catch((err: unknown) => showProblem(err, options.fields, alert))
+      .finally(() => (button.disabled = false));
+  });
+  return button;
+}
+
+/** The create, rename, delete and retry actions; `done` is told when the API accepted the request. */
+export function createInstance(done: Done): void {
   const f = {
     instanceName: field('create', 'instanceName', 'Instance name', {
       hint: 'Shown to people, e.g. "Grand Bend ISD 2026".',
@@ -12,41 +63,24 @@ export function createInstance(done: (instance: Instance) => void): void {
       hint: 'The new ODS database, e.g. EdFi_Ods_2026. It is copied from the template.',
     }),
   };
-  const alert = formAlert();
-  const submit = h('button', { type: 'submit' }, 'Create instance');
-  const form = h(
-    'form',
-    { novalidate: true },
-    f.instanceName.row,
-    f.databaseName.row,
-    alert,
-    h(
-      'div',
-      { class: 'buttons' },
-      submit,
-      h('button', { type: 'button', class: 'secondary', onclick: () => dialog.close() }, 'Cancel'),
-    ),
-  );
-  const dialog = openDialog('New instance', [form]);
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    void send(submit, async () => {
-      try {
-        const { body } = await api<Instance>('POST', '/admin/instances', {
+  formDialog({
+    title: 'New instance',
+    content: [f.instanceName.row, f.databaseName.row],
+    fields: f,
+    submitLabel: 'Create instance',
+    submit: async () =>
+      (
+        await api<Instance>('POST', '/admin/instances', {
           instanceName: f.instanceName.input.value,
           databaseName: f.databaseName.input.value,
-        });
-        dialog.close();
-        announce(`Creating ${body.instanceName}: ${body.status}.`);
-        done(body);
-      } catch (err) {
-        showProblem(err, f, alert);
-      }
-    });
+        })
+      ).body,
+    done,
+    announce: (i) => `Creating ${i.instanceName}: ${i.status}.`,
   });
 }
 
-export function renameInstance(instance: Instance, done: (instance: Instance) => void): void {
+export function renameInstance(instance: Instance, done: Done): void {
   const f = {
     instanceName: field('rename', 'instanceName', 'Instance name', { value: instance.instanceName }),
     databaseName: field('rename', 'databaseName', 'Database name', {
@@ -54,88 +88,54 @@ export function renameInstance(instance: Instance, done: (instance: Instance) =>
       hint: 'Changing it renames the ODS database; the ODS/API cannot reach it while that runs.',
     }),
   };
-  const alert = formAlert();
-  const submit = h('button', { type: 'submit' }, 'Rename');
-  const form = h(
-    'form',
-    { novalidate: true },
-    f.instanceName.row,
-    f.databaseName.row,
-    alert,
-    h(
-      'div',
-      { class: 'buttons' },
-      submit,
-      h('button', { type: 'button', class: 'secondary', onclick: () => dialog.close() }, 'Cancel'),
-    ),
-  );
-  const dialog = openDialog(`Rename ${instance.instanceName}`, [form]);
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const changes: Record<string, string> = {};
-    if (f.instanceName.input.value !== instance.instanceName) changes.instanceName = f.instanceName.input.value;
-    if (f.databaseName.input.value !== instance.databaseName) changes.databaseName = f.databaseName.input.value;
-    if (!Object.keys(changes).length) {
-      alert.textContent = 'Nothing changed: edit the instance name, the database name or both.';
-      alert.hidden = false;
-      alert.focus();
-      return;
-    }
-    void send(submit, async () => {
-      try {
-        const { body } = await api<Instance>('PUT', `/admin/instances/${instance.id}`, changes);
-        dialog.close();
-        announce(`${body.instanceName}: ${body.status}.`);
-        done(body);
-      } catch (err) {
-        showProblem(err, f, alert);
+  formDialog({
+    title: `Rename ${instance.instanceName}`,
+    content: [f.instanceName.row, f.databaseName.row],
+    fields: f,
+    submitLabel: 'Rename',
+    submit: async (alert) => {
+      const changes: Record<string, string> = {};
+      if (f.instanceName.input.value !== instance.instanceName) changes.instanceName = f.instanceName.input.value;
+      if (f.databaseName.input.value !== instance.databaseName) changes.databaseName = f.databaseName.input.value;
+      if (!Object.keys(changes).length) {
+        alert.textContent = 'Nothing changed: edit the instance name, the database name or both.';
+        alert.hidden = false;
+        alert.focus();
+        return undefined;
       }
-    });
+      return (await api<Instance>('PUT', `/admin/instances/${instance.id}`, changes)).body;
+    },
+    done,
+    announce: (i) => `${i.instanceName}: ${i.status}.`,
   });
 }
 
 /** Deleting drops the ODS database: the user types its name to confirm, as a guard against the wrong row. */
-export function deleteInstance(instance: Instance, done: (instance: Instance) => void): void {
+export function deleteInstance(instance: Instance, done: Done): void {
   const confirm = field('delete', 'confirm', `Type ${instance.databaseName} to confirm`);
-  const alert = formAlert();
-  const submit = h('button', { type: 'submit', class: 'danger', disabled: true }, 'Delete instance and database');
-  confirm.input.addEventListener('input', () => {
-    submit.disabled = confirm.input.value !== instance.databaseName;
+  const matches = () => confirm.input.value === instance.databaseName;
+  const button = formDialog({
+    title: `Delete ${instance.instanceName}?`,
+    content: [
+      h(
+        'p',
+        {},
+        'This drops the database ',
+        h('strong', {}, instance.databaseName),
+        ' and every record in it. It cannot be undone.',
+      ),
+      confirm.row,
+    ],
+    fields: {},
+    submitLabel: 'Delete instance and database',
+    danger: true,
+    submit: async () =>
+      matches() ? (await api<Instance>('DELETE', `/admin/instances/${instance.id}`)).body : undefined,
+    done,
+    announce: (i) => `Deleting ${i.instanceName}: ${i.status}.`,
   });
-  const form = h(
-    'form',
-    { novalidate: true },
-    h(
-      'p',
-      {},
-      'This drops the database ',
-      h('strong', {}, instance.databaseName),
-      ' and every record in it. It cannot be undone.',
-    ),
-    confirm.row,
-    alert,
-    h(
-      'div',
-      { class: 'buttons' },
-      submit,
-      h('button', { type: 'button', class: 'secondary', onclick: () => dialog.close() }, 'Cancel'),
-    ),
-  );
-  const dialog = openDialog(`Delete ${instance.instanceName}?`, [form]);
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    if (confirm.input.value !== instance.databaseName) return;
-    void send(submit, async () => {
-      try {
-        const { body } = await api<Instance>('DELETE', `/admin/instances/${instance.id}`);
-        dialog.close();
-        announce(`Deleting ${body.instanceName}: ${body.status}.`);
-        done(body);
-      } catch (err) {
-        showProblem(err, {}, alert);
-      }
-    });
-  });
+  button.disabled = true;
+  confirm.input.addEventListener('input', () => (button.disabled = !matches()));
 }
 
 export async function retryInstance(instance: Instance, report: (message: string) => void): Promise<void> {
@@ -144,15 +144,5 @@ export async function retryInstance(instance: Instance, report: (message: string
     announce(`Retrying ${body.instanceName}: ${body.status}.`);
   } catch (err) {
     report(`Could not retry ${instance.instanceName}: ${describeError(err)}`);
-  }
-}
-
-/** Disables the button while the request runs, so a double click sends one request. */
-async function send(button: HTMLButtonElement, work: () => Promise<void>): Promise<void> {
-  button.disabled = true;
-  try {
-    await work();
-  } finally {
-    button.disabled = false;
   }
 }
