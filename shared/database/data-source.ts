@@ -14,6 +14,7 @@ import { JobWarnings1764160000000 } from './migrations/postgres/1764160000000-Jo
 import { InstanceNameKey1764170000000 } from './migrations/postgres/1764170000000-InstanceNameKey';
 import { Events1764180000000 } from './migrations/postgres/1764180000000-Events';
 import { JobsList1764190000000 } from './migrations/postgres/1764190000000-JobsList';
+import { EdFiRegistration1764200000000 } from './migrations/postgres/1764200000000-EdFiRegistration';
 
 const POSTGRES_MIGRATIONS = [
   Initial1764061200000,
@@ -22,6 +23,7 @@ const POSTGRES_MIGRATIONS = [
   InstanceNameKey1764170000000,
   Events1764180000000,
   JobsList1764190000000,
+  EdFiRegistration1764200000000,
 ];
 
 /** Connection settings shared by the TypeORM pool and the worker's lock sessions. */

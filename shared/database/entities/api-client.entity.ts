@@ -11,4 +11,6 @@ export class ApiClientEntity {
   @Column({ type: 'varchar', length: 500 }) scopes: string;
   @Column({ name: 'created_at', type: Date }) createdAt: Date;
   @Column({ name: 'disabled_at', type: Date, nullable: true }) disabledAt: Date | null;
+  /** Comma-separated tenant ids this client may act in; null: every tenant. */
+  @Column({ type: 'varchar', length: 1000, nullable: true }) tenants: string | null;
 }

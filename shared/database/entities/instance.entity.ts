@@ -1,5 +1,17 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, PrimaryColumn, ValueTransformer } from 'typeorm';
 import type { InstanceStatus } from '../../instances/status';
+
+/** One ODS/API route context, named as Ed-Fi's Admin API names it. */
+export interface OdsInstanceContext {
+  contextKey: string;
+  contextValue: string;
+}
+
+/** A JSON value in a varchar column (NULL stays null). */
+const jsonColumn: ValueTransformer = {
+  to: (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value)),
+  from: (text: string | null): unknown => (text === null ? null : JSON.parse(text)),
+};
 
 /** One ODS/API instance: one database on the ODS server. Kept as `Deleted` for history. */
 @Entity({ name: 'instances' })
@@ -18,4 +30,18 @@ export class InstanceEntity {
   @Column({ name: 'created_at', type: Date }) createdAt: Date;
   @Column({ name: 'updated_at', type: Date }) updatedAt: Date;
   @Column({ name: 'deleted_at', type: Date, nullable: true }) deletedAt: Date | null;
+  /** The tenant the instance belongs to; '' in a deployment without tenants. */
+  @Column({ type: 'varchar', length: 64, default: '' }) tenant: string;
+  /** dbo.OdsInstances.InstanceType. */
+  @Column({ name: 'instance_type', type: 'varchar', length: 100, nullable: true }) instanceType: string | null;
+  /** The ODS/API route contexts that select this instance (dbo.OdsInstanceContexts). */
+  @Column({ type: 'varchar', length: 2000, nullable: true, transformer: jsonColumn })
+  contexts: OdsInstanceContext[] | null;
+  /** Folded, sorted contexts: unique among a tenant's live instances. */
+  @Column({ name: 'context_set_key', type: 'varchar', length: 1200, nullable: true }) contextSetKey: string | null;
+  /** dbo.OdsInstances.OdsInstanceId, once the worker registered the instance in EdFi_Admin. */
+  @Column({ name: 'ods_instance_id', type: 'int', nullable: true }) odsInstanceId: number | null;
+  /** EdFi_Admin ApiClients.Key values the create links to the instance. */
+  @Column({ name: 'api_client_keys', type: 'varchar', length: 2000, nullable: true, transformer: jsonColumn })
+  apiClientKeys: string[] | null;
 }

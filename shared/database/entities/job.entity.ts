@@ -51,4 +51,6 @@ export class JobEntity {
   @Column({ name: 'updated_at', type: Date }) updatedAt: Date;
   @Column({ name: 'started_at', type: Date, nullable: true }) startedAt: Date | null;
   @Column({ name: 'finished_at', type: Date, nullable: true }) finishedAt: Date | null;
+  /** A delete that may also remove the EdFi_Admin links (client links, derivatives) that would block it. */
+  @Column({ type: 'boolean', default: false }) force: boolean;
 }
