@@ -31,6 +31,8 @@ export function createBoard(queue: Queue, readOnly: boolean): Express {
       uiConfig: {
         boardTitle: 'ODS Instance Manager',
         hideDocsLink: true,
+        // The way back to the web UI, where the instances (and signing out) are.
+        miscLinks: [{ text: 'Back to instances', url: '/' }],
         // Also keeps the Redis server's details from read-only clients; its panel's logo carries an inline <style>.
         hideRedisDetails: true,
         environment: readOnly ? { label: 'read-only', color: '#555' } : undefined,

@@ -336,6 +336,10 @@ describe('web UI (in a browser) @slow', function () {
     expect(cookies.map((c) => [c.name, c.httpOnly, c.sameSite, c.path])).to.deep.equal([
       ['odsim_board', true, 'Strict', '/admin/queues'],
     ]);
+    // bull-board puts its extra links in the last menu of its header.
+    await page.locator('header ul li').last().locator('button').click();
+    await page.getByText('Back to instances').click();
+    await page.getByRole('heading', { name: 'Instances', level: 1 }).waitFor();
 
     // The operator pauses the queue (here through the dashboard's own API) and the worker stops.
     const pause = await stack.request(
