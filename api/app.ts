@@ -101,7 +101,7 @@ export function createApp(deps: AppDeps): Express {
   app.all('/openapi.json', onlyMethods('GET'));
   app.use(instanceRoutes(instances, names));
   app.use(jobRoutes(dataSource));
-  if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs));
+  if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs, clients));
   app.use(docsRoutes());
   app.use(webRoutes());
 

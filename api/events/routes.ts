@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import { errorMessage } from '../../shared/errors';
+import type { ClientCheck } from '../auth/client-check';
 import { requireAccess } from '../auth/middleware';
 import { onlyMethods } from '../http/problems';
 import type { EventHub, InstanceEvent } from './hub';
@@ -11,8 +12,10 @@ const EVENT_ID = /^\d{1,19}$/;
  * `GET /admin/events`: instance and job changes as server-sent events. Authenticated like every
  * route, by the Authorization header (never a token in the URL, which ends up in logs), so
  * browsers read it with fetch rather than EventSource. `Last-Event-ID` resumes after an event.
+ * A stream lives no longer than its token, and ends soon after its client is disabled (checked
+ * at each heartbeat): the client reconnects with a fresh token, or not at all.
  */
-export function eventRoutes(hub: EventHub, heartbeatMs: number): Router {
+export function eventRoutes(hub: EventHub, heartbeatMs: number, clients: ClientCheck): Router {
   const router = Router();
   router.get('/admin/events', requireAccess('read'), async (req, res) => {
     const lastEventId = req.header('last-event-id');
@@ -40,9 +43,18 @@ export function eventRoutes(hub: EventHub, heartbeatMs: number): Router {
       (events) => (replaying ? held.push(events) : write(events)),
       () => res.end(),
     );
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
+    const principal = req.principal!;
+    const heartbeat = setInterval(() => {
+      res.write(': heartbeat\n\n');
+      clients.isActive(principal.clientId).then(
+        (active) => active || res.end(),
+        () => undefined, // the admin database is away: the stream goes on; the next check decides
+      );
+    }, heartbeatMs);
+    const expiry = setTimeout(() => res.end(), Math.max(0, principal.expiresAt * 1000 - Date.now()));
     req.on('close', () => {
       clearInterval(heartbeat);
+      clearTimeout(expiry);
       unsubscribe();
     });
     try {

@@ -1,4 +1,7 @@
 import { expect } from 'chai';
+import { ClientStore } from '../../api/auth/clients';
+import { SCOPES } from '../../api/auth/scopes';
+import { TokenService } from '../../api/auth/tokens';
 import { EventStream } from '../support/event-stream';
 import { ApiProcess } from '../support/processes';
 import { type Stack, startStack } from '../support/stack';
@@ -39,7 +42,7 @@ describe('live status: GET /admin/events', () => {
     );
     const ids = stream.events.map((e) => BigInt(e.id ?? '0'));
     expect(ids, 'event ids increase').to.deep.equal([...ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
-    expect(stream.comments, 'heartbeats').to.include('heartbeat');
+    await waitFor(async () => stream.comments.includes('heartbeat'), 'a heartbeat (every 300 ms here)', 3000);
   });
 
   it('delivers a change made through another API replica', async () => {
@@ -75,6 +78,34 @@ describe('live status: GET /admin/events', () => {
     const query = await fetch(`${stack.baseUrl}/admin/events?access_token=${stack.tokens.full}`);
     expect(query.status).to.equal(401);
     await query.body?.cancel();
+  });
+
+  it('ends a stream when its token expires: a stream outlives no token', async () => {
+    const tokens = new TokenService(stack.apiConfig.tokens.signingKey!, {
+      ...stack.apiConfig.tokens,
+      deploymentId: stack.deploymentId,
+    });
+    const { client_id } = await new ClientStore(stack.dataSource).create('short-lived', SCOPES.readOnly);
+    const shortLived = tokens.issue({ clientId: client_id, scopes: [SCOPES.readOnly] }, 2).access_token;
+    const stream = await open(stack.baseUrl, shortLived);
+    expect(stream.status).to.equal(200);
+    await waitFor(async () => stream.ended, 'the stream to end at the token’s expiry', 6000);
+    // A long-lived token's stream, opened at the same time, is still open.
+    const other = await open(stack.baseUrl, stack.tokens.read);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(other.ended).to.equal(false);
+  });
+
+  it('ends a stream soon after its client is disabled', async () => {
+    const clients = new ClientStore(stack.dataSource);
+    const client = await clients.create('to-disable', SCOPES.readOnly);
+    const stream = await open(stack.baseUrl, await stack.token(client));
+    expect(stream.status).to.equal(200);
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(stream.ended).to.equal(false);
+    expect(await clients.disable(client.client_id)).to.equal(true);
+    // Checked at each heartbeat (300 ms here) against a cache of CLIENT_CHECK_CACHE_MS (5 s by default).
+    await waitFor(async () => stream.ended, 'the stream to end after the client was disabled', 10_000);
   });
 
   it('ends its streams when the API shuts down, so the process exits at once', async () => {
