@@ -63,9 +63,17 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
       continue;
     }
     const text = await response.text();
-    const parsed: unknown = text ? JSON.parse(text) : null;
+    let parsed: unknown = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      // Not JSON (a proxy's error page, say): the status says what happened.
+    }
     if (!response.ok) {
-      const problem = (parsed ?? { title: response.statusText, status: response.status, detail: '' }) as Problem;
+      const problem =
+        parsed && typeof parsed === 'object'
+          ? (parsed as Problem)
+          : { title: `${response.status} ${response.statusText}`, status: response.status, detail: '' };
       throw new ApiError(response.status, problem, response.headers.get('Retry-After'));
     }
     return { body: parsed as T, headers: response.headers };
