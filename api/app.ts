@@ -102,9 +102,9 @@ export function createApp(deps: AppDeps): Express {
     res.json(OPENAPI_DOCUMENT);
   });
   app.all('/openapi.json', onlyMethods('GET'));
-  // The instance and job routes act in one tenant (the `tenant` header); see api/tenants/scope.ts.
+  // The instance, job and event routes act in one tenant (the `tenant` header); see api/tenants/scope.ts.
   const tenant = tenantScope(config.tenants, clients);
-  app.use(['/admin/instances', '/admin/jobs'], tenant);
+  app.use(['/admin/instances', '/admin/jobs', '/admin/events'], tenant);
   const mode = new ContextMode(config.contexts);
   app.use(instanceRoutes(instances, names, mode));
   app.use(jobRoutes(dataSource));

@@ -425,11 +425,15 @@ export const OPENAPI_DOCUMENT = {
     '/admin/events': {
       get: {
         summary:
-          'Instance and job changes as server-sent events (Last-Event-ID resumes); not filtered by tenant: every instance of the deployment',
+          "Instance and job changes as server-sent events (Last-Event-ID resumes); with tenants, only the tenant header's tenant's instances",
         security: bearer,
-        parameters: [{ name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } }],
+        parameters: [
+          { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } },
+          tenantParameter,
+        ],
         responses: {
           '200': { description: 'An event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          ...TENANTED,
           ...AUTHENTICATED,
         },
       },

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { ClientStore } from '../../api/auth/clients';
 import { SCOPES } from '../../api/auth/scopes';
 import { InstanceEntity } from '../../shared/database/entities';
+import { EventStream } from '../support/event-stream';
 import { type HttpResult, type RequestOptions, type Stack, startStack } from '../support/stack';
 
 const A = 'district-a';
@@ -150,6 +151,27 @@ describe('tenants', () => {
     const sameDatabaseInB = await create(tokens.b, B, { databaseName: a.body.databaseName });
     expect(sameDatabaseInB.status).to.equal(409);
     expect(sameDatabaseInB.body.detail).to.match(/databaseName is already in use/);
+  });
+
+  it("streams a client only its tenant's events (GET /admin/events with the tenant header)", async () => {
+    const missing = await EventStream.open(stack.baseUrl, tokens.a);
+    expect(missing.status).to.equal(400);
+    missing.close();
+    const barred = await EventStream.open(stack.baseUrl, tokens.a, undefined, { tenant: B });
+    expect(barred.status).to.equal(403);
+    barred.close();
+    const stream = await EventStream.open(stack.baseUrl, tokens.readA, undefined, { tenant: A });
+    try {
+      expect(stream.status).to.equal(200);
+      const theirs = await create(tokens.b, B);
+      const mine = await create(tokens.a, A);
+      // Events come in log order: B's, logged first, would have arrived before A's.
+      await stream.waitFor((e) => e.data.instanceId === mine.body.id, "A's instance event");
+      expect(stream.events.map((e) => e.data.instanceId)).not.to.include(theirs.body.id);
+      expect(stream.events.every((e) => !('tenant' in e.data))).to.equal(true);
+    } finally {
+      stream.close();
+    }
   });
 
   it('shows each client the tenants it may act in (GET /admin/settings, no tenant header needed)', async () => {

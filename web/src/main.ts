@@ -204,7 +204,8 @@ window.addEventListener('hashchange', () => void route());
 byId('sign-out').addEventListener('click', signOut);
 byId('tenant').addEventListener('change', (event) => {
   chooseTenant((event.target as HTMLSelectElement).value);
-  void route();
+  // The event stream follows one tenant: start it again for the new one.
+  void startSignedIn();
 });
 byId('dashboard-link').addEventListener('click', (event) => void openDashboard(event));
 void startSignedIn();

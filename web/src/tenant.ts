@@ -15,5 +15,5 @@ export function chooseTenant(tenant: string | null): void {
 
 /** The routes that act in one tenant (api/tenants/scope.ts on the server). */
 export function isTenantScoped(path: string): boolean {
-  return /^\/admin\/(instances|jobs)(\/|\?|$)/.test(path);
+  return /^\/admin\/(instances|jobs|events)(\/|\?|$)/.test(path);
 }
