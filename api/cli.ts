@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
           client_id: created.client_id,
           client_secret: created.client_secret,
           scope: created.scope,
-          tenants,
+          ...(tenants ? { tenants } : {}),
         }),
       );
     } else if (action === 'list') {
