@@ -1,9 +1,15 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { ClientStore } from '../../api/auth/clients';
 import { SCOPES } from '../../api/auth/scopes';
-import { InstanceEntity } from '../../shared/database/entities';
+import { ApiClientEntity, InstanceEntity } from '../../shared/database/entities';
 import { EventStream } from '../support/event-stream';
 import { type HttpResult, type RequestOptions, type Stack, startStack } from '../support/stack';
+
+const run = promisify(execFile);
+const CLI = path.resolve(__dirname, '../../api/cli.js');
 
 const A = 'district-a';
 const B = 'district-b';
@@ -184,5 +190,32 @@ describe('tenants', () => {
   it('still checks scope: a read-only client of A cannot write in A (403)', async () => {
     expect((await create(tokens.readA, A)).status).to.equal(403);
     expect((await stack.request('GET', '/admin/instances', as(tokens.readA, A))).status).to.equal(200);
+  });
+
+  it('limits a client to tenants from the CLI, refuses a tenant not in TENANTS, and lifts the limit', async () => {
+    const cli = (...args: string[]) =>
+      run(process.execPath, [CLI, 'clients', ...args], {
+        env: { ...process.env, ...stack.env, LOG_LEVEL: 'warn' },
+        timeout: 60_000,
+      });
+    const created = JSON.parse((await cli('create', '--name', `cli-${stack.id}`, '--tenants', A)).stdout.trim());
+    expect(created.tenants).to.deep.equal([A]);
+    const stored = () =>
+      stack.dataSource.getRepository(ApiClientEntity).findOneByOrFail({ clientId: created.client_id });
+    expect((await stored()).tenants).to.equal(A);
+
+    const refused = await cli('tenants', '--client-id', created.client_id, '--tenants', 'district-z').catch(
+      (err: { code: number; stderr: string }) => err,
+    );
+    expect(refused).to.include({ code: 1 });
+    expect((refused as { stderr: string }).stderr).to.match(/not in TENANTS .*district-z/);
+    expect((await stored()).tenants).to.equal(A);
+
+    await cli('tenants', '--client-id', created.client_id, '--tenants', `${A},${B}`);
+    expect((await stored()).tenants).to.equal(`${A},${B}`);
+    await cli('tenants', '--client-id', created.client_id, '--all-tenants');
+    expect((await stored()).tenants).to.equal(null);
+    const listed = JSON.parse((await cli('list')).stdout.trim()) as { client_id: string; tenants: unknown }[];
+    expect(listed.find((c) => c.client_id === created.client_id)?.tenants).to.equal(null);
   });
 });
