@@ -67,6 +67,17 @@ describe('web UI with tenants and a year-specific mode (in a browser) @slow', fu
     expect(created!).to.deep.include({ tenant: 'district-a', databaseName: 'EdFi_Ods_2025' });
     expect(created!.contexts).to.deep.equal([{ contextKey: 'schoolYearFromRoute', contextValue: '2025' }]);
 
+    await page
+      .locator('tbody tr', { hasText: `Year ${stack.id}` })
+      .getByRole('link')
+      .first()
+      .click();
+    await page.getByRole('heading', { name: `Year ${stack.id}`, level: 1 }).waitFor();
+    const facts = await page.locator('dl.facts').textContent();
+    expect(facts).to.contain('district-a').and.contain('schoolYearFromRoute=2025');
+
+    await page.getByRole('link', { name: 'Instances', exact: true }).click();
+    await page.getByRole('heading', { name: 'Instances', level: 1 }).waitFor();
     await tenant.selectOption('district-b');
     await page.locator('tbody tr', { hasText: `Other tenant ${stack.id}` }).waitFor();
     expect(await page.locator('tbody tr', { hasText: `Year ${stack.id}` }).count()).to.equal(0);
