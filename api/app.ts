@@ -21,7 +21,10 @@ import { securityHeaders } from './http/security-headers';
 import { DatabaseNamePolicy } from './instances/database-name-policy';
 import { instanceRoutes } from './instances/routes';
 import { InstanceService } from './instances/service';
+import { ContextMode } from './instances/context-mode';
 import { jobRoutes } from './jobs/routes';
+import { settingsRoutes } from './settings/routes';
+import { tenantScope } from './tenants/scope';
 import { OPENAPI_DOCUMENT } from './openapi/document';
 import type { EventHub } from './events/hub';
 import { eventRoutes } from './events/routes';
@@ -99,8 +102,13 @@ export function createApp(deps: AppDeps): Express {
     res.json(OPENAPI_DOCUMENT);
   });
   app.all('/openapi.json', onlyMethods('GET'));
-  app.use(instanceRoutes(instances, names));
+  // The instance, job and event routes act in one tenant (the `tenant` header); see api/tenants/scope.ts.
+  const tenant = tenantScope(config.tenants, clients);
+  app.use(['/admin/instances', '/admin/jobs', '/admin/events'], tenant);
+  const mode = new ContextMode(config.contexts);
+  app.use(instanceRoutes(instances, names, mode));
   app.use(jobRoutes(dataSource));
+  app.use(settingsRoutes(mode, config.tenants, clients));
   if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs, clients));
   app.use(docsRoutes());
   app.use(webRoutes());

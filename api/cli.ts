@@ -5,11 +5,21 @@ import { createAdminDataSource, prepareAdminDatabase } from '../shared/database/
 import { createLogger } from '../shared/logger';
 import { ClientStore } from './auth/clients';
 import { SCOPES } from './auth/scopes';
+import { parseTenantIds } from '../shared/tenants';
 
 const USAGE = `usage:
-  npm run cli -- clients create --name NAME [--scope SCOPE]   (SCOPE: ${SCOPES.fullAccess} | ${SCOPES.readOnly}; default read-only)
+  npm run cli -- clients create --name NAME [--scope SCOPE] [--tenants A,B]   (SCOPE: ${SCOPES.fullAccess} | ${SCOPES.readOnly}; default read-only)
   npm run cli -- clients list
-  npm run cli -- clients disable --client-id ID`;
+  npm run cli -- clients disable --client-id ID
+  npm run cli -- clients tenants --client-id ID (--tenants A,B | --all-tenants)   (limit a client to some TENANTS, or lift the limit)`;
+
+/** --tenants A,B checked against TENANTS, so a typo does not lock a client out of every tenant. */
+function tenantsOption(value: string, configured: string[]): string[] {
+  const tenants = parseTenantIds(value);
+  const unknown = configured.length ? tenants.filter((t) => !configured.includes(t)) : [];
+  if (unknown.length) throw new Error(`not in TENANTS (${configured.join(',')}): ${unknown.join(', ')}`);
+  return tenants;
+}
 
 /** Administration from a shell on a machine that can reach the admin database. Prints JSON on stdout. */
 async function main(argv: string[]): Promise<number> {
@@ -20,11 +30,13 @@ async function main(argv: string[]): Promise<number> {
       name: { type: 'string' },
       scope: { type: 'string' },
       'client-id': { type: 'string' },
+      tenants: { type: 'string' },
+      'all-tenants': { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
   const [area, action] = positionals;
-  if (values.help || area !== 'clients' || !['create', 'list', 'disable'].includes(action ?? '')) {
+  if (values.help || area !== 'clients' || !['create', 'list', 'disable', 'tenants'].includes(action ?? '')) {
     console.error(USAGE);
     return values.help ? 0 : 2;
   }
@@ -39,12 +51,29 @@ async function main(argv: string[]): Promise<number> {
         console.error(USAGE);
         return 2;
       }
+      const tenants = values.tenants === undefined ? null : tenantsOption(values.tenants, config.tenants);
       const created = await clients.create(values.name, values.scope ?? SCOPES.readOnly);
+      if (tenants) await clients.setTenants(created.client_id, tenants);
       console.log(
-        JSON.stringify({ client_id: created.client_id, client_secret: created.client_secret, scope: created.scope }),
+        JSON.stringify({
+          client_id: created.client_id,
+          client_secret: created.client_secret,
+          scope: created.scope,
+          ...(tenants ? { tenants } : {}),
+        }),
       );
     } else if (action === 'list') {
       console.log(JSON.stringify(await clients.list()));
+    } else if (action === 'tenants') {
+      const id = values['client-id'];
+      if (!id || (values.tenants === undefined) === !values['all-tenants']) {
+        console.error(USAGE);
+        return 2;
+      }
+      const tenants = values['all-tenants'] ? null : tenantsOption(values.tenants!, config.tenants);
+      const changed = await clients.setTenants(id, tenants);
+      console.log(JSON.stringify({ client_id: id, tenants, changed }));
+      return changed ? 0 : 1;
     } else {
       const id = values['client-id'];
       if (!id) {

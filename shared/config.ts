@@ -15,6 +15,8 @@ import {
 } from 'class-validator';
 import { ConfigurationError } from './errors';
 import { ENGINES, EngineName } from './database-names';
+import { CONTEXT_KEY, defaultNamePattern, MAX_CONTEXTS, namePatternProblems } from './instances/contexts';
+import { parseTenantIds } from './tenants';
 
 /**
  * Every setting the processes read, validated once at start-up. Defaults serve the local
@@ -60,6 +62,8 @@ class Environment {
   @IsIn(ENGINES) ODS_ENGINE: EngineName = 'postgres';
   @IsString() @MinLength(1) @MaxLength(128) ODS_TEMPLATE_DATABASE = 'EdFi_Ods_Minimal_Template';
   @IsString() RESERVED_DATABASE_NAMES = 'EdFi_Admin,EdFi_Security';
+  /** Tenant ids of a multi-tenant ODS/API (shared/tenants.ts); checked in parse(). */
+  @IsOptional() @IsString() TENANTS?: string;
 
   // Worker only.
   @IsOptional()
@@ -93,6 +97,10 @@ class Environment {
   @Type(() => Number) @IsInt() @Min(1) @Max(64) TOKEN_HASH_CONCURRENCY = 1;
   @Type(() => Number) @IsInt() @Min(0) @Max(10_000) TOKEN_HASH_QUEUE = 16;
   @Transform(toBool) @IsBoolean() BOOTSTRAP_CLIENT = true;
+  /** The context keys every instance carries (the ODS/API's route), e.g. `districtIdFromRoute,schoolYearFromRoute`. */
+  @IsOptional() @IsString() ODS_CONTEXT_KEYS?: string;
+  /** How a databaseName left out of a create is derived, e.g. `EdFi_Ods_{schoolYearFromRoute}`. */
+  @IsOptional() @IsString() @MaxLength(200) ODS_DATABASE_NAME_PATTERN?: string;
   @IsString() @MinLength(1) DATA_DIR = '.data';
 }
 
@@ -102,6 +110,8 @@ export interface CommonConfig {
   adminDatabase: { url: string; connectTimeoutMs: number; poolSize: number; queryTimeoutMs?: number };
   redis: { url: string; prefix: string };
   ods: { engine: EngineName; templateDatabase: string; reservedNames: string[] };
+  /** Tenant ids (TENANTS); empty: the deployment has no tenants and instances carry tenant ''. */
+  tenants: string[];
 }
 
 export interface ApiConfig extends CommonConfig {
@@ -129,6 +139,11 @@ export interface ApiConfig extends CommonConfig {
   };
   bootstrapClient: boolean;
   dataDir: string;
+  /**
+   * The deployment's mode: the context keys every create must carry (empty: any contexts, or
+   * none), and the pattern a left-out databaseName is derived from (null: databaseName required).
+   */
+  contexts: { keys: string[]; databaseNamePattern: string | null };
 }
 
 export interface WorkerConfig extends CommonConfig {
@@ -173,8 +188,38 @@ function parse(env: NodeJS.ProcessEnv, keys: (keyof Environment)[]): Environment
       `TOKEN_HASH_CONCURRENCY=${parsed.TOKEN_HASH_CONCURRENCY} must be below libuv's thread pool size (UV_THREADPOOL_SIZE, ${poolSize})`,
     );
   }
+  if (known.has('TENANTS')) {
+    try {
+      parseTenantIds(parsed.TENANTS);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
+  if (known.has('ODS_CONTEXT_KEYS')) problems.push(...contextModeProblems(parsed));
   if (problems.length) throw new ConfigurationError(problems);
   return parsed;
+}
+
+function contextKeysOf(e: Environment): string[] {
+  return (e.ODS_CONTEXT_KEYS ?? '')
+    .split(',')
+    .map((k) => k.trim())
+    .filter(Boolean);
+}
+
+/** The keys must be valid ODS/API context keys; the pattern must only ever produce acceptable names. */
+function contextModeProblems(e: Environment): string[] {
+  const keys = contextKeysOf(e);
+  const problems: string[] = [];
+  const bad = keys.filter((k) => !CONTEXT_KEY.test(k));
+  if (bad.length)
+    problems.push(`ODS_CONTEXT_KEYS: ${bad.join(', ')} not valid (a letter, then letters and digits, at most 50)`);
+  if (new Set(keys.map((k) => k.toLowerCase())).size !== keys.length)
+    problems.push('ODS_CONTEXT_KEYS lists a key twice (keys are compared case-insensitively)');
+  if (keys.length > MAX_CONTEXTS) problems.push(`ODS_CONTEXT_KEYS lists more than ${MAX_CONTEXTS} keys`);
+  if (problems.length) return problems;
+  const pattern = e.ODS_DATABASE_NAME_PATTERN ?? (keys.length ? defaultNamePattern(keys) : undefined);
+  return pattern === undefined ? [] : namePatternProblems(pattern, keys, e.ODS_ENGINE);
 }
 
 const COMMON_KEYS: (keyof Environment)[] = [
@@ -189,6 +234,7 @@ const COMMON_KEYS: (keyof Environment)[] = [
   'ODS_ENGINE',
   'ODS_TEMPLATE_DATABASE',
   'RESERVED_DATABASE_NAMES',
+  'TENANTS',
 ];
 
 function common(e: Environment): CommonConfig {
@@ -209,6 +255,8 @@ function common(e: Environment): CommonConfig {
         .map((s) => s.trim())
         .filter(Boolean),
     },
+    // Checked in parse(), so this cannot throw here.
+    tenants: parseTenantIds(e.TENANTS),
   };
 }
 
@@ -234,7 +282,10 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     'TOKEN_HASH_QUEUE',
     'BOOTSTRAP_CLIENT',
     'DATA_DIR',
+    'ODS_CONTEXT_KEYS',
+    'ODS_DATABASE_NAME_PATTERN',
   ]);
+  const contextKeys = contextKeysOf(e);
   return {
     ...common(e),
     http: { port: e.PORT, host: e.HOST, bodyLimit: e.BODY_LIMIT },
@@ -254,6 +305,10 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     },
     bootstrapClient: e.BOOTSTRAP_CLIENT,
     dataDir: e.DATA_DIR,
+    contexts: {
+      keys: contextKeys,
+      databaseNamePattern: e.ODS_DATABASE_NAME_PATTERN ?? (contextKeys.length ? defaultNamePattern(contextKeys) : null),
+    },
   };
 }
 

@@ -2,8 +2,25 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, IsNull } from 'typeorm';
 import { ApiClientEntity } from '../../shared/database/entities';
 import { ValidationError } from '../../shared/errors';
+import { TENANT_ID } from '../../shared/tenants';
 import { ALL_SCOPES, parseScopes } from './scopes';
 import { decoy, generateSecret, hashSecret, verifySecret } from './secrets';
+
+export interface ClientStatus {
+  active: boolean;
+  /** The tenants the client may act in; null: every tenant. */
+  tenants: string[] | null;
+}
+
+/** api_clients.tenants: comma-separated ids; NULL means every tenant. */
+export function parseClientTenants(value: string | null): string[] | null {
+  return value === null
+    ? null
+    : value
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
+}
 
 export interface NewClient {
   client_id: string;
@@ -62,19 +79,46 @@ export class ClientStore {
 
   /** True while the client exists and is not disabled (tokens are checked against this on each use). */
   async isActive(clientId: string): Promise<boolean> {
-    return this.dataSource.getRepository(ApiClientEntity).existsBy({ clientId, disabledAt: IsNull() });
+    return (await this.status(clientId)).active;
+  }
+
+  /** Whether the client may act (exists, enabled) and in which tenants (null: every tenant). */
+  async status(clientId: string): Promise<ClientStatus> {
+    const client = await this.dataSource
+      .getRepository(ApiClientEntity)
+      .findOne({ select: { id: true, tenants: true }, where: { clientId, disabledAt: IsNull() } });
+    return { active: !!client, tenants: client ? parseClientTenants(client.tenants) : [] };
+  }
+
+  /**
+   * Limits the client to `tenants` (null: every tenant). Returns false for no such client.
+   * Tokens already issued follow the change within TOKEN_CLIENT_CHECK_CACHE_MS.
+   */
+  async setTenants(clientId: string, tenants: string[] | null): Promise<boolean> {
+    if (tenants !== null) {
+      if (!tenants.length) throw new ValidationError('give at least one tenant, or every tenant');
+      const bad = tenants.filter((t) => !TENANT_ID.test(t));
+      if (bad.length) throw new ValidationError(`not tenant ids: ${bad.join(', ')}`);
+    }
+    const result = await this.dataSource
+      .getRepository(ApiClientEntity)
+      .update({ clientId }, { tenants: tenants === null ? null : [...new Set(tenants)].join(',') });
+    return (result.affected ?? 0) > 0;
   }
 
   async count(): Promise<number> {
     return this.dataSource.getRepository(ApiClientEntity).count();
   }
 
-  async list(): Promise<{ client_id: string; name: string; scope: string; created_at: Date; disabled: boolean }[]> {
+  async list(): Promise<
+    { client_id: string; name: string; scope: string; tenants: string[] | null; created_at: Date; disabled: boolean }[]
+  > {
     const rows = await this.dataSource.getRepository(ApiClientEntity).find({ order: { createdAt: 'ASC' } });
     return rows.map((c) => ({
       client_id: c.clientId,
       name: c.name,
       scope: c.scopes,
+      tenants: parseClientTenants(c.tenants),
       created_at: c.createdAt,
       disabled: !!c.disabledAt,
     }));

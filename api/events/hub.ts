@@ -12,6 +12,8 @@ export interface InstanceEvent {
   jobId: string | null;
   status: string;
   occurredAt: string;
+  /** The instance's tenant ('' without tenants; null if the instance row is gone); not sent to clients. */
+  tenant: string | null;
 }
 
 export type EventListener = (events: InstanceEvent[]) => void;
@@ -23,6 +25,7 @@ interface EventRow {
   job_id: string | null;
   status: string;
   occurred_at: Date;
+  tenant: string | null;
 }
 
 export interface EventHubOptions {
@@ -40,6 +43,9 @@ export interface EventHubOptions {
  * already read. Reading always goes back this far, and ids already sent are skipped.
  */
 const REORDER_WINDOW = 200n;
+/** The log after an id, each event with its instance's tenant (the stream shows a client only its tenant's). */
+const EVENTS_AFTER = `SELECT e.id, e.kind, e.instance_id, e.job_id, e.status, e.occurred_at, i.tenant
+  FROM events e LEFT JOIN instances i ON i.id = e.instance_id WHERE e.id > $1 ORDER BY e.id LIMIT $2`;
 const BATCH = 1000;
 const PRUNE_EVERY_MS = 3_600_000;
 
@@ -50,6 +56,7 @@ const toEvent = (row: EventRow): InstanceEvent => ({
   jobId: row.job_id,
   status: row.status,
   occurredAt: row.occurred_at.toISOString(),
+  tenant: row.tenant,
 });
 
 /**
@@ -94,10 +101,7 @@ export class EventHub {
 
   /** Logged events after `lastId`, oldest first, for a client that resumes. */
   async since(lastId: string): Promise<InstanceEvent[]> {
-    const rows = await this.dataSource.query<EventRow[]>(
-      'SELECT id, kind, instance_id, job_id, status, occurred_at FROM events WHERE id > $1 ORDER BY id LIMIT $2',
-      [lastId, BATCH],
-    );
+    const rows = await this.dataSource.query<EventRow[]>(EVENTS_AFTER, [lastId, BATCH]);
     return rows.map(toEvent);
   }
 
@@ -168,10 +172,7 @@ export class EventHub {
 
   private async pump(): Promise<void> {
     const from = this.cursor > REORDER_WINDOW ? this.cursor - REORDER_WINDOW : 0n;
-    const rows = await this.dataSource.query<EventRow[]>(
-      'SELECT id, kind, instance_id, job_id, status, occurred_at FROM events WHERE id > $1 ORDER BY id LIMIT $2',
-      [String(from), BATCH],
-    );
+    const rows = await this.dataSource.query<EventRow[]>(EVENTS_AFTER, [String(from), BATCH]);
     if (rows.length === BATCH) this.again = true;
     const fresh = rows.filter((r) => !this.sent.has(String(r.id)));
     if (!fresh.length) return;

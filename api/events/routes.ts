@@ -28,10 +28,13 @@ export function eventRoutes(hub: EventHub, heartbeatMs: number, clients: ClientC
     res.write('retry: 3000\n\n');
 
     const sent = new Set<string>();
+    // With tenants, only the events of this request's tenant's instances (tenantScope set req.tenant).
+    const tenant = req.tenant ?? '';
     const write = (events: InstanceEvent[]) => {
-      for (const event of events) {
+      for (const { tenant: of, ...event } of events) {
         if (sent.has(event.id)) continue;
         sent.add(event.id);
+        if (tenant && of !== tenant) continue;
         res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
       }
       if (sent.size > 5000) sent.clear(); // ids already sent long ago cannot come again

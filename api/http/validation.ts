@@ -35,7 +35,8 @@ export function toDto<T extends object>(cls: ClassConstructor<T>, input: unknown
     dto = plainToInstance(cls, input, { enableImplicitConversion: false });
   } catch {
     // class-transformer walks every nested value: deep nesting exhausts its stack, and a value
-    // such as {"constructor": 1} breaks it. No field of ours takes a nested value anyway.
+    // such as {"constructor": 1} breaks it. The only nested values we take (odsInstanceContexts)
+    // are flat objects of two strings, which never break it.
     throw new ValidationError(`The ${what} has nested values this API does not accept.`);
   }
   const errors = validateSync(dto, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true });

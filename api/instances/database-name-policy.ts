@@ -17,11 +17,13 @@ export class DatabaseNamePolicy {
     ]);
   }
 
-  assertAcceptable(name: string): void {
+  /** `derived`: the name came from ODS_DATABASE_NAME_PATTERN, and the message says so. */
+  assertAcceptable(name: string, derived = false): void {
     const problems = nameRulesFor(this.engine).validate(name, this.reserved);
     if (problems.length) {
+      const subject = derived ? `databaseName (derived from the contexts: ${JSON.stringify(name)})` : 'databaseName';
       throw new ValidationError('The request body is invalid.', {
-        databaseName: problems.map((p) => `databaseName ${p}`),
+        databaseName: problems.map((p) => `${subject} ${p}`),
       });
     }
   }

@@ -1,5 +1,11 @@
 import { Transform } from 'class-transformer';
 import { IsIn, IsOptional, IsString, Length, Matches, ValidateBy, ValidateIf } from 'class-validator';
+import {
+  CONTEXT_KEY,
+  contextValueProblem,
+  MAX_CONTEXTS,
+  type OdsInstanceContext,
+} from '../../shared/instances/contexts';
 import { instanceNameProblems, normalizeInstanceName } from '../../shared/instances/instance-name';
 import { INSTANCE_STATUSES, InstanceStatus } from '../../shared/instances/status';
 import { PageQuery } from '../http/paging';
@@ -41,7 +47,78 @@ function CodePointLength(min: number, max: number) {
   });
 }
 
-export class CreateInstanceDto {
+/**
+ * One rule over an array, whose message names every offending index (`odsInstanceContexts[1].contextValue
+ * must be...`), so a client fixing its request knows which entry to fix.
+ */
+function EachEntry<T>(name: string, problemsOf: (items: T[]) => string[]) {
+  const problems = (value: unknown) => (Array.isArray(value) ? problemsOf(value as T[]) : []);
+  return ValidateBy({
+    name,
+    validator: {
+      validate: (value: unknown) => problems(value).length === 0,
+      defaultMessage: (args) => problems(args?.value).join('; '),
+    },
+  });
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+function IsArrayOfAtMost(max: number) {
+  return ValidateBy({
+    name: 'isArrayOfAtMost',
+    validator: {
+      validate: (value: unknown) => Array.isArray(value) && value.length <= max,
+      defaultMessage: (args) => `${args?.property} must be an array of at most ${max} entries`,
+    },
+  });
+}
+
+/** Each entry exactly `{ contextKey, contextValue }`, both strings: nothing else reaches the other rules. */
+const contextShapeProblems = (items: unknown[]) =>
+  items.flatMap((item, i) =>
+    isPlainObject(item) &&
+    Object.keys(item).length === 2 &&
+    typeof item.contextKey === 'string' &&
+    typeof item.contextValue === 'string'
+      ? []
+      : [`odsInstanceContexts[${i}] must be an object with exactly contextKey and contextValue, both strings`],
+  );
+
+const contextProblems = (items: OdsInstanceContext[]) => {
+  if (contextShapeProblems(items).length) return [];
+  const seen = new Map<string, number>();
+  return items.flatMap((c, i) => {
+    if (!CONTEXT_KEY.test(c.contextKey)) {
+      return [`odsInstanceContexts[${i}].contextKey must be a letter then letters or digits, at most 50 characters`];
+    }
+    const folded = c.contextKey.toLowerCase();
+    const first = seen.get(folded);
+    if (first !== undefined) {
+      return [
+        `odsInstanceContexts[${i}].contextKey repeats odsInstanceContexts[${first}].contextKey (keys are compared case-insensitively)`,
+      ];
+    }
+    seen.set(folded, i);
+    const problem = contextValueProblem(c.contextKey, c.contextValue);
+    return problem ? [`odsInstanceContexts[${i}].contextValue (${c.contextKey}) ${problem}`] : [];
+  });
+};
+
+/** EdFi_Admin ApiClients.Key values. */
+const API_CLIENT_KEY = /^[A-Za-z0-9_-]{1,50}$/;
+const apiClientKeyProblems = (items: unknown[]) =>
+  items.flatMap((key, i) => {
+    if (typeof key !== 'string' || !API_CLIENT_KEY.test(key)) {
+      return [`apiClientKeys[${i}] must be 1 to 50 characters: ASCII letters, digits, '_' and '-'`];
+    }
+    const first = items.indexOf(key);
+    return first < i ? [`apiClientKeys[${i}] repeats apiClientKeys[${first}]`] : [];
+  });
+
+/** What every create carries besides its databaseName. */
+abstract class CreateInstanceFields {
   @NormalizedName()
   @IsString()
   @CodePointLength(1, 100)
@@ -49,10 +126,50 @@ export class CreateInstanceDto {
   @NoLookAlikeTricks()
   instanceName: string;
 
+  abstract databaseName?: string;
+
+  /** The ODS/API route contexts that select this instance (dbo.OdsInstanceContexts). */
+  @IsOptional()
+  @IsArrayOfAtMost(MAX_CONTEXTS)
+  @EachEntry('contextShape', contextShapeProblems)
+  @EachEntry('contextValues', contextProblems)
+  odsInstanceContexts?: OdsInstanceContext[];
+
+  /** dbo.OdsInstances.InstanceType (nvarchar(100)). */
+  @IsOptional()
+  @IsString()
+  @CodePointLength(1, 100)
+  @Matches(PRINTABLE, { message: 'instanceType must be printable text, not blank' })
+  instanceType?: string;
+
+  /** EdFi_Admin ApiClients.Key values to link to the new instance (dbo.ApiClientOdsInstances). */
+  @IsOptional()
+  @IsArrayOfAtMost(20)
+  @EachEntry('apiClientKeys', apiClientKeyProblems)
+  apiClientKeys?: string[];
+}
+
+/** A create where the deployment derives no names: databaseName is required. */
+export class CreateInstanceDto extends CreateInstanceFields {
   /** Checked further against the engine's rules by DatabaseNamePolicy. */
   @IsString()
   @Length(1, 128)
   databaseName: string;
+}
+
+/** A create where ODS_DATABASE_NAME_PATTERN is set: a left-out databaseName is derived from the contexts. */
+export class CreateDerivedInstanceDto extends CreateInstanceFields {
+  @IsOptional()
+  @IsString()
+  @Length(1, 128)
+  databaseName?: string;
+}
+
+/** `DELETE /admin/instances/{id}?force=true`: also remove the EdFi_Admin links that would block the delete. */
+export class DeleteInstanceQuery {
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'force must be true or false' })
+  force?: 'true' | 'false';
 }
 
 // Absent means "leave as is"; null is not absent (IsOptional would let it through to a NOT NULL column).

@@ -16,6 +16,12 @@ export function instanceView(instance: InstanceEntity, detail: ErrorDetail, job?
     createdAt: instance.createdAt.toISOString(),
     updatedAt: instance.updatedAt.toISOString(),
     deletedAt: instance.deletedAt?.toISOString() ?? null,
+    // '' is the tenant of every instance in a deployment without tenants.
+    tenant: instance.tenant === '' ? null : instance.tenant,
+    instanceType: instance.instanceType,
+    odsInstanceContexts: instance.contexts ?? [],
+    odsInstanceId: instance.odsInstanceId,
+    apiClientKeys: instance.apiClientKeys ?? [],
     ...(job ? { job: { id: job.id, type: job.type, status: job.status } } : {}),
     _links: {
       self: { href: instancePath(instance.id) },

@@ -1,33 +1,38 @@
-import { Router } from 'express';
+import { type Request, Router } from 'express';
 import { ValidationError } from '../../shared/errors';
 import { errorDetail, requireAccess } from '../auth/middleware';
 import { onlyMethods } from '../http/problems';
 import { pathId, requireJsonBody, toDto } from '../http/validation';
+import type { ContextMode } from './context-mode';
 import type { DatabaseNamePolicy } from './database-name-policy';
-import { CreateInstanceDto, ListInstancesQuery, UpdateInstanceDto } from './dto';
+import { DeleteInstanceQuery, ListInstancesQuery, UpdateInstanceDto } from './dto';
 import { jobView } from '../jobs/representation';
 import { instancePath } from '../http/resources';
 import { instanceView } from './representation';
 import type { InstanceService } from './service';
 
-export function instanceRoutes(service: InstanceService, names: DatabaseNamePolicy): Router {
+/** Every route here runs behind tenantScope, which sets `req.tenant`. */
+export function instanceRoutes(service: InstanceService, names: DatabaseNamePolicy, mode: ContextMode): Router {
   const router = Router();
-  const caller = (req: { principal?: { clientId: string }; requestId: string; clientRequestId?: string }) => ({
+  const caller = (req: Request) => ({
     clientId: req.principal!.clientId,
     requestId: req.requestId,
     clientRequestId: req.clientRequestId,
+    tenant: req.tenant!,
   });
 
   router.get('/admin/instances', requireAccess('read'), async (req, res) => {
     const query = toDto(ListInstancesQuery, { ...req.query }, 'query string');
-    const { items, total } = await service.list(query);
+    const { items, total } = await service.list(query, req.tenant!);
     res.set('Total-Count', String(total)).json(items.map((i) => instanceView(i, errorDetail(req))));
   });
 
   router.post('/admin/instances', requireAccess('write'), requireJsonBody(), async (req, res) => {
-    const dto = toDto(CreateInstanceDto, req.body);
-    names.assertAcceptable(dto.databaseName);
-    const { instance, job } = await service.create(dto, caller(req));
+    const dto = toDto(mode.createDto, req.body);
+    mode.assertKeys(dto.odsInstanceContexts);
+    const { name, derived } = mode.databaseNameFor(dto);
+    names.assertAcceptable(name, derived);
+    const { instance, job } = await service.create(Object.assign(dto, { databaseName: name }), caller(req));
     res
       .status(201)
       .location(instancePath(instance.id))
@@ -35,7 +40,7 @@ export function instanceRoutes(service: InstanceService, names: DatabaseNamePoli
   });
 
   router.get('/admin/instances/:id', requireAccess('read'), async (req, res) => {
-    const { instance, job } = await service.get(pathId(req));
+    const { instance, job } = await service.get(pathId(req), req.tenant!);
     res.json(instanceView(instance, errorDetail(req), job));
   });
 
@@ -50,7 +55,8 @@ export function instanceRoutes(service: InstanceService, names: DatabaseNamePoli
   });
 
   router.delete('/admin/instances/:id', requireAccess('write'), async (req, res) => {
-    const { instance, job } = await service.delete(pathId(req), caller(req));
+    const query = toDto(DeleteInstanceQuery, { ...req.query }, 'query string');
+    const { instance, job } = await service.delete(pathId(req), caller(req), query.force === 'true');
     res.json(instanceView(instance, errorDetail(req), job));
   });
 
@@ -60,7 +66,7 @@ export function instanceRoutes(service: InstanceService, names: DatabaseNamePoli
   });
 
   router.get('/admin/instances/:id/jobs', requireAccess('read'), async (req, res) => {
-    res.json((await service.jobsOf(pathId(req))).map((j) => jobView(j, errorDetail(req))));
+    res.json((await service.jobsOf(pathId(req), req.tenant!)).map((j) => jobView(j, errorDetail(req))));
   });
 
   router.all('/admin/instances', onlyMethods('GET', 'POST'));

@@ -6,6 +6,7 @@ import { isSerializationFailure, violatedUniqueConstraint } from '../../shared/d
 import { DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { type EngineName, nameKey } from '../../shared/database-names';
 import { ConflictError, NotFoundError, TooManyRequestsError } from '../../shared/errors';
+import { contextSetKey, describeContexts, type OdsInstanceContext } from '../../shared/instances/contexts';
 import { instanceNameKey } from '../../shared/instances/instance-name';
 import {
   canRequest,
@@ -27,6 +28,8 @@ export interface Caller {
   clientId: string;
   requestId: string;
   clientRequestId?: string;
+  /** The tenant the request acts in ('' without tenants): it sees and changes only that tenant's instances. */
+  tenant: string;
 }
 
 export interface InstanceWithJob {
@@ -36,10 +39,15 @@ export interface InstanceWithJob {
 }
 
 /** Unique-index violations are how the admin database says "conflict"; name which one. */
-function conflictFrom(err: unknown): ConflictError | undefined {
+function conflictFrom(err: unknown, contexts?: readonly OdsInstanceContext[] | null): ConflictError | undefined {
   switch (violatedUniqueConstraint(err)) {
     case CONSTRAINTS.activeInstanceName:
       return new ConflictError('An instance with this instanceName already exists.');
+    case CONSTRAINTS.contextSet:
+      return new ConflictError(
+        `Another instance of this tenant already has the contexts ${describeContexts(contexts ?? [])} ` +
+          '(compared case-insensitively); the ODS/API could not tell them apart.',
+      );
     case CONSTRAINTS.databaseNameClaim:
       return new ConflictError('This databaseName is already in use by another instance.');
     case CONSTRAINTS.oneUnfinishedJob:
@@ -69,8 +77,10 @@ export class InstanceService {
     private readonly options: InstanceServiceOptions,
   ) {}
 
+  /** `dto.databaseName` is the name to create: given, or derived by ContextMode. */
   async create(dto: CreateInstanceDto, caller: Caller): Promise<InstanceWithJob> {
     const now = new Date();
+    const contexts = dto.odsInstanceContexts ?? [];
     const instance: InstanceEntity = Object.assign(new InstanceEntity(), {
       id: randomUUID(),
       instanceName: dto.instanceName,
@@ -84,13 +94,19 @@ export class InstanceService {
       createdAt: now,
       updatedAt: now,
       deletedAt: null,
+      tenant: caller.tenant,
+      instanceType: dto.instanceType ?? null,
+      contexts: contexts.map((c) => ({ contextKey: c.contextKey, contextValue: c.contextValue })),
+      contextSetKey: contextSetKey(contexts),
+      odsInstanceId: null,
+      apiClientKeys: dto.apiClientKeys ?? [],
     });
     const job = await this.inTransaction(async (m) => {
       await this.assertWithinQuota(m, caller);
       await m.insert(InstanceEntity, instance);
       await this.claim(m, instance.id, dto.databaseName);
       return this.addJob(m, instance, 'create', caller, { target: dto.databaseName });
-    });
+    }, contexts);
     await this.dispatch(job);
     return { instance, job };
   }
@@ -98,7 +114,7 @@ export class InstanceService {
   async update(id: string, dto: UpdateInstanceDto, caller: Caller): Promise<InstanceWithJob> {
     let started: JobEntity | null = null;
     const result = await this.inTransaction(async (m) => {
-      const instance = await this.lockForChange(m, id);
+      const instance = await this.lockForChange(m, id, caller.tenant);
       let job: JobEntity | null = null;
       const changes: Record<string, unknown> = {};
       if (dto.instanceName !== undefined && dto.instanceName !== instance.instanceName) {
@@ -147,12 +163,13 @@ export class InstanceService {
     return result;
   }
 
-  async delete(id: string, caller: Caller): Promise<InstanceWithJob> {
+  /** `force`: the worker may also remove the EdFi_Admin links (client links, derivatives) that would block it. */
+  async delete(id: string, caller: Caller, force = false): Promise<InstanceWithJob> {
     const result = await this.inTransaction(async (m) => {
-      const instance = await this.lockForChange(m, id);
+      const instance = await this.lockForChange(m, id, caller.tenant);
       this.assertRequestable('delete', instance.status);
       await this.assertWithinQuota(m, caller);
-      const job = await this.addJob(m, instance, 'delete', caller, { source: instance.databaseName });
+      const job = await this.addJob(m, instance, 'delete', caller, { source: instance.databaseName }, undefined, force);
       instance.status = phasesOf('delete').pending;
       instance.updatedAt = new Date();
       await m.update(InstanceEntity, { id }, { status: instance.status, updatedAt: instance.updatedAt });
@@ -169,7 +186,7 @@ export class InstanceService {
    */
   async retry(id: string, caller: Caller): Promise<InstanceWithJob> {
     const result = await this.inTransaction(async (m) => {
-      const instance = await this.lockForChange(m, id);
+      const instance = await this.lockForChange(m, id, caller.tenant);
       const op = failedOperation(instance.status);
       if (!op) {
         throw new ConflictError(
@@ -195,10 +212,16 @@ export class InstanceService {
         ...(failed.targetDatabaseName ? { target: failed.targetDatabaseName } : {}),
       };
       // The status the failed job started from decides what it may touch (a delete after a failed create).
-      const job = await this.addJob(m, instance, op, caller, names, {
-        priorStatus: failed.priorStatus,
-        retryOf: failed.id,
-      });
+      // A forced delete is retried forced: the retry is the same request again.
+      const job = await this.addJob(
+        m,
+        instance,
+        op,
+        caller,
+        names,
+        { priorStatus: failed.priorStatus, retryOf: failed.id },
+        failed.force,
+      );
       instance.status = phasesOf(op).pending;
       instance.updatedAt = new Date();
       await m.update(InstanceEntity, { id }, { status: instance.status, updatedAt: instance.updatedAt });
@@ -208,14 +231,18 @@ export class InstanceService {
     return result;
   }
 
-  async get(id: string): Promise<InstanceWithJob> {
-    const instance = isUuid(id) ? await this.dataSource.getRepository(InstanceEntity).findOneBy({ id }) : null;
+  /** Another tenant's instance is not found, as if it did not exist. */
+  async get(id: string, tenant: string): Promise<InstanceWithJob> {
+    const instance = isUuid(id) ? await this.dataSource.getRepository(InstanceEntity).findOneBy({ id, tenant }) : null;
     if (!instance) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
     return { instance, job: await this.latestJob(this.dataSource.manager, id) };
   }
 
-  async list(query: ListInstancesQuery): Promise<{ items: InstanceEntity[]; total: number }> {
-    const qb = this.dataSource.getRepository(InstanceEntity).createQueryBuilder('i');
+  async list(query: ListInstancesQuery, tenant: string): Promise<{ items: InstanceEntity[]; total: number }> {
+    const qb = this.dataSource
+      .getRepository(InstanceEntity)
+      .createQueryBuilder('i')
+      .where('i.tenant = :tenant', { tenant });
     if (query.status) qb.andWhere('i.status = :status', { status: query.status });
     else if (query.includeDeleted !== 'true') qb.andWhere('i.status <> :removed', { removed: REMOVED_STATUS });
     if (query.instanceName) {
@@ -232,8 +259,8 @@ export class InstanceService {
     return { items, total };
   }
 
-  async jobsOf(id: string): Promise<JobEntity[]> {
-    const exists = isUuid(id) && (await this.dataSource.getRepository(InstanceEntity).existsBy({ id }));
+  async jobsOf(id: string, tenant: string): Promise<JobEntity[]> {
+    const exists = isUuid(id) && (await this.dataSource.getRepository(InstanceEntity).existsBy({ id, tenant }));
     if (!exists) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
     return this.dataSource.getRepository(JobEntity).find({ where: { instanceId: id }, order: { createdAt: 'DESC' } });
   }
@@ -242,12 +269,15 @@ export class InstanceService {
    * One transaction; run again when it lost a deadlock or serialization race to a concurrent
    * request (a create and a rename taking the same names in opposite order), then 409.
    */
-  private async inTransaction<T>(work: (m: EntityManager) => Promise<T>): Promise<T> {
+  private async inTransaction<T>(
+    work: (m: EntityManager) => Promise<T>,
+    contexts?: readonly OdsInstanceContext[],
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.dataSource.transaction(work);
       } catch (err) {
-        if (!isSerializationFailure(err)) throw conflictFrom(err) ?? err;
+        if (!isSerializationFailure(err)) throw conflictFrom(err, contexts) ?? err;
         if (attempt >= RACE_ATTEMPTS) {
           throw new ConflictError(
             'This request collided with a concurrent change of the same instance or names; send it again.',
@@ -277,13 +307,14 @@ export class InstanceService {
   }
 
   /** Row lock: two requests on one instance are serialised, the second sees the first's job. */
-  private async lockForChange(m: EntityManager, id: string): Promise<InstanceEntity> {
+  private async lockForChange(m: EntityManager, id: string, tenant: string): Promise<InstanceEntity> {
     const instance = isUuid(id)
       ? await m
           .getRepository(InstanceEntity)
           .createQueryBuilder('i')
           .setLock('pessimistic_write')
           .where('i.id = :id', { id })
+          .andWhere('i.tenant = :tenant', { tenant })
           .getOne()
       : null;
     if (!instance) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
@@ -311,6 +342,7 @@ export class InstanceService {
     caller: Caller,
     names: { source?: string; target?: string },
     retry?: { priorStatus: InstanceStatus | null; retryOf: string },
+    force = false,
   ): Promise<JobEntity> {
     const now = new Date();
     const job: JobEntity = Object.assign(new JobEntity(), {
@@ -330,6 +362,7 @@ export class InstanceService {
       updatedAt: now,
       startedAt: null,
       finishedAt: null,
+      force,
     });
     await m.insert(JobEntity, job);
     await recordAudit(m, {
@@ -340,7 +373,13 @@ export class InstanceService {
       jobId: job.id,
       requestId: caller.requestId,
       clientRequestId: caller.clientRequestId,
-      details: { ...names, instanceName: instance.instanceName, ...(retry ? { retryOf: retry.retryOf } : {}) },
+      details: {
+        ...names,
+        instanceName: instance.instanceName,
+        ...(instance.tenant ? { tenant: instance.tenant } : {}),
+        ...(retry ? { retryOf: retry.retryOf } : {}),
+        ...(force ? { force } : {}),
+      },
     });
     return job;
   }

@@ -25,6 +25,8 @@ export interface JobView {
   /** What the job found worth saying without failing; empty for most jobs. */
   warnings: string[];
   requestId: string | null;
+  /** A delete that may remove the EdFi_Admin links that would block it (`?force=true`). */
+  force: boolean;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -43,6 +45,7 @@ export function jobView(job: JobEntity, detail: ErrorDetail): JobView {
     error: visibleError(job.error, job.type, detail),
     warnings: job.warnings ?? [],
     requestId: job.requestId,
+    force: job.force,
     createdAt: job.createdAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,
     finishedAt: job.finishedAt?.toISOString() ?? null,

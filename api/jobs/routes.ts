@@ -9,25 +9,32 @@ import { isUuid } from '../http/resources';
 import { ListJobsQuery } from './dto';
 import { jobView } from './representation';
 
+/** Every route here runs behind tenantScope: a request sees only the jobs of its tenant's instances. */
 export function jobRoutes(dataSource: DataSource): Router {
   const router = Router();
   const jobs = dataSource.getRepository(JobEntity);
+  const ofTenant = (tenant: string) =>
+    jobs
+      .createQueryBuilder('j')
+      .where('j.instance_id IN (SELECT i.id FROM instances i WHERE i.tenant = :tenant)', { tenant });
 
   // Every instance's jobs, newest first: where an operator looks for trouble (`?status=failed`).
   router.get('/admin/jobs', requireAccess('read'), async (req, res) => {
     const query = toDto(ListJobsQuery, { ...req.query }, 'query string');
-    const [items, total] = await jobs.findAndCount({
-      where: query.status ? { status: query.status } : {},
-      order: { createdAt: 'DESC', id: 'DESC' },
-      skip: query.offset,
-      take: query.limit,
-    });
+    const qb = ofTenant(req.tenant!);
+    if (query.status) qb.andWhere('j.status = :status', { status: query.status });
+    const [items, total] = await qb
+      .orderBy('j.created_at', 'DESC')
+      .addOrderBy('j.id', 'DESC')
+      .skip(query.offset)
+      .take(query.limit)
+      .getManyAndCount();
     res.set('Total-Count', String(total)).json(items.map((j) => jobView(j, errorDetail(req))));
   });
 
   router.get('/admin/jobs/:id', requireAccess('read'), async (req, res) => {
     const id = pathId(req);
-    const job = isUuid(id) ? await jobs.findOneBy({ id }) : null;
+    const job = isUuid(id) ? await ofTenant(req.tenant!).andWhere('j.id = :id', { id }).getOne() : null;
     if (!job) throw new NotFoundError(`No job with id ${id.slice(0, 64)}.`);
     res.json(jobView(job, errorDetail(req)));
   });

@@ -21,7 +21,7 @@ const ALLOW = { Allow: { required: true, schema: { type: 'string' } } };
 /** The refusals every authenticated route can give. */
 const AUTHENTICATED = {
   '401': problem('No token, or an invalid, expired or revoked one (WWW-Authenticate says which).'),
-  '403': problem('The token lacks the scope this route needs.'),
+  '403': problem('The token lacks the scope this route needs, or its client may not act in the tenant named.'),
   '405': problem('A method this route does not take.', ALLOW),
   '503': problem('The admin database is unreachable or refusing connections.', RETRY_AFTER),
 };
@@ -35,6 +35,28 @@ const BODY = {
   '415': problem('A body that is not JSON.'),
 };
 const idParameter = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+/** The instance and job routes act in one tenant (api/tenants/scope.ts). */
+const tenantParameter = {
+  name: 'tenant',
+  in: 'header',
+  required: false,
+  description:
+    'The tenant to act in: required when the deployment has tenants (TENANTS; GET /admin/settings lists them), refused when it has none.',
+  schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
+};
+/** The refusals of the tenant header: its own 400s; a tenant the client may not use is a 403 (in AUTHENTICATED). */
+const TENANTED = {
+  '400': problem('A missing, unexpected or unknown tenant header (errors.tenant), or an invalid query or body.'),
+};
+const contextSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['contextKey', 'contextValue'],
+  properties: {
+    contextKey: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9]{0,49}$' },
+    contextValue: { type: 'string', minLength: 1, maxLength: 50 },
+  },
+};
 const json = (schema: unknown, description: string, headers: Record<string, unknown> = {}) => ({
   description,
   headers,
@@ -82,6 +104,11 @@ export const OPENAPI_DOCUMENT = {
           'createdAt',
           'updatedAt',
           'deletedAt',
+          'tenant',
+          'instanceType',
+          'odsInstanceContexts',
+          'odsInstanceId',
+          'apiClientKeys',
           '_links',
         ],
         properties: {
@@ -95,6 +122,15 @@ export const OPENAPI_DOCUMENT = {
           createdAt: dateTime,
           updatedAt: dateTime,
           deletedAt: nullable(dateTime),
+          tenant: { ...nullable({ type: 'string' }), description: 'null in a deployment without tenants.' },
+          instanceType: nullable({ type: 'string' }),
+          odsInstanceContexts: { type: 'array', maxItems: 5, items: contextSchema },
+          odsInstanceId: {
+            ...nullable({ type: 'integer' }),
+            description:
+              "dbo.OdsInstances.OdsInstanceId, once the worker registered the instance in the tenant's EdFi_Admin.",
+          },
+          apiClientKeys: { type: 'array', items: { type: 'string' } },
           job: {
             type: 'object',
             required: ['id', 'type', 'status'],
@@ -114,7 +150,18 @@ export const OPENAPI_DOCUMENT = {
       Job: {
         type: 'object',
         additionalProperties: false,
-        required: ['id', 'instanceId', 'type', 'status', 'attempts', 'error', 'warnings', 'createdAt', '_links'],
+        required: [
+          'id',
+          'instanceId',
+          'type',
+          'status',
+          'attempts',
+          'error',
+          'warnings',
+          'force',
+          'createdAt',
+          '_links',
+        ],
         properties: {
           id: { type: 'string', format: 'uuid' },
           instanceId: { type: 'string', format: 'uuid' },
@@ -126,6 +173,7 @@ export const OPENAPI_DOCUMENT = {
           error: nullable({ type: 'string' }),
           warnings: { type: 'array', items: { type: 'string' } },
           requestId: nullable({ type: 'string' }),
+          force: { type: 'boolean' },
           createdAt: dateTime,
           startedAt: nullable(dateTime),
           finishedAt: nullable(dateTime),
@@ -167,8 +215,40 @@ export const OPENAPI_DOCUMENT = {
       CreateInstance: {
         type: 'object',
         additionalProperties: false,
-        required: ['instanceName', 'databaseName'],
-        properties: { instanceName: { type: 'string' }, databaseName: { type: 'string' } },
+        required: ['instanceName'],
+        properties: {
+          instanceName: { type: 'string' },
+          databaseName: {
+            type: 'string',
+            description:
+              'Required unless the deployment derives names (ODS_DATABASE_NAME_PATTERN, shown by GET /admin/settings); then a left-out name is derived from the contexts.',
+          },
+          odsInstanceContexts: {
+            type: 'array',
+            maxItems: 5,
+            items: contextSchema,
+            description:
+              'ODS/API route contexts (keys unique case-insensitively). schoolYearFromRoute: 2000-2099; keys ending in IdFromRoute: 1-10 digits, no leading zero; others: letters, digits, _ and -. Where ODS_CONTEXT_KEYS is set, exactly those keys. Two live instances of a tenant may not carry the same set (409).',
+          },
+          instanceType: { type: 'string', minLength: 1, maxLength: 100 },
+          apiClientKeys: {
+            type: 'array',
+            maxItems: 20,
+            uniqueItems: true,
+            items: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,50}$' },
+            description: 'EdFi_Admin ApiClients.Key values to link to the new instance.',
+          },
+        },
+      },
+      Settings: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['contextKeys', 'databaseNamePattern', 'tenants'],
+        properties: {
+          contextKeys: { type: 'array', items: { type: 'string' } },
+          databaseNamePattern: nullable({ type: 'string' }),
+          tenants: { type: 'array', items: { type: 'string' } },
+        },
       },
       UpdateInstance: {
         type: 'object',
@@ -194,6 +274,7 @@ export const OPENAPI_DOCUMENT = {
       },
     },
     '/admin/instances': {
+      parameters: [tenantParameter],
       get: {
         summary: 'List instances, oldest first (order=desc: newest first)',
         security: bearer,
@@ -207,7 +288,7 @@ export const OPENAPI_DOCUMENT = {
           '200': json({ type: 'array', items: ref('Instance') }, 'A page of instances.', {
             'Total-Count': { required: true, schema: { type: 'string', pattern: '^\\d+$' } },
           }),
-          '400': problem('Invalid query (errors by field).'),
+          ...TENANTED,
           ...AUTHENTICATED,
         },
       },
@@ -220,19 +301,21 @@ export const OPENAPI_DOCUMENT = {
             Location: { required: true, schema: { type: 'string' } },
           }),
           ...BODY,
+          ...TENANTED,
           ...AUTHENTICATED,
           ...WRITE,
         },
       },
     },
     '/admin/instances/{id}': {
-      parameters: [idParameter],
+      parameters: [idParameter, tenantParameter],
       get: {
         summary: 'One instance, with its latest job',
         security: bearer,
         responses: {
           '200': json(ref('Instance'), 'The instance.'),
-          '404': problem('No such instance.'),
+          '404': problem('No such instance (in this tenant).'),
+          ...TENANTED,
           ...AUTHENTICATED,
         },
       },
@@ -242,8 +325,9 @@ export const OPENAPI_DOCUMENT = {
         requestBody: { required: true, content: { 'application/json': { schema: ref('UpdateInstance') } } },
         responses: {
           '200': json(ref('Instance'), 'The instance, PendingRename when its database is renamed.'),
-          '404': problem('No such instance.'),
+          '404': problem('No such instance (in this tenant).'),
           ...BODY,
+          ...TENANTED,
           ...AUTHENTICATED,
           ...WRITE,
         },
@@ -251,42 +335,56 @@ export const OPENAPI_DOCUMENT = {
       delete: {
         summary: 'Delete the instance and drop its database (queues a delete)',
         security: bearer,
+        parameters: [
+          {
+            name: 'force',
+            in: 'query',
+            required: false,
+            description:
+              'true: the delete also removes the EdFi_Admin links (ApiClientOdsInstances, OdsInstanceDerivatives) that would otherwise block it, audited. false or absent: it is refused while they exist. Anything else: 400.',
+            schema: { enum: ['true', 'false'] },
+          },
+        ],
         responses: {
-          '200': json(ref('Instance'), 'PendingDelete, with its job.'),
-          '404': problem('No such instance.'),
+          '200': json(ref('Instance'), 'PendingDelete, with its job (job.force in GET /admin/jobs/{id}).'),
+          '404': problem('No such instance (in this tenant).'),
+          ...TENANTED,
           ...AUTHENTICATED,
           ...WRITE,
         },
       },
     },
     '/admin/instances/{id}/retry': {
-      parameters: [idParameter],
+      parameters: [idParameter, tenantParameter],
       post: {
         summary: 'Run again the operation that left the instance *Failed',
         security: bearer,
         responses: {
           '200': json(ref('Instance'), 'Pending again, with the new job.'),
-          '404': problem('No such instance.'),
+          '404': problem('No such instance (in this tenant).'),
+          ...TENANTED,
           ...AUTHENTICATED,
           ...WRITE,
         },
       },
     },
     '/admin/instances/{id}/jobs': {
-      parameters: [idParameter],
+      parameters: [idParameter, tenantParameter],
       get: {
         summary: "The instance's jobs, newest first",
         security: bearer,
         responses: {
           '200': json({ type: 'array', items: ref('Job') }, 'Jobs.'),
-          '404': problem('No such instance.'),
+          '404': problem('No such instance (in this tenant).'),
+          ...TENANTED,
           ...AUTHENTICATED,
         },
       },
     },
     '/admin/jobs': {
+      parameters: [tenantParameter],
       get: {
-        summary: "Every instance's jobs, newest first",
+        summary: "Every instance's jobs (of this tenant), newest first",
         security: bearer,
         parameters: ['offset', 'limit', 'status'].map((name) => ({
           name,
@@ -298,26 +396,44 @@ export const OPENAPI_DOCUMENT = {
           '200': json({ type: 'array', items: ref('Job') }, 'A page of jobs.', {
             'Total-Count': { required: true, schema: { type: 'string', pattern: '^\\d+$' } },
           }),
-          '400': problem('Invalid query (errors by field).'),
+          ...TENANTED,
           ...AUTHENTICATED,
         },
       },
     },
     '/admin/jobs/{id}': {
-      parameters: [idParameter],
+      parameters: [idParameter, tenantParameter],
       get: {
         summary: 'One job',
         security: bearer,
-        responses: { '200': json(ref('Job'), 'The job.'), '404': problem('No such job.'), ...AUTHENTICATED },
+        responses: {
+          '200': json(ref('Job'), 'The job.'),
+          '404': problem('No such job (of an instance of this tenant).'),
+          ...TENANTED,
+          ...AUTHENTICATED,
+        },
+      },
+    },
+    '/admin/settings': {
+      get: {
+        summary:
+          "The deployment's mode for a create form: context keys each instance carries, the databaseName pattern (null: databaseName required), the tenants this client may act in",
+        security: bearer,
+        responses: { '200': json(ref('Settings'), 'The settings.'), ...AUTHENTICATED },
       },
     },
     '/admin/events': {
       get: {
-        summary: 'Instance and job changes as server-sent events (Last-Event-ID resumes)',
+        summary:
+          "Instance and job changes as server-sent events (Last-Event-ID resumes); with tenants, only the tenant header's tenant's instances",
         security: bearer,
-        parameters: [{ name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } }],
+        parameters: [
+          { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' } },
+          tenantParameter,
+        ],
         responses: {
           '200': { description: 'An event stream.', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          ...TENANTED,
           ...AUTHENTICATED,
         },
       },

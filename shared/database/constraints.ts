@@ -7,4 +7,6 @@ export const CONSTRAINTS = {
   databaseNameClaim: 'pk_database_name_claims',
   oneUnfinishedJob: 'uq_jobs_one_unfinished_per_instance',
   clientId: 'uq_api_clients_client_id',
+  /** Two live instances of one tenant may not carry the same contexts: the ODS/API could not tell them apart. */
+  contextSet: 'ux_instances_context_set',
 } as const;

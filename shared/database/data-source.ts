@@ -15,6 +15,7 @@ import { InstanceNameKey1764170000000 } from './migrations/postgres/176417000000
 import { Events1764180000000 } from './migrations/postgres/1764180000000-Events';
 import { JobsList1764190000000 } from './migrations/postgres/1764190000000-JobsList';
 import { EdFiRegistration1764200000000 } from './migrations/postgres/1764200000000-EdFiRegistration';
+import { TenantInstanceNames1764205000000 } from './migrations/postgres/1764205000000-TenantInstanceNames';
 
 const POSTGRES_MIGRATIONS = [
   Initial1764061200000,
@@ -24,6 +25,7 @@ const POSTGRES_MIGRATIONS = [
   Events1764180000000,
   JobsList1764190000000,
   EdFiRegistration1764200000000,
+  TenantInstanceNames1764205000000,
 ];
 
 /** Connection settings shared by the TypeORM pool and the worker's lock sessions. */

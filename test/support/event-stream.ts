@@ -19,9 +19,14 @@ export class EventStream {
   private readonly abort = new AbortController();
   private buffer = '';
 
-  static async open(baseUrl: string, token: string | null, lastEventId?: string): Promise<EventStream> {
+  static async open(
+    baseUrl: string,
+    token: string | null,
+    lastEventId?: string,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<EventStream> {
     const stream = new EventStream();
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...extraHeaders };
     if (token) headers.authorization = `Bearer ${token}`;
     if (lastEventId) headers['last-event-id'] = lastEventId;
     const response = await fetch(`${baseUrl}/admin/events`, { headers, signal: stream.abort.signal });

@@ -344,3 +344,74 @@ describe('TOKEN_HASH_CONCURRENCY', () => {
     expect(loadApiConfig({ TOKEN_HASH_CONCURRENCY: '4', UV_THREADPOOL_SIZE: '8' }).tokens.hashConcurrency).to.equal(4);
   });
 });
+
+describe('modes and tenants', () => {
+  it('has no context keys, no pattern and no tenants by default: databaseName is required, as before', () => {
+    const c = loadApiConfig({});
+    expect(c.contexts).to.deep.equal({ keys: [], databaseNamePattern: null });
+    expect(c.tenants).to.deep.equal([]);
+  });
+
+  it('derives the default pattern from the keys, in their order (year-specific, district-and-year)', () => {
+    expect(loadApiConfig({ ODS_CONTEXT_KEYS: 'schoolYearFromRoute' }).contexts).to.deep.equal({
+      keys: ['schoolYearFromRoute'],
+      databaseNamePattern: 'EdFi_Ods_{schoolYearFromRoute}',
+    });
+    expect(loadApiConfig({ ODS_CONTEXT_KEYS: ' districtIdFromRoute , schoolYearFromRoute ' }).contexts).to.deep.equal({
+      keys: ['districtIdFromRoute', 'schoolYearFromRoute'],
+      databaseNamePattern: 'EdFi_Ods_{districtIdFromRoute}_{schoolYearFromRoute}',
+    });
+  });
+
+  it('takes a pattern of its own', () => {
+    const c = loadApiConfig({
+      ODS_CONTEXT_KEYS: 'districtIdFromRoute,schoolYearFromRoute',
+      ODS_DATABASE_NAME_PATTERN: 'Ods_{schoolYearFromRoute}_d{districtIdFromRoute}',
+    });
+    expect(c.contexts.databaseNamePattern).to.equal('Ods_{schoolYearFromRoute}_d{districtIdFromRoute}');
+  });
+
+  it('refuses at start-up a pattern with a placeholder that is not a context key', () => {
+    const err = configurationErrorOf(() =>
+      loadApiConfig({
+        ODS_CONTEXT_KEYS: 'schoolYearFromRoute',
+        ODS_DATABASE_NAME_PATTERN: 'EdFi_Ods_{districtIdFromRoute}',
+      }),
+    );
+    expect(err.message).to.match(/\{districtIdFromRoute\}, not among ODS_CONTEXT_KEYS/);
+    expect(() => loadApiConfig({ ODS_DATABASE_NAME_PATTERN: 'EdFi_Ods_{schoolYearFromRoute}' })).to.throw(
+      /not among ODS_CONTEXT_KEYS \(unset\)/,
+    );
+  });
+
+  it('refuses at start-up a pattern that can produce an over-long or invalid name for the engine', () => {
+    expect(() =>
+      loadApiConfig({
+        ODS_CONTEXT_KEYS: 'districtIdFromRoute,schoolYearFromRoute',
+        ODS_DATABASE_NAME_PATTERN: `EdFi_Ods_${'x'.repeat(40)}_{districtIdFromRoute}_{schoolYearFromRoute}`,
+      }),
+    ).to.throw(/at most 63 bytes on PostgreSQL/);
+    expect(() =>
+      loadApiConfig({ ODS_CONTEXT_KEYS: 'schoolYearFromRoute', ODS_DATABASE_NAME_PATTERN: '{schoolYearFromRoute}' }),
+    ).to.throw(/must start with a letter/);
+    // The default pattern for a free-form key can hold '-' and 50 characters.
+    expect(() => loadApiConfig({ ODS_CONTEXT_KEYS: 'campusFromRoute' })).to.throw(
+      /ODS_DATABASE_NAME_PATTERN can produce/,
+    );
+  });
+
+  it('refuses bad or repeated context keys', () => {
+    expect(() => loadApiConfig({ ODS_CONTEXT_KEYS: 'school year' })).to.throw(
+      /ODS_CONTEXT_KEYS: school year not valid/,
+    );
+    expect(() => loadApiConfig({ ODS_CONTEXT_KEYS: 'schoolYearFromRoute,SchoolYearFromRoute' })).to.throw(/twice/);
+    expect(() => loadApiConfig({ ODS_CONTEXT_KEYS: 'a1,a2,a3,a4,a5,a6' })).to.throw(/more than 5/);
+  });
+
+  it('reads TENANTS with the shared parser, for the API and the worker', () => {
+    expect(loadApiConfig({ TENANTS: 'district-a, district-b' }).tenants).to.deep.equal(['district-a', 'district-b']);
+    expect(loadWorkerConfig({ TENANTS: 'district-a' }).tenants).to.deep.equal(['district-a']);
+    expect(() => loadApiConfig({ TENANTS: "a,B'; DROP TABLE instances;--" })).to.throw(/TENANTS: .* not valid/);
+    expect(() => loadApiConfig({ TENANTS: 'a,a' })).to.throw(/twice/);
+  });
+});

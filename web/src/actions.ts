@@ -1,6 +1,7 @@
 import { api, describeError, type Instance } from './api.js';
 import { type Field, field, formAlert, openDialog, showProblem } from './components.js';
 import { announce, h } from './dom.js';
+import { settings } from './settings.js';
 
 type Done = (instance: Instance) => void;
 
@@ -55,28 +56,55 @@ function formDialog(options: {
 
 /** The create, rename, delete and retry actions; `done` is told when the API accepted the request. */
 export function createInstance(done: Done): void {
-  const f = {
-    instanceName: field('create', 'instanceName', 'Instance name', {
-      hint: 'Shown to people, e.g. "Grand Bend ISD 2026".',
-    }),
-    databaseName: field('create', 'databaseName', 'Database name', {
-      hint: 'The new ODS database, e.g. EdFi_Ods_2026. It is copied from the template.',
-    }),
-  };
-  formDialog({
-    title: 'New instance',
-    content: [f.instanceName.row, f.databaseName.row],
-    fields: f,
-    submitLabel: 'Create instance',
-    submit: async () =>
-      (
-        await api<Instance>('POST', '/admin/instances', {
-          instanceName: f.instanceName.input.value,
-          databaseName: f.databaseName.input.value,
-        })
-      ).body,
-    done,
-    announce: (i) => `Creating ${i.instanceName}: ${i.status}.`,
+  void settings().then(({ contextKeys, databaseNamePattern }) => {
+    // One field per context key of the deployment's mode (ODS_CONTEXT_KEYS), labelled by the key.
+    const contexts = contextKeys.map((key) =>
+      field('create', `context-${key}`, key, {
+        hint: key.toLowerCase() === 'schoolyearfromroute' ? 'Four digits, e.g. 2026.' : undefined,
+      }),
+    );
+    const f: Record<string, Field> = {
+      instanceName: field('create', 'instanceName', 'Instance name', {
+        hint: 'Shown to people, e.g. "Grand Bend ISD 2026".',
+      }),
+      databaseName: field(
+        'create',
+        'databaseName',
+        databaseNamePattern ? 'Database name (optional)' : 'Database name',
+        {
+          hint: databaseNamePattern
+            ? `Left empty, it is made from the fields above: ${databaseNamePattern}.`
+            : 'The new ODS database, e.g. EdFi_Ods_2026. It is copied from the template.',
+        },
+      ),
+    };
+    // The API names context problems under odsInstanceContexts: show them by the first context field.
+    if (contexts[0]) f.odsInstanceContexts = contexts[0];
+    formDialog({
+      title: 'New instance',
+      content: [f.instanceName!.row, ...contexts.map((c) => c.row), f.databaseName!.row],
+      fields: f,
+      submitLabel: 'Create instance',
+      submit: async () => {
+        const databaseName = f.databaseName!.input.value;
+        return (
+          await api<Instance>('POST', '/admin/instances', {
+            instanceName: f.instanceName!.input.value,
+            ...(databaseName || !databaseNamePattern ? { databaseName } : {}),
+            ...(contexts.length
+              ? {
+                  odsInstanceContexts: contextKeys.map((contextKey, i) => ({
+                    contextKey,
+                    contextValue: contexts[i]!.input.value,
+                  })),
+                }
+              : {}),
+          })
+        ).body;
+      },
+      done,
+      announce: (i) => `Creating ${i.instanceName}: ${i.status}.`,
+    });
   });
 }
 

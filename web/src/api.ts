@@ -1,4 +1,5 @@
 import { clearSession, isExpired, loadSession, type Session } from './session.js';
+import { currentTenant, isTenantScoped } from './tenant.js';
 
 /** RFC 9457 problem details, as every API error is sent. */
 export interface Problem {
@@ -48,10 +49,12 @@ export async function currentSession(): Promise<Session> {
 export async function api<T>(method: string, path: string, body?: unknown): Promise<ApiResponse<T>> {
   for (let attempt = 0; ; attempt++) {
     const session = await currentSession();
+    const tenant = isTenantScoped(path) ? currentTenant() : null;
     const response = await fetch(path, {
       method,
       headers: {
         Authorization: `Bearer ${session.accessToken}`,
+        ...(tenant ? { tenant } : {}),
         Accept: 'application/json, application/problem+json',
         ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
       },
@@ -101,6 +104,11 @@ export interface Instance {
   createdAt: string;
   updatedAt: string;
   deletedAt: string | null;
+  tenant: string | null;
+  instanceType: string | null;
+  odsInstanceContexts: { contextKey: string; contextValue: string }[];
+  odsInstanceId: number | null;
+  apiClientKeys: string[];
   job?: { id: string; type: string; status: string };
   _links: { rename?: { href: string }; delete?: { href: string }; retry?: { href: string } };
 }

@@ -1,5 +1,6 @@
 import { currentSession } from './api.js';
 import { clearSession } from './session.js';
+import { currentTenant } from './tenant.js';
 
 export interface ChangeEvent {
   id: string;
@@ -54,11 +55,14 @@ export class LiveEvents {
 
   private async follow(): Promise<void> {
     const session = await currentSession();
+    const tenant = currentTenant();
     this.abort = new AbortController();
     const response = await fetch('/admin/events', {
       headers: {
         Authorization: `Bearer ${session.accessToken}`,
         Accept: 'text/event-stream',
+        // With tenants the stream shows the chosen tenant's instances only.
+        ...(tenant ? { tenant } : {}),
         ...(this.lastEventId ? { 'Last-Event-ID': this.lastEventId } : {}),
       },
       signal: this.abort.signal,

@@ -62,6 +62,19 @@ export class InstanceView implements View {
           ? row('Previous database', h('span', { class: 'mono' }, instance.previousDatabaseName))
           : []),
         ...row('Engine', instance.engine),
+        ...(instance.tenant ? row('Tenant', instance.tenant) : []),
+        ...(instance.odsInstanceContexts.length
+          ? row(
+              'Contexts',
+              h(
+                'span',
+                { class: 'mono' },
+                instance.odsInstanceContexts.map((c) => `${c.contextKey}=${c.contextValue}`).join(', '),
+              ),
+            )
+          : []),
+        ...(instance.instanceType ? row('Instance type', instance.instanceType) : []),
+        ...(instance.odsInstanceId !== null ? row('OdsInstanceId', String(instance.odsInstanceId)) : []),
         ...row('Created', formatTime(instance.createdAt)),
         ...row('Last change', formatTime(instance.updatedAt)),
         ...(instance.lastError ? row('Error', h('span', { class: 'error-text' }, instance.lastError)) : []),

@@ -6,6 +6,8 @@ import { InstanceView } from './instance-view.js';
 import { InstancesView } from './instances-view.js';
 import { JobsView } from './jobs-view.js';
 import { canWrite, clearSession, isExpired, loadSession, requestToken, saveSession, type Session } from './session.js';
+import { forgetSettings, settings } from './settings.js';
+import { chooseTenant, currentTenant } from './tenant.js';
 import { debounce, type View } from './view.js';
 
 let view: View | undefined;
@@ -96,6 +98,8 @@ async function startSignedIn(): Promise<void> {
   byId('nav').hidden = false;
   byId('who').hidden = false;
   showWho(session);
+  // Before the first page: with tenants, every instance and job call names one.
+  await showTenants();
   live?.stop();
   live = new LiveEvents(
     (event) => {
@@ -115,6 +119,17 @@ async function startSignedIn(): Promise<void> {
   else await route();
 }
 
+/** With tenants, a selector in the header; its choice is the `tenant` header of instance and job calls. */
+async function showTenants(): Promise<void> {
+  const { tenants } = await settings();
+  const select = byId<HTMLSelectElement>('tenant');
+  const chosen = currentTenant();
+  chooseTenant(tenants.length ? (chosen && tenants.includes(chosen) ? chosen : tenants[0]!) : null);
+  select.replaceChildren(...tenants.map((t) => h('option', { value: t }, t)));
+  select.value = currentTenant() ?? '';
+  byId('tenant-choice').hidden = tenants.length === 0;
+}
+
 function stopSignedIn(): void {
   live?.stop();
   live = undefined;
@@ -132,6 +147,8 @@ function signOut(): void {
     }).catch(() => undefined);
   }
   clearSession();
+  forgetSettings();
+  chooseTenant(null);
   signingIn = undefined;
   document.querySelectorAll('dialog').forEach((d) => d.close());
   showSignInPage();
@@ -185,5 +202,10 @@ async function openDashboard(event: Event): Promise<void> {
 onSignInNeeded(signInAgain);
 window.addEventListener('hashchange', () => void route());
 byId('sign-out').addEventListener('click', signOut);
+byId('tenant').addEventListener('change', (event) => {
+  chooseTenant((event.target as HTMLSelectElement).value);
+  // The event stream follows one tenant: start it again for the new one.
+  void startSignedIn();
+});
 byId('dashboard-link').addEventListener('click', (event) => void openDashboard(event));
 void startSignedIn();

@@ -1,0 +1,23 @@
+import { Router } from 'express';
+import { requireAccess } from '../auth/middleware';
+import type { ClientCheck } from '../auth/client-check';
+import { onlyMethods } from '../http/problems';
+import type { ContextMode } from '../instances/context-mode';
+import { tenantsVisibleTo } from '../tenants/scope';
+
+/**
+ * What a client (the web UI first) needs to build a create form: the context keys each instance
+ * carries, whether databaseName can be left out, and the tenants this client may act in.
+ * Nothing secret: no URL, key or credential.
+ */
+export function settingsRoutes(mode: ContextMode, tenants: readonly string[], clients: ClientCheck): Router {
+  const router = Router();
+  router.get('/admin/settings', requireAccess('read'), async (req, res) => {
+    res.json({
+      ...mode.settings,
+      tenants: await tenantsVisibleTo(tenants, clients, req.principal!.clientId),
+    });
+  });
+  router.all('/admin/settings', onlyMethods('GET'));
+  return router;
+}

@@ -1,0 +1,27 @@
+import { api } from './api.js';
+
+/** GET /admin/settings: what the create form and the tenant selector need. */
+export interface Settings {
+  contextKeys: string[];
+  databaseNamePattern: string | null;
+  tenants: string[];
+}
+
+const NONE: Settings = { contextKeys: [], databaseNamePattern: null, tenants: [] };
+let loaded: Promise<Settings> | undefined;
+
+/** Asked once per sign-in; an API that cannot say is taken to have no mode and no tenants. */
+export function settings(): Promise<Settings> {
+  loaded ??= api<Settings>('GET', '/admin/settings').then(
+    (r) => r.body,
+    () => {
+      loaded = undefined;
+      return NONE;
+    },
+  );
+  return loaded;
+}
+
+export function forgetSettings(): void {
+  loaded = undefined;
+}
