@@ -109,6 +109,23 @@ describe('registration in EdFi_Admin (worker)', function () {
       await expectEdFiAdminMatchesRecords(stack, edfi);
     });
 
+    it('follows a new instance name given with the rename, in the same row', async () => {
+      const { id, databaseName } = await create('ren_name');
+      const before = await row(id);
+      const newName = `Renamed ${stack.id}`;
+      const r = await stack.request('PUT', `/admin/instances/${id}`, {
+        body: { instanceName: newName, databaseName: `${databaseName}_2` },
+      });
+      expect(r.status).to.equal(200);
+      await stack.waitForStatus(id, 'Created');
+      const after = await row(id);
+      expect(after.row).to.deep.include({
+        id: before.row!.id,
+        name: newName,
+        connectionString: expectedConnection(`${databaseName}_2`),
+      });
+    });
+
     it('removes contexts and row on delete, then drops the database', async () => {
       const { id, databaseName } = await create('del', {
         contexts: [{ contextKey: 'schoolYearFromRoute', contextValue: '2027' }],
@@ -328,6 +345,19 @@ describe('registration in EdFi_Admin (worker)', function () {
       const crossedJob = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: crossed.jobId });
       expect(crossedJob.error).to.match(/EdFi_Admin of tenant "district-b".*"client-of-a"/);
       await expectEdFiAdminMatchesRecords(stack, a, 'district-a');
+      await expectEdFiAdminMatchesRecords(stack, b, 'district-b');
+      await expectServerMatchesRecords(stack);
+    });
+
+    it('creates an instance of a tenant without EdFi_Admin settings, registering nothing and saying so', async () => {
+      await stack.stopWorkers();
+      const [rowsA, rowsB] = [await a.count('dbo.odsinstances'), await b.count('dbo.odsinstances')];
+      const requested = await requestCreate(stack, 'tnone');
+      await stack.startWorker();
+      await stack.waitForStatus(requested.id, 'Created');
+      const job = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: requested.jobId });
+      expect(job.warnings.join('\n')).to.match(/no EdFi_Admin is configured for tenant ""/);
+      expect([await a.count('dbo.odsinstances'), await b.count('dbo.odsinstances')]).to.deep.equal([rowsA, rowsB]);
       await expectEdFiAdminMatchesRecords(stack, b, 'district-b');
       await expectServerMatchesRecords(stack);
     });

@@ -50,6 +50,18 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
     const registry = deps.registrations.for(instance.tenant);
     return registry ? [registry, instance] : undefined;
   };
+  /** Registration is on, but not for this instance's tenant: the job does its database work and says so. */
+  const unregisteredTenant = async (job: JobEntity, result: OperationResult): Promise<JobResult> => {
+    if (!deps.registrations.enabled) return result;
+    const { tenant } = await deps.instanceOf(job.instanceId);
+    return {
+      ...result,
+      warnings: [
+        ...result.warnings,
+        `no EdFi_Admin is configured for tenant ${JSON.stringify(tenant)}; the instance was not ${job.type === 'create' ? 'registered' : 'updated'} in EdFi_Admin`,
+      ],
+    };
+  };
 
   const handlers: Record<Operation, JobHandler> = {
     create: async (job) => {
@@ -60,7 +72,7 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
         stagingName: stagingDatabaseName(job.id),
       };
       const registering = await registryOf(job);
-      if (!registering) return driver.create(request);
+      if (!registering) return unregisteredTenant(job, await driver.create(request));
       const [registry, instance] = registering;
       const registration: RegisterRequest = {
         instanceId: instance.id,
@@ -94,7 +106,7 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
       const to = required(job.targetDatabaseName, 'target database', job);
       const renamed = await driver.rename({ instanceId: job.instanceId, from, to });
       const registering = await registryOf(job);
-      if (!registering) return renamed;
+      if (!registering) return unregisteredTenant(job, renamed);
       const [registry, instance] = registering;
       return withRegistration(
         renamed,
@@ -130,7 +142,7 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
         stagingNames: createJobIds.map(stagingDatabaseName),
         ownsNothing: mayOwnNoDatabase(job.priorStatus),
       });
-      return unregistered ? withRegistration(dropped, unregistered) : dropped;
+      return unregistered ? withRegistration(dropped, unregistered) : unregisteredTenant(job, dropped);
     },
   };
   const missing = OPERATIONS.filter((op) => typeof handlers[op] !== 'function');
