@@ -6,7 +6,7 @@ import { Registrations } from '../../worker/edfi-admin/registry';
 import { createHandlers } from '../../worker/jobs/handlers';
 
 /** Records the order in which the driver and the registry are called. */
-function fakes(options: { registerFails?: boolean; unregisterFails?: boolean } = {}) {
+function fakes(options: { preflightFails?: boolean; registerFails?: boolean; unregisterFails?: boolean } = {}) {
   const calls: string[] = [];
   const driver = {
     engine: 'postgres',
@@ -15,7 +15,10 @@ function fakes(options: { registerFails?: boolean; unregisterFails?: boolean } =
     rename: async () => (calls.push('driver.rename'), { outcome: 'renamed', warnings: [] }),
   } as unknown as EngineDriver;
   const registry = {
-    preflight: async () => void calls.push('registry.preflight'),
+    preflight: async () => {
+      calls.push('registry.preflight');
+      if (options.preflightFails) throw new PermanentJobError('unknown API client key');
+    },
     register: async () => {
       calls.push('registry.register');
       if (options.registerFails) throw new PermanentJobError('the name is taken');
@@ -81,6 +84,13 @@ describe('job handlers and EdFi_Admin registration', () => {
     const err = await f.on.create(job('create')).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(PermanentJobError);
     expect(f.calls).to.deep.equal(['registry.preflight', 'driver.create', 'registry.register', 'driver.drop']);
+  });
+
+  it('create: a preflight refusal clones nothing, and clears what an earlier run may have left', async () => {
+    const f = fakes({ preflightFails: true });
+    const err = await f.on.create(job('create')).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(PermanentJobError);
+    expect(f.calls).to.deep.equal(['registry.preflight', 'driver.drop']);
   });
 
   it('rename: renames the database, then re-points the row', async () => {

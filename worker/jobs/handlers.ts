@@ -83,23 +83,23 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
         apiClientKeys: instance.apiClientKeys ?? [],
         knownOdsInstanceId: instance.odsInstanceId,
       };
-      // What registration would refuse is refused before a clone is made for nothing.
-      await registry.preflight(registration);
-      const created = await driver.create(request);
-      try {
-        return withRegistration(created, await registry.register(registration));
-      } catch (err) {
-        // Refused for good after the clone (EdFi_Admin changed since the preflight): the
-        // instance will be CreateFailed, so the database this job made is not left behind.
+      // Refused for good by EdFi_Admin (an unknown client key, the name taken): the instance
+      // will be CreateFailed, so no database of this instance may stay behind, whether this run
+      // made it or an earlier one did before a crash. Only a database carrying our marker goes.
+      const refused = async (err: unknown): Promise<never> => {
         if (err instanceof PermanentJobError)
           await driver.drop({
             instanceId: job.instanceId,
             databaseName: request.databaseName,
-            stagingNames: [],
-            ownsNothing: false,
+            stagingNames: [request.stagingName],
+            ownsNothing: true,
           });
         throw err;
-      }
+      };
+      // What registration would refuse is refused before a clone is made for nothing.
+      await registry.preflight(registration).catch(refused);
+      const created = await driver.create(request);
+      return withRegistration(created, await registry.register(registration).catch(refused));
     },
     rename: async (job) => {
       const from = required(job.sourceDatabaseName, 'source database', job);

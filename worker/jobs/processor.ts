@@ -142,8 +142,8 @@ export class JobProcessor {
         result = await retryTransient(() => this.handlers[job.type](job), {
           ...this.deps.transientRetry,
           signal: this.stopping.signal,
-          // A PermanentJobError (a database not ours, an unknown client key, links blocking a
-          // delete) is neither: the job fails at once with its reason, never retried.
+          // Neither calls a PermanentJobError transient (a database not ours, an unknown client
+          // key, links blocking a delete): the job fails at once with its reason, never retried.
           isTransient: (err) => this.deps.driver.isTransient(err) || this.registrations.isTransient(err),
           onRetry: (err, attempt, delayMs) =>
             log.warn('transient error; retrying', {
