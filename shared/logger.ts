@@ -2,13 +2,17 @@ import winston from 'winston';
 
 export type Logger = winston.Logger;
 
-const SECRET_KEY = /secret|password|passwd|authorization|token|signing|cookie/i;
+const SECRET_KEY =
+  /secret|password|passwd|authorization|token|signing|cookie|encryption|connectionstring|connection_string/i;
 // user:password@ in any URL-looking string; the password runs to the last @ as URL parsers read it.
 const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*:)\S*@/gi;
 
-/** Text with any credentials in URLs masked (errors from drivers can quote a connection string). */
+// password=…; in key=value connection strings (Npgsql, SQL Server: Password, Pwd), up to the next ';'.
+const KEYVALUE_PASSWORD = /\b(password|pwd)(\s*=\s*)[^;]*/gi;
+
+/** Text with any credentials in URLs and key=value connection strings masked (driver errors can quote them). */
 export function redactSecrets(text: string): string {
-  return text.replace(URL_CREDENTIALS, '$1***@');
+  return text.replace(URL_CREDENTIALS, '$1***@').replace(KEYVALUE_PASSWORD, '$1$2***');
 }
 
 function scrub(value: unknown, depth = 0): unknown {

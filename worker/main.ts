@@ -7,10 +7,13 @@ import { onShutdownSignal } from '../shared/shutdown';
 import { createDriver } from './engines/registry';
 import { ensureStandInTemplate, QUICKSTART_SCALE } from './templates/stand-in';
 import { faultInjectionFromEnv } from './fault-injection';
+import { loadRegistrationSettings } from './edfi-admin/settings';
 import { createWorker } from './worker';
 
 async function main(): Promise<void> {
   const config = loadWorkerConfig();
+  // Read (and refused, naming the setting) before anything connects.
+  const registration = loadRegistrationSettings(process.env);
   const log = createLogger('worker', config.logLevel);
   const dataSource = createAdminDataSource(config.adminDatabase);
   // A worker may start before any API: it prepares the admin database itself, under the same lock.
@@ -19,10 +22,11 @@ async function main(): Promise<void> {
   if (config.ods.createStandInTemplate && config.ods.engine === 'postgres') {
     await ensureStandInTemplate(config.ods.serverUrl, config.ods.templateDatabase, QUICKSTART_SCALE, log);
   }
-  const driver = createDriver(config, log, faultInjectionFromEnv(process.env, log));
+  const onStep = faultInjectionFromEnv(process.env, log);
+  const driver = createDriver(config, log, onStep);
   const redis = redisConnection(config.redis.url);
   redis.on('error', (err) => log.warn('redis connection error', { event: 'redis.error', error: err.message }));
-  const worker = await createWorker({ config, dataSource, driver, redis, logger: log });
+  const worker = await createWorker({ config, dataSource, driver, redis, logger: log, registration, onStep });
   log.info('connected', {
     event: 'worker.connected',
     odsServer: redactUrl(config.ods.serverUrl),

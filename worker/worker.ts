@@ -10,6 +10,8 @@ import { SharedRedisWatch } from '../shared/deployment/shared-redis';
 import { cappedExponentialBackoff, createQueue, JobPayload } from '../shared/jobs/queue';
 import type { Logger } from '../shared/logger';
 import type { EngineDriver } from './engines/engine';
+import { Registrations } from './edfi-admin/registry';
+import type { RegistrationSettings } from './edfi-admin/settings';
 import { JobLocks } from './jobs/job-locks';
 import { JobProcessor } from './jobs/processor';
 import { Reconciler } from './reconciler';
@@ -22,6 +24,10 @@ export interface WorkerDeps {
   redis: IORedis;
   logger: Logger;
   workerId?: string;
+  /** EdFi_Admin per tenant (worker/edfi-admin/settings.ts); registration is off when absent or empty. */
+  registration?: RegistrationSettings;
+  /** Fault tests only: called at each named step of the EdFi_Admin work (worker/fault-injection.ts). */
+  onStep?: (step: string) => Promise<void>;
 }
 
 export interface RunningWorker {
@@ -37,6 +43,17 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const workerId = deps.workerId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const log = logger.child({ workerId });
   const deploymentId = await readDeploymentId(deps.dataSource);
+  // Checked before any job is taken: a missing table or a key that reads none of the rows refuses the start.
+  const registrations = deps.registration?.size
+    ? await Registrations.open(deps.registration, {
+        log,
+        onStep: deps.onStep,
+        poolSize: config.concurrency.perWorker + 1,
+        lockTimeoutMs: config.ods.lockTimeoutMs,
+      })
+    : Registrations.none();
+  if (registrations.enabled)
+    log.info('registering instances in EdFi_Admin', { event: 'edfi_admin.enabled', tenants: registrations.tenants });
   const queue = createQueue(deps.redis, config.redis.prefix, deploymentId);
   queue.on('error', (err) => log.warn('queue error', { event: 'queue.error', error: err.message }));
   // BullMQ's global concurrency is a gate, not the limit: the admin database's slots are
@@ -68,6 +85,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
     workerId,
     log,
     transientRetry: config.transientRetry,
+    registrations,
   });
   const worker = new Worker<JobPayload>(queue.name, (job, token) => processor.process(job, token), {
     connection: deps.redis,
@@ -113,6 +131,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
         await worker.close();
         await queue.close();
         await locks.close();
+        await registrations.close();
       })();
       return stopping;
     },

@@ -21,6 +21,7 @@ import { withTimeout } from '../../shared/retry';
 import type { EngineDriver } from '../../worker/engines/engine';
 import { createDriver } from '../../worker/engines/registry';
 import { createWorker, RunningWorker } from '../../worker/worker';
+import { loadRegistrationSettings } from '../../worker/edfi-admin/settings';
 import { databasesLike, dropDatabases } from './ods-server';
 import { EDFI_TEMPLATE, POSTGRES_URL, REDIS_URL, urlFor } from './settings';
 import { waitFor } from './wait';
@@ -182,6 +183,7 @@ export class Stack {
 
   async startWorker(env: Record<string, string> = {}, driver?: EngineDriver): Promise<WorkerHandle> {
     const config = loadWorkerConfig({ ...this.env, ...env });
+    const registration = loadRegistrationSettings({ ...this.env, ...env });
     const redis = redisConnection(config.redis.url);
     redis.on('error', () => undefined);
     const engine = driver ?? createDriver(config, this.log);
@@ -191,6 +193,11 @@ export class Stack {
       driver: engine,
       redis,
       logger: this.log,
+      registration,
+    }).catch(async (err) => {
+      if (!driver) await engine.close();
+      redis.disconnect();
+      throw err;
     });
     const handle: WorkerHandle = Object.assign(running, { driver: engine });
     this.workers.push({ handle, redis });

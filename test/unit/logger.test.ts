@@ -139,6 +139,18 @@ describe('logging', () => {
     });
   });
 
+  it('redacts the EdFi_Admin encryption key and connection strings, whatever their field is called', () => {
+    const { log, text } = memoryLogger();
+    log.info('settings', {
+      event: 'x',
+      encryptionKey: 'KEYVALUE1',
+      EDFI_ADMIN_ENCRYPTION_KEY: 'KEYVALUE2',
+      odsConnectionString: 'host=h;password=p;database={databaseName}',
+      connection_string: 'CSVALUE3',
+    });
+    for (const secret of ['KEYVALUE1', 'KEYVALUE2', 'host=h', 'CSVALUE3']) expect(text()).not.to.include(secret);
+  });
+
   describe('redactSecrets', () => {
     it('masks the password of each URL in a text', () => {
       const text = 'primary postgres://u:p1@a/db, cache redis://:p2@b:6379 and tls rediss://user:p3@c:6380/0';
@@ -164,6 +176,14 @@ describe('logging', () => {
       ]) {
         expect(redactSecrets(text)).to.equal(text);
       }
+    });
+
+    it("masks the password of a key=value connection string (the ODS/API's, for EdFi_Admin)", () => {
+      const text = 'bad value host=db;port=5432;username=ods_app;Password=s3cr3t;database=EdFi_Ods_2025 and Pwd = x1;';
+      const shown = redactSecrets(text);
+      expect(shown).not.to.include('s3cr3t');
+      expect(shown).not.to.include('x1');
+      expect(shown).to.include('username=ods_app;Password=***;database=EdFi_Ods_2025');
     });
 
     it('leaves text without URLs alone', () => {

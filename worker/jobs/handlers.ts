@@ -1,15 +1,27 @@
-import type { JobEntity } from '../../shared/database/entities';
+import type { InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { stagingDatabaseName } from '../../shared/database-names';
+import { PermanentJobError } from '../../shared/errors';
 import { mayOwnNoDatabase, OPERATIONS, Operation } from '../../shared/instances/status';
 import type { EngineDriver, OperationResult } from '../engines/engine';
+import type { EdFiAdminRegistry, RegisterRequest, RegistryResult, Registrations } from '../edfi-admin/registry';
 
-export type JobHandler = (job: JobEntity) => Promise<OperationResult>;
+/** What a job did: the engine's result, and where registration is on, the EdFi_Admin row it leaves. */
+export interface JobResult extends OperationResult {
+  /** Set when the job touched EdFi_Admin: the instance's OdsInstanceId afterwards (null once removed). */
+  registration?: { outcome: RegistryResult['outcome']; odsInstanceId: number | null };
+}
+
+export type JobHandler = (job: JobEntity) => Promise<JobResult>;
 
 export interface HandlerDeps {
   driver: EngineDriver;
   templateDatabase: string;
   /** Ids of the instance's create jobs (their staging databases are the instance's too). */
   createJobIdsOf: (instanceId: string) => Promise<string[]>;
+  /** The instance's record (name, tenant, contexts, client keys, OdsInstanceId). */
+  instanceOf: (instanceId: string) => Promise<InstanceEntity>;
+  /** EdFi_Admin per tenant; none when registration is off (the jobs then only do the database work). */
+  registrations: Registrations;
 }
 
 function required(value: string | null, what: string, job: JobEntity): string {
@@ -17,31 +29,120 @@ function required(value: string | null, what: string, job: JobEntity): string {
   return value;
 }
 
-/** The handler for each job type; the worker refuses to start if one is missing. */
+function withRegistration(result: OperationResult, registered: RegistryResult): JobResult {
+  return {
+    ...result,
+    warnings: [...result.warnings, ...registered.warnings],
+    registration: { outcome: registered.outcome, odsInstanceId: registered.odsInstanceId },
+  };
+}
+
+/**
+ * The handler for each job type; the worker refuses to start if one is missing. With
+ * registration on: create = database → register → Created; rename = database → re-point the
+ * row; delete = unregister (refused while links remain, unless forced) → drop.
+ */
 export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler> {
   const { driver } = deps;
+  const registryOf = async (job: JobEntity): Promise<[EdFiAdminRegistry, InstanceEntity] | undefined> => {
+    if (!deps.registrations.enabled) return undefined;
+    const instance = await deps.instanceOf(job.instanceId);
+    const registry = deps.registrations.for(instance.tenant);
+    return registry ? [registry, instance] : undefined;
+  };
+  /** Registration is on, but not for this instance's tenant: the job does its database work and says so. */
+  const unregisteredTenant = async (job: JobEntity, result: OperationResult): Promise<JobResult> => {
+    if (!deps.registrations.enabled) return result;
+    const { tenant } = await deps.instanceOf(job.instanceId);
+    return {
+      ...result,
+      warnings: [
+        ...result.warnings,
+        `no EdFi_Admin is configured for tenant ${JSON.stringify(tenant)}; the instance was not ${job.type === 'create' ? 'registered' : 'updated'} in EdFi_Admin`,
+      ],
+    };
+  };
+
   const handlers: Record<Operation, JobHandler> = {
-    create: (job) =>
-      driver.create({
+    create: async (job) => {
+      const request = {
         instanceId: job.instanceId,
         databaseName: required(job.targetDatabaseName, 'target database', job),
         templateDatabase: deps.templateDatabase,
         stagingName: stagingDatabaseName(job.id),
-      }),
-    rename: (job) =>
-      driver.rename({
-        instanceId: job.instanceId,
-        from: required(job.sourceDatabaseName, 'source database', job),
-        to: required(job.targetDatabaseName, 'target database', job),
-      }),
+      };
+      const registering = await registryOf(job);
+      if (!registering) return unregisteredTenant(job, await driver.create(request));
+      const [registry, instance] = registering;
+      const registration: RegisterRequest = {
+        instanceId: instance.id,
+        name: instance.instanceName,
+        instanceType: instance.instanceType,
+        databaseName: request.databaseName,
+        contexts: instance.contexts ?? [],
+        apiClientKeys: instance.apiClientKeys ?? [],
+        knownOdsInstanceId: instance.odsInstanceId,
+      };
+      // Refused for good by EdFi_Admin (an unknown client key, the name taken): the instance
+      // will be CreateFailed, so no database of this instance may stay behind, whether this run
+      // made it or an earlier one did before a crash. Only a database carrying our marker goes.
+      const refused = async (err: unknown): Promise<never> => {
+        if (err instanceof PermanentJobError)
+          await driver.drop({
+            instanceId: job.instanceId,
+            databaseName: request.databaseName,
+            stagingNames: [request.stagingName],
+            ownsNothing: true,
+          });
+        throw err;
+      };
+      // What registration would refuse is refused before a clone is made for nothing.
+      await registry.preflight(registration).catch(refused);
+      const created = await driver.create(request);
+      return withRegistration(created, await registry.register(registration).catch(refused));
+    },
+    rename: async (job) => {
+      const from = required(job.sourceDatabaseName, 'source database', job);
+      const to = required(job.targetDatabaseName, 'target database', job);
+      const renamed = await driver.rename({ instanceId: job.instanceId, from, to });
+      const registering = await registryOf(job);
+      if (!registering) return unregisteredTenant(job, renamed);
+      const [registry, instance] = registering;
+      return withRegistration(
+        renamed,
+        await registry.repoint({
+          instanceId: instance.id,
+          name: instance.instanceName,
+          instanceType: instance.instanceType,
+          from,
+          to,
+          knownOdsInstanceId: instance.odsInstanceId,
+        }),
+      );
+    },
     delete: async (job) => {
+      const databaseName = required(job.sourceDatabaseName, 'source database', job);
+      const registering = await registryOf(job);
+      let unregistered: RegistryResult | undefined;
+      if (registering) {
+        const [registry, instance] = registering;
+        unregistered = await registry.unregister({
+          instanceId: instance.id,
+          name: instance.instanceName,
+          instanceType: instance.instanceType,
+          databaseName,
+          knownOdsInstanceId: instance.odsInstanceId,
+          force: job.force,
+        });
+      }
       const createJobIds = await deps.createJobIdsOf(job.instanceId);
-      return driver.drop({
+      const dropped = await driver.drop({
         instanceId: job.instanceId,
-        databaseName: required(job.sourceDatabaseName, 'source database', job),
+        databaseName,
         stagingNames: createJobIds.map(stagingDatabaseName),
         ownsNothing: mayOwnNoDatabase(job.priorStatus),
       });
+      return unregistered ? withRegistration(dropped, unregistered) : unregisteredTenant(job, dropped);
     },
   };
   const missing = OPERATIONS.filter((op) => typeof handlers[op] !== 'function');

@@ -15,8 +15,9 @@ import {
 import type { JobPayload } from '../../shared/jobs/queue';
 import { Logger, redactSecrets } from '../../shared/logger';
 import { retryTransient, RetryPolicy } from '../../shared/retry';
-import type { EngineDriver, OperationResult, Outcome } from '../engines/engine';
-import { createHandlers, JobHandler } from './handlers';
+import type { EngineDriver, Outcome } from '../engines/engine';
+import { Registrations } from '../edfi-admin/registry';
+import { createHandlers, JobHandler, JobResult } from './handlers';
 import type { JobLocks } from './job-locks';
 
 export interface ProcessorDeps {
@@ -31,6 +32,8 @@ export interface ProcessorDeps {
   transientRetry: RetryPolicy;
   /** Backoff for writes to the admin database (its outage must not lose an outcome). */
   adminRetry?: RetryPolicy;
+  /** EdFi_Admin registration per tenant; off when absent. */
+  registrations?: Registrations;
 }
 
 /** Asked BullMQ to try again later: the instance is busy with another worker. */
@@ -55,9 +58,15 @@ export class JobProcessor {
   private readonly handlers: Record<Operation, JobHandler>;
   private readonly adminRetry: RetryPolicy;
 
+  private readonly registrations: Registrations;
+
   constructor(private readonly deps: ProcessorDeps) {
     this.adminRetry = deps.adminRetry ?? { attempts: 8, baseDelayMs: 250, maxDelayMs: 5000 };
+    this.registrations = deps.registrations ?? Registrations.none();
     this.handlers = createHandlers({
+      registrations: this.registrations,
+      instanceOf: (instanceId) =>
+        this.admin(() => deps.dataSource.getRepository(InstanceEntity).findOneByOrFail({ id: instanceId })),
       driver: deps.driver,
       templateDatabase: deps.templateDatabase,
       createJobIdsOf: (instanceId) =>
@@ -128,12 +137,14 @@ export class JobProcessor {
         workerId: this.deps.workerId,
         slot: lock.slot,
       });
-      let result: OperationResult;
+      let result: JobResult;
       try {
         result = await retryTransient(() => this.handlers[job.type](job), {
           ...this.deps.transientRetry,
           signal: this.stopping.signal,
-          isTransient: (err) => this.deps.driver.isTransient(err),
+          // Neither calls a PermanentJobError transient (a database not ours, an unknown client
+          // key, links blocking a delete): the job fails at once with its reason, never retried.
+          isTransient: (err) => this.deps.driver.isTransient(err) || this.registrations.isTransient(err),
           onRetry: (err, attempt, delayMs) =>
             log.warn('transient error; retrying', {
               event: 'job.retrying',
@@ -197,9 +208,10 @@ export class JobProcessor {
     job: JobEntity,
     status: 'succeeded' | 'failed',
     error: string | null,
-    result?: OperationResult,
+    result?: JobResult,
   ): Promise<void> {
     const outcome = result?.outcome;
+    const registration = result?.registration;
     const warnings = result?.warnings ?? [];
     await this.deps.dataSource.transaction(async (m) => {
       const now = new Date();
@@ -216,6 +228,13 @@ export class JobProcessor {
         instanceChanges.previousDatabaseName = job.sourceDatabaseName;
       }
       if (status === 'succeeded' && operation.onSuccess === 'remove') instanceChanges.deletedAt = now;
+      // Recorded with the end state, in one transaction: a crash before it makes the re-run adopt the row.
+      if (
+        status === 'succeeded' &&
+        registration &&
+        (registration.odsInstanceId !== null || operation.onSuccess === 'remove')
+      )
+        instanceChanges.odsInstanceId = registration.odsInstanceId;
       await m.update(InstanceEntity, { id: job.instanceId, status: In(startableFrom(job.type)) }, instanceChanges);
       await this.releaseNames(m, job, operation.releases[status]);
       await recordAudit(m, {
@@ -225,7 +244,13 @@ export class JobProcessor {
         instanceId: job.instanceId,
         jobId: job.id,
         requestId: job.requestId,
-        details: { outcome, error, attempts: job.attempts, ...(warnings.length ? { warnings } : {}) },
+        details: {
+          outcome,
+          error,
+          attempts: job.attempts,
+          ...(registration ? { registration } : {}),
+          ...(warnings.length ? { warnings } : {}),
+        },
       });
     });
   }

@@ -1,0 +1,115 @@
+import { expect } from 'chai';
+import type { InstanceEntity, JobEntity } from '../../shared/database/entities';
+import { PermanentJobError } from '../../shared/errors';
+import type { EngineDriver } from '../../worker/engines/engine';
+import { Registrations } from '../../worker/edfi-admin/registry';
+import { createHandlers } from '../../worker/jobs/handlers';
+
+/** Records the order in which the driver and the registry are called. */
+function fakes(options: { preflightFails?: boolean; registerFails?: boolean; unregisterFails?: boolean } = {}) {
+  const calls: string[] = [];
+  const driver = {
+    engine: 'postgres',
+    create: async () => (calls.push('driver.create'), { outcome: 'created', warnings: [] }),
+    drop: async () => (calls.push('driver.drop'), { outcome: 'dropped', warnings: [] }),
+    rename: async () => (calls.push('driver.rename'), { outcome: 'renamed', warnings: [] }),
+  } as unknown as EngineDriver;
+  const registry = {
+    preflight: async () => {
+      calls.push('registry.preflight');
+      if (options.preflightFails) throw new PermanentJobError('unknown API client key');
+    },
+    register: async () => {
+      calls.push('registry.register');
+      if (options.registerFails) throw new PermanentJobError('the name is taken');
+      return { outcome: 'registered', odsInstanceId: 7, warnings: [] };
+    },
+    repoint: async () => (calls.push('registry.repoint'), { outcome: 'repointed', odsInstanceId: 7, warnings: [] }),
+    unregister: async () => {
+      calls.push('registry.unregister');
+      if (options.unregisterFails) throw new PermanentJobError('links remain');
+      return { outcome: 'unregistered', odsInstanceId: null, warnings: ['forced delete removed …'] };
+    },
+  };
+  const registrations = { enabled: true, for: () => registry } as unknown as Registrations;
+  const instance = {
+    id: 'i-1',
+    instanceName: 'Grand Bend 2025',
+    instanceType: null,
+    tenant: '',
+    contexts: [],
+    apiClientKeys: [],
+    odsInstanceId: null,
+  } as unknown as InstanceEntity;
+  const deps = {
+    driver,
+    templateDatabase: 'template',
+    createJobIdsOf: async () => [],
+    instanceOf: async () => instance,
+  };
+  return {
+    calls,
+    on: createHandlers({ ...deps, registrations }),
+    off: createHandlers({ ...deps, registrations: Registrations.none() }),
+  };
+}
+
+const job = (type: JobEntity['type']) =>
+  ({
+    id: 'j-1',
+    instanceId: 'i-1',
+    type,
+    sourceDatabaseName: 'EdFi_Ods_A',
+    targetDatabaseName: 'EdFi_Ods_B',
+    priorStatus: 'Created',
+    force: false,
+  }) as unknown as JobEntity;
+
+describe('job handlers and EdFi_Admin registration', () => {
+  it('with registration off, only the database work runs', async () => {
+    const f = fakes();
+    for (const type of ['create', 'rename', 'delete'] as const) await f.off[type](job(type));
+    expect(f.calls).to.deep.equal(['driver.create', 'driver.rename', 'driver.drop']);
+  });
+
+  it('create: checks, clones, then registers; the OdsInstanceId comes back with the result', async () => {
+    const f = fakes();
+    const result = await f.on.create(job('create'));
+    expect(f.calls).to.deep.equal(['registry.preflight', 'driver.create', 'registry.register']);
+    expect(result.registration).to.deep.equal({ outcome: 'registered', odsInstanceId: 7 });
+  });
+
+  it('create: a registration refused for good after the clone drops the clone and fails', async () => {
+    const f = fakes({ registerFails: true });
+    const err = await f.on.create(job('create')).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(PermanentJobError);
+    expect(f.calls).to.deep.equal(['registry.preflight', 'driver.create', 'registry.register', 'driver.drop']);
+  });
+
+  it('create: a preflight refusal clones nothing, and clears what an earlier run may have left', async () => {
+    const f = fakes({ preflightFails: true });
+    const err = await f.on.create(job('create')).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(PermanentJobError);
+    expect(f.calls).to.deep.equal(['registry.preflight', 'driver.drop']);
+  });
+
+  it('rename: renames the database, then re-points the row', async () => {
+    const f = fakes();
+    await f.on.rename(job('rename'));
+    expect(f.calls).to.deep.equal(['driver.rename', 'registry.repoint']);
+  });
+
+  it('delete: unregisters, then drops; the removed links are warnings of the job', async () => {
+    const f = fakes();
+    const result = await f.on.delete(job('delete'));
+    expect(f.calls).to.deep.equal(['registry.unregister', 'driver.drop']);
+    expect(result.warnings).to.deep.equal(['forced delete removed …']);
+    expect(result.registration).to.deep.equal({ outcome: 'unregistered', odsInstanceId: null });
+  });
+
+  it('delete: a refusal (links remain) leaves the database alone', async () => {
+    const f = fakes({ unregisterFails: true });
+    await f.on.delete(job('delete')).catch(() => undefined);
+    expect(f.calls).to.deep.equal(['registry.unregister']);
+  });
+});
