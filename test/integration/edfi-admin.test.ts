@@ -21,11 +21,6 @@ function expectedConnection(databaseName: string): string {
   return ODS_CONNECTION_TEMPLATE.replace('{databaseName}', databaseName);
 }
 
-/*
- * Until the API takes odsInstanceContexts, instanceType, apiClientKeys, the tenant header and
- * DELETE ?force=true (issue 9, API side), these tests write those fields into the admin database
- * while no worker runs (requestCreate, forceDelete), then start a worker.
- */
 describe('registration in EdFi_Admin (worker)', function () {
   this.timeout(120_000);
 
@@ -45,7 +40,7 @@ describe('registration in EdFi_Admin (worker)', function () {
       await edfi.drop();
     });
 
-    /** Requests a create with the fields written, then lets a worker run it. */
+    /** Requests a create (with no worker running, so a test may prepare EdFi_Admin first), then lets a worker run it. */
     async function create(suffix: string, fields: Parameters<typeof requestCreate>[2] = {}, expected = 'Created') {
       await stack.stopWorkers();
       const requested = await requestCreate(stack, suffix, fields);
@@ -60,12 +55,12 @@ describe('registration in EdFi_Admin (worker)', function () {
       return { record, row: rows[0] };
     }
 
-    /** DELETE, with jobs.force set before a worker takes the job (until the API takes ?force=true). */
+    /** DELETE (with ?force=true when `force`), then lets a worker run it. */
     async function deleteInstance(id: string, force: boolean, expected: string) {
       await stack.stopWorkers();
-      const r = await stack.request('DELETE', `/admin/instances/${id}`);
+      const r = await stack.request('DELETE', `/admin/instances/${id}${force ? '?force=true' : ''}`);
       expect(r.status).to.equal(200);
-      if (force) await stack.dataSource.getRepository(JobEntity).update({ id: r.body.job.id }, { force: true });
+      expect(r.body.job.id).to.be.a('string');
       await stack.startWorker();
       await stack.waitForStatus(id, expected);
       return stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: r.body.job.id });
@@ -219,19 +214,28 @@ describe('registration in EdFi_Admin (worker)', function () {
       ]);
     });
 
-    it('stores SQL fragments in names and contexts as text, changing nothing else', async () => {
+    it('stores SQL fragments in the name and instance type as text; SQL in contexts never gets past the API', async () => {
       const instanceName = `x'); DROP TABLE dbo.odsinstances; -- ${stack.id}`;
-      const contexts = [
-        { contextKey: "k'; DELETE FROM dbo.apiclients;--", contextValue: "2025' OR '1'='1" },
-        { contextKey: 'districtIdFromRoute', contextValue: '$1; TRUNCATE dbo.odsinstancecontexts' },
-      ];
+      const contexts = [{ contextKey: 'schoolYearFromRoute', contextValue: '2031' }];
       const clients = await edfi.count('dbo.apiclients');
       const { id } = await create('sqli', { instanceName, contexts, instanceType: "'; DROP SCHEMA dbo CASCADE; --" });
       const { row: registered } = await row(id);
       expect(registered).to.deep.include({ name: instanceName, instanceType: "'; DROP SCHEMA dbo CASCADE; --" });
-      expect(await edfi.contextsOf(registered!.id)).to.deep.equal(
-        [...contexts].sort((a, b) => (a.contextKey < b.contextKey ? -1 : 1)),
-      );
+      expect(await edfi.contextsOf(registered!.id)).to.deep.equal(contexts);
+
+      const rows = await edfi.count('dbo.odsinstances');
+      const refused = await stack.request('POST', '/admin/instances', {
+        body: {
+          instanceName: `SQL in contexts ${stack.id}`,
+          databaseName: stack.db('sqli_contexts'),
+          odsInstanceContexts: [
+            { contextKey: "k'; DELETE FROM dbo.apiclients;--", contextValue: "2025' OR '1'='1" },
+            { contextKey: 'districtIdFromRoute', contextValue: '$1; TRUNCATE dbo.odsinstancecontexts' },
+          ],
+        },
+      });
+      expect(refused.status).to.equal(400);
+      expect(await edfi.count('dbo.odsinstances')).to.equal(rows);
       expect(await edfi.count('dbo.apiclients')).to.equal(clients);
       await expectEdFiAdminMatchesRecords(stack, edfi);
     });
@@ -310,7 +314,7 @@ describe('registration in EdFi_Admin (worker)', function () {
       await b.addApiClient('client-of-b');
       stack = await startStack({
         worker: false,
-        env: { TENANTS: 'district-a,district-b', ...a.env('_DISTRICT_A'), ...b.env('_DISTRICT_B') },
+        env: { TENANTS: 'district-a,district-b,district-c', ...a.env('_DISTRICT_A'), ...b.env('_DISTRICT_B') },
       });
     });
     after(async () => {
@@ -332,9 +336,9 @@ describe('registration in EdFi_Admin (worker)', function () {
       // A client of tenant A does not exist in B's EdFi_Admin.
       const crossed = await requestCreate(stack, 'tx', { tenant: 'district-b', apiClientKeys: ['client-of-a'] });
       await stack.startWorker();
-      await stack.waitForStatus(inA.id, 'Created');
-      await stack.waitForStatus(inB.id, 'Created');
-      await stack.waitForStatus(crossed.id, 'CreateFailed');
+      await stack.waitForStatus(inA.id, 'Created', 60_000, 'district-a');
+      await stack.waitForStatus(inB.id, 'Created', 60_000, 'district-b');
+      await stack.waitForStatus(crossed.id, 'CreateFailed', 60_000, 'district-b');
 
       const rowsA = await a.odsInstances();
       const rowsB = await b.odsInstances();
@@ -352,11 +356,11 @@ describe('registration in EdFi_Admin (worker)', function () {
     it('creates an instance of a tenant without EdFi_Admin settings, registering nothing and saying so', async () => {
       await stack.stopWorkers();
       const [rowsA, rowsB] = [await a.count('dbo.odsinstances'), await b.count('dbo.odsinstances')];
-      const requested = await requestCreate(stack, 'tnone');
+      const requested = await requestCreate(stack, 'tnone', { tenant: 'district-c' });
       await stack.startWorker();
-      await stack.waitForStatus(requested.id, 'Created');
+      await stack.waitForStatus(requested.id, 'Created', 60_000, 'district-c');
       const job = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: requested.jobId });
-      expect(job.warnings.join('\n')).to.match(/no EdFi_Admin is configured for tenant ""/);
+      expect(job.warnings.join('\n')).to.match(/no EdFi_Admin is configured for tenant "district-c"/);
       expect([await a.count('dbo.odsinstances'), await b.count('dbo.odsinstances')]).to.deep.equal([rowsA, rowsB]);
       await expectEdFiAdminMatchesRecords(stack, b, 'district-b');
       await expectServerMatchesRecords(stack);

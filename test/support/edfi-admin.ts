@@ -170,7 +170,7 @@ export class TestEdFiAdmin {
   }
 }
 
-/** The fields of issue 9 that the API does not take yet (until the API side lands: written to the admin database). */
+/** The registration fields of a create request (and its tenant, sent as the `tenant` header). */
 export interface RegistrationFields {
   contexts?: OdsInstanceContext[];
   apiClientKeys?: string[];
@@ -179,10 +179,7 @@ export interface RegistrationFields {
   instanceName?: string;
 }
 
-/**
- * POST /admin/instances, then writes the registration fields into the instance's row before any
- * worker takes the job: call it while the stack has no worker running, and start one after.
- */
+/** POST /admin/instances with the registration fields, as a client would send them. */
 export async function requestCreate(
   stack: Stack,
   suffix: string,
@@ -190,15 +187,15 @@ export async function requestCreate(
 ): Promise<{ id: string; jobId: string; databaseName: string; instanceName: string }> {
   const databaseName = stack.db(suffix);
   const instanceName = fields.instanceName ?? `Test ${stack.id} ${suffix}`;
-  const r = await stack.request('POST', '/admin/instances', { body: { instanceName, databaseName } });
+  const body: Record<string, unknown> = { instanceName, databaseName };
+  if (fields.contexts) body.odsInstanceContexts = fields.contexts;
+  if (fields.apiClientKeys) body.apiClientKeys = fields.apiClientKeys;
+  if (fields.instanceType) body.instanceType = fields.instanceType;
+  const r = await stack.request('POST', '/admin/instances', {
+    body,
+    headers: fields.tenant ? { tenant: fields.tenant } : {},
+  });
   if (r.status !== 201) throw new Error(`create failed: ${r.status} ${JSON.stringify(r.body)}`);
-  const changes: Partial<InstanceEntity> = {};
-  if (fields.contexts) changes.contexts = fields.contexts;
-  if (fields.apiClientKeys) changes.apiClientKeys = fields.apiClientKeys;
-  if (fields.instanceType !== undefined) changes.instanceType = fields.instanceType;
-  if (fields.tenant !== undefined) changes.tenant = fields.tenant;
-  if (Object.keys(changes).length)
-    await stack.dataSource.getRepository(InstanceEntity).update({ id: r.body.id }, changes);
   return { id: r.body.id, jobId: r.body.job.id, databaseName, instanceName };
 }
 

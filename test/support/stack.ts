@@ -247,10 +247,11 @@ export class Stack {
     return this.waitForStatus(created.body.id, expected);
   }
 
-  async waitForStatus(instanceId: string, status: string, timeoutMs = 60_000): Promise<any> {
+  /** `tenant`: the instance's tenant, sent as the `tenant` header (a deployment with TENANTS needs it). */
+  async waitForStatus(instanceId: string, status: string, timeoutMs = 60_000, tenant?: string): Promise<any> {
     return waitFor(
       async () => {
-        const r = await this.request('GET', `/admin/instances/${instanceId}`);
+        const r = await this.request('GET', `/admin/instances/${instanceId}`, tenant ? { headers: { tenant } } : {});
         return r.body.status === status ? r.body : undefined;
       },
       `instance ${instanceId} to reach ${status}`,
