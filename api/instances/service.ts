@@ -134,6 +134,16 @@ export class InstanceService {
         instance.status = phasesOf('rename').pending;
         changes.databaseName = { from: instance.databaseName, to: dto.databaseName };
       }
+      // A registered instance's new name must reach EdFi_Admin (OdsInstances.Name): only the
+      // worker writes there, so the change goes through a rename job that keeps the database.
+      if (!job && changes.instanceName && instance.odsInstanceId !== null && canRequest('rename', instance.status)) {
+        await this.assertWithinQuota(m, caller);
+        job = await this.addJob(m, instance, 'rename', caller, {
+          source: instance.databaseName,
+          target: instance.databaseName,
+        });
+        instance.status = phasesOf('rename').pending;
+      }
       instance.updatedAt = new Date();
       await m.update(
         InstanceEntity,

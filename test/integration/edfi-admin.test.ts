@@ -121,6 +121,27 @@ describe('registration in EdFi_Admin (worker)', function () {
       });
     });
 
+    it('carries a new instance name alone into the row, through a rename job that keeps the database', async () => {
+      const { id, databaseName } = await create('name_only');
+      const before = await row(id);
+      const newName = `Only the name ${stack.id}`;
+      await stack.startWorker();
+      const r = await stack.request('PUT', `/admin/instances/${id}`, { body: { instanceName: newName } });
+      expect(r.status).to.equal(200);
+      expect(r.body).to.include({ status: 'PendingRename', instanceName: newName, databaseName });
+      expect(r.body.job.type).to.equal('rename');
+      const done = await stack.waitForStatus(id, 'Created');
+      expect(done).to.include({ databaseName, previousDatabaseName: null });
+      const after = await row(id);
+      expect(after.row).to.deep.include({
+        id: before.row!.id,
+        name: newName,
+        connectionString: expectedConnection(databaseName),
+      });
+      expect(await databaseExists(databaseName)).to.equal(true);
+      await expectServerMatchesRecords(stack);
+    });
+
     it('removes contexts and row on delete, then drops the database', async () => {
       const { id, databaseName } = await create('del', {
         contexts: [{ contextKey: 'schoolYearFromRoute', contextValue: '2027' }],

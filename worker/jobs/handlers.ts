@@ -104,7 +104,11 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
     rename: async (job) => {
       const from = required(job.sourceDatabaseName, 'source database', job);
       const to = required(job.targetDatabaseName, 'target database', job);
-      const renamed = await driver.rename({ instanceId: job.instanceId, from, to });
+      // Same database: a new instance name only, for EdFi_Admin's Name (api/instances/service.ts).
+      const renamed: OperationResult =
+        from === to
+          ? { outcome: 'already-renamed', warnings: [] }
+          : await driver.rename({ instanceId: job.instanceId, from, to });
       const registering = await registryOf(job);
       if (!registering) return unregisteredTenant(job, renamed);
       const [registry, instance] = registering;

@@ -223,7 +223,12 @@ export class JobProcessor {
       if (!updated.affected) return;
       const operation = phasesOf(job.type);
       const instanceChanges: Partial<InstanceEntity> = { status: operation[status], lastError: error, updatedAt: now };
-      if (status === 'succeeded' && operation.onSuccess === 'take-target-name' && job.targetDatabaseName) {
+      if (
+        status === 'succeeded' &&
+        operation.onSuccess === 'take-target-name' &&
+        job.targetDatabaseName &&
+        job.targetDatabaseName !== job.sourceDatabaseName // not a new instance name only
+      ) {
         instanceChanges.databaseName = job.targetDatabaseName;
         instanceChanges.previousDatabaseName = job.sourceDatabaseName;
       }
