@@ -3,7 +3,14 @@ import type { Browser, Page } from 'playwright-core';
 import { ClientStore, type NewClient } from '../../api/auth/clients';
 import { SCOPES } from '../../api/auth/scopes';
 import { InstanceEntity } from '../../shared/database/entities';
-import { expectAccessible, launchBrowser, type PageWatch, skipWithoutBrowser, watchPage } from '../support/browser';
+import {
+  expectAccessible,
+  launchBrowser,
+  type PageWatch,
+  signInThroughUi,
+  skipWithoutBrowser,
+  watchPage,
+} from '../support/browser';
 import { type Stack, startStack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
@@ -43,11 +50,7 @@ describe('web UI with tenants and a year-specific mode (in a browser) @slow', fu
     });
     expect(inB.status).to.equal(201);
 
-    await page.goto(`${stack.baseUrl}/`);
-    await page.getByLabel('Client id').fill(operator.client_id);
-    await page.getByLabel('Client secret').fill(operator.client_secret);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Instances', level: 1 }).waitFor();
+    await signInThroughUi(page, stack.baseUrl, operator);
     const tenant = page.getByLabel('Tenant');
     expect(await tenant.inputValue()).to.equal('district-a');
     expect(await page.locator('tbody tr', { hasText: `Other tenant ${stack.id}` }).count()).to.equal(0);

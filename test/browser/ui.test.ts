@@ -8,7 +8,14 @@ import { TokenService } from '../../api/auth/tokens';
 import { queueName } from '../../shared/jobs/queue';
 import { expectServerMatchesRecords } from '../support/consistency';
 import { withServer } from '../support/ods-server';
-import { expectAccessible, launchBrowser, type PageWatch, skipWithoutBrowser, watchPage } from '../support/browser';
+import {
+  expectAccessible,
+  launchBrowser,
+  type PageWatch,
+  signInThroughUi,
+  skipWithoutBrowser,
+  watchPage,
+} from '../support/browser';
 import { type Stack, startStack } from '../support/stack';
 
 /** The README shows this picture of the instance list; the suite makes it on every run, so it stays true. */
@@ -45,13 +52,7 @@ describe('web UI (in a browser) @slow', function () {
   });
   afterEach(async () => page.close());
 
-  async function signIn(who: Credentials = full): Promise<void> {
-    await page.goto(`${stack.baseUrl}/`);
-    await page.getByLabel('Client id').fill(who.client_id);
-    await page.getByLabel('Client secret').fill(who.client_secret);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Instances', level: 1 }).waitFor();
-  }
+  const signIn = (who: Credentials = full) => signInThroughUi(page, stack.baseUrl, who);
 
   const row = (text: string) => page.locator('tbody tr', { hasText: text });
   const badgeOf = (text: string) => row(text).locator('.badge');
@@ -395,10 +396,7 @@ describe('the README’s picture of the instance list @slow', function () {
     const page = await browser.newPage({ viewport: { width: 1280, height: 640 } });
     const clients = new ClientStore(stack.dataSource);
     const operator = await clients.create('grand-bend-operator', SCOPES.fullAccess);
-    await page.goto(`${stack.baseUrl}/`);
-    await page.getByLabel('Client id').fill(operator.client_id);
-    await page.getByLabel('Client secret').fill(operator.client_secret);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await signInThroughUi(page, stack.baseUrl, operator);
     await page.locator('.badge[data-status="PendingCreate"]').waitFor();
     await page.getByText('No worker is running').waitFor();
     expect(await page.locator('tbody tr').count()).to.equal(4);

@@ -122,3 +122,16 @@ export async function expectAccessible(page: Page, context?: string): Promise<vo
   );
   expect(lines, `axe found serious accessibility violations:\n  ${lines.join('\n  ')}\n`).to.deep.equal([]);
 }
+
+/** Signs in through the web UI's own form, as a user would, and waits for the instance list. */
+export async function signInThroughUi(
+  page: Page,
+  baseUrl: string,
+  client: { client_id: string; client_secret: string },
+): Promise<void> {
+  await page.goto(`${baseUrl}/`);
+  await page.getByLabel('Client id').fill(client.client_id);
+  await page.getByLabel('Client secret').fill(client.client_secret);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Instances', level: 1 }).waitFor();
+}
