@@ -1,0 +1,341 @@
+import { expect } from 'chai';
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { sameServerUrl } from '../../shared/config';
+import { PermanentJobError } from '../../shared/errors';
+import { silentLogger } from '../../shared/logger';
+import { retryTransient } from '../../shared/retry';
+import { ownershipMarker } from '../../worker/engines/engine';
+import { PostgresDriver, PostgresDriverOptions } from '../../worker/engines/postgres';
+import { ensureStandInTemplate } from '../../worker/templates/stand-in';
+import { dropDatabases } from '../support/ods-server';
+import { MACHINE_MAJOR, PACKAGED_MAJORS, startPostgres, TestServer, unavailableBecause } from '../support/pg-versions';
+
+/**
+ * The PostgreSQL driver's contract, the same assertions on every version Ed-Fi runs on that CI
+ * can start: 11 (no DROP … WITH (FORCE), no waiting pg_terminate_backend), 13 (no CREATE
+ * DATABASE … STRATEGY), 15 (the machine's) and 18. Ed-Fi's own schemas need 12+, so the template
+ * is a small stand-in of the same shape (schemas, identity keys, indexes, views, rows) that 11 accepts.
+ */
+const MAJORS = [
+  ...PACKAGED_MAJORS.filter((m) => m < MACHINE_MAJOR),
+  MACHINE_MAJOR,
+  ...PACKAGED_MAJORS.filter((m) => m > MACHINE_MAJOR),
+];
+const TEMPLATE = 'odsim_test_template_contract_v1';
+const TEMPLATE_SHAPE = { tables: 12, views: 2, rowsPerTable: 3 };
+const STRATEGIES = ['', 'wal_log', 'file_copy'] as const;
+const DRIVER_APPLICATION = 'ods-instance-manager-worker';
+
+/** The statements the driver sends (its sessions carry its application_name), while recording is on. */
+class StatementLog {
+  readonly statements: string[] = [];
+  private readonly proto = Client.prototype as unknown as {
+    query: (...args: unknown[]) => unknown;
+  };
+  private readonly original = this.proto.query;
+
+  start(): void {
+    const statements = this.statements;
+    const original = this.original;
+    this.proto.query = function (this: { connectionParameters?: { application_name?: string } }, ...args: unknown[]) {
+      const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: unknown } | undefined)?.text;
+      if (this.connectionParameters?.application_name === DRIVER_APPLICATION && typeof text === 'string')
+        statements.push(text);
+      return original.apply(this, args);
+    };
+  }
+
+  stop(): void {
+    this.proto.query = this.original;
+  }
+
+  matching(pattern: RegExp): string[] {
+    return this.statements.filter((s) => pattern.test(s));
+  }
+}
+
+for (const major of MAJORS) {
+  const why = unavailableBecause(major);
+  const title = `PostgreSQL driver contract on PostgreSQL ${major}${major === MACHINE_MAJOR ? '' : ' @slow'}`;
+  if (why) describe.skip(`${title} (skipped: ${why})`, () => it('runs when the binaries are installed'));
+  else
+    describe(title, function () {
+      this.timeout(60_000);
+      let server: TestServer;
+      const drivers: PostgresDriver[] = [];
+      const sessions: Client[] = [];
+      const made: string[] = [];
+      const log = new StatementLog();
+      let retries = 0;
+
+      before(async function () {
+        this.timeout(120_000);
+        server = await startPostgres(major);
+        expect(server.version).to.match(new RegExp(`^${major}\\.`));
+        await ensureStandInTemplate(server.url, TEMPLATE, TEMPLATE_SHAPE, silentLogger());
+      });
+      after(async () => {
+        if (retries)
+          console.log(`      (PostgreSQL ${major}: ${retries} transient error(s) retried, as the worker would)`);
+        await server?.stop();
+      });
+      afterEach(async () => {
+        log.stop();
+        log.statements.length = 0;
+        await Promise.all(sessions.splice(0).map((s) => s.end().catch(() => undefined)));
+        await Promise.all(drivers.splice(0).map((d) => d.close()));
+        // A packaged server goes away whole; the machine's keeps only what the tests did not make.
+        const names = made.splice(0);
+        if (major === MACHINE_MAJOR) await dropDatabases(names);
+      });
+
+      function driver(options: Partial<PostgresDriverOptions> = {}): PostgresDriver {
+        const d = new PostgresDriver({ serverUrl: server.url, log: silentLogger(), ...options });
+        drivers.push(d);
+        return d;
+      }
+
+      /** Unique names for one test: the database, its new name, the staging clone. */
+      function names() {
+        const id = randomUUID().replace(/-/g, '').slice(0, 10);
+        const n = { db: `t_contract_${id}`, renamed: `t_contract_${id}_new`, staging: `t_contract_${id}_stg` };
+        made.push(n.db, n.renamed, n.staging);
+        return n;
+      }
+
+      /** The worker retries what the driver calls transient; so does the contract (a gap before 14 closes that way). */
+      function retrying<T>(d: PostgresDriver, op: () => Promise<T>): Promise<T> {
+        return retryTransient(op, {
+          attempts: 10,
+          baseDelayMs: 100,
+          maxDelayMs: 1_000,
+          isTransient: (err) => d.isTransient(err),
+          onRetry: () => retries++,
+        });
+      }
+
+      async function connect(database: string): Promise<Client> {
+        const client = new Client({ connectionString: sameServerUrl(server.url, database) });
+        client.on('error', () => undefined);
+        await client.connect();
+        sessions.push(client);
+        return client;
+      }
+
+      async function sql<T extends object>(database: string, text: string, values: unknown[] = []): Promise<T[]> {
+        const client = new Client({ connectionString: sameServerUrl(server.url, database) });
+        client.on('error', () => undefined);
+        await client.connect();
+        try {
+          return (await client.query<T>(text, values)).rows;
+        } finally {
+          await client.end();
+        }
+      }
+
+      async function makeForeignDatabase(name: string, marker?: string): Promise<void> {
+        await sql('postgres', `CREATE DATABASE "${name}"`);
+        if (marker) await sql('postgres', `COMMENT ON DATABASE "${name}" IS '${marker}'`);
+        await sql(name, `CREATE TABLE precious (v text); INSERT INTO precious VALUES ('keep me')`);
+      }
+
+      async function preciousRow(name: string): Promise<string | undefined> {
+        return (await sql<{ v: string }>(name, 'SELECT v FROM precious'))[0]?.v;
+      }
+
+      async function templateRows(name: string): Promise<{ tables: number; rows: number }> {
+        const [shape] = await sql<{ tables: string }>(
+          name,
+          `SELECT count(*) AS tables FROM information_schema.tables
+         WHERE table_schema IN ('edfi', 'auth', 'interop', 'util') AND table_type = 'BASE TABLE'`,
+        );
+        const [rows] = await sql<{ rows: string }>(name, 'SELECT count(*) AS rows FROM edfi.entity_9');
+        return { tables: Number(shape!.tables), rows: Number(rows!.rows) };
+      }
+
+      function createRequest(instanceId: string, n: ReturnType<typeof names>) {
+        return { instanceId, databaseName: n.db, templateDatabase: TEMPLATE, stagingName: n.staging };
+      }
+
+      function dropRequest(instanceId: string, databaseName: string, stagingNames: string[] = []) {
+        return { instanceId, databaseName, stagingNames, ownsNothing: false };
+      }
+
+      async function rejection(promise: Promise<unknown>): Promise<Error> {
+        try {
+          await promise;
+        } catch (err) {
+          return err as Error;
+        }
+        throw new Error('expected the operation to fail');
+      }
+
+      describe('lifecycle', () => {
+        it('creates a database from the template, with its tables and rows, marked as this instance’s', async () => {
+          const d = driver();
+          const n = names();
+          const instanceId = randomUUID();
+          expect(await retrying(d, () => d.create(createRequest(instanceId, n)))).to.deep.equal({
+            outcome: 'created',
+            warnings: [],
+          });
+          expect(await d.describe(n.db)).to.deep.equal({
+            name: n.db,
+            ownerInstanceId: instanceId,
+            valid: true,
+            acceptsConnections: true,
+          });
+          expect(await d.exists(n.staging)).to.equal(false);
+          expect(await templateRows(n.db)).to.deep.equal({ tables: TEMPLATE_SHAPE.tables + 1, rows: 3 });
+        });
+
+        it('renames the database, keeping its contents and marker, then drops it', async () => {
+          const d = driver();
+          const n = names();
+          const instanceId = randomUUID();
+          await retrying(d, () => d.create(createRequest(instanceId, n)));
+          const renamed = await retrying(d, () => d.rename({ instanceId, from: n.db, to: n.renamed }));
+          expect(renamed.outcome).to.equal('renamed');
+          expect(await d.exists(n.db)).to.equal(false);
+          expect(await d.describe(n.renamed)).to.include({ ownerInstanceId: instanceId, acceptsConnections: true });
+          expect(await templateRows(n.renamed)).to.deep.equal({ tables: TEMPLATE_SHAPE.tables + 1, rows: 3 });
+          const dropped = await retrying(d, () => d.drop(dropRequest(instanceId, n.renamed)));
+          expect(dropped).to.deep.equal({ outcome: 'dropped', warnings: [] });
+          expect(await d.exists(n.renamed)).to.equal(false);
+        });
+      });
+
+      describe('idempotence', () => {
+        it('ends in the same state when create, rename and drop each run twice', async () => {
+          const d = driver();
+          const n = names();
+          const instanceId = randomUUID();
+          const create = () => retrying(d, () => d.create(createRequest(instanceId, n)));
+          expect((await create()).outcome).to.equal('created');
+          expect((await create()).outcome).to.equal('already-created');
+          const rename = () => retrying(d, () => d.rename({ instanceId, from: n.db, to: n.renamed }));
+          expect((await rename()).outcome).to.equal('renamed');
+          expect((await rename()).outcome).to.equal('already-renamed');
+          expect(await d.describe(n.renamed)).to.include({ ownerInstanceId: instanceId, acceptsConnections: true });
+          const drop = () => retrying(d, () => d.drop(dropRequest(instanceId, n.renamed, [n.staging])));
+          expect(await drop()).to.deep.equal({ outcome: 'dropped', warnings: [] });
+          expect(await drop()).to.deep.equal({ outcome: 'already-absent', warnings: [] });
+        });
+
+        it('finishes a create from the unmarked staging clone an interrupted run left', async () => {
+          const d = driver();
+          const n = names();
+          const instanceId = randomUUID();
+          await sql('postgres', `CREATE DATABASE "${n.staging}" TEMPLATE "${TEMPLATE}"`);
+          expect((await retrying(d, () => d.create(createRequest(instanceId, n)))).outcome).to.equal('created');
+          expect(await d.exists(n.staging)).to.equal(false);
+          expect(await d.describe(n.db)).to.include({ ownerInstanceId: instanceId, valid: true });
+        });
+      });
+
+      describe('never clobber', () => {
+        it('refuses, permanently, to create onto a database without its marker, and leaves it untouched', async () => {
+          const d = driver();
+          const n = names();
+          await makeForeignDatabase(n.db);
+          const err = await rejection(retrying(d, () => d.create(createRequest(randomUUID(), n))));
+          expect(err).to.be.instanceOf(PermanentJobError);
+          expect(d.isTransient(err)).to.equal(false);
+          expect(err.message).to.match(/not managed by ODS Instance Manager.*left untouched/);
+          expect(await preciousRow(n.db)).to.equal('keep me');
+          expect(await d.describe(n.db)).to.include({ ownerInstanceId: null });
+          expect(await d.exists(n.staging)).to.equal(false);
+        });
+
+        it('refuses to drop a database without its marker or with another instance’s, and leaves it untouched', async () => {
+          const d = driver();
+          const unmarked = names();
+          const other = names();
+          await makeForeignDatabase(unmarked.db);
+          await makeForeignDatabase(other.db, ownershipMarker(randomUUID()));
+          const instanceId = randomUUID();
+          for (const name of [unmarked.db, other.db]) {
+            const err = await rejection(retrying(d, () => d.drop(dropRequest(instanceId, name))));
+            expect(err).to.be.instanceOf(PermanentJobError);
+            expect(err.message).to.match(/refusing to drop.*left untouched/);
+            // An instance whose create failed never owned a database: its drop succeeds and leaves the other alone.
+            const leftAlone = await d.drop({ ...dropRequest(instanceId, name), ownsNothing: true });
+            expect(leftAlone).to.deep.equal({ outcome: 'left-unmanaged', warnings: [] });
+            expect(await preciousRow(name)).to.equal('keep me');
+          }
+        });
+
+        it('refuses to rename onto a database it does not own; both stay as they were', async () => {
+          const d = driver();
+          const n = names();
+          const instanceId = randomUUID();
+          await retrying(d, () => d.create(createRequest(instanceId, n)));
+          await makeForeignDatabase(n.renamed);
+          const err = await rejection(retrying(d, () => d.rename({ instanceId, from: n.db, to: n.renamed })));
+          expect(err).to.be.instanceOf(PermanentJobError);
+          expect(await preciousRow(n.renamed)).to.equal('keep me');
+          expect(await d.describe(n.db)).to.include({ ownerInstanceId: instanceId, acceptsConnections: true });
+        });
+      });
+
+      describe('connected sessions', () => {
+        it('renames a database an application is connected to, ending that session', async () => {
+          const d = driver();
+          const n = names();
+          const instanceId = randomUUID();
+          await retrying(d, () => d.create(createRequest(instanceId, n)));
+          const app = await connect(n.db);
+          log.start();
+          expect((await retrying(d, () => d.rename({ instanceId, from: n.db, to: n.renamed }))).outcome).to.equal(
+            'renamed',
+          );
+          expect(await rejection(app.query('SELECT 1'))).to.be.instanceOf(Error);
+          expect(await d.describe(n.renamed)).to.include({ ownerInstanceId: instanceId, acceptsConnections: true });
+          // 14+ waits for each ended backend to be gone; before 14 a retry covers the gap.
+          const terminations = log.matching(/pg_terminate_backend/);
+          expect(terminations).to.not.be.empty;
+          expect(terminations.every((s) => s.includes('pg_terminate_backend(pid, 5000)'))).to.equal(major >= 14);
+        });
+
+        it(`drops a database an application is connected to (${major >= 13 ? 'WITH (FORCE)' : 'sessions ended first, as before 13'})`, async () => {
+          const d = driver();
+          const n = names();
+          const instanceId = randomUUID();
+          await retrying(d, () => d.create(createRequest(instanceId, n)));
+          const app = await connect(n.db);
+          log.start();
+          expect(await retrying(d, () => d.drop(dropRequest(instanceId, n.db)))).to.deep.equal({
+            outcome: 'dropped',
+            warnings: [],
+          });
+          expect(await d.exists(n.db)).to.equal(false);
+          expect(await rejection(app.query('SELECT 1'))).to.be.instanceOf(Error);
+          const drops = log.matching(/^DROP DATABASE/);
+          expect(drops).to.not.be.empty;
+          expect(drops.every((s) => s.endsWith('WITH (FORCE)'))).to.equal(major >= 13);
+          expect(log.matching(/pg_terminate_backend/)).to.have.length(major >= 13 ? 0 : drops.length);
+        });
+      });
+
+      describe('create strategy (CREATE DATABASE … STRATEGY is 15+)', () => {
+        for (const strategy of STRATEGIES) {
+          const shown = strategy || 'the server’s default';
+          const expected = major >= 15 && strategy ? `STRATEGY = ${strategy.toUpperCase()}` : 'no STRATEGY clause';
+          it(`creates a working clone with ${shown} configured (${expected})`, async () => {
+            const d = driver({ createStrategy: strategy });
+            const n = names();
+            const instanceId = randomUUID();
+            log.start();
+            expect((await retrying(d, () => d.create(createRequest(instanceId, n)))).outcome).to.equal('created');
+            const creates = log.matching(/^CREATE DATABASE/);
+            expect(creates).to.have.length(1);
+            if (major >= 15 && strategy)
+              expect(creates[0]).to.match(new RegExp(` STRATEGY = ${strategy.toUpperCase()}$`));
+            else expect(creates[0]).to.not.match(/STRATEGY/);
+            expect(await templateRows(n.db)).to.deep.equal({ tables: TEMPLATE_SHAPE.tables + 1, rows: 3 });
+          });
+        }
+      });
+    });
+}
