@@ -63,6 +63,11 @@ const json = (schema: unknown, description: string, headers: Record<string, unkn
   content: { 'application/json': { schema } },
 });
 const bearer = [{ bearer: [] }];
+/** Optional query parameters of a list route (each validated by the route's DTO). */
+const queryParameters = (names: string[]) =>
+  names.map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } }));
+/** How many a list route's filter matched in all, whatever the page. */
+const TOTAL_COUNT = { required: true, schema: { type: 'string', pattern: '^\\d+$' } };
 
 export const OPENAPI_DOCUMENT = {
   openapi: '3.1.0',
@@ -278,15 +283,10 @@ export const OPENAPI_DOCUMENT = {
       get: {
         summary: 'List instances, oldest first (order=desc: newest first)',
         security: bearer,
-        parameters: ['offset', 'limit', 'status', 'instanceName', 'includeDeleted', 'order'].map((name) => ({
-          name,
-          in: 'query',
-          required: false,
-          schema: { type: 'string' },
-        })),
+        parameters: queryParameters(['offset', 'limit', 'status', 'instanceName', 'includeDeleted', 'order']),
         responses: {
           '200': json({ type: 'array', items: ref('Instance') }, 'A page of instances.', {
-            'Total-Count': { required: true, schema: { type: 'string', pattern: '^\\d+$' } },
+            'Total-Count': TOTAL_COUNT,
           }),
           ...TENANTED,
           ...AUTHENTICATED,
@@ -386,15 +386,10 @@ export const OPENAPI_DOCUMENT = {
       get: {
         summary: "Every instance's jobs (of this tenant), newest first",
         security: bearer,
-        parameters: ['offset', 'limit', 'status'].map((name) => ({
-          name,
-          in: 'query',
-          required: false,
-          schema: { type: 'string' },
-        })),
+        parameters: queryParameters(['offset', 'limit', 'status']),
         responses: {
           '200': json({ type: 'array', items: ref('Job') }, 'A page of jobs.', {
-            'Total-Count': { required: true, schema: { type: 'string', pattern: '^\\d+$' } },
+            'Total-Count': TOTAL_COUNT,
           }),
           ...TENANTED,
           ...AUTHENTICATED,
