@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Client } from 'pg';
 import { JobEntity } from '../shared/database/entities';
-import { quote } from '../shared/database-names/postgres';
+import { quote } from '../worker/engines/postgres/names';
 import { sleep } from '../shared/retry';
 import { silentLogger } from '../shared/logger';
 import { createDriver } from '../worker/engines/registry';

@@ -15,6 +15,7 @@ import {
 } from 'class-validator';
 import { ConfigurationError } from './errors';
 import { ENGINES, EngineName } from './database-names';
+import { engineModule } from '../worker/engines/registry';
 import { CONTEXT_KEY, defaultNamePattern, MAX_CONTEXTS, namePatternProblems } from './instances/contexts';
 import { parseTenantIds } from './tenants';
 
@@ -67,10 +68,10 @@ class Environment {
 
   // Worker only.
   @IsOptional()
-  @Matches(POSTGRES_URL, { message: 'ODS_SERVER_URL must be a postgres:// URL' })
+  /** Checked by the engine's own rules (worker/engines/<engine>/settings.ts). */
+  @IsString()
   ODS_SERVER_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
   @Transform(toBool) @IsBoolean() ODS_TEMPLATE_STANDIN = false;
-  @IsOptional() @IsIn(['', 'wal_log', 'file_copy']) ODS_PG_CREATE_STRATEGY = '';
   @Type(() => Number) @IsInt() @Min(100) ODS_LOCK_TIMEOUT_MS = 5_000;
   @Type(() => Number) @IsInt() @Min(1) @Max(64) WORKER_CONCURRENCY = 2;
   @Type(() => Number) @IsInt() @Min(1) @Max(64) GLOBAL_CONCURRENCY = 2;
@@ -150,7 +151,8 @@ export interface WorkerConfig extends CommonConfig {
   ods: CommonConfig['ods'] & {
     serverUrl: string;
     createStandInTemplate: boolean;
-    pgCreateStrategy: '' | 'wal_log' | 'file_copy';
+    /** The engine's own settings, parsed by its module (ODS_PG_CREATE_STRATEGY, ODS_MSSQL_…). */
+    engineSettings: unknown;
     /** Longest wait of one DDL statement for a lock held by someone else; then a transient error (55P03). */
     lockTimeoutMs: number;
   };
@@ -160,7 +162,11 @@ export interface WorkerConfig extends CommonConfig {
   transientRetry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
 }
 
-function parse(env: NodeJS.ProcessEnv, keys: (keyof Environment)[]): Environment {
+function parse(
+  env: NodeJS.ProcessEnv,
+  keys: (keyof Environment)[],
+  more: (parsed: Environment) => string[] = () => [],
+): Environment {
   const known = new Set<string>(keys);
   // Empty strings mean "not set", so that `FOO= npm start` falls back to the default.
   const source = Object.fromEntries(
@@ -196,6 +202,7 @@ function parse(env: NodeJS.ProcessEnv, keys: (keyof Environment)[]): Environment
     }
   }
   if (known.has('ODS_CONTEXT_KEYS')) problems.push(...contextModeProblems(parsed));
+  if (ENGINES.includes(parsed.ODS_ENGINE)) problems.push(...more(parsed));
   if (problems.length) throw new ConfigurationError(problems);
   return parsed;
 }
@@ -313,21 +320,35 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  const e = parse(env, [
-    ...COMMON_KEYS,
-    'ODS_SERVER_URL',
-    'ODS_TEMPLATE_STANDIN',
-    'ODS_PG_CREATE_STRATEGY',
-    'ODS_LOCK_TIMEOUT_MS',
-    'WORKER_CONCURRENCY',
-    'GLOBAL_CONCURRENCY',
-    'JOB_LOCK_DURATION_MS',
-    'STALLED_INTERVAL_MS',
-    'RECONCILE_INTERVAL_MS',
-    'TRANSIENT_RETRY_ATTEMPTS',
-    'TRANSIENT_RETRY_BASE_MS',
-    'TRANSIENT_RETRY_MAX_MS',
-  ]);
+  let engineSettings: unknown;
+  const engineProblems = (parsed: Environment): string[] => {
+    const engine = engineModule(parsed.ODS_ENGINE);
+    const { settings, problems } = engine.parseSettings(env);
+    engineSettings = settings;
+    // The URL may hold a password: the problem names the variable, never its value.
+    return [
+      ...engine.serverUrlProblems(parsed.ODS_SERVER_URL).map((p) => `ODS_SERVER_URL=(hidden): ${p}`),
+      ...problems,
+    ];
+  };
+  const e = parse(
+    env,
+    [
+      ...COMMON_KEYS,
+      'ODS_SERVER_URL',
+      'ODS_TEMPLATE_STANDIN',
+      'ODS_LOCK_TIMEOUT_MS',
+      'WORKER_CONCURRENCY',
+      'GLOBAL_CONCURRENCY',
+      'JOB_LOCK_DURATION_MS',
+      'STALLED_INTERVAL_MS',
+      'RECONCILE_INTERVAL_MS',
+      'TRANSIENT_RETRY_ATTEMPTS',
+      'TRANSIENT_RETRY_BASE_MS',
+      'TRANSIENT_RETRY_MAX_MS',
+    ],
+    engineProblems,
+  );
   const c = common(e);
   return {
     ...c,
@@ -335,7 +356,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       ...c.ods,
       serverUrl: e.ODS_SERVER_URL,
       createStandInTemplate: e.ODS_TEMPLATE_STANDIN,
-      pgCreateStrategy: (e.ODS_PG_CREATE_STRATEGY ?? '') as WorkerConfig['ods']['pgCreateStrategy'],
+      engineSettings,
       lockTimeoutMs: e.ODS_LOCK_TIMEOUT_MS,
     },
     concurrency: { perWorker: e.WORKER_CONCURRENCY, global: e.GLOBAL_CONCURRENCY },
@@ -349,25 +370,4 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
   };
 }
 
-/** The database name in a postgres:// URL (the admin DB is reserved: no instance may take its name). */
-export function databaseNameOf(url: string): string {
-  return decodeURIComponent(new URL(url).pathname.replace(/^\//, '')) || 'postgres';
-}
-
-/** The URL of another database on the same server, with the same credentials. */
-export function sameServerUrl(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${encodeURIComponent(database)}`;
-  return u.toString();
-}
-
-/** A connection URL safe to log: the password is replaced. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(unparseable url)';
-  }
-}
+export { databaseNameOf, redactUrl, sameServerUrl } from './urls';

@@ -4,8 +4,7 @@ import { createAdminDataSource, prepareAdminDatabase } from '../shared/database/
 import { redisConnection } from '../shared/jobs/queue';
 import { createLogger } from '../shared/logger';
 import { onShutdownSignal } from '../shared/shutdown';
-import { createDriver } from './engines/registry';
-import { ensureStandInTemplate, QUICKSTART_SCALE } from './templates/stand-in';
+import { createDriver, engineModule } from './engines/registry';
 import { faultInjectionFromEnv } from './fault-injection';
 import { loadRegistrationSettings } from './edfi-admin/settings';
 import { createWorker } from './worker';
@@ -19,9 +18,13 @@ async function main(): Promise<void> {
   // A worker may start before any API: it prepares the admin database itself, under the same lock.
   await prepareAdminDatabase(dataSource, config.adminDatabase, log);
 
-  if (config.ods.createStandInTemplate && config.ods.engine === 'postgres') {
-    await ensureStandInTemplate(config.ods.serverUrl, config.ods.templateDatabase, QUICKSTART_SCALE, log);
-  }
+  await engineModule(config.ods.engine).prepare?.({
+    serverUrl: config.ods.serverUrl,
+    settings: config.ods.engineSettings,
+    templateDatabase: config.ods.templateDatabase,
+    createStandInTemplate: config.ods.createStandInTemplate,
+    log,
+  });
   const onStep = faultInjectionFromEnv(process.env, log);
   const driver = createDriver(config, log, onStep);
   const redis = redisConnection(config.redis.url);

@@ -1,23 +1,14 @@
-import * as postgres from './postgres';
+import { ENGINE_MODULES } from '../../worker/engines/registry';
+import type { NameRules } from './rules';
 
-/** Engines the product can drive. Adding one: a rules module here and a driver in worker/engines/. */
-export const ENGINES = ['postgres'] as const;
-export type EngineName = (typeof ENGINES)[number];
+export type { NameRules } from './rules';
 
-export interface NameRules {
-  /** Problems with `name` as an ODS database name on this engine; empty when it is acceptable. */
-  validate(name: string, reserved: ReadonlySet<string>): string[];
-  /** The identifier quoted for use in a statement; throws on a name that `validate` would refuse. */
-  quote(name: string): string;
-  /** Names of the engine's own databases, never to be taken by an instance. */
-  readonly systemDatabases: readonly string[];
-  readonly maxLength: number;
-}
-
-const RULES: Record<EngineName, NameRules> = { postgres };
+/** Engines the product can drive: one folder each under worker/engines/, one line in its registry. */
+export type EngineName = keyof typeof ENGINE_MODULES;
+export const ENGINES = Object.keys(ENGINE_MODULES) as EngineName[];
 
 export function nameRulesFor(engine: EngineName): NameRules {
-  return RULES[engine];
+  return ENGINE_MODULES[engine].names;
 }
 
 export { STAGING_PREFIX, stagingDatabaseName } from './staging';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { JobEntity } from '../../shared/database/entities';
 import { silentLogger } from '../../shared/logger';
-import { PostgresDriver } from '../../worker/engines/postgres';
+import { PostgresDriver } from '../../worker/engines/postgres/driver';
 import { expectServerMatchesRecords } from '../support/consistency';
 import { ownerOf } from '../support/ods-server';
 import { POSTGRES_URL } from '../support/settings';

@@ -4,7 +4,7 @@ import { stagingDatabaseName } from '../../shared/database-names';
 import { silentLogger } from '../../shared/logger';
 import { sleep } from '../../shared/retry';
 import type { CreateRequest, DropRequest, EngineDriver, RenameRequest } from '../../worker/engines/engine';
-import { PostgresDriver } from '../../worker/engines/postgres';
+import { PostgresDriver } from '../../worker/engines/postgres/driver';
 import { expectServerMatchesRecords } from '../support/consistency';
 import { withServer } from '../support/ods-server';
 import { PrivateRedis } from '../support/processes';

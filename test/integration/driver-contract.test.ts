@@ -6,7 +6,7 @@ import { PermanentJobError } from '../../shared/errors';
 import { silentLogger } from '../../shared/logger';
 import { retryTransient } from '../../shared/retry';
 import { ownershipMarker } from '../../worker/engines/engine';
-import { PostgresDriver, PostgresDriverOptions } from '../../worker/engines/postgres';
+import { PostgresDriver, PostgresDriverOptions } from '../../worker/engines/postgres/driver';
 import { ensureStandInTemplate } from '../../worker/templates/stand-in';
 import { dropDatabases } from '../support/ods-server';
 import { MACHINE_MAJOR, PACKAGED_MAJORS, startPostgres, TestServer, unavailableBecause } from '../support/pg-versions';

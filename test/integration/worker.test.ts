@@ -7,7 +7,7 @@ import { stagingDatabaseName } from '../../shared/database-names';
 import { createAdminDataSource, prepareAdminDatabase } from '../../shared/database/data-source';
 import { createQueue, JobPayload, redisConnection } from '../../shared/jobs/queue';
 import { createLogger, silentLogger } from '../../shared/logger';
-import { PostgresDriver } from '../../worker/engines/postgres';
+import { PostgresDriver } from '../../worker/engines/postgres/driver';
 import { ownershipMarker } from '../../worker/engines/engine';
 import { ensureStandInTemplate, STAND_IN_LABEL } from '../../worker/templates/stand-in';
 import { CapturedLog } from '../support/log-capture';

@@ -57,7 +57,7 @@ describe('configuration', () => {
         reservedNames: ['EdFi_Admin', 'EdFi_Security'],
         serverUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
         createStandInTemplate: false,
-        pgCreateStrategy: '',
+        engineSettings: { createStrategy: '' },
         lockTimeoutMs: 5_000,
       });
       expect(c.concurrency).to.deep.equal({ perWorker: 2, global: 2 });

@@ -8,7 +8,7 @@ import {
   STAGING_PREFIX,
   stagingDatabaseName,
 } from '../../shared/database-names';
-import * as postgres from '../../shared/database-names/postgres';
+import * as postgres from '../../worker/engines/postgres/names';
 
 const rules = nameRulesFor('postgres');
 const reserved = reservedNameSet('postgres', ['EdFi_Admin', 'EdFi_Security', 'ods_instance_manager']);

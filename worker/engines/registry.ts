@@ -1,28 +1,36 @@
-import type { EngineName } from '../../shared/database-names';
 import type { WorkerConfig } from '../../shared/config';
 import type { Logger } from '../../shared/logger';
 import type { EngineDriver } from './engine';
-import { PostgresDriver } from './postgres';
+import type { EngineModule, OperationPlan, PlanRequest } from './module';
+import { postgresEngine } from './postgres';
 
-type DriverFactory = (config: WorkerConfig, log: Logger, onStep?: (step: string) => Promise<void>) => EngineDriver;
+/** Every engine the product drives: adding one is adding its folder and a line here. */
+export const ENGINE_MODULES = {
+  postgres: postgresEngine,
+} as const;
 
-/** One entry per engine: adding an engine is adding its driver file and a line here. */
-const FACTORIES: Record<EngineName, DriverFactory> = {
-  postgres: (config, log, onStep) =>
-    new PostgresDriver({
-      serverUrl: config.ods.serverUrl,
-      createStrategy: config.ods.pgCreateStrategy,
-      lockTimeoutMs: config.ods.lockTimeoutMs,
-      poolSize: config.concurrency.perWorker + 2,
-      log,
-      onStep,
-    }),
-};
+type Name = keyof typeof ENGINE_MODULES;
+
+export function engineModule(name: Name): EngineModule<unknown> {
+  // Each module parses its own settings and is handed back only those (config.ods.engineSettings).
+  return ENGINE_MODULES[name];
+}
 
 export function createDriver(
   config: WorkerConfig,
   log: Logger,
   onStep?: (step: string) => Promise<void>,
 ): EngineDriver {
-  return FACTORIES[config.ods.engine](config, log, onStep);
+  return engineModule(config.ods.engine).createDriver({
+    serverUrl: config.ods.serverUrl,
+    settings: config.ods.engineSettings,
+    lockTimeoutMs: config.ods.lockTimeoutMs,
+    poolSize: config.concurrency.perWorker + 2,
+    log,
+    onStep,
+  });
+}
+
+export function planOperation(engine: Name, request: PlanRequest, settings: unknown): OperationPlan {
+  return engineModule(engine).plan(request, settings);
 }

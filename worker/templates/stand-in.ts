@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { sameServerUrl } from '../../shared/config';
-import { quote } from '../../shared/database-names/postgres';
+import { sameServerUrl } from '../../shared/urls';
+import { quote } from '../engines/postgres/names';
 import { isDuplicateDatabase } from '../../shared/database/postgres-errors';
 import type { Logger } from '../../shared/logger';
 

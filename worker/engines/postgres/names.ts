@@ -1,4 +1,4 @@
-import { STAGING_PREFIX } from './staging';
+import { STAGING_PREFIX } from '../../../shared/database-names/staging';
 
 /** PostgreSQL truncates identifiers to NAMEDATALEN-1 = 63 bytes without complaint: refuse instead. */
 export const maxLength = 63;

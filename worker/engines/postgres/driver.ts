@@ -1,15 +1,16 @@
 import { Client, Pool, PoolClient } from 'pg';
-import * as names from '../../shared/database-names/postgres';
-import { sameServerUrl } from '../../shared/config';
+import * as sql from './statements';
+import type { PostgresCreateStrategy } from './settings';
+import { sameServerUrl } from '../../../shared/urls';
 import {
   errorCode,
   isConnectionFailure,
   isDuplicateDatabase,
   isSerializationFailure,
   SQLSTATE,
-} from '../../shared/database/postgres-errors';
-import { errorMessage, PermanentJobError } from '../../shared/errors';
-import type { Logger } from '../../shared/logger';
+} from '../../../shared/database/postgres-errors';
+import { errorMessage, PermanentJobError } from '../../../shared/errors';
+import type { Logger } from '../../../shared/logger';
 import {
   CreateRequest,
   DatabaseDescription,
@@ -21,13 +22,13 @@ import {
   ownershipMarker,
   parseOwnershipMarker,
   RenameRequest,
-} from './engine';
+} from '../engine';
 
 export interface PostgresDriverOptions {
   /** Privileged connection to the ODS server (a maintenance database such as `postgres`). */
   serverUrl: string;
   /** CREATE DATABASE … STRATEGY on PostgreSQL 15+; empty leaves the server's default. */
-  createStrategy?: '' | 'wal_log' | 'file_copy';
+  createStrategy?: PostgresCreateStrategy;
   poolSize?: number;
   /**
    * lock_timeout of every session, so every DDL statement: a lock held elsewhere (an open
@@ -49,8 +50,6 @@ export interface PostgresDriverOptions {
  */
 const STAGING_BUSY = 'ODSIM_STAGING_BUSY';
 const TRANSIENT_CODES = new Set<string>([SQLSTATE.objectInUse, SQLSTATE.lockNotAvailable, '53400', STAGING_BUSY]);
-
-const q = names.quote;
 
 /**
  * PostgreSQL 11+ (and RDS, Azure Database for PostgreSQL, Cloud SQL): clone with
@@ -99,13 +98,11 @@ export class PostgresDriver implements EngineDriver {
       await this.cloneTemplate(req.stagingName, req.templateDatabase);
       await this.step('create.cloned');
     }
-    await this.withClient((c) =>
-      c.query(`COMMENT ON DATABASE ${q(req.stagingName)} IS ${c.escapeLiteral(ownershipMarker(req.instanceId))}`),
-    );
+    await this.withClient((c) => c.query(sql.markOwner(req.stagingName, ownershipMarker(req.instanceId))));
     await this.step('create.marked');
     await this.assertWritable(req.stagingName);
     try {
-      await this.withClient((c) => c.query(`ALTER DATABASE ${q(req.stagingName)} RENAME TO ${q(req.databaseName)}`));
+      await this.withClient((c) => c.query(sql.renameDatabase(req.stagingName, req.databaseName)));
     } catch (err) {
       if (isDuplicateDatabase(err)) {
         // Someone created a database with this name after our first look: leave theirs alone, remove ours.
@@ -161,7 +158,7 @@ export class PostgresDriver implements EngineDriver {
     try {
       await this.step('rename.closed');
       await this.terminateSessions(req.from);
-      await this.withClient((c) => c.query(`ALTER DATABASE ${q(req.from)} RENAME TO ${q(req.to)}`));
+      await this.withClient((c) => c.query(sql.renameDatabase(req.from, req.to)));
     } catch (err) {
       await this.allowConnections(req.from, true).catch(() => undefined);
       if (isDuplicateDatabase(err)) {
@@ -183,7 +180,7 @@ export class PostgresDriver implements EngineDriver {
   async describe(name: string): Promise<DatabaseDescription | null> {
     const result = await this.withClient((c) =>
       c.query<{ datname: string; datallowconn: boolean; datconnlimit: number; marker: string | null }>(
-        `SELECT datname, datallowconn, datconnlimit, shobj_description(oid, 'pg_database') AS marker FROM pg_database WHERE datname = $1`,
+        sql.DESCRIBE_DATABASE,
         [name],
       ),
     );
@@ -200,11 +197,7 @@ export class PostgresDriver implements EngineDriver {
   /** Every database whose ownership marker names this instance, under whatever name. */
   private async databasesMarkedFor(instanceId: string): Promise<string[]> {
     const result = await this.withClient((c) =>
-      c.query<{ datname: string; marker: string }>(
-        `SELECT datname, marker FROM (SELECT datname, shobj_description(oid, 'pg_database') AS marker FROM pg_database) d
-       WHERE strpos(marker, $1) > 0 ORDER BY datname`,
-        [MARKER_KIND],
-      ),
+      c.query<{ datname: string; marker: string }>(sql.DATABASES_WITH_MARKERS, [MARKER_KIND]),
     );
     return result.rows.filter((r) => parseOwnershipMarker(r.marker) === instanceId).map((r) => r.datname);
   }
@@ -215,7 +208,7 @@ export class PostgresDriver implements EngineDriver {
   }
 
   async serverVersion(): Promise<number> {
-    this.versionNum ??= this.withClient((c) => c.query<{ server_version_num: string }>('SHOW server_version_num'))
+    this.versionNum ??= this.withClient((c) => c.query<{ server_version_num: string }>(sql.SERVER_VERSION))
       .then((r) => {
         const version = r.rows[0]?.server_version_num;
         if (!version) throw new Error('the server did not say its version (SHOW server_version_num)');
@@ -234,13 +227,11 @@ export class PostgresDriver implements EngineDriver {
 
   private async cloneTemplate(name: string, template: string): Promise<void> {
     const version = await this.serverVersion();
-    const strategy =
-      version >= 150000 && this.options.createStrategy
-        ? ` STRATEGY = ${this.options.createStrategy.toUpperCase()}`
-        : '';
     try {
       // CREATE DATABASE cannot run inside a transaction block: a bare statement on its own connection.
-      await this.withClient((c) => c.query(`CREATE DATABASE ${q(name)} TEMPLATE ${q(template)}${strategy}`));
+      await this.withClient((c) =>
+        c.query(sql.createFromTemplate(name, template, this.options.createStrategy ?? '', version)),
+      );
     } catch (err) {
       if (errorCode(err) === SQLSTATE.undefinedDatabase)
         throw new PermanentJobError(`template database "${template}" does not exist`);
@@ -257,28 +248,25 @@ export class PostgresDriver implements EngineDriver {
   /** Drops a database and ends its sessions: WITH (FORCE) on 13+, terminate-then-drop on 11–12. */
   private async dropDatabase(name: string): Promise<void> {
     const version = await this.serverVersion();
-    if (version >= 130000 && !this.options.legacyDrop) {
-      await this.withClient((c) => c.query(`DROP DATABASE IF EXISTS ${q(name)} WITH (FORCE)`));
+    if (version >= sql.PG_VERSION.dropForce && !this.options.legacyDrop) {
+      await this.withClient((c) => c.query(sql.dropForce(name)));
       return;
     }
     const description = await this.describe(name);
     if (!description) return;
     if (description.valid) await this.allowConnections(name, false);
     await this.terminateSessions(name);
-    await this.withClient((c) => c.query(`DROP DATABASE IF EXISTS ${q(name)}`));
+    await this.withClient((c) => c.query(sql.dropPlain(name)));
   }
 
   private async allowConnections(name: string, allow: boolean): Promise<void> {
-    await this.withClient((c) => c.query(`ALTER DATABASE ${q(name)} ALLOW_CONNECTIONS ${allow ? 'true' : 'false'}`));
+    await this.withClient((c) => c.query(sql.allowConnections(name, allow)));
   }
 
   private async terminateSessions(name: string): Promise<void> {
     const version = await this.serverVersion();
     // 14+ can wait for each backend to be gone; before that a retry of the next statement covers the gap.
-    const terminate = version >= 140000 ? 'pg_terminate_backend(pid, 5000)' : 'pg_terminate_backend(pid)';
-    await this.withClient((c) =>
-      c.query(`SELECT ${terminate} FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [name]),
-    );
+    await this.withClient((c) => c.query(sql.terminateSessions(version), [name]));
   }
 
   /** Proves the database takes writes: a table created and rolled back, on a connection to it. */
@@ -287,9 +275,7 @@ export class PostgresDriver implements EngineDriver {
     client.on('error', () => undefined);
     await client.connect();
     try {
-      await client.query('BEGIN');
-      await client.query('CREATE TABLE odsim_write_probe (id int)');
-      await client.query('ROLLBACK');
+      for (const statement of sql.WRITE_PROBE) await client.query(statement);
     } catch (err) {
       if (this.isTransient(err)) throw err;
       throw new PermanentJobError(`database "${name}" does not accept writes: ${errorMessage(err)}`);

@@ -1,0 +1,79 @@
+import type { Logger } from '../../shared/logger';
+import type { NameRules } from '../../shared/database-names/rules';
+import type { EngineDriver } from './engine';
+
+/** One statement the worker would send, in order, and why. */
+export interface PlannedStatement {
+  purpose: string;
+  sql: string;
+  /** The condition it runs under, when not always (a server version, what an earlier look found). */
+  when?: string;
+  /** The database its session is connected to, when not the server URL's own (a maintenance database). */
+  database?: string;
+}
+
+export type PlanRequest =
+  | { operation: 'create'; instanceId: string; databaseName: string; templateDatabase: string; stagingName: string }
+  | { operation: 'rename'; instanceId: string; from: string; to: string }
+  | { operation: 'delete'; instanceId: string; databaseName: string };
+
+/**
+ * What an operation will run, built from the same statement builders the driver uses, so a DBA
+ * can review it before granting anything. Looks (catalog queries) come first; the statements
+ * that change the server follow.
+ */
+export interface OperationPlan {
+  engine: string;
+  operation: PlanRequest['operation'];
+  /** The copy strategy (create only), as configured. */
+  strategy: string | null;
+  statements: PlannedStatement[];
+  /** What the worker's login needs for this operation on this engine. */
+  privileges: string[];
+  notes: string[];
+}
+
+export interface DriverContext<S> {
+  serverUrl: string;
+  settings: S;
+  lockTimeoutMs: number;
+  poolSize: number;
+  log: Logger;
+  /** Called between the steps of each operation; fault-injection tests pause or crash here. */
+  onStep?: (step: string) => Promise<void>;
+}
+
+/** What the engine's settings parser returns: the settings, or every problem with them (naming the variable). */
+export interface ParsedSettings<S> {
+  settings: S;
+  problems: string[];
+}
+
+/**
+ * Everything the product knows of one engine, in its folder under worker/engines/. The
+ * registry lists one of these per engine; nothing else names an engine. The name rules, URL
+ * check, settings and plans are pure (the API uses them); only `createDriver` connects.
+ */
+export interface EngineModule<S = unknown> {
+  readonly name: string;
+  /** For people: "PostgreSQL 11+ (and RDS, Azure, Cloud SQL)". */
+  readonly label: string;
+  readonly names: NameRules;
+  /** Problems with ODS_SERVER_URL as a connection to this engine's server (without revealing it). */
+  serverUrlProblems(url: string): string[];
+  /** The engine's own environment variables (ODS_PG_*, ODS_MSSQL_*…). */
+  parseSettings(env: NodeJS.ProcessEnv): ParsedSettings<S>;
+  plan(request: PlanRequest, settings: S): OperationPlan;
+  createDriver(context: DriverContext<S>): EngineDriver;
+  /**
+   * Runs once when a worker starts, before it takes jobs: checks the login can do what the
+   * operations need (saying what is missing), and prepares what the quickstart needs.
+   */
+  prepare?(context: {
+    serverUrl: string;
+    settings: S;
+    templateDatabase: string;
+    createStandInTemplate: boolean;
+    log: Logger;
+  }): Promise<void>;
+}

@@ -1,0 +1,26 @@
+import type { EngineModule } from '../module';
+import { PostgresDriver } from './driver';
+import * as names from './names';
+import { planPostgres } from './plan';
+import { parsePostgresSettings, PostgresSettings, postgresUrlProblems } from './settings';
+import { prepareQuickstartTemplate } from './prepare';
+
+/** PostgreSQL 11 and newer, and the managed forms (RDS, Azure Database for PostgreSQL, Cloud SQL). */
+export const postgresEngine: EngineModule<PostgresSettings> = {
+  name: 'postgres',
+  label: 'PostgreSQL 11 and newer (also RDS, Azure Database for PostgreSQL, Cloud SQL)',
+  names,
+  serverUrlProblems: postgresUrlProblems,
+  parseSettings: parsePostgresSettings,
+  plan: planPostgres,
+  createDriver: (context) =>
+    new PostgresDriver({
+      serverUrl: context.serverUrl,
+      createStrategy: context.settings.createStrategy,
+      lockTimeoutMs: context.lockTimeoutMs,
+      poolSize: context.poolSize,
+      log: context.log,
+      onStep: context.onStep,
+    }),
+  prepare: prepareQuickstartTemplate,
+};

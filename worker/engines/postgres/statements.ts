@@ -1,0 +1,72 @@
+import { quote as q } from './names';
+import type { PostgresCreateStrategy } from './settings';
+
+/**
+ * Every statement the PostgreSQL driver sends, built in one place so that the plan a DBA
+ * reviews (`?dryRun=true`, `cli plan`) and the statements the worker runs are the same text.
+ * Names are validated and double-quoted by names.quote; the only literal is the marker.
+ */
+
+/** A string literal: quotes doubled, and E'' with backslashes doubled when one appears. */
+export function literal(text: string): string {
+  const body = text.replace(/'/g, "''");
+  return text.includes('\\') ? `E'${body.replace(/\\/g, '\\\\')}'` : `'${body}'`;
+}
+
+export const PG_VERSION = {
+  /** DROP DATABASE … WITH (FORCE) */
+  dropForce: 130000,
+  /** pg_terminate_backend(pid, timeout) waits for the backend to go */
+  terminateWaits: 140000,
+  /** CREATE DATABASE … STRATEGY */
+  createStrategy: 150000,
+} as const;
+
+export const DESCRIBE_DATABASE =
+  "SELECT datname, datallowconn, datconnlimit, shobj_description(oid, 'pg_database') AS marker FROM pg_database WHERE datname = $1";
+
+export const DATABASES_WITH_MARKERS = `SELECT datname, marker FROM (SELECT datname, shobj_description(oid, 'pg_database') AS marker FROM pg_database) d
+       WHERE strpos(marker, $1) > 0 ORDER BY datname`;
+
+export const SERVER_VERSION = 'SHOW server_version_num';
+
+export function createFromTemplate(
+  name: string,
+  template: string,
+  strategy: PostgresCreateStrategy,
+  version: number,
+): string {
+  const clause = version >= PG_VERSION.createStrategy && strategy ? ` STRATEGY = ${strategy.toUpperCase()}` : '';
+  return `CREATE DATABASE ${q(name)} TEMPLATE ${q(template)}${clause}`;
+}
+
+export function markOwner(name: string, marker: string): string {
+  return `COMMENT ON DATABASE ${q(name)} IS ${literal(marker)}`;
+}
+
+export function renameDatabase(from: string, to: string): string {
+  return `ALTER DATABASE ${q(from)} RENAME TO ${q(to)}`;
+}
+
+export function allowConnections(name: string, allow: boolean): string {
+  return `ALTER DATABASE ${q(name)} ALLOW_CONNECTIONS ${allow ? 'true' : 'false'}`;
+}
+
+/** 13+: one statement that ends the database's sessions and drops it. */
+export function dropForce(name: string): string {
+  return `DROP DATABASE IF EXISTS ${q(name)} WITH (FORCE)`;
+}
+
+/** 11–12, after connections are shut out and sessions ended. */
+export function dropPlain(name: string): string {
+  return `DROP DATABASE IF EXISTS ${q(name)}`;
+}
+
+/** Ends every session on the database named by $1 but this one; 14+ waits up to 5 s for each. */
+export function terminateSessions(version: number): string {
+  const call = version >= PG_VERSION.terminateWaits ? 'pg_terminate_backend(pid, 5000)' : 'pg_terminate_backend(pid)';
+  return `SELECT ${call} FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`;
+}
+
+/** Run on a session connected to the new database: proves it takes writes and leaves nothing. */
+export const WRITE_PROBE = ['BEGIN', 'CREATE TABLE odsim_write_probe (id int)', 'ROLLBACK'] as const;
