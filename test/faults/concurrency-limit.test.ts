@@ -46,8 +46,6 @@ function countedDriver(gauge: Gauge, lingerMs: number): EngineDriver {
     },
     drop: (request: DropRequest) => real.drop(request),
     rename: (request: RenameRequest) => real.rename(request),
-    exists: (name: string) => real.exists(name),
-    describe: (name: string) => real.describe(name),
     isTransient: (err: unknown) => real.isTransient(err),
     close: () => real.close(),
   };

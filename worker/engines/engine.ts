@@ -54,8 +54,6 @@ export interface EngineDriver {
   /** When the database is already gone, warns about any database still carrying this instance's marker (it is never dropped). */
   drop(request: DropRequest): Promise<OperationResult>;
   rename(request: RenameRequest): Promise<OperationResult>;
-  exists(name: string): Promise<boolean>;
-  describe(name: string): Promise<DatabaseDescription | null>;
   /** Whether retrying `err` may help (a template in use, a dropped connection...). */
   isTransient(err: unknown): boolean;
   close(): Promise<void>;
