@@ -26,6 +26,10 @@ const TEMPLATE = 'odsim_test_template_contract_v1';
 const TEMPLATE_SHAPE = { tables: 12, views: 2, rowsPerTable: 3 };
 const STRATEGIES = ['', 'wal_log', 'file_copy'] as const;
 const DRIVER_APPLICATION = 'ods-instance-manager-worker';
+/** The steps each operation reports between its statements (the worker's fault injection uses the same names). */
+const CREATE_STEPS = ['create.cloning', 'create.cloned', 'create.marked', 'create.renamed'];
+const RENAME_STEPS = ['rename.closed', 'rename.renamed'];
+const DROP_STEPS = ['drop.before'];
 
 /** The statements the driver sends (its sessions carry its application_name), while recording is on. */
 class StatementLog {
@@ -316,6 +320,95 @@ for (const major of MAJORS) {
           expect(drops.every((s) => s.endsWith('WITH (FORCE)'))).to.equal(major >= 13);
           expect(log.matching(/pg_terminate_backend/)).to.have.length(major >= 13 ? 0 : drops.length);
         });
+      });
+
+      describe('a crash at each step', () => {
+        /** Stands for the worker dying between two statements: the operation stops here, whatever it held. */
+        class Crash extends Error {}
+        const crashAt = (step: string) => async (reached: string) => {
+          if (reached === step) throw new Crash(`crashed at ${step}`);
+        };
+
+        /** Every step each operation reports, recorded from an uninterrupted run, so a new step cannot go untested. */
+        async function stepsOf(op: 'create' | 'rename' | 'drop'): Promise<string[]> {
+          const seen: string[] = [];
+          const d = driver({ onStep: async (step) => void seen.push(step) });
+          const n = names();
+          const instanceId = randomUUID();
+          await retrying(d, () => d.create(createRequest(instanceId, n)));
+          if (op === 'create') return seen;
+          seen.length = 0;
+          await retrying(d, () => d.rename({ instanceId, from: n.db, to: n.renamed }));
+          if (op === 'rename') return seen;
+          seen.length = 0;
+          await retrying(d, () => d.drop(dropRequest(instanceId, n.renamed)));
+          return seen;
+        }
+
+        it('reports the steps the crash tests below cover, and no others', async () => {
+          expect(await stepsOf('create')).to.deep.equal(CREATE_STEPS);
+          expect(await stepsOf('rename')).to.deep.equal(RENAME_STEPS);
+          expect(await stepsOf('drop')).to.deep.equal(DROP_STEPS);
+        });
+
+        for (const step of CREATE_STEPS) {
+          it(`finishes a create interrupted at ${step} when the job runs again, leaving no staging copy`, async () => {
+            const n = names();
+            const instanceId = randomUUID();
+            const crashing = driver({ onStep: crashAt(step) });
+            expect(
+              await rejection(retrying(crashing, () => crashing.create(createRequest(instanceId, n)))),
+            ).to.be.instanceOf(Crash);
+            const d = driver();
+            const again = await retrying(d, () => d.create(createRequest(instanceId, n)));
+            expect(again.outcome).to.equal(step === 'create.renamed' ? 'already-created' : 'created');
+            expect(await d.describe(n.db)).to.deep.equal({
+              name: n.db,
+              ownerInstanceId: instanceId,
+              valid: true,
+              acceptsConnections: true,
+            });
+            expect(await d.exists(n.staging)).to.equal(false);
+            expect(await templateRows(n.db)).to.deep.equal({ tables: TEMPLATE_SHAPE.tables + 1, rows: 3 });
+          });
+        }
+
+        for (const step of RENAME_STEPS) {
+          it(`finishes a rename interrupted at ${step}, and the database takes connections again`, async () => {
+            const n = names();
+            const instanceId = randomUUID();
+            const setup = driver();
+            await retrying(setup, () => setup.create(createRequest(instanceId, n)));
+            const crashing = driver({ onStep: crashAt(step) });
+            const crash = await rejection(
+              retrying(crashing, () => crashing.rename({ instanceId, from: n.db, to: n.renamed })),
+            );
+            expect(crash).to.be.instanceOf(Crash);
+            const d = driver();
+            const again = await retrying(d, () => d.rename({ instanceId, from: n.db, to: n.renamed }));
+            expect(again.outcome).to.equal(step === 'rename.renamed' ? 'already-renamed' : 'renamed');
+            expect(await d.exists(n.db)).to.equal(false);
+            expect(await d.describe(n.renamed)).to.include({ ownerInstanceId: instanceId, acceptsConnections: true });
+            expect(await templateRows(n.renamed)).to.deep.equal({ tables: TEMPLATE_SHAPE.tables + 1, rows: 3 });
+          });
+        }
+
+        for (const step of DROP_STEPS) {
+          it(`finishes a drop interrupted at ${step}, and also drops a staging copy a crashed create left`, async () => {
+            const n = names();
+            const instanceId = randomUUID();
+            const setup = driver();
+            await retrying(setup, () => setup.create(createRequest(instanceId, n)));
+            await sql('postgres', `CREATE DATABASE "${n.staging}" TEMPLATE "${TEMPLATE}"`);
+            const crashing = driver({ onStep: crashAt(step) });
+            const request = dropRequest(instanceId, n.db, [n.staging]);
+            expect(await rejection(retrying(crashing, () => crashing.drop(request)))).to.be.instanceOf(Crash);
+            const d = driver();
+            expect(await retrying(d, () => d.drop(request))).to.deep.equal({ outcome: 'dropped', warnings: [] });
+            expect(await d.exists(n.db)).to.equal(false);
+            expect(await d.exists(n.staging)).to.equal(false);
+          });
+        }
       });
 
       describe('create strategy (CREATE DATABASE … STRATEGY is 15+)', () => {
