@@ -10,7 +10,9 @@ import { parseCommandSettings } from '../../worker/engines/command/settings';
 import { EngineDriver, ownershipMarker } from '../../worker/engines/engine';
 import { CapturedLog } from '../support/log-capture';
 import { databaseExists, dropDatabases, ownerOf, shapeOf, withServer } from '../support/ods-server';
-import { POSTGRES_URL, SMALL_TEMPLATE } from '../support/settings';
+import { POSTGRES_URL } from '../support/settings';
+import { silentLogger } from '../../shared/logger';
+import { ensureStandInTemplate } from '../../worker/templates/stand-in';
 import { Stack, startStack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
@@ -62,6 +64,8 @@ case "$op" in
 esac
 `;
 
+/** This suite's own template: createdb fails while another suite holds a session on a shared one. */
+const TEMPLATE = 'odsim_test_template_command_v1';
 const FIXED_ARGS = ['--profile', 'district one', '; rm -rf /', '$(touch pwned)'];
 const SECRET = 'Sup3r-s3cret-pw';
 const TOKEN = 'tok-4f9a8b7c6d5e';
@@ -94,13 +98,14 @@ describe('external command engine on PostgreSQL, with a real script', function (
   const made: string[] = [];
   const server = new URL(POSTGRES_URL);
 
-  before(() => {
+  before(async () => {
+    await ensureStandInTemplate(POSTGRES_URL, TEMPLATE, { tables: 9, views: 2, rowsPerTable: 2 }, silentLogger());
     dir = mkdtempSync(join(tmpdir(), 'odsim-command-'));
     script = join(dir, 'provision.sh');
     writeFileSync(script, SCRIPT);
     chmodSync(script, 0o755);
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => dir && rmSync(dir, { recursive: true, force: true }));
   beforeEach(() => {
     record = mkdtempSync(join(dir, 'record-'));
     log = new CapturedLog('worker');
@@ -162,7 +167,7 @@ describe('external command engine on PostgreSQL, with a real script', function (
   const createRequest = (instanceId: string, n: ReturnType<typeof names>) => ({
     instanceId,
     databaseName: n.db,
-    templateDatabase: SMALL_TEMPLATE,
+    templateDatabase: TEMPLATE,
     stagingName: n.staging,
   });
   const dropRequest = (instanceId: string, databaseName: string) => ({
@@ -205,7 +210,7 @@ describe('external command engine on PostgreSQL, with a real script', function (
       expect(await databaseExists(n.staging)).to.equal(false);
       // The script made it; the manager marked it.
       expect(await ownerOf(n.db)).to.equal(instanceId);
-      expect(await shapeOf(n.db)).to.deep.equal(await shapeOf(SMALL_TEMPLATE));
+      expect(await shapeOf(n.db)).to.deep.equal(await shapeOf(TEMPLATE));
 
       expect(await retrying(d, () => d.rename({ instanceId, from: n.db, to: n.renamed }))).to.deep.equal({
         outcome: 'renamed',
@@ -229,7 +234,7 @@ describe('external command engine on PostgreSQL, with a real script', function (
           '--database',
           n.db,
           '--template',
-          SMALL_TEMPLATE,
+          TEMPLATE,
           '--staging',
           n.staging,
         ],
@@ -450,7 +455,7 @@ describe('external command engine on PostgreSQL, with a real script', function (
           ODS_COMMAND_ENV_PGPASSWORD: SECRET,
           ODS_COMMAND_ENV_API_TOKEN: TOKEN,
           ODS_COMMAND_ENV_PATH: process.env.PATH ?? '/usr/bin:/bin',
-          ODS_TEMPLATE_DATABASE: SMALL_TEMPLATE,
+          ODS_TEMPLATE_DATABASE: TEMPLATE,
         },
       });
       const instance = await stack.createInstance('cmd');
