@@ -59,6 +59,24 @@ export interface EngineDriver {
   close(): Promise<void>;
 }
 
+/**
+ * What another engine needs of this engine's server to check work it did not do itself (the
+ * external command engine verifies a script's result through one): look at a database, find
+ * this instance's marker elsewhere, mark a database the script made, prove it takes writes.
+ */
+export interface ServerInspector {
+  describe(name: string): Promise<DatabaseDescription | null>;
+  /** Every database whose ownership marker names this instance, under whatever name. */
+  databasesMarkedFor(instanceId: string): Promise<string[]>;
+  /** Sets this instance's ownership marker on the database (the caller has checked it carries no other). */
+  markOwner(name: string, instanceId: string): Promise<void>;
+  /** Throws a PermanentJobError when the database does not take writes. */
+  assertWritable(name: string): Promise<void>;
+  /** Whether retrying `err` may help (a dropped connection...). */
+  isTransient(err: unknown): boolean;
+  close(): Promise<void>;
+}
+
 /** The ownership marker, as stored on each database the manager creates. */
 export const MARKER_KIND = 'ods-instance-manager';
 

@@ -1,6 +1,6 @@
 import type { Logger } from '../../shared/logger';
 import type { NameRules } from '../../shared/database-names/rules';
-import type { EngineDriver } from './engine';
+import type { EngineDriver, ServerInspector } from './engine';
 
 /** One statement the worker would send, in order, and why. */
 export interface PlannedStatement {
@@ -10,6 +10,8 @@ export interface PlannedStatement {
   when?: string;
   /** The database its session is connected to, when not the server URL's own (a maintenance database). */
   database?: string;
+  /** A program run rather than SQL sent (the external command engine): its exact arguments; `sql` shows them quoted. */
+  argv?: string[];
 }
 
 export type PlanRequest =
@@ -65,6 +67,8 @@ export interface EngineModule<S = unknown> {
   parseSettings(env: NodeJS.ProcessEnv): ParsedSettings<S>;
   plan(request: PlanRequest, settings: S): OperationPlan;
   createDriver(context: DriverContext<S>): EngineDriver;
+  /** How another engine (the external command) checks this engine's server, when this engine offers it. */
+  inspection?: Inspection<S>;
   /**
    * Runs once when a worker starts, before it takes jobs: checks the login can do what the
    * operations need (saying what is missing), and prepares what the quickstart needs.
@@ -76,4 +80,14 @@ export interface EngineModule<S = unknown> {
     createStandInTemplate: boolean;
     log: Logger;
   }): Promise<void>;
+}
+
+/** Looks at and marks databases on this engine's server for work another engine did (worker/engines/command/). */
+export interface Inspection<S> {
+  createInspector(context: DriverContext<S>): ServerInspector;
+  /** The statements the inspector sends, for plans: in the same order and text as it sends them. */
+  describe(name: string): PlannedStatement[];
+  markedElsewhere(instanceId: string): PlannedStatement[];
+  markOwner(name: string, instanceId: string): PlannedStatement[];
+  assertWritable(name: string): PlannedStatement[];
 }

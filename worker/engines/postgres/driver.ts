@@ -22,6 +22,7 @@ import {
   ownershipMarker,
   parseOwnershipMarker,
   RenameRequest,
+  ServerInspector,
 } from '../engine';
 
 export interface PostgresDriverOptions {
@@ -56,7 +57,7 @@ const TRANSIENT_CODES = new Set<string>([SQLSTATE.objectInUse, SQLSTATE.lockNotA
  * CREATE DATABASE … TEMPLATE, mark with COMMENT ON DATABASE, drop WITH (FORCE) on 13+.
  * Needs CREATEDB and ownership of the databases it manages; never writes catalogs directly.
  */
-export class PostgresDriver implements EngineDriver {
+export class PostgresDriver implements EngineDriver, ServerInspector {
   readonly engine = 'postgres' as const;
   private readonly pool: Pool;
   private versionNum?: Promise<number>;
@@ -98,7 +99,7 @@ export class PostgresDriver implements EngineDriver {
       await this.cloneTemplate(req.stagingName, req.templateDatabase);
       await this.step('create.cloned');
     }
-    await this.withClient((c) => c.query(sql.markOwner(req.stagingName, ownershipMarker(req.instanceId))));
+    await this.markOwner(req.stagingName, req.instanceId);
     await this.step('create.marked');
     await this.assertWritable(req.stagingName);
     try {
@@ -194,8 +195,12 @@ export class PostgresDriver implements EngineDriver {
     };
   }
 
+  async markOwner(name: string, instanceId: string): Promise<void> {
+    await this.withClient((c) => c.query(sql.markOwner(name, ownershipMarker(instanceId))));
+  }
+
   /** Every database whose ownership marker names this instance, under whatever name. */
-  private async databasesMarkedFor(instanceId: string): Promise<string[]> {
+  async databasesMarkedFor(instanceId: string): Promise<string[]> {
     const result = await this.withClient((c) =>
       c.query<{ datname: string; marker: string }>(sql.DATABASES_WITH_MARKERS, [MARKER_KIND]),
     );
@@ -270,7 +275,7 @@ export class PostgresDriver implements EngineDriver {
   }
 
   /** Proves the database takes writes: a table created and rolled back, on a connection to it. */
-  private async assertWritable(name: string): Promise<void> {
+  async assertWritable(name: string): Promise<void> {
     const client = new Client(this.sessionOptions(sameServerUrl(this.options.serverUrl, name)));
     client.on('error', () => undefined);
     await client.connect();

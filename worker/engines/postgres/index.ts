@@ -1,9 +1,20 @@
-import type { EngineModule } from '../module';
+import type { DriverContext, EngineModule } from '../module';
 import { PostgresDriver } from './driver';
 import * as names from './names';
-import { planPostgres } from './plan';
+import { planPostgres, postgresInspection } from './plan';
 import { parsePostgresSettings, PostgresSettings, postgresUrlProblems } from './settings';
 import { prepareQuickstartTemplate } from './prepare';
+
+function driverFor(context: DriverContext<PostgresSettings>): PostgresDriver {
+  return new PostgresDriver({
+    serverUrl: context.serverUrl,
+    createStrategy: context.settings.createStrategy,
+    lockTimeoutMs: context.lockTimeoutMs,
+    poolSize: context.poolSize,
+    log: context.log,
+    onStep: context.onStep,
+  });
+}
 
 /** PostgreSQL 11 and newer, and the managed forms (RDS, Azure Database for PostgreSQL, Cloud SQL). */
 export const postgresEngine: EngineModule<PostgresSettings> = {
@@ -13,14 +24,7 @@ export const postgresEngine: EngineModule<PostgresSettings> = {
   serverUrlProblems: postgresUrlProblems,
   parseSettings: parsePostgresSettings,
   plan: planPostgres,
-  createDriver: (context) =>
-    new PostgresDriver({
-      serverUrl: context.serverUrl,
-      createStrategy: context.settings.createStrategy,
-      lockTimeoutMs: context.lockTimeoutMs,
-      poolSize: context.poolSize,
-      log: context.log,
-      onStep: context.onStep,
-    }),
+  createDriver: driverFor,
+  inspection: { createInspector: driverFor, ...postgresInspection },
   prepare: prepareQuickstartTemplate,
 };

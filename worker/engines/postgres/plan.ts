@@ -134,3 +134,23 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
     ],
   };
 }
+
+/** What the PostgreSQL driver sends when it checks, for another engine, work it did not do (worker/engines/command/). */
+export const postgresInspection = {
+  describe: (name: string): PlannedStatement[] => [{ purpose: `${LOOK} ($1 = '${name}')`, sql: sql.DESCRIBE_DATABASE }],
+  markedElsewhere: (instanceId: string): PlannedStatement[] => [
+    {
+      purpose: `look: databases carrying the marker of instance ${instanceId} under another name`,
+      sql: sql.DATABASES_WITH_MARKERS,
+    },
+  ],
+  markOwner: (name: string, instanceId: string): PlannedStatement[] => [
+    { purpose: `mark ${name} as this instance's`, sql: sql.markOwner(name, ownershipMarker(instanceId)) },
+  ],
+  assertWritable: (name: string): PlannedStatement[] =>
+    sql.WRITE_PROBE.map((text) => ({
+      purpose: `prove ${name} takes writes (nothing is kept)`,
+      sql: text,
+      database: name,
+    })),
+};
