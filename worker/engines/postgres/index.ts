@@ -3,7 +3,7 @@ import { PostgresDriver } from './driver';
 import * as names from './names';
 import { planPostgres } from './plan';
 import { parsePostgresSettings, PostgresSettings, postgresUrlProblems } from './settings';
-import { prepareQuickstartTemplate } from './prepare';
+import { preparePostgres } from './prepare';
 
 /** PostgreSQL 11 and newer, and the managed forms (RDS, Azure Database for PostgreSQL, Cloud SQL). */
 export const postgresEngine: EngineModule<PostgresSettings> = {
@@ -22,5 +22,5 @@ export const postgresEngine: EngineModule<PostgresSettings> = {
       log: context.log,
       onStep: context.onStep,
     }),
-  prepare: prepareQuickstartTemplate,
+  prepare: (context) => preparePostgres(context),
 };
