@@ -212,6 +212,26 @@ describe('PostgreSQL as the managed services give it (a role with CREATEDB, no s
       expect(await stateOf(renamed)).to.equal(null);
     });
 
+    it("creates from a template whose public schema belongs to the admin who restored it (no CREATE there for the worker's role)", async () => {
+      const template = db('tpl_public_owned');
+      await admin(`CREATE DATABASE ${template} TEMPLATE ${SMALL_TEMPLATE}`);
+      await withServer(
+        (c) => c.query('ALTER SCHEMA public OWNER TO postgres; REVOKE CREATE ON SCHEMA public FROM PUBLIC'),
+        urlFor(template),
+      );
+      await admin(`ALTER DATABASE ${template} IS_TEMPLATE true`);
+      const instanceId = randomUUID();
+      const name = db('public_owned');
+      const created = await driver.create({
+        instanceId,
+        databaseName: name,
+        templateDatabase: template,
+        stagingName: `${name}_stg`,
+      });
+      expect(created.outcome).to.equal('created');
+      expect(await stateOf(name)).to.include({ owner: WORKER, markedFor: instanceId });
+    });
+
     it('drops on the PostgreSQL 11–12 path (shut out, terminate, DROP) with the ODS/API connected', async () => {
       await signalBackend(true);
       const legacy = new PostgresDriver({ serverUrl: urlAs(WORKER), log: silentLogger(), legacyDrop: true });
