@@ -110,10 +110,16 @@ export class PermanentJobError extends Error {
   }
 }
 
-/** Start-up configuration is wrong: the message lists every problem at once. */
+/**
+ * Start-up configuration is wrong, or the servers it names cannot serve it (a login that lacks
+ * a privilege): the message lists every problem at once, under `heading`.
+ */
 export class ConfigurationError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  constructor(
+    readonly problems: string[],
+    heading = 'Invalid configuration',
+  ) {
+    super(`${heading}:\n  - ${problems.join('\n  - ')}`);
     this.name = 'ConfigurationError';
   }
 }

@@ -73,13 +73,17 @@ export interface EngineModule<S = unknown> {
    * Runs once when a worker starts, before it takes jobs: checks the login can do what the
    * operations need (saying what is missing), and prepares what the quickstart needs.
    */
-  prepare?(context: {
-    serverUrl: string;
-    settings: S;
-    templateDatabase: string;
-    createStandInTemplate: boolean;
-    log: Logger;
-  }): Promise<void>;
+  prepare?(context: PrepareContext<S>): Promise<void>;
+}
+
+/** What an engine's start-up hook is given. */
+export interface PrepareContext<S> {
+  serverUrl: string;
+  settings: S;
+  templateDatabase: string;
+  /** ODS_TEMPLATE_STANDIN: build the quickstart's labelled stand-in template if the template is missing. */
+  createStandInTemplate: boolean;
+  log: Logger;
 }
 
 /** Looks at and marks databases on this engine's server for work another engine did (worker/engines/command/). */

@@ -3,7 +3,7 @@ import { PostgresDriver } from './driver';
 import * as names from './names';
 import { planPostgres, postgresInspection } from './plan';
 import { parsePostgresSettings, PostgresSettings, postgresUrlProblems } from './settings';
-import { prepareQuickstartTemplate } from './prepare';
+import { preparePostgres } from './prepare';
 
 function driverFor(context: DriverContext<PostgresSettings>): PostgresDriver {
   return new PostgresDriver({
@@ -26,5 +26,5 @@ export const postgresEngine: EngineModule<PostgresSettings> = {
   plan: planPostgres,
   createDriver: driverFor,
   inspection: { createInspector: driverFor, ...postgresInspection },
-  prepare: prepareQuickstartTemplate,
+  prepare: (context) => preparePostgres(context),
 };

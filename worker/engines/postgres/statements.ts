@@ -68,5 +68,15 @@ export function terminateSessions(version: number): string {
   return `SELECT ${call} FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`;
 }
 
-/** Run on a session connected to the new database: proves it takes writes and leaves nothing. */
-export const WRITE_PROBE = ['BEGIN', 'CREATE TABLE odsim_write_probe (id int)', 'ROLLBACK'] as const;
+/**
+ * Run on a session connected to the new database: proves it takes writes and leaves nothing.
+ * In a schema of its own, which the database's owner may always create: `public` may belong to
+ * whoever restored the template (PostgreSQL 15+ grants no CREATE on it to others), as on RDS,
+ * Azure and Cloud SQL, where the worker is not a superuser.
+ */
+export const WRITE_PROBE = [
+  'BEGIN',
+  'CREATE SCHEMA odsim_write_probe',
+  'CREATE TABLE odsim_write_probe.probe (id int)',
+  'ROLLBACK',
+] as const;
