@@ -169,11 +169,11 @@ export function parseMssqlSettings(env: NodeJS.ProcessEnv): ParsedSettings<Mssql
   };
 
   // Each template whose strategy is known needs what that strategy reads.
-  const templates = new Set([
-    (env.ODS_TEMPLATE_DATABASE ?? '').trim() || DEFAULT_TEMPLATE,
-    ...Object.keys(templateStrategies),
-  ]);
-  for (const template of templates) {
+  // Keyed in lower case (names compare case-insensitively), shown as the operator spelled them.
+  const templates = new Map(Object.keys(templateStrategies).map((t) => [t, t]));
+  const configured = (env.ODS_TEMPLATE_DATABASE ?? '').trim() || DEFAULT_TEMPLATE;
+  templates.set(configured.toLowerCase(), configured);
+  for (const template of templates.values()) {
     const chosen = strategyFor(settings, template);
     if (chosen === 'restore-file' && !templateBackupFile(settings, template))
       problems.push(
