@@ -123,4 +123,28 @@ describe('what SQL Server errors mean', () => {
     expect(driver.isTransient(serverError(1801))).to.equal(false);
     expect(driver.isTransient(Object.assign(new Error('staging busy'), { code: 'ODSIM_STAGING_BUSY' }))).to.equal(true);
   });
+
+  it('calls a server that cannot be reached a transient failure (a real refused connection, no server needed)', async () => {
+    const driver = new MssqlDriver({
+      serverUrl: 'mssql://odsim:secret@127.0.0.1:1/master?connectTimeout=2000',
+      settings: parseMssqlSettings({}).settings,
+      log: silentLogger(),
+    });
+    try {
+      const request = {
+        instanceId: 'i',
+        databaseName: 'EdFi_Ods_1',
+        templateDatabase: 't',
+        stagingName: 'odsim_staging_1',
+      };
+      const err = await driver.create(request).then(
+        () => expect.fail('expected the connection to be refused'),
+        (e: unknown) => e,
+      );
+      expect(isConnectionFailure(err)).to.equal(true);
+      expect(driver.isTransient(err)).to.equal(true);
+    } finally {
+      await driver.close();
+    }
+  });
 });
