@@ -272,8 +272,9 @@ export class MssqlDriver implements EngineDriver {
       const row = result.recordset[0];
       if (!row) throw Object.assign(new Error(`the copy "${staging}" is gone; starting again`), { code: STAGING_BUSY });
       if (row.state_desc === 'ONLINE') return;
-      if (row.error_code || row.state_desc !== 'COPYING') {
-        // A failed copy is left SUSPECT: drop it so that the next try starts clean.
+      // While COPYING, Azure may recover from an error by itself (percent_complete starts over);
+      // a failed copy leaves the database in another state (SUSPECT): drop it so the next try starts clean.
+      if (row.state_desc !== 'COPYING') {
         const failed = await this.describe(staging);
         if (failed) await this.dropDatabase(failed);
         throw Object.assign(

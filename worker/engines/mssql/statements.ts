@@ -121,6 +121,8 @@ export function restoreDatabase(database: string, file: string, moves: FileMove[
 /**
  * Schema only, and read-only until SET READ_WRITE. Microsoft supports clones for diagnostics,
  * not production, and Ed-Fi templates carry rows (descriptors…): an explicit choice, never the default.
+ * VERIFY_CLONEDB checks the clone's consistency and implies NO_STATISTICS and NO_QUERYSTORE, so
+ * the template's statistics do not mislead the optimizer about an empty database.
  */
 export function cloneDatabase(template: string, database: string): string {
   return `DBCC CLONEDATABASE (${bracket(template)}, ${q(database)}) WITH VERIFY_CLONEDB`;
