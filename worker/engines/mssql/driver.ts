@@ -167,7 +167,7 @@ export class MssqlDriver implements EngineDriver {
     try {
       switch (strategy) {
         case 'backup-restore': {
-          const paths = await this.serverPaths();
+          const paths = await this.serverPaths(true);
           const file = statements.serverPath(paths.backup, statements.templateBackupFileName(template));
           await this.runLong(statements.backupDatabase(template, file), `backing up template "${template}"`);
           await this.restore(staging, file, paths);
@@ -177,7 +177,7 @@ export class MssqlDriver implements EngineDriver {
           const file = templateBackupFile(this.options.settings, template);
           if (!file)
             throw new PermanentJobError(`ODS_MSSQL_TEMPLATE_BACKUP_FILE names no .bak for template "${template}"`);
-          await this.restore(staging, file, await this.serverPaths());
+          await this.restore(staging, file, await this.serverPaths(false));
           return;
         }
         case 'clonedatabase':
@@ -244,10 +244,10 @@ export class MssqlDriver implements EngineDriver {
   }
 
   /** The configured directories, and the server's defaults for those not configured. */
-  private async serverPaths(): Promise<{ data: string; log: string; backup: string }> {
+  private async serverPaths(backup: boolean): Promise<{ data: string; log: string; backup: string }> {
     const s = this.options.settings;
     let defaults: { data_path: string | null; log_path: string | null; backup_path: string | null } | undefined;
-    if (!s.dataPath || !s.logPath || !s.backupDirectory)
+    if (!s.dataPath || !s.logPath || (backup && !s.backupDirectory))
       defaults = (await this.run<typeof defaults>(statements.SERVER_DEFAULT_PATHS)).recordset[0];
     const pick = (configured: string | null, fallback: string | null | undefined, setting: string): string => {
       const path = configured ?? fallback;
@@ -257,7 +257,7 @@ export class MssqlDriver implements EngineDriver {
     return {
       data: pick(s.dataPath, defaults?.data_path, 'ODS_MSSQL_DATA_PATH'),
       log: pick(s.logPath, defaults?.log_path, 'ODS_MSSQL_LOG_PATH'),
-      backup: pick(s.backupDirectory, defaults?.backup_path, 'ODS_MSSQL_BACKUP_DIRECTORY'),
+      backup: backup ? pick(s.backupDirectory, defaults?.backup_path, 'ODS_MSSQL_BACKUP_DIRECTORY') : '',
     };
   }
 

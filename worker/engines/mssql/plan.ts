@@ -49,6 +49,19 @@ const DEFAULT_PATH = {
   backup: '<InstanceDefaultBackupPath>\\',
 };
 
+/** A long statement as the driver runs it: on a session of its own, its progress read from a second one. */
+function long(purpose: string, text: string): PlannedStatement[] {
+  return [
+    { purpose: 'look: the session the long statement runs on (a session of its own, no timeout)', sql: sql.SESSION_ID },
+    { purpose, sql: text },
+    {
+      purpose:
+        'while it runs, every few seconds on a second session: its percent_complete (@session_id = that session)',
+      sql: sql.REQUEST_PROGRESS,
+    },
+  ];
+}
+
 function looks(name: string, what: string, azure: boolean): PlannedStatement[] {
   return [
     { purpose: `${LOOK} (@name = '${name}'${what})`, sql: sql.DESCRIBE_DATABASE },
@@ -75,11 +88,7 @@ function restoreStatements(
   return {
     statements: [
       { purpose: 'look: the logical files the backup holds', sql: sql.fileListOnly(file) },
-      { purpose: 'restore the template into the staging database', sql: sql.restoreDatabase(stagingName, file, moves) },
-      {
-        purpose: 'while it runs, on a second session: restore progress (@session_id = the restoring session)',
-        sql: sql.REQUEST_PROGRESS,
-      },
+      ...long('restore the template into the staging database', sql.restoreDatabase(stagingName, file, moves)),
     ],
     notes: [
       'The MOVE clauses are shown for a backup of one data and one log file; the driver writes one per file RESTORE FILELISTONLY lists, with the logical names it reports.',
@@ -108,10 +117,10 @@ function copyStatements(
       return {
         statements: [
           ...paths,
-          {
-            purpose: 'back the template up (COPY_ONLY: its own backup chain is left alone)',
-            sql: sql.backupDatabase(template, file),
-          },
+          ...long(
+            'back the template up (COPY_ONLY: its own backup chain is left alone)',
+            sql.backupDatabase(template, file),
+          ),
           ...restore.statements,
         ],
         notes: [
@@ -128,10 +137,10 @@ function copyStatements(
     case 'clonedatabase':
       return {
         statements: [
-          {
-            purpose: 'clone the template’s schema (no rows) into the staging database',
-            sql: sql.cloneDatabase(template, stagingName),
-          },
+          ...long(
+            'clone the template’s schema (no rows) into the staging database',
+            sql.cloneDatabase(template, stagingName),
+          ),
           {
             purpose: 'make the clone writable (DBCC CLONEDATABASE leaves it read-only)',
             sql: sql.setReadWrite(stagingName),
