@@ -311,7 +311,8 @@ export class MssqlDriver implements EngineDriver {
 
   async drop(req: DropRequest): Promise<OperationResult> {
     for (const name of req.stagingNames) {
-      const staging = await this.describe(name);
+      // A staging name is this job's own: its state is all the drop needs, not its marker.
+      const staging = await this.describe(name, false);
       if (staging) await this.dropDatabase(staging);
     }
     const existing = await this.describe(req.databaseName);
@@ -368,13 +369,13 @@ export class MssqlDriver implements EngineDriver {
     return (await this.describe(name)) !== null;
   }
 
-  async describe(name: string): Promise<MssqlDatabase | null> {
+  async describe(name: string, withMarker = true): Promise<MssqlDatabase | null> {
     const row = (await this.run<DatabaseRow>(statements.DESCRIBE_DATABASE, { name })).recordset[0];
     if (!row) return null;
     const online = row.state_desc === 'ONLINE';
     return {
       name: row.name,
-      ownerInstanceId: online ? await this.readMarker(row.name) : null,
+      ownerInstanceId: online && withMarker ? await this.readMarker(row.name) : null,
       valid: online,
       acceptsConnections: online && row.user_access_desc === 'MULTI_USER',
       state: row.state_desc,

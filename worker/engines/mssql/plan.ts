@@ -256,6 +256,12 @@ export function planMssql(request: PlanRequest, settings: MssqlSettings): Operat
       },
       ...looks(databaseName, '', azure),
       ...dropStatements(databaseName, azure, `when "${databaseName}" carries this instance's marker`),
+      {
+        purpose:
+          "look: the databases whose marker is read (as above), to warn of one carrying this instance's under another name",
+        sql: sql.USER_DATABASES,
+        when: `when "${databaseName}" does not exist`,
+      },
     ],
     privileges,
     notes: [
