@@ -105,10 +105,6 @@ export class MssqlDriver implements EngineDriver {
     const existing = await this.describe(req.databaseName);
     if (existing) {
       this.assertOwned(existing, req.instanceId, 'create');
-      if (!existing.valid)
-        throw new PermanentJobError(
-          `database "${req.databaseName}" is ${existing.state}, not ONLINE; delete the instance or bring it online by hand`,
-        );
       await this.assertWritable(req.databaseName);
       return 'already-created';
     }
@@ -541,11 +537,14 @@ export class MssqlDriver implements EngineDriver {
     return this.pool;
   }
 
-  private assertOwned(db: DatabaseDescription, instanceId: string, action: string): void {
+  /** Only an ONLINE database's marker can be read: any other is refused, saying why. */
+  private assertOwned(db: MssqlDatabase, instanceId: string, action: string): void {
     if (db.ownerInstanceId === instanceId) return;
     const whose = db.ownerInstanceId
       ? `belongs to instance ${db.ownerInstanceId}`
-      : 'is not managed by ODS Instance Manager';
+      : db.valid
+        ? 'is not managed by ODS Instance Manager'
+        : `is ${db.state}, so its ownership marker cannot be read`;
     throw new PermanentJobError(`refusing to ${action} database "${db.name}": it ${whose}; it was left untouched`);
   }
 
