@@ -43,6 +43,8 @@ export interface DriverContext<S> {
   log: Logger;
   /** Called between the steps of each operation; fault-injection tests pause or crash here. */
   onStep?: (step: string) => Promise<void>;
+  /** Called as a long copy (a restore, an Azure copy) advances; the driver also logs each report as an event. */
+  onProgress?: (percent: number, message: string) => void;
 }
 
 /** What the engine's settings parser returns: the settings, or every problem with them (naming the variable). */

@@ -3,12 +3,14 @@ import type { Logger } from '../../shared/logger';
 import type { EngineDriver } from './engine';
 import type { EngineModule, OperationPlan, PlanRequest } from './module';
 import { commandEngine } from './command';
+import { mssqlEngine } from './mssql';
 import { postgresEngine } from './postgres';
 
 /** Every engine the product drives: adding one is adding its folder and a line here. */
 export const ENGINE_MODULES = {
   postgres: postgresEngine,
   command: commandEngine,
+  mssql: mssqlEngine,
 } as const;
 
 type Name = keyof typeof ENGINE_MODULES;

@@ -1,0 +1,26 @@
+import type { EngineModule } from '../module';
+import { MssqlDriver } from './driver';
+import * as names from './names';
+import { planMssql } from './plan';
+import { prepareMssql } from './prepare';
+import { mssqlUrlProblems, MssqlSettings, parseMssqlSettings } from './settings';
+
+/** SQL Server 2016 SP2 and newer, and RDS for SQL Server and Azure SQL Database (by strategy). */
+export const mssqlEngine: EngineModule<MssqlSettings> = {
+  name: 'mssql',
+  label: 'SQL Server 2016 SP2 and newer (also RDS for SQL Server, Azure SQL Database)',
+  names,
+  serverUrlProblems: mssqlUrlProblems,
+  parseSettings: parseMssqlSettings,
+  plan: planMssql,
+  createDriver: (context) =>
+    new MssqlDriver({
+      serverUrl: context.serverUrl,
+      settings: context.settings,
+      poolSize: context.poolSize,
+      log: context.log,
+      onStep: context.onStep,
+      onProgress: context.onProgress,
+    }),
+  prepare: prepareMssql,
+};
