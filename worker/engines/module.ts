@@ -10,12 +10,23 @@ export interface PlannedStatement {
   when?: string;
   /** The database its session is connected to, when not the server URL's own (a maintenance database). */
   database?: string;
+  /**
+   * The server versions (major) it is sent to, when that is part of `when`: from `from` on, below
+   * `before`. The same condition in numbers, so a tool (or a test) can pick a server's statements.
+   */
+  serverVersions?: { from?: number; before?: number };
 }
 
 export type PlanRequest =
   | { operation: 'create'; instanceId: string; databaseName: string; templateDatabase: string; stagingName: string }
   | { operation: 'rename'; instanceId: string; from: string; to: string }
-  | { operation: 'delete'; instanceId: string; databaseName: string };
+  | {
+      operation: 'delete';
+      instanceId: string;
+      databaseName: string;
+      /** Staging names of the instance's create jobs (each is looked for first); unknown: one generic look. */
+      stagingNames?: string[];
+    };
 
 /**
  * What an operation will run, built from the same statement builders the driver uses, so a DBA
