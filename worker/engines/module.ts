@@ -17,6 +17,15 @@ export interface PlannedStatement {
   serverVersions?: { from?: number; before?: number };
 }
 
+/** Whether a planned statement is sent to a server of this major version (its `serverVersions`, if any). */
+export function runsOn(statement: PlannedStatement, major: number): boolean {
+  const range = statement.serverVersions;
+  return (
+    !range ||
+    ((range.from === undefined || major >= range.from) && (range.before === undefined || major < range.before))
+  );
+}
+
 export type PlanRequest =
   | { operation: 'create'; instanceId: string; databaseName: string; templateDatabase: string; stagingName: string }
   | { operation: 'rename'; instanceId: string; from: string; to: string }

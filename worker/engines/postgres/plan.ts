@@ -61,7 +61,10 @@ const SESSION_NOTE = `Each new session of the worker first sends \`${sql.SESSION
 /** The PostgreSQL driver's statements for one operation, in the order it sends them. */
 export function planPostgres(request: PlanRequest, settings: PostgresSettings): OperationPlan {
   const base = { engine: 'postgres', operation: request.operation, notes: [] as string[] };
-  const version: PlannedStatement = { purpose: 'look: the server version', sql: sql.SERVER_VERSION };
+  const version: PlannedStatement = {
+    purpose: 'look: the server version (once per worker process, the first time an operation needs it)',
+    sql: sql.SERVER_VERSION,
+  };
   if (request.operation === 'create') {
     const { databaseName, stagingName, templateDatabase } = request;
     const clone = (v: number) => sql.createFromTemplate(stagingName, templateDatabase, settings.createStrategy, v);
