@@ -68,7 +68,7 @@ export class InstancePlanner {
   ): OperationPlan {
     if (!job)
       return this.nothingToRun(operation, [
-        "Only the instance's record changes: no job starts and nothing is sent to the ODS server.",
+        "No job starts and nothing is sent to the ODS server: only the instance's record changes (its instanceName), if anything.",
       ]);
     const registration = registrationNotes(operation, instance, { force: job.force });
     const request = this.requestFor(job, createJobIds);
