@@ -19,6 +19,7 @@ import { notFound, onlyMethods, problemHandler } from './http/problems';
 import { requestContext } from './http/request-context';
 import { securityHeaders } from './http/security-headers';
 import { DatabaseNamePolicy } from './instances/database-name-policy';
+import { InstancePlanner } from './instances/plan';
 import { instanceRoutes } from './instances/routes';
 import { InstanceService } from './instances/service';
 import { ContextMode } from './instances/context-mode';
@@ -106,7 +107,7 @@ export function createApp(deps: AppDeps): Express {
   const tenant = tenantScope(config.tenants, clients);
   app.use(['/admin/instances', '/admin/jobs', '/admin/events'], tenant);
   const mode = new ContextMode(config.contexts);
-  app.use(instanceRoutes(instances, names, mode));
+  app.use(instanceRoutes(instances, names, mode, new InstancePlanner(config.ods)));
   app.use(jobRoutes(dataSource));
   app.use(settingsRoutes(mode, config.tenants, clients));
   if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs, clients));

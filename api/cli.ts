@@ -1,6 +1,14 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { loadApiConfig } from '../shared/config';
+import { ApiConfig, loadApiConfig } from '../shared/config';
+import { stagingDatabaseName } from '../shared/database-names';
+import { ValidationError } from '../shared/errors';
+import type { PlanRequest } from '../worker/engines/module';
+import { planOperation } from '../worker/engines/registry';
+import { registrationNotes } from '../worker/edfi-admin/plan-notes';
+import { DatabaseNamePolicy } from './instances/database-name-policy';
+import { formatPlan } from './instances/plan';
 import { createAdminDataSource, prepareAdminDatabase } from '../shared/database/data-source';
 import { createLogger } from '../shared/logger';
 import { ClientStore } from './auth/clients';
@@ -11,7 +19,52 @@ const USAGE = `usage:
   npm run cli -- clients create --name NAME [--scope SCOPE] [--tenants A,B]   (SCOPE: ${SCOPES.fullAccess} | ${SCOPES.readOnly}; default read-only)
   npm run cli -- clients list
   npm run cli -- clients disable --client-id ID
-  npm run cli -- clients tenants --client-id ID (--tenants A,B | --all-tenants)   (limit a client to some TENANTS, or lift the limit)`;
+  npm run cli -- clients tenants --client-id ID (--tenants A,B | --all-tenants)   (limit a client to some TENANTS, or lift the limit)
+  npm run cli -- plan create --database NAME [--template TEMPLATE] [--json]
+  npm run cli -- plan rename --from NAME --to NAME [--json]
+  npm run cli -- plan delete --database NAME [--json]
+      (the statements the worker would send for this engine and its settings (ODS_ENGINE, ODS_PG_*);
+       needs neither the admin database nor the ODS server)`;
+
+type PlanOptions = { database?: string; template?: string; from?: string; to?: string; json?: boolean };
+
+/**
+ * `plan`: what a worker with this environment would send, from the engine module's own statement
+ * builders, for a DBA to review. Names are checked as the API checks them; ids are made up.
+ */
+function planCommand(action: string | undefined, values: PlanOptions, config: ApiConfig): number {
+  const names = new DatabaseNamePolicy(config.ods.engine, {
+    adminDatabaseUrl: config.adminDatabase.url,
+    templateDatabase: config.ods.templateDatabase,
+    reservedNames: config.ods.reservedNames,
+  });
+  const instanceId = randomUUID();
+  let request: PlanRequest;
+  if (action === 'create' && values.database) {
+    names.assertAcceptable(values.database);
+    request = {
+      operation: 'create',
+      instanceId,
+      databaseName: values.database,
+      templateDatabase: values.template ?? config.ods.templateDatabase,
+      stagingName: stagingDatabaseName(randomUUID()),
+    };
+  } else if (action === 'rename' && values.from && values.to) {
+    names.assertAcceptable(values.to);
+    request = { operation: 'rename', instanceId, from: values.from, to: values.to };
+  } else if (action === 'delete' && values.database) {
+    request = { operation: 'delete', instanceId, databaseName: values.database };
+  } else {
+    console.error(USAGE);
+    return 2;
+  }
+  const plan = planOperation(config.ods.engine, request, config.ods.engineSettings);
+  const notes = [...plan.notes, ...registrationNotes(request.operation, { odsInstanceId: null })];
+  const { engine, operation, strategy, statements, privileges } = plan;
+  const shown = { engine, operation, strategy, statements, privileges, notes };
+  console.log(values.json ? JSON.stringify({ request, ...shown }, null, 2) : formatPlan(shown));
+  return 0;
+}
 
 /** --tenants A,B checked against TENANTS, so a typo does not lock a client out of every tenant. */
 function tenantsOption(value: string, configured: string[]): string[] {
@@ -32,10 +85,25 @@ async function main(argv: string[]): Promise<number> {
       'client-id': { type: 'string' },
       tenants: { type: 'string' },
       'all-tenants': { type: 'boolean' },
+      database: { type: 'string' },
+      template: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      json: { type: 'boolean' },
       help: { type: 'boolean' },
     },
   });
   const [area, action] = positionals;
+  if (area === 'plan' && !values.help) {
+    try {
+      return planCommand(action, values, loadApiConfig());
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      const problems = Object.values(err.errors).flat();
+      console.error(problems.length ? problems.join('\n') : err.message);
+      return 2;
+    }
+  }
   if (values.help || area !== 'clients' || !['create', 'list', 'disable', 'tenants'].includes(action ?? '')) {
     console.error(USAGE);
     return values.help ? 0 : 2;

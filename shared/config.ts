@@ -110,7 +110,16 @@ export interface CommonConfig {
   logLevel: string;
   adminDatabase: { url: string; connectTimeoutMs: number; poolSize: number; queryTimeoutMs?: number };
   redis: { url: string; prefix: string };
-  ods: { engine: EngineName; templateDatabase: string; reservedNames: string[] };
+  ods: {
+    engine: EngineName;
+    templateDatabase: string;
+    reservedNames: string[];
+    /**
+     * The engine's own non-secret settings, parsed by its module (ODS_PG_CREATE_STRATEGY, ODS_MSSQL_…):
+     * the worker runs with them, the API plans with them (`?dryRun=true`).
+     */
+    engineSettings: unknown;
+  };
   /** Tenant ids (TENANTS); empty: the deployment has no tenants and instances carry tenant ''. */
   tenants: string[];
 }
@@ -151,8 +160,6 @@ export interface WorkerConfig extends CommonConfig {
   ods: CommonConfig['ods'] & {
     serverUrl: string;
     createStandInTemplate: boolean;
-    /** The engine's own settings, parsed by its module (ODS_PG_CREATE_STRATEGY, ODS_MSSQL_…). */
-    engineSettings: unknown;
     /** Longest wait of one DDL statement for a lock held by someone else; then a transient error (55P03). */
     lockTimeoutMs: number;
   };
@@ -244,7 +251,22 @@ const COMMON_KEYS: (keyof Environment)[] = [
   'TENANTS',
 ];
 
-function common(e: Environment): CommonConfig {
+/**
+ * The engine's settings, read by its module from the environment when the rest is valid: `check`
+ * returns their problems (joined to the config errors) and keeps the settings for `common`.
+ */
+function engineSettingsReader(env: NodeJS.ProcessEnv) {
+  const read = { settings: undefined as unknown };
+  return Object.assign(read, {
+    check(parsed: Environment): string[] {
+      const { settings, problems } = engineModule(parsed.ODS_ENGINE).parseSettings(env);
+      read.settings = settings;
+      return problems;
+    },
+  });
+}
+
+function common(e: Environment, engineSettings: unknown): CommonConfig {
   return {
     env: e.NODE_ENV as CommonConfig['env'],
     logLevel: e.LOG_LEVEL,
@@ -261,6 +283,7 @@ function common(e: Environment): CommonConfig {
       reservedNames: e.RESERVED_DATABASE_NAMES.split(',')
         .map((s) => s.trim())
         .filter(Boolean),
+      engineSettings,
     },
     // Checked in parse(), so this cannot throw here.
     tenants: parseTenantIds(e.TENANTS),
@@ -268,33 +291,39 @@ function common(e: Environment): CommonConfig {
 }
 
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
-  const e = parse(env, [
-    ...COMMON_KEYS,
-    'PORT',
-    'HOST',
-    'BODY_LIMIT',
-    'ENQUEUE_TIMEOUT_MS',
-    'MAX_UNFINISHED_JOBS_PER_CLIENT',
-    'EVENTS_HEARTBEAT_MS',
-    'EVENTS_POLL_MS',
-    'EVENTS_RETENTION_HOURS',
-    'TOKEN_SIGNING_KEY',
-    'TOKEN_ISSUER',
-    'TOKEN_AUDIENCE',
-    'TOKEN_TTL_SECONDS',
-    'TOKEN_RATE_LIMIT_PER_MINUTE',
-    'TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE',
-    'TOKEN_CLIENT_CHECK_CACHE_MS',
-    'TOKEN_HASH_CONCURRENCY',
-    'TOKEN_HASH_QUEUE',
-    'BOOTSTRAP_CLIENT',
-    'DATA_DIR',
-    'ODS_CONTEXT_KEYS',
-    'ODS_DATABASE_NAME_PATTERN',
-  ]);
+  // The engine's settings, never ODS_SERVER_URL: the API plans, it does not connect.
+  const engine = engineSettingsReader(env);
+  const e = parse(
+    env,
+    [
+      ...COMMON_KEYS,
+      'PORT',
+      'HOST',
+      'BODY_LIMIT',
+      'ENQUEUE_TIMEOUT_MS',
+      'MAX_UNFINISHED_JOBS_PER_CLIENT',
+      'EVENTS_HEARTBEAT_MS',
+      'EVENTS_POLL_MS',
+      'EVENTS_RETENTION_HOURS',
+      'TOKEN_SIGNING_KEY',
+      'TOKEN_ISSUER',
+      'TOKEN_AUDIENCE',
+      'TOKEN_TTL_SECONDS',
+      'TOKEN_RATE_LIMIT_PER_MINUTE',
+      'TOKEN_RATE_LIMIT_PER_CLIENT_PER_MINUTE',
+      'TOKEN_CLIENT_CHECK_CACHE_MS',
+      'TOKEN_HASH_CONCURRENCY',
+      'TOKEN_HASH_QUEUE',
+      'BOOTSTRAP_CLIENT',
+      'DATA_DIR',
+      'ODS_CONTEXT_KEYS',
+      'ODS_DATABASE_NAME_PATTERN',
+    ],
+    (parsed) => engine.check(parsed),
+  );
   const contextKeys = contextKeysOf(e);
   return {
-    ...common(e),
+    ...common(e, engine.settings),
     http: { port: e.PORT, host: e.HOST, bodyLimit: e.BODY_LIMIT },
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
     maxUnfinishedJobsPerClient: e.MAX_UNFINISHED_JOBS_PER_CLIENT,
@@ -320,17 +349,14 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
 }
 
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
-  let engineSettings: unknown;
-  const engineProblems = (parsed: Environment): string[] => {
-    const engine = engineModule(parsed.ODS_ENGINE);
-    const { settings, problems } = engine.parseSettings(env);
-    engineSettings = settings;
+  const engine = engineSettingsReader(env);
+  const engineProblems = (parsed: Environment): string[] => [
     // The URL may hold a password: the problem names the variable, never its value.
-    return [
-      ...engine.serverUrlProblems(parsed.ODS_SERVER_URL).map((p) => `ODS_SERVER_URL=(hidden): ${p}`),
-      ...problems,
-    ];
-  };
+    ...engineModule(parsed.ODS_ENGINE)
+      .serverUrlProblems(parsed.ODS_SERVER_URL)
+      .map((p) => `ODS_SERVER_URL=(hidden): ${p}`),
+    ...engine.check(parsed),
+  ];
   const e = parse(
     env,
     [
@@ -349,14 +375,13 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     ],
     engineProblems,
   );
-  const c = common(e);
+  const c = common(e, engine.settings);
   return {
     ...c,
     ods: {
       ...c.ods,
       serverUrl: e.ODS_SERVER_URL,
       createStandInTemplate: e.ODS_TEMPLATE_STANDIN,
-      engineSettings,
       lockTimeoutMs: e.ODS_LOCK_TIMEOUT_MS,
     },
     concurrency: { perWorker: e.WORKER_CONCURRENCY, global: e.GLOBAL_CONCURRENCY },

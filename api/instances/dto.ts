@@ -165,8 +165,15 @@ export class CreateDerivedInstanceDto extends CreateInstanceFields {
   databaseName?: string;
 }
 
+/** `?dryRun=true` on a create, rename or delete: every check, then the plan; nothing written or queued. */
+export class DryRunQuery {
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'dryRun must be true or false' })
+  dryRun?: 'true' | 'false';
+}
+
 /** `DELETE /admin/instances/{id}?force=true`: also remove the EdFi_Admin links that would block the delete. */
-export class DeleteInstanceQuery {
+export class DeleteInstanceQuery extends DryRunQuery {
   @IsOptional()
   @IsIn(['true', 'false'], { message: 'force must be true or false' })
   force?: 'true' | 'false';

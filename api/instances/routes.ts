@@ -5,14 +5,26 @@ import { onlyMethods } from '../http/problems';
 import { pathId, requireJsonBody, toDto } from '../http/validation';
 import type { ContextMode } from './context-mode';
 import type { DatabaseNamePolicy } from './database-name-policy';
-import { DeleteInstanceQuery, ListInstancesQuery, UpdateInstanceDto } from './dto';
+import { DeleteInstanceQuery, DryRunQuery, ListInstancesQuery, UpdateInstanceDto } from './dto';
 import { jobView } from '../jobs/representation';
 import { instancePath } from '../http/resources';
 import { instanceView } from './representation';
+import type { InstancePlanner } from './plan';
 import type { InstanceService } from './service';
 
+/** `?dryRun=`, the only query parameter of a create or rename (others are ignored, as before it existed). */
+function dryRunOf(req: Request): boolean {
+  const given = req.query.dryRun === undefined ? {} : { dryRun: req.query.dryRun };
+  return toDto(DryRunQuery, given, 'query string').dryRun === 'true';
+}
+
 /** Every route here runs behind tenantScope, which sets `req.tenant`. */
-export function instanceRoutes(service: InstanceService, names: DatabaseNamePolicy, mode: ContextMode): Router {
+export function instanceRoutes(
+  service: InstanceService,
+  names: DatabaseNamePolicy,
+  mode: ContextMode,
+  planner: InstancePlanner,
+): Router {
   const router = Router();
   const caller = (req: Request) => ({
     clientId: req.principal!.clientId,
@@ -28,11 +40,17 @@ export function instanceRoutes(service: InstanceService, names: DatabaseNamePoli
   });
 
   router.post('/admin/instances', requireAccess('write'), requireJsonBody(), async (req, res) => {
+    const dryRun = dryRunOf(req);
     const dto = toDto(mode.createDto, req.body);
     mode.assertKeys(dto.odsInstanceContexts);
     const { name, derived } = mode.databaseNameFor(dto);
     names.assertAcceptable(name, derived);
-    const { instance, job } = await service.create(Object.assign(dto, { databaseName: name }), caller(req));
+    const accepted = await service.create(Object.assign(dto, { databaseName: name }), caller(req), { dryRun });
+    if (dryRun) {
+      res.json(planner.view('create', accepted, errorDetail(req)));
+      return;
+    }
+    const { instance, job } = accepted;
     res
       .status(201)
       .location(instancePath(instance.id))
@@ -45,19 +63,30 @@ export function instanceRoutes(service: InstanceService, names: DatabaseNamePoli
   });
 
   router.put('/admin/instances/:id', requireAccess('write'), requireJsonBody(), async (req, res) => {
+    const dryRun = dryRunOf(req);
     const dto = toDto(UpdateInstanceDto, req.body);
     if (dto.instanceName === undefined && dto.databaseName === undefined) {
       throw new ValidationError('The request body is invalid.', { body: ['Give instanceName, databaseName or both.'] });
     }
     if (dto.databaseName !== undefined) names.assertAcceptable(dto.databaseName);
-    const { instance, job } = await service.update(pathId(req), dto, caller(req));
-    res.json(instanceView(instance, errorDetail(req), job));
+    const updated = await service.update(pathId(req), dto, caller(req), { dryRun });
+    if (dryRun) {
+      res.json(planner.view('rename', updated, errorDetail(req)));
+      return;
+    }
+    res.json(instanceView(updated.instance, errorDetail(req), updated.job));
   });
 
   router.delete('/admin/instances/:id', requireAccess('write'), async (req, res) => {
     const query = toDto(DeleteInstanceQuery, { ...req.query }, 'query string');
-    const { instance, job } = await service.delete(pathId(req), caller(req), query.force === 'true');
-    res.json(instanceView(instance, errorDetail(req), job));
+    const dryRun = query.dryRun === 'true';
+    const deleted = await service.delete(pathId(req), caller(req), query.force === 'true', { dryRun });
+    if (dryRun) {
+      const createJobIds = await service.createJobIdsOf(deleted.instance.id);
+      res.json(planner.view('delete', deleted, errorDetail(req), createJobIds));
+      return;
+    }
+    res.json(instanceView(deleted.instance, errorDetail(req), deleted.job));
   });
 
   router.post('/admin/instances/:id/retry', requireAccess('write'), async (req, res) => {

@@ -57,6 +57,24 @@ function conflictFrom(err: unknown, contexts?: readonly OdsInstanceContext[] | n
   }
 }
 
+/**
+ * Carries a dry run's result out of its transaction: thrown after every check and write, so the
+ * transaction rolls back and nothing (instance, job, name claim, audit or event row) is kept.
+ */
+class DryRunRollback<T> extends Error {
+  constructor(readonly result: T) {
+    super('dry run: rolled back');
+  }
+}
+
+export interface WriteOptions {
+  /**
+   * Run every check and write of the request in its transaction, then roll it back and enqueue
+   * nothing: the caller learns what would be recorded, or the same error the request would get.
+   */
+  dryRun?: boolean;
+}
+
 /** Tries of a transaction that lost a deadlock or serialization race before the caller gets a 409. */
 const RACE_ATTEMPTS = 4;
 
@@ -78,7 +96,7 @@ export class InstanceService {
   ) {}
 
   /** `dto.databaseName` is the name to create: given, or derived by ContextMode. */
-  async create(dto: CreateInstanceDto, caller: Caller): Promise<InstanceWithJob> {
+  async create(dto: CreateInstanceDto, caller: Caller, options: WriteOptions = {}): Promise<InstanceWithJob> {
     const now = new Date();
     const contexts = dto.odsInstanceContexts ?? [];
     const instance: InstanceEntity = Object.assign(new InstanceEntity(), {
@@ -101,19 +119,25 @@ export class InstanceService {
       odsInstanceId: null,
       apiClientKeys: dto.apiClientKeys ?? [],
     });
-    const job = await this.inTransaction(async (m) => {
+    const job = await this.inTransaction({ contexts, dryRun: options.dryRun }, async (m) => {
       await this.assertWithinQuota(m, caller);
       await m.insert(InstanceEntity, instance);
       await this.claim(m, instance.id, dto.databaseName);
       return this.addJob(m, instance, 'create', caller, { target: dto.databaseName });
-    }, contexts);
-    await this.dispatch(job);
+    });
+    if (!options.dryRun) await this.dispatch(job);
     return { instance, job };
   }
 
-  async update(id: string, dto: UpdateInstanceDto, caller: Caller): Promise<InstanceWithJob> {
+  /** A dry run's `job` is the job the request would start: null when it would start none (a new instanceName only). */
+  async update(
+    id: string,
+    dto: UpdateInstanceDto,
+    caller: Caller,
+    options: WriteOptions = {},
+  ): Promise<InstanceWithJob> {
     let started: JobEntity | null = null;
-    const result = await this.inTransaction(async (m) => {
+    const result = await this.inTransaction({ dryRun: options.dryRun }, async (m) => {
       const instance = await this.lockForChange(m, id, caller.tenant);
       let job: JobEntity | null = null;
       const changes: Record<string, unknown> = {};
@@ -169,13 +193,14 @@ export class InstanceService {
       started = job;
       return { instance, job: job ?? (await this.latestJob(m, id)) };
     });
+    if (options.dryRun) return { instance: result.instance, job: started };
     if (started) await this.dispatch(started);
     return result;
   }
 
   /** `force`: the worker may also remove the EdFi_Admin links (client links, derivatives) that would block it. */
-  async delete(id: string, caller: Caller, force = false): Promise<InstanceWithJob> {
-    const result = await this.inTransaction(async (m) => {
+  async delete(id: string, caller: Caller, force = false, options: WriteOptions = {}): Promise<InstanceWithJob> {
+    const result = await this.inTransaction({ dryRun: options.dryRun }, async (m) => {
       const instance = await this.lockForChange(m, id, caller.tenant);
       this.assertRequestable('delete', instance.status);
       await this.assertWithinQuota(m, caller);
@@ -185,8 +210,16 @@ export class InstanceService {
       await m.update(InstanceEntity, { id }, { status: instance.status, updatedAt: instance.updatedAt });
       return { instance, job };
     });
-    await this.dispatch(result.job);
+    if (!options.dryRun) await this.dispatch(result.job);
     return result;
+  }
+
+  /** Ids of the instance's create jobs, oldest first: a delete also drops the staging copy of each that a crash left. */
+  async createJobIdsOf(instanceId: string): Promise<string[]> {
+    const rows = await this.dataSource
+      .getRepository(JobEntity)
+      .find({ where: { instanceId, type: 'create' }, select: { id: true }, order: { createdAt: 'ASC' } });
+    return rows.map((r) => r.id);
   }
 
   /**
@@ -195,7 +228,7 @@ export class InstanceService {
    * rules as any request (one unfinished job, name claims, quota, audit).
    */
   async retry(id: string, caller: Caller): Promise<InstanceWithJob> {
-    const result = await this.inTransaction(async (m) => {
+    const result = await this.inTransaction({}, async (m) => {
       const instance = await this.lockForChange(m, id, caller.tenant);
       const op = failedOperation(instance.status);
       if (!op) {
@@ -280,14 +313,19 @@ export class InstanceService {
    * request (a create and a rename taking the same names in opposite order), then 409.
    */
   private async inTransaction<T>(
+    how: { contexts?: readonly OdsInstanceContext[]; dryRun?: boolean },
     work: (m: EntityManager) => Promise<T>,
-    contexts?: readonly OdsInstanceContext[],
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.dataSource.transaction(work);
+        return await this.dataSource.transaction(async (m) => {
+          const result = await work(m);
+          if (how.dryRun) throw new DryRunRollback(result);
+          return result;
+        });
       } catch (err) {
-        if (!isSerializationFailure(err)) throw conflictFrom(err, contexts) ?? err;
+        if (err instanceof DryRunRollback) return err.result as T;
+        if (!isSerializationFailure(err)) throw conflictFrom(err, how.contexts) ?? err;
         if (attempt >= RACE_ATTEMPTS) {
           throw new ConflictError(
             'This request collided with a concurrent change of the same instance or names; send it again.',

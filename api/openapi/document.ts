@@ -69,6 +69,135 @@ const queryParameters = (names: string[]) =>
 /** How many a list route's filter matched in all, whatever the page. */
 const TOTAL_COUNT = { required: true, schema: { type: 'string', pattern: '^\\d+$' } };
 
+const instanceSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: [
+    'id',
+    'instanceName',
+    'databaseName',
+    'previousDatabaseName',
+    'status',
+    'engine',
+    'lastError',
+    'createdAt',
+    'updatedAt',
+    'deletedAt',
+    'tenant',
+    'instanceType',
+    'odsInstanceContexts',
+    'odsInstanceId',
+    'apiClientKeys',
+    '_links',
+  ],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    instanceName: { type: 'string', minLength: 1, maxLength: 100 },
+    databaseName: { type: 'string' },
+    previousDatabaseName: nullable({ type: 'string' }),
+    status: { enum: [...INSTANCE_STATUSES] },
+    engine: { type: 'string' },
+    lastError: nullable({ type: 'string' }),
+    createdAt: dateTime,
+    updatedAt: dateTime,
+    deletedAt: nullable(dateTime),
+    tenant: { ...nullable({ type: 'string' }), description: 'null in a deployment without tenants.' },
+    instanceType: nullable({ type: 'string' }),
+    odsInstanceContexts: { type: 'array', maxItems: 5, items: contextSchema },
+    odsInstanceId: {
+      ...nullable({ type: 'integer' }),
+      description:
+        "dbo.OdsInstances.OdsInstanceId, once the worker registered the instance in the tenant's EdFi_Admin.",
+    },
+    apiClientKeys: { type: 'array', items: { type: 'string' } },
+    job: {
+      type: 'object',
+      required: ['id', 'type', 'status'],
+      properties: {
+        id: { type: 'string' },
+        type: { enum: [...OPERATIONS] },
+        status: { enum: [...JOB_STATUSES] },
+      },
+    },
+    _links: {
+      type: 'object',
+      required: ['self', 'jobs'],
+      properties: { self: link, jobs: link, job: link, rename: link, delete: link, retry: link },
+    },
+  },
+};
+
+/** An instance as a dry run says it would be recorded: no links (a planned create's id leads nowhere). */
+const { _links: _noLinks, job: _noJob, ...plannedInstanceProperties } = instanceSchema.properties;
+const plannedInstanceSchema = {
+  ...instanceSchema,
+  required: instanceSchema.required.filter((name) => name !== '_links'),
+  properties: plannedInstanceProperties,
+};
+const plannedStatementSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['purpose', 'sql'],
+  properties: {
+    purpose: { type: 'string' },
+    sql: {
+      type: 'string',
+      description: 'The exact text the worker sends ($1 is a bound parameter, named in purpose).',
+    },
+    when: { type: 'string', description: 'The condition it is sent under, when not always (a server version).' },
+    database: {
+      type: 'string',
+      description: "The database its session is connected to, when not the server URL's own.",
+    },
+    serverVersions: {
+      type: 'object',
+      additionalProperties: false,
+      description: 'The server major versions it is sent to, when `when` names them: from `from` on, below `before`.',
+      properties: { from: { type: 'integer' }, before: { type: 'integer' } },
+    },
+  },
+};
+const planSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['dryRun', 'operation', 'engine', 'strategy', 'instance', 'job', 'statements', 'privileges', 'notes'],
+  properties: {
+    dryRun: { const: true },
+    operation: { enum: [...OPERATIONS] },
+    engine: { type: 'string' },
+    strategy: { ...nullable({ type: 'string' }), description: 'The copy strategy of a create, as configured.' },
+    instance: ref('PlannedInstance'),
+    job: nullable({
+      type: 'object',
+      additionalProperties: false,
+      required: ['id', 'type', 'sourceDatabaseName', 'targetDatabaseName', 'force'],
+      properties: {
+        id: { type: 'string', format: 'uuid' },
+        type: { enum: [...OPERATIONS] },
+        sourceDatabaseName: nullable({ type: 'string' }),
+        targetDatabaseName: nullable({ type: 'string' }),
+        force: { type: 'boolean' },
+      },
+    }),
+    statements: {
+      type: 'array',
+      items: ref('PlannedStatement'),
+      description: 'In the order the worker sends them; version-dependent variants each carry `when`.',
+    },
+    privileges: { type: 'array', items: { type: 'string' } },
+    notes: { type: 'array', items: { type: 'string' } },
+  },
+};
+/** `?dryRun=true` on the writes that start a job. */
+const dryRunParameter = {
+  name: 'dryRun',
+  in: 'query',
+  required: false,
+  description:
+    'true: run every check of the request (scope, tenant, validation, conflicts), then answer 200 with the plan: the exact statements the worker would send to the ODS server for this engine and configuration, the privileges they need, and notes. Nothing is recorded or queued. false or absent: the request itself. Anything else: 400.',
+  schema: { enum: ['true', 'false'] },
+};
+
 export const OPENAPI_DOCUMENT = {
   openapi: '3.1.0',
   info: {
@@ -95,63 +224,10 @@ export const OPENAPI_DOCUMENT = {
           error_description: { type: 'string' },
         },
       },
-      Instance: {
-        type: 'object',
-        additionalProperties: false,
-        required: [
-          'id',
-          'instanceName',
-          'databaseName',
-          'previousDatabaseName',
-          'status',
-          'engine',
-          'lastError',
-          'createdAt',
-          'updatedAt',
-          'deletedAt',
-          'tenant',
-          'instanceType',
-          'odsInstanceContexts',
-          'odsInstanceId',
-          'apiClientKeys',
-          '_links',
-        ],
-        properties: {
-          id: { type: 'string', format: 'uuid' },
-          instanceName: { type: 'string', minLength: 1, maxLength: 100 },
-          databaseName: { type: 'string' },
-          previousDatabaseName: nullable({ type: 'string' }),
-          status: { enum: [...INSTANCE_STATUSES] },
-          engine: { type: 'string' },
-          lastError: nullable({ type: 'string' }),
-          createdAt: dateTime,
-          updatedAt: dateTime,
-          deletedAt: nullable(dateTime),
-          tenant: { ...nullable({ type: 'string' }), description: 'null in a deployment without tenants.' },
-          instanceType: nullable({ type: 'string' }),
-          odsInstanceContexts: { type: 'array', maxItems: 5, items: contextSchema },
-          odsInstanceId: {
-            ...nullable({ type: 'integer' }),
-            description:
-              "dbo.OdsInstances.OdsInstanceId, once the worker registered the instance in the tenant's EdFi_Admin.",
-          },
-          apiClientKeys: { type: 'array', items: { type: 'string' } },
-          job: {
-            type: 'object',
-            required: ['id', 'type', 'status'],
-            properties: {
-              id: { type: 'string' },
-              type: { enum: [...OPERATIONS] },
-              status: { enum: [...JOB_STATUSES] },
-            },
-          },
-          _links: {
-            type: 'object',
-            required: ['self', 'jobs'],
-            properties: { self: link, jobs: link, job: link, rename: link, delete: link, retry: link },
-          },
-        },
-      },
+      Instance: instanceSchema,
+      PlannedInstance: plannedInstanceSchema,
+      PlannedStatement: plannedStatementSchema,
+      Plan: planSchema,
       Job: {
         type: 'object',
         additionalProperties: false,
@@ -295,11 +371,13 @@ export const OPENAPI_DOCUMENT = {
       post: {
         summary: 'Create an instance (queues a create)',
         security: bearer,
+        parameters: [dryRunParameter],
         requestBody: { required: true, content: { 'application/json': { schema: ref('CreateInstance') } } },
         responses: {
           '201': json(ref('Instance'), 'Accepted: PendingCreate, with its job.', {
             Location: { required: true, schema: { type: 'string' } },
           }),
+          '200': json(ref('Plan'), 'dryRun=true: the plan; nothing was recorded or queued.'),
           ...BODY,
           ...TENANTED,
           ...AUTHENTICATED,
@@ -322,9 +400,13 @@ export const OPENAPI_DOCUMENT = {
       put: {
         summary: 'Change the name (metadata) and/or the database name (queues a rename)',
         security: bearer,
+        parameters: [dryRunParameter],
         requestBody: { required: true, content: { 'application/json': { schema: ref('UpdateInstance') } } },
         responses: {
-          '200': json(ref('Instance'), 'The instance, PendingRename when its database is renamed.'),
+          '200': json(
+            { oneOf: [ref('Instance'), ref('Plan')] },
+            'The instance, PendingRename when its database is renamed; with dryRun=true, the plan (nothing changed).',
+          ),
           '404': problem('No such instance (in this tenant).'),
           ...BODY,
           ...TENANTED,
@@ -344,9 +426,13 @@ export const OPENAPI_DOCUMENT = {
               'true: the delete also removes the EdFi_Admin links (ApiClientOdsInstances, OdsInstanceDerivatives) that would otherwise block it, audited. false or absent: it is refused while they exist. Anything else: 400.',
             schema: { enum: ['true', 'false'] },
           },
+          dryRunParameter,
         ],
         responses: {
-          '200': json(ref('Instance'), 'PendingDelete, with its job (job.force in GET /admin/jobs/{id}).'),
+          '200': json(
+            { oneOf: [ref('Instance'), ref('Plan')] },
+            'PendingDelete, with its job (job.force in GET /admin/jobs/{id}); with dryRun=true, the plan (nothing changed).',
+          ),
           '404': problem('No such instance (in this tenant).'),
           ...TENANTED,
           ...AUTHENTICATED,

@@ -10,6 +10,7 @@ import { PostgresDriver, PostgresDriverOptions } from '../../worker/engines/post
 import { ensureStandInTemplate } from '../../worker/templates/stand-in';
 import { dropDatabases } from '../support/ods-server';
 import { MACHINE_MAJOR, PACKAGED_MAJORS, startPostgres, TestServer, unavailableBecause } from '../support/pg-versions';
+import { StatementLog } from '../support/statement-log';
 
 /**
  * The PostgreSQL driver's contract, the same assertions on every version Ed-Fi runs on that CI
@@ -25,39 +26,10 @@ const MAJORS = [
 const TEMPLATE = 'odsim_test_template_contract_v1';
 const TEMPLATE_SHAPE = { tables: 12, views: 2, rowsPerTable: 3 };
 const STRATEGIES = ['', 'wal_log', 'file_copy'] as const;
-const DRIVER_APPLICATION = 'ods-instance-manager-worker';
 /** The steps each operation reports between its statements (the worker's fault injection uses the same names). */
 const CREATE_STEPS = ['create.cloning', 'create.cloned', 'create.marked', 'create.renamed'];
 const RENAME_STEPS = ['rename.closed', 'rename.renamed'];
 const DROP_STEPS = ['drop.before'];
-
-/** The statements the driver sends (its sessions carry its application_name), while recording is on. */
-class StatementLog {
-  readonly statements: string[] = [];
-  private readonly proto = Client.prototype as unknown as {
-    query: (...args: unknown[]) => unknown;
-  };
-  private readonly original = this.proto.query;
-
-  start(): void {
-    const statements = this.statements;
-    const original = this.original;
-    this.proto.query = function (this: { connectionParameters?: { application_name?: string } }, ...args: unknown[]) {
-      const text = typeof args[0] === 'string' ? args[0] : (args[0] as { text?: unknown } | undefined)?.text;
-      if (this.connectionParameters?.application_name === DRIVER_APPLICATION && typeof text === 'string')
-        statements.push(text);
-      return original.apply(this, args);
-    };
-  }
-
-  stop(): void {
-    this.proto.query = this.original;
-  }
-
-  matching(pattern: RegExp): string[] {
-    return this.statements.filter((s) => pattern.test(s));
-  }
-}
 
 for (const major of MAJORS) {
   const why = unavailableBecause(major);
@@ -86,7 +58,7 @@ for (const major of MAJORS) {
       });
       afterEach(async () => {
         log.stop();
-        log.statements.length = 0;
+        log.clear();
         await Promise.all(sessions.splice(0).map((s) => s.end().catch(() => undefined)));
         await Promise.all(drivers.splice(0).map((d) => d.close()));
         // A packaged server goes away whole; the machine's keeps only what the tests did not make.

@@ -32,6 +32,7 @@ describe('configuration', () => {
         engine: 'postgres',
         templateDatabase: 'EdFi_Ods_Minimal_Template',
         reservedNames: ['EdFi_Admin', 'EdFi_Security'],
+        engineSettings: { createStrategy: '' },
       });
       expect(c.enqueueTimeoutMs).to.equal(2000);
       expect(c.tokens).to.deep.equal({
@@ -273,6 +274,16 @@ describe('configuration', () => {
       expect(text).not.to.include(serverUrl);
       expect(text).not.to.include('VeryPrivileged');
       expect(text).not.to.include('ods-server.internal');
+    });
+
+    it("gives the API the engine's settings, to plan with, and refuses invalid ones as the worker does", () => {
+      const api = loadApiConfig({ ODS_PG_CREATE_STRATEGY: 'FILE_COPY' });
+      expect(api.ods.engineSettings).to.deep.equal({ createStrategy: 'file_copy' });
+      expect(loadWorkerConfig({ ODS_PG_CREATE_STRATEGY: 'FILE_COPY' }).ods.engineSettings).to.deep.equal(
+        api.ods.engineSettings,
+      );
+      const err = configurationErrorOf(() => loadApiConfig({ ODS_PG_CREATE_STRATEGY: 'copy', PORT: 'x' }));
+      expect(err.message).to.include('ODS_PG_CREATE_STRATEGY').and.include('PORT');
     });
 
     it('gives the ODS server URL to the worker', () => {

@@ -12,12 +12,32 @@ export interface PlannedStatement {
   database?: string;
   /** A program run rather than SQL sent (the external command engine): its exact arguments; `sql` shows them quoted. */
   argv?: string[];
+  /**
+   * The server versions (major) it is sent to, when that is part of `when`: from `from` on, below
+   * `before`. The same condition in numbers, so a tool (or a test) can pick a server's statements.
+   */
+  serverVersions?: { from?: number; before?: number };
+}
+
+/** Whether a planned statement is sent to a server of this major version (its `serverVersions`, if any). */
+export function runsOn(statement: PlannedStatement, major: number): boolean {
+  const range = statement.serverVersions;
+  return (
+    !range ||
+    ((range.from === undefined || major >= range.from) && (range.before === undefined || major < range.before))
+  );
 }
 
 export type PlanRequest =
   | { operation: 'create'; instanceId: string; databaseName: string; templateDatabase: string; stagingName: string }
   | { operation: 'rename'; instanceId: string; from: string; to: string }
-  | { operation: 'delete'; instanceId: string; databaseName: string };
+  | {
+      operation: 'delete';
+      instanceId: string;
+      databaseName: string;
+      /** Staging names of the instance's create jobs (each is looked for first); unknown: one generic look. */
+      stagingNames?: string[];
+    };
 
 /**
  * What an operation will run, built from the same statement builders the driver uses, so a DBA

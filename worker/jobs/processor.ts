@@ -73,7 +73,8 @@ export class JobProcessor {
         this.admin(async () => {
           const rows = await deps.dataSource
             .getRepository(JobEntity)
-            .find({ where: { instanceId, type: 'create' }, select: { id: true } });
+            // Oldest first, as a dry run's plan lists their staging looks (api/instances/service.ts).
+            .find({ where: { instanceId, type: 'create' }, select: { id: true }, order: { createdAt: 'ASC' } });
           return rows.map((r) => r.id);
         }),
     });

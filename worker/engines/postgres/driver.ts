@@ -69,7 +69,7 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
     );
     this.pool.on('connect', (client) => {
       // 14+: a backend whose worker died notices it and stops, instead of cloning on for nobody.
-      client.query('SET client_connection_check_interval = 2000').catch(() => undefined);
+      client.query(sql.SESSION_SETUP).catch(() => undefined);
     });
   }
 

@@ -1,5 +1,5 @@
 import type { OperationPlan, PlannedStatement, PlanRequest } from '../module';
-import { ownershipMarker } from '../engine';
+import { MARKER_KIND, ownershipMarker } from '../engine';
 import type { PostgresSettings } from './settings';
 import * as sql from './statements';
 
@@ -29,36 +29,42 @@ function versionVariants(
 ): PlannedStatement[] {
   const major = minimum / 10000;
   return [
-    { purpose, sql: newer(minimum), when: `PostgreSQL ${major} and newer` },
-    { purpose, sql: older(minimum - 10000), when: `PostgreSQL before ${major}` },
+    { purpose, sql: newer(minimum), when: `PostgreSQL ${major} and newer`, serverVersions: { from: major } },
+    { purpose, sql: older(minimum - 10000), when: `PostgreSQL before ${major}`, serverVersions: { before: major } },
   ];
 }
 
-function dropStatements(name: string, when: string): PlannedStatement[] {
+/** The driver's dropDatabase: one statement on 13+; on 11–12 a second look, connections shut, sessions ended, DROP. */
+function dropStatements(name: string): PlannedStatement[] {
+  const force = sql.PG_VERSION.dropForce / 10000;
+  const legacy = { when: `PostgreSQL 11–${force - 1}`, serverVersions: { before: force } };
   return [
     {
       purpose: `drop ${name}, ending its sessions`,
       sql: sql.dropForce(name),
-      when: `${when}; PostgreSQL 13 and newer`,
+      when: `PostgreSQL ${force} and newer`,
+      serverVersions: { from: force },
     },
-    {
-      purpose: `shut ${name} to new connections`,
-      sql: sql.allowConnections(name, false),
-      when: `${when}; PostgreSQL 11–12`,
-    },
+    { purpose: `${LOOK} ($1 = '${name}'), again just before the drop`, sql: sql.DESCRIBE_DATABASE, ...legacy },
+    { purpose: `shut ${name} to new connections`, sql: sql.allowConnections(name, false), ...legacy },
     {
       purpose: `end ${name}'s sessions ($1 = '${name}')`,
       sql: sql.terminateSessions(sql.PG_VERSION.dropForce - 10000),
-      when: `${when}; PostgreSQL 11–12`,
+      ...legacy,
     },
-    { purpose: `drop ${name}`, sql: sql.dropPlain(name), when: `${when}; PostgreSQL 11–12` },
+    { purpose: `drop ${name}`, sql: sql.dropPlain(name), ...legacy },
   ];
 }
+
+const SESSION_NOTE = `Each new session of the worker first sends \`${sql.SESSION_SETUP}\` (PostgreSQL 14 and newer then stop the work of a worker that went away; older servers refuse it, and the error is ignored). Every session carries lock_timeout, so a statement waiting on a lock fails and is retried instead of hanging.`;
 
 /** The PostgreSQL driver's statements for one operation, in the order it sends them. */
 export function planPostgres(request: PlanRequest, settings: PostgresSettings): OperationPlan {
   const base = { engine: 'postgres', operation: request.operation, notes: [] as string[] };
-  const version: PlannedStatement = { purpose: 'look: the server version', sql: sql.SERVER_VERSION };
+  const version: PlannedStatement = {
+    purpose: 'look: the server version (once per worker process, the first time an operation needs it)',
+    sql: sql.SERVER_VERSION,
+  };
   if (request.operation === 'create') {
     const { databaseName, stagingName, templateDatabase } = request;
     const clone = (v: number) => sql.createFromTemplate(stagingName, templateDatabase, settings.createStrategy, v);
@@ -88,6 +94,8 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
       notes: [
         `The staging name and the marker carry the ids given when the request is accepted; here they are ids made for this plan.`,
         `When "${databaseName}" already carries this instance's marker (a re-run), only the write probe runs on it.`,
+        `A staging copy an interrupted drop left invalid is dropped first (as a delete drops), then copied again.`,
+        SESSION_NOTE,
       ],
     };
   }
@@ -111,26 +119,41 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
         { purpose: `open ${to} to connections again`, sql: sql.allowConnections(to, true) },
       ],
       privileges: [...PRIVILEGES.rename],
-      notes: ["Connected applications (the ODS/API's pools) are disconnected: a rename needs the database to itself."],
+      notes: [
+        "Connected applications (the ODS/API's pools) are disconnected: a rename needs the database to itself.",
+        `When "${to}" already carries this instance's marker (a re-run), only the looks and the last statement run.`,
+        SESSION_NOTE,
+      ],
     };
   }
-  const { databaseName } = request;
+  const { databaseName, stagingNames } = request;
+  const stagingLooks: PlannedStatement[] = stagingNames
+    ? stagingNames.map((name) => ({
+        purpose: `look: a staging copy of this instance's create job that a crash left ($1 = '${name}')`,
+        sql: sql.DESCRIBE_DATABASE,
+      }))
+    : [
+        {
+          purpose: "look: a staging copy of this instance's create job that a crash left ($1 = its staging name)",
+          sql: sql.DESCRIBE_DATABASE,
+          when: 'once for each create job of the instance',
+        },
+      ];
   return {
     ...base,
     strategy: null,
     statements: [
-      {
-        purpose: "look: staging copies of this instance's create jobs that a crash left ($1 = each staging name)",
-        sql: sql.DESCRIBE_DATABASE,
-      },
+      ...stagingLooks,
       { purpose: `${LOOK} ($1 = '${databaseName}')`, sql: sql.DESCRIBE_DATABASE },
       version,
-      ...dropStatements(databaseName, `when "${databaseName}" carries this instance's marker`),
+      ...dropStatements(databaseName),
     ],
     privileges: [...PRIVILEGES.delete],
     notes: [
-      "A database without this instance's marker is never dropped.",
-      'A staging copy a crash left behind is dropped the same way before the database.',
+      `The drop runs only when "${databaseName}" carries this instance's marker: a database without it is never dropped (the job fails, or, after a failed create, leaves it alone and succeeds).`,
+      `When "${databaseName}" is already gone, nothing is dropped: the worker looks for databases carrying this instance's marker under another name (\`${sql.DATABASES_WITH_MARKERS.replace(/\s+/g, ' ')}\`, $1 = '${MARKER_KIND}') and warns about each.`,
+      'A staging copy a crash left behind is dropped the same way, before the database.',
+      SESSION_NOTE,
     ],
   };
 }

@@ -30,6 +30,12 @@ export const DATABASES_WITH_MARKERS = `SELECT datname, marker FROM (SELECT datna
 
 export const SERVER_VERSION = 'SHOW server_version_num';
 
+/**
+ * Sent once on each new pooled session, before any statement of an operation: 14+ then notices a
+ * client that went away and stops its backend. Older servers refuse the setting; the error is ignored.
+ */
+export const SESSION_SETUP = 'SET client_connection_check_interval = 2000';
+
 export function createFromTemplate(
   name: string,
   template: string,
