@@ -107,7 +107,7 @@ export function createApp(deps: AppDeps): Express {
   const tenant = tenantScope(config.tenants, clients);
   app.use(['/admin/instances', '/admin/jobs', '/admin/events'], tenant);
   const mode = new ContextMode(config.contexts);
-  app.use(instanceRoutes(instances, names, mode, new InstancePlanner(config.ods)));
+  app.use(instanceRoutes(instances, names, mode, new InstancePlanner(config.ods, config.engineSettingsProblems)));
   app.use(jobRoutes(dataSource));
   app.use(settingsRoutes(mode, config.tenants, clients));
   if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs, clients));

@@ -58,6 +58,12 @@ function planCommand(action: string | undefined, values: PlanOptions, config: Ap
     console.error(USAGE);
     return 2;
   }
+  if (config.engineSettingsProblems.length) {
+    console.error(
+      `cannot plan: the ${config.ods.engine} engine's settings are incomplete:\n  - ${config.engineSettingsProblems.join('\n  - ')}`,
+    );
+    return 2;
+  }
   const plan = planOperation(config.ods.engine, request, config.ods.engineSettings);
   const notes = [...plan.notes, ...registrationNotes(request.operation, { odsInstanceId: null })];
   const { engine, operation, strategy, statements, privileges } = plan;

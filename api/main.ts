@@ -46,6 +46,12 @@ async function main(): Promise<void> {
     tokens: new TokenService(signingKey, { ...config.tokens, deploymentId }),
     logger: log,
   });
+  if (config.engineSettingsProblems.length)
+    log.warn('dry runs are unavailable: the engine settings they are planned with are incomplete here', {
+      event: 'api.plans_unavailable',
+      engine: config.ods.engine,
+      problems: config.engineSettingsProblems,
+    });
   const server: Server = app.listen(config.http.port, config.http.host, () => {
     log.info('api listening', {
       event: 'api.started',

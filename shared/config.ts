@@ -125,6 +125,8 @@ export interface CommonConfig {
 }
 
 export interface ApiConfig extends CommonConfig {
+  /** Why the engine's settings could not be read in the API's environment (dry runs then answer 503). */
+  engineSettingsProblems: string[];
   http: { port: number; host: string; bodyLimit: string };
   enqueueTimeoutMs: number;
   /** Queued and running jobs one client may have; more writes get 429. */
@@ -256,11 +258,12 @@ const COMMON_KEYS: (keyof Environment)[] = [
  * returns their problems (joined to the config errors) and keeps the settings for `common`.
  */
 function engineSettingsReader(env: NodeJS.ProcessEnv) {
-  const read = { settings: undefined as unknown };
+  const read = { settings: undefined as unknown, problems: [] as string[] };
   return Object.assign(read, {
     check(parsed: Environment): string[] {
       const { settings, problems } = engineModule(parsed.ODS_ENGINE).parseSettings(env);
       read.settings = settings;
+      read.problems = problems;
       return problems;
     },
   });
@@ -319,11 +322,14 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       'ODS_CONTEXT_KEYS',
       'ODS_DATABASE_NAME_PATTERN',
     ],
-    (parsed) => engine.check(parsed),
+    // The API only plans with them: settings it lacks (the command engine's executable, say) make
+    // dry runs unavailable, not the API.
+    (parsed) => (engine.check(parsed), []),
   );
   const contextKeys = contextKeysOf(e);
   return {
-    ...common(e, engine.settings),
+    ...common(e, engine.problems.length ? null : engine.settings),
+    engineSettingsProblems: engine.problems,
     http: { port: e.PORT, host: e.HOST, bodyLimit: e.BODY_LIMIT },
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
     maxUnfinishedJobsPerClient: e.MAX_UNFINISHED_JOBS_PER_CLIENT,

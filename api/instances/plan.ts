@@ -1,4 +1,5 @@
 import type { ApiConfig } from '../../shared/config';
+import { ServiceUnavailableError } from '../../shared/errors';
 import type { JobEntity } from '../../shared/database/entities';
 import { stagingDatabaseName } from '../../shared/database-names';
 import { mayOwnNoDatabase, type Operation } from '../../shared/instances/status';
@@ -30,7 +31,20 @@ export interface InstancePlanView extends OperationPlan {
  * settings the worker runs with. Needs no connection to the ODS server, and gets none.
  */
 export class InstancePlanner {
-  constructor(private readonly ods: Pick<ApiConfig['ods'], 'engine' | 'templateDatabase' | 'engineSettings'>) {}
+  constructor(
+    private readonly ods: Pick<ApiConfig['ods'], 'engine' | 'templateDatabase' | 'engineSettings'>,
+    private readonly settingsProblems: string[] = [],
+  ) {}
+
+  /** Refuses before anything runs when the API's environment lacks the engine settings a plan is built from. */
+  assertAvailable(): void {
+    if (this.settingsProblems.length)
+      throw new ServiceUnavailableError(
+        `dry runs need the ${this.ods.engine} engine's settings in the API's environment too: ${this.settingsProblems.join('; ')}`,
+        // Until an operator adds them and restarts the API.
+        300,
+      );
+  }
 
   /** `createJobIds`: for a delete, the instance's create jobs (the staging copies it looks for). */
   view(

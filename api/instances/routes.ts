@@ -41,6 +41,7 @@ export function instanceRoutes(
 
   router.post('/admin/instances', requireAccess('write'), requireJsonBody(), async (req, res) => {
     const dryRun = dryRunOf(req);
+    if (dryRun) planner.assertAvailable();
     const dto = toDto(mode.createDto, req.body);
     mode.assertKeys(dto.odsInstanceContexts);
     const { name, derived } = mode.databaseNameFor(dto);
@@ -64,6 +65,7 @@ export function instanceRoutes(
 
   router.put('/admin/instances/:id', requireAccess('write'), requireJsonBody(), async (req, res) => {
     const dryRun = dryRunOf(req);
+    if (dryRun) planner.assertAvailable();
     const dto = toDto(UpdateInstanceDto, req.body);
     if (dto.instanceName === undefined && dto.databaseName === undefined) {
       throw new ValidationError('The request body is invalid.', { body: ['Give instanceName, databaseName or both.'] });
@@ -80,6 +82,7 @@ export function instanceRoutes(
   router.delete('/admin/instances/:id', requireAccess('write'), async (req, res) => {
     const query = toDto(DeleteInstanceQuery, { ...req.query }, 'query string');
     const dryRun = query.dryRun === 'true';
+    if (dryRun) planner.assertAvailable();
     const deleted = await service.delete(pathId(req), caller(req), query.force === 'true', { dryRun });
     if (dryRun) {
       const createJobIds = await service.createJobIdsOf(deleted.instance.id);

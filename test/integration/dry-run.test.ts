@@ -262,4 +262,28 @@ describe('dry runs (?dryRun=true): the plan, and nothing done', function () {
       });
     });
   });
+
+  describe('when the API lacks the engine settings a plan is built from', () => {
+    let bare: Stack;
+    before(async () => {
+      // The command engine needs its executable's settings to plan; this API was given none.
+      bare = await startStack({ worker: false, env: { ODS_ENGINE: 'command' } });
+    });
+    after(async () => bare?.stop());
+
+    it('still takes real requests, and answers dry runs 503 naming the missing setting, changing nothing', async () => {
+      const dry = await bare.request('POST', '/admin/instances?dryRun=true', {
+        body: { instanceName: 'Planned', databaseName: bare.db('planned') },
+      });
+      expect(dry.status).to.equal(503);
+      expect(dry.headers.get('content-type')).to.match(/^application\/problem\+json/);
+      expect(dry.body.detail).to.include('ODS_COMMAND_PATH is required');
+      const listed = await bare.request('GET', '/admin/instances');
+      expect(listed.body).to.deep.equal([]);
+      const real = await bare.request('POST', '/admin/instances', {
+        body: { instanceName: 'Real', databaseName: bare.db('real') },
+      });
+      expect(real.status).to.equal(201);
+    });
+  });
 });

@@ -67,7 +67,10 @@ export class Stack {
   readonly id = randomBytes(4).toString('hex');
   readonly env: Record<string, string> & { ADMIN_DATABASE_URL: string };
   readonly apiConfig: ApiConfig;
-  readonly workerConfig: WorkerConfig;
+  /** Read when first used, so a stack without workers may leave out worker-only settings. */
+  get workerConfig(): WorkerConfig {
+    return loadWorkerConfig(this.env);
+  }
   readonly dataSource: DataSource;
   readonly log: Logger;
   tokens = { full: '', read: '' };
@@ -112,7 +115,6 @@ export class Stack {
       ...options.env,
     };
     this.apiConfig = loadApiConfig(this.env);
-    this.workerConfig = loadWorkerConfig(this.env);
     this.log = options.logger ?? silentLogger();
     this.dataSource = createAdminDataSource(this.apiConfig.adminDatabase);
   }

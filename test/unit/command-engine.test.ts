@@ -152,7 +152,16 @@ describe('external command engine', () => {
       const worker = loadWorkerConfig({ ODS_ENGINE: 'command', ODS_COMMAND_PATH: script });
       expect(worker.ods.engine).to.equal('command');
       expect((worker.ods.engineSettings as CommandSettings).path).to.equal(script);
-      expect(loadApiConfig({ ODS_ENGINE: 'command' }).ods.engine).to.equal('command');
+      const api = loadApiConfig({ ODS_ENGINE: 'command' });
+      expect(api.ods.engine).to.equal('command');
+      // It starts; only its dry runs need the executable's settings, and they say so (503).
+      expect(api.ods.engineSettings).to.equal(null);
+      expect(api.engineSettingsProblems).to.deep.equal([
+        'ODS_COMMAND_PATH is required with ODS_ENGINE=command (the absolute path of the executable)',
+      ]);
+      expect(loadApiConfig({ ODS_ENGINE: 'command', ODS_COMMAND_PATH: script }).engineSettingsProblems).to.deep.equal(
+        [],
+      );
     });
   });
 
