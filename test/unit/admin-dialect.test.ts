@@ -11,7 +11,7 @@ import {
   quoteMssqlIdentifier,
 } from '../../shared/database/dialects/mssql';
 import { postgresDialect, postgresStatements } from '../../shared/database/dialects/postgres';
-import { ENTITIES } from '../../shared/database/entities';
+import { ENTITIES, InstanceEntity } from '../../shared/database/entities';
 import { CONSTRAINTS } from '../../shared/database/constraints';
 import { MSSQL_MIGRATIONS } from '../../shared/database/migrations/mssql';
 import { POSTGRES_MIGRATIONS } from '../../shared/database/migrations/postgres';
@@ -136,6 +136,29 @@ describe('the admin database dialect', () => {
         instance_name_key: 'nvarchar',
         tenant: 'nvarchar',
       });
+    });
+
+    it("renders the service's locking read and its pages in SQL Server's syntax", async () => {
+      const ds = new DataSource({
+        ...mssqlDialect.dataSourceOptions(settings('mssql://sa:pw@h/odsim')),
+        entities: ENTITIES,
+      });
+      await (ds as unknown as { buildMetadatas(): Promise<void> }).buildMetadatas();
+      const locked = ds
+        .createQueryBuilder(InstanceEntity, 'i')
+        .setLock('pessimistic_write')
+        .where('i.id = :id', { id: 'x' })
+        .getQuery();
+      expect(locked).to.include('WITH (UPDLOCK, ROWLOCK)');
+      const page = ds
+        .createQueryBuilder(InstanceEntity, 'i')
+        .where('i.tenant = :tenant', { tenant: '' })
+        .orderBy('i.created_at', 'ASC')
+        .addOrderBy('i.id', 'ASC')
+        .skip(20)
+        .take(10)
+        .getQuery();
+      expect(page).to.include('OFFSET 20 ROWS FETCH NEXT 10 ROWS ONLY');
     });
 
     it('reads uniqueidentifiers back in lower case, as the API wrote them', async () => {
