@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomUUID } from 'node:crypto';
 import { ConnectionPool } from 'mssql';
 import type { DataSource } from 'typeorm';
-import { sameServerUrl } from '../../shared/config';
+import { databaseNameOf, sameServerUrl } from '../../shared/config';
 import {
   createAdminDataSource,
   createAdminLockSessions,
@@ -11,15 +11,17 @@ import {
 import { withAdvisoryLock } from '../../shared/database/advisory-locks';
 import { CONSTRAINTS } from '../../shared/database/constraints';
 import { dialectOf } from '../../shared/database/dialects';
-import { mssqlConnectionOf, quoteMssqlIdentifier } from '../../shared/database/dialects/mssql';
+import { mssqlConnectionOf, mssqlStringLiteral, quoteMssqlIdentifier } from '../../shared/database/dialects/mssql';
 import { DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { silentLogger } from '../../shared/logger';
+import { databaseExists } from '../support/ods-server';
+import { Stack, startStack } from '../support/stack';
 
 /**
  * The admin database on a real SQL Server. Runs only when MSSQL_URL names one (a login that may
  * create databases, e.g. mssql://sa:…@127.0.0.1:1433/master?trustServerCertificate=true); see
- * docs/engines/sqlserver-admin.md. The lifecycle through the API and a worker is not run here:
- * the Stack harness (test/support/stack.ts) builds its admin databases on PostgreSQL.
+ * docs/engines/sqlserver-admin.md. The lifecycle runs through the Stack harness with its admin
+ * database moved to that server; the ODS databases stay on the local PostgreSQL.
  */
 const MSSQL_URL = process.env.MSSQL_URL;
 
@@ -75,17 +77,7 @@ if (!MSSQL_URL) {
 
     after(async () => {
       if (dataSource?.isInitialized) await dataSource.destroy();
-      const master = new ConnectionPool({ ...mssqlConnectionOf(MSSQL_URL, 'master'), pool: { max: 1 } });
-      await master.connect();
-      try {
-        await master
-          .request()
-          .batch(
-            `IF DB_ID(N'${name}') IS NOT NULL BEGIN ALTER DATABASE ${quoteMssqlIdentifier(name)} SET SINGLE_USER WITH ROLLBACK IMMEDIATE; DROP DATABASE ${quoteMssqlIdentifier(name)}; END`,
-          );
-      } finally {
-        await master.close();
-      }
+      await dropMssqlDatabase(MSSQL_URL, name);
     });
 
     it('creates the admin database and records every migration once, even when several processes start together', async () => {
@@ -192,4 +184,70 @@ if (!MSSQL_URL) {
       }
     });
   });
+
+  describe('the instance lifecycle with the admin database on SQL Server (ODS databases on PostgreSQL)', function () {
+    this.timeout(180_000);
+    let stack: Stack;
+    before(async () => {
+      // The Stack harness names its admin database; the same name is made on the SQL Server instead.
+      stack = await startStack({ adminDatabaseUrl: (url) => sameServerUrl(MSSQL_URL, databaseNameOf(url)) });
+    });
+    after(async () => {
+      const name = databaseNameOf(stack.env.ADMIN_DATABASE_URL);
+      await stack.stop();
+      await dropMssqlDatabase(MSSQL_URL, name);
+    });
+
+    it('creates, renames and deletes an instance, and refuses a second request while one is unfinished', async () => {
+      const databaseName = stack.db('mssql_life');
+      const created = await stack.request('POST', '/admin/instances', {
+        body: { instanceName: `Grand Bend ${stack.id}`, databaseName },
+      });
+      expect(created.status).to.equal(201);
+      expect(created.body.id).to.match(/^[0-9a-f-]{36}$/);
+      // While the job is unfinished a second request is a 409, and so is a name that folds to the same key.
+      const early = await stack.request('DELETE', `/admin/instances/${created.body.id}`);
+      expect(early.status).to.equal(409);
+      const twin = await stack.request('POST', '/admin/instances', {
+        body: { instanceName: `GRAND BEND ${stack.id}`, databaseName: stack.db('mssql_twin') },
+      });
+      expect(twin.status).to.equal(409);
+      expect(twin.body.detail).to.equal('An instance with this instanceName already exists.');
+
+      await stack.waitForStatus(created.body.id, 'Created');
+      expect(await databaseExists(databaseName)).to.equal(true);
+      const newName = stack.db('mssql_life_renamed');
+      const renamed = await stack.request('PUT', `/admin/instances/${created.body.id}`, {
+        body: { databaseName: newName },
+      });
+      expect(renamed.status).to.equal(200);
+      await stack.waitForStatus(created.body.id, 'Created');
+      expect(await databaseExists(newName)).to.equal(true);
+      const deleted = await stack.request('DELETE', `/admin/instances/${created.body.id}`);
+      expect(deleted.status).to.equal(200);
+      await stack.waitForStatus(created.body.id, 'Deleted');
+      expect(await databaseExists(newName)).to.equal(false);
+      const jobs = await stack.request('GET', `/admin/instances/${created.body.id}/jobs`);
+      expect(jobs.body.map((j: { type: string; status: string }) => `${j.type}:${j.status}`)).to.deep.equal([
+        'delete:succeeded',
+        'rename:succeeded',
+        'create:succeeded',
+      ]);
+    });
+  });
+}
+
+async function dropMssqlDatabase(serverUrl: string, name: string): Promise<void> {
+  const master = new ConnectionPool({ ...mssqlConnectionOf(serverUrl, 'master'), pool: { max: 1 } });
+  await master.connect();
+  try {
+    const db = quoteMssqlIdentifier(name);
+    await master
+      .request()
+      .batch(
+        `IF DB_ID(${mssqlStringLiteral(name)}) IS NOT NULL BEGIN ALTER DATABASE ${db} SET SINGLE_USER WITH ROLLBACK IMMEDIATE; DROP DATABASE ${db}; END`,
+      );
+  } finally {
+    await master.close();
+  }
 }
