@@ -1,6 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { type AdminDialect, dialectOf } from '../../shared/database/dialects';
-import type { EventListening } from '../../shared/database/dialects/dialect';
+import { type AdminDialect, dialectOf, type EventListening } from '../../shared/database/dialects';
 import { errorMessage } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 
@@ -63,8 +62,8 @@ const toEvent = (row: EventRow): InstanceEvent => ({
 
 /**
  * Streams the admin database's change log to this process's subscribers: woken by NOTIFY where
- * the dialect has it (PostgreSQL), checked by a poll. Every API replica runs one, so a client sees the changes made
- * through any replica and by any worker.
+ * the dialect has it (PostgreSQL), checked by a poll. Every API replica runs one, so a client sees
+ * the changes made through any replica and by any worker.
  */
 export class EventHub {
   private readonly listeners = new Set<EventListener>();

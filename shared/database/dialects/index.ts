@@ -5,7 +5,14 @@ import { postgresDialect } from './postgres';
 import { ADMIN_URL_SCHEMES, adminDialectNameOf } from './schemes';
 
 export { ADMIN_URL_SCHEMES, adminDialectNameOf };
-export type { AdminDialect, AdminDialectName, AdminLockName, LockSession, LockSessions } from './dialect';
+export type {
+  AdminDialect,
+  AdminDialectName,
+  AdminLockName,
+  EventListening,
+  LockSession,
+  LockSessions,
+} from './dialect';
 
 const DIALECTS: Readonly<Record<AdminDialectName, AdminDialect>> = { postgres: postgresDialect, mssql: mssqlDialect };
 
