@@ -30,6 +30,7 @@ import { OPENAPI_DOCUMENT } from './openapi/document';
 import type { EventHub } from './events/hub';
 import { eventRoutes } from './events/routes';
 import { webRoutes } from './web/routes';
+import { dialectOf } from '../shared/database/dialects';
 
 export interface AppDeps {
   config: ApiConfig;
@@ -115,6 +116,6 @@ export function createApp(deps: AppDeps): Express {
   app.use(webRoutes());
 
   app.use(notFound());
-  app.use(problemHandler());
+  app.use(problemHandler(dialectOf(dataSource).isUnavailable));
   return app;
 }

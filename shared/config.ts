@@ -18,6 +18,7 @@ import { ENGINES, EngineName } from './database-names';
 import { engineModule } from '../worker/engines/registry';
 import { CONTEXT_KEY, defaultNamePattern, MAX_CONTEXTS, namePatternProblems } from './instances/contexts';
 import { parseTenantIds } from './tenants';
+import { ADMIN_URL_SCHEMES } from './database/dialects/schemes';
 
 /**
  * Every setting the processes read, validated once at start-up. Defaults serve the local
@@ -33,7 +34,8 @@ const toBool = ({ value }: { value: unknown }) =>
         : value
     : value;
 
-const POSTGRES_URL = /^postgres(ql)?:\/\/.+/;
+/** postgres://, postgresql://, mssql:// or sqlserver:// (shared/database/dialects/schemes.ts). */
+const ADMIN_DATABASE_URL = new RegExp(`^(${Object.keys(ADMIN_URL_SCHEMES).join('|')})://.+`, 'i');
 const REDIS_URL = /^rediss?:\/\/.+/;
 
 class Environment {
@@ -44,7 +46,9 @@ class Environment {
   @IsString() HOST = '127.0.0.1';
   @IsString() @MaxLength(20) BODY_LIMIT = '16kb';
 
-  @Matches(POSTGRES_URL, { message: 'ADMIN_DATABASE_URL must be a postgres:// URL' })
+  @Matches(ADMIN_DATABASE_URL, {
+    message: `ADMIN_DATABASE_URL must be a ${Object.keys(ADMIN_URL_SCHEMES).join('://, ')}:// URL`,
+  })
   ADMIN_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/ods_instance_manager';
   @Type(() => Number) @IsInt() @Min(100) ADMIN_DATABASE_CONNECT_TIMEOUT_MS = 3000;
   @Type(() => Number) @IsInt() @Min(100) ADMIN_DATABASE_QUERY_TIMEOUT_MS = 15_000;

@@ -4,7 +4,7 @@ import { Worker } from 'bullmq';
 import type IORedis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { WorkerConfig } from '../shared/config';
-import { createAdminLockPool } from '../shared/database/data-source';
+import { createAdminLockSessions } from '../shared/database/data-source';
 import { readDeploymentId } from '../shared/deployment/identity';
 import { SharedRedisWatch } from '../shared/deployment/shared-redis';
 import { cappedExponentialBackoff, createQueue, JobPayload } from '../shared/jobs/queue';
@@ -73,7 +73,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
 
   // One session per job slot of this worker, plus one so that a session being handed back never delays the next job.
   const locks = new JobLocks(
-    createAdminLockPool(config.adminDatabase, config.concurrency.perWorker + 1),
+    createAdminLockSessions(config.adminDatabase, config.concurrency.perWorker + 1, log),
     config.concurrency.global,
     log,
   );

@@ -1,5 +1,5 @@
-import { Client } from 'pg';
 import type { DataSource } from 'typeorm';
+import { type AdminDialect, dialectOf, type EventListening } from '../../shared/database/dialects';
 import { errorMessage } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
 
@@ -29,10 +29,13 @@ interface EventRow {
 }
 
 export interface EventHubOptions {
-  /** The admin database; the hub holds one connection of its own there, for LISTEN. */
+  /** The admin database; on PostgreSQL the hub holds one connection of its own there, for LISTEN. */
   url: string;
   connectTimeoutMs: number;
-  /** Read the log even without a notification this often (a NOTIFY lost while reconnecting). */
+  /**
+   * Read the log even without a notification this often (a NOTIFY lost while reconnecting); on
+   * SQL Server, which has no notifications, this is how often the stream sees a change.
+   */
   pollMs: number;
   /** Events older than this are deleted from the log (a client away longer re-reads the list). */
   retentionHours: number;
@@ -43,31 +46,30 @@ export interface EventHubOptions {
  * already read. Reading always goes back this far, and ids already sent are skipped.
  */
 const REORDER_WINDOW = 200n;
-/** The log after an id, each event with its instance's tenant (the stream shows a client only its tenant's). */
-const EVENTS_AFTER = `SELECT e.id, e.kind, e.instance_id, e.job_id, e.status, e.occurred_at, i.tenant
-  FROM events e LEFT JOIN instances i ON i.id = e.instance_id WHERE e.id > $1 ORDER BY e.id LIMIT $2`;
 const BATCH = 1000;
 const PRUNE_EVERY_MS = 3_600_000;
 
+// SQL Server returns uniqueidentifiers in upper case; ids are sent as the API writes them.
 const toEvent = (row: EventRow): InstanceEvent => ({
   id: String(row.id),
   type: row.kind,
-  instanceId: row.instance_id,
-  jobId: row.job_id,
+  instanceId: row.instance_id.toLowerCase(),
+  jobId: row.job_id?.toLowerCase() ?? null,
   status: row.status,
   occurredAt: row.occurred_at.toISOString(),
   tenant: row.tenant,
 });
 
 /**
- * Streams the admin database's change log to this process's subscribers: woken by NOTIFY,
- * checked by a slow poll. Every API replica runs one, so a client sees the changes made
- * through any replica and by any worker.
+ * Streams the admin database's change log to this process's subscribers: woken by NOTIFY where
+ * the dialect has it (PostgreSQL), checked by a poll. Every API replica runs one, so a client sees
+ * the changes made through any replica and by any worker.
  */
 export class EventHub {
   private readonly listeners = new Set<EventListener>();
   private readonly closers = new Set<() => void>();
-  private listener?: Client;
+  private listener?: EventListening;
+  private readonly dialect: AdminDialect;
   private cursor = 0n;
   private readonly sent = new Set<string>();
   private pumping?: Promise<void>;
@@ -79,10 +81,12 @@ export class EventHub {
     private readonly dataSource: DataSource,
     private readonly options: EventHubOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.dialect = dialectOf(dataSource);
+  }
 
   async start(): Promise<void> {
-    const [row] = await this.dataSource.query<{ id: string }[]>('SELECT coalesce(max(id), 0) AS id FROM events');
+    const [row] = await this.dataSource.query<{ id: string }[]>(this.dialect.eventLog.latestId);
     this.cursor = BigInt(row?.id ?? 0);
     await this.listen();
     this.timers.push(setInterval(() => this.wake(), this.options.pollMs).unref());
@@ -101,7 +105,7 @@ export class EventHub {
 
   /** Logged events after `lastId`, oldest first, for a client that resumes. */
   async since(lastId: string): Promise<InstanceEvent[]> {
-    const rows = await this.dataSource.query<EventRow[]>(EVENTS_AFTER, [lastId, BATCH]);
+    const rows = await this.dataSource.query<EventRow[]>(this.dialect.eventLog.after, [lastId, BATCH]);
     return rows.map(toEvent);
   }
 
@@ -111,27 +115,27 @@ export class EventHub {
     this.listeners.clear();
     for (const close of [...this.closers]) close();
     this.closers.clear();
-    await this.listener?.end().catch(() => undefined);
+    await this.listener?.close().catch(() => undefined);
   }
 
   private async listen(): Promise<void> {
-    const client = new Client({
-      connectionString: this.options.url,
-      connectionTimeoutMillis: this.options.connectTimeoutMs,
-    });
-    client.on('notification', () => this.wake());
-    client.on('error', (err) => {
-      this.log.warn('event listener connection lost; reconnecting', {
-        event: 'events.listener_lost',
-        error: err.message,
-      });
-      void client.end().catch(() => undefined);
-      if (this.listener === client) this.listener = undefined;
-      this.reconnectSoon();
-    });
-    await client.connect();
-    await client.query('LISTEN odsim_events');
-    this.listener = client;
+    let listening: EventListening | undefined;
+    const started = this.dialect.listenForEvents(
+      { url: this.options.url, connectTimeoutMs: this.options.connectTimeoutMs },
+      () => this.wake(),
+      (err) => {
+        this.log.warn('event listener connection lost; reconnecting', {
+          event: 'events.listener_lost',
+          error: err.message,
+        });
+        if (listening && this.listener === listening) this.listener = undefined;
+        this.reconnectSoon();
+      },
+    );
+    if (started) {
+      listening = await started;
+      this.listener = listening;
+    }
     this.wake(); // anything logged while no one listened
   }
 
@@ -172,7 +176,7 @@ export class EventHub {
 
   private async pump(): Promise<void> {
     const from = this.cursor > REORDER_WINDOW ? this.cursor - REORDER_WINDOW : 0n;
-    const rows = await this.dataSource.query<EventRow[]>(EVENTS_AFTER, [String(from), BATCH]);
+    const rows = await this.dataSource.query<EventRow[]>(this.dialect.eventLog.after, [String(from), BATCH]);
     if (rows.length === BATCH) this.again = true;
     const fresh = rows.filter((r) => !this.sent.has(String(r.id)));
     if (!fresh.length) return;
@@ -187,7 +191,7 @@ export class EventHub {
 
   private async prune(): Promise<void> {
     await this.dataSource
-      .query(`DELETE FROM events WHERE occurred_at < now() - make_interval(hours => $1)`, [this.options.retentionHours])
+      .query(this.dialect.eventLog.prune, [this.options.retentionHours])
       .catch((err) =>
         this.log.warn('could not prune the event log', { event: 'events.prune_failed', error: errorMessage(err) }),
       );

@@ -1,5 +1,4 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { isConnectionFailure } from '../../shared/database/postgres-errors';
 import {
   AppError,
   errorMessage,
@@ -46,11 +45,14 @@ function fromClientError(err: { status?: number }): AppError | undefined {
 }
 
 /** The one place where errors become HTTP responses: RFC 9457 problem+json, never a stack or a secret. */
-export function problemHandler(): ErrorRequestHandler {
+export function problemHandler(
+  /** The admin database dialect's: a server it cannot reach is a 503, not a 500. */
+  isUnavailable: (err: unknown) => boolean,
+): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let problem: AppError | undefined =
       err instanceof AppError ? err : fromBodyParser(err as { type?: string; status?: number });
-    if (!problem && isConnectionFailure(err)) {
+    if (!problem && isUnavailable(err)) {
       problem = new ServiceUnavailableError('The admin database is unreachable; try again shortly.', 5);
     }
     if (problem?.retryAfterSeconds !== undefined && !res.headersSent)

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager, In } from 'typeorm';
 import { recordAudit } from '../../shared/audit';
 import { CONSTRAINTS } from '../../shared/database/constraints';
-import { isSerializationFailure, violatedUniqueConstraint } from '../../shared/database/postgres-errors';
+import { type AdminDialect, dialectOf } from '../../shared/database/dialects';
 import { DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { type EngineName, nameKey } from '../../shared/database-names';
 import { ConflictError, NotFoundError, TooManyRequestsError } from '../../shared/errors';
@@ -39,8 +39,12 @@ export interface InstanceWithJob {
 }
 
 /** Unique-index violations are how the admin database says "conflict"; name which one. */
-function conflictFrom(err: unknown, contexts?: readonly OdsInstanceContext[] | null): ConflictError | undefined {
-  switch (violatedUniqueConstraint(err)) {
+function conflictFrom(
+  dialect: AdminDialect,
+  err: unknown,
+  contexts?: readonly OdsInstanceContext[] | null,
+): ConflictError | undefined {
+  switch (dialect.violatedUniqueConstraint(err)) {
     case CONSTRAINTS.activeInstanceName:
       return new ConflictError('An instance with this instanceName already exists.');
     case CONSTRAINTS.contextSet:
@@ -316,6 +320,7 @@ export class InstanceService {
     how: { contexts?: readonly OdsInstanceContext[]; dryRun?: boolean },
     work: (m: EntityManager) => Promise<T>,
   ): Promise<T> {
+    const dialect = dialectOf(this.dataSource);
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.dataSource.transaction(async (m) => {
@@ -325,7 +330,7 @@ export class InstanceService {
         });
       } catch (err) {
         if (err instanceof DryRunRollback) return err.result as T;
-        if (!isSerializationFailure(err)) throw conflictFrom(err, how.contexts) ?? err;
+        if (!dialect.isSerializationFailure(err)) throw conflictFrom(dialect, err, how.contexts) ?? err;
         if (attempt >= RACE_ATTEMPTS) {
           throw new ConflictError(
             'This request collided with a concurrent change of the same instance or names; send it again.',

@@ -10,5 +10,6 @@ export async function readDeploymentId(dataSource: DataSource): Promise<string> 
   if (!row || rows.length !== 1) {
     throw new Error(`the admin database holds ${rows.length} deployment rows; expected exactly one`);
   }
-  return row.id;
+  // SQL Server returns a uniqueidentifier in upper case; the id is used (queue names, tokens) as written.
+  return String(row.id).toLowerCase();
 }

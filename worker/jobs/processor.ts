@@ -1,7 +1,8 @@
 import { DelayedError, Job } from 'bullmq';
 import { DataSource, EntityManager, In } from 'typeorm';
 import { recordAudit } from '../../shared/audit';
-import { errorCode, isConnectionFailure } from '../../shared/database/postgres-errors';
+import { errorCode } from '../../shared/database/postgres-errors';
+import { dialectOf } from '../../shared/database/dialects';
 import { errorMessage } from '../../shared/errors';
 import { DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { nameKey } from '../../shared/database-names';
@@ -279,7 +280,7 @@ export class JobProcessor {
   private admin<T>(op: () => Promise<T>): Promise<T> {
     return retryTransient(op, {
       ...this.adminRetry,
-      isTransient: isConnectionFailure,
+      isTransient: dialectOf(this.deps.dataSource).isUnavailable,
       onRetry: (err, attempt, delayMs) =>
         this.deps.log.warn('admin database unavailable; retrying', {
           event: 'admin_db.retrying',

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn, ValueTransformer } from 'typeorm';
+import { TEXT, uuidColumn } from './portable-columns';
 import type { InstanceStatus } from '../../instances/status';
 
 /** One ODS/API route context, named as Ed-Fi's Admin API names it. */
@@ -16,32 +17,32 @@ const jsonColumn: ValueTransformer = {
 /** One ODS/API instance: one database on the ODS server. Kept as `Deleted` for history. */
 @Entity({ name: 'instances' })
 export class InstanceEntity {
-  @PrimaryColumn({ type: 'uuid' }) id: string;
-  @Column({ name: 'instance_name', type: 'varchar', length: 100 }) instanceName: string;
+  @PrimaryColumn({ type: 'uuid', transformer: uuidColumn }) id: string;
+  @Column({ name: 'instance_name', type: TEXT, length: 100 }) instanceName: string;
   /** The folded name on which uniqueness is decided (shared/instances/instance-name.ts). */
-  @Column({ name: 'instance_name_key', type: 'varchar', length: 400, select: true }) instanceNameKey: string;
-  @Column({ name: 'database_name', type: 'varchar', length: 128 }) databaseName: string;
-  @Column({ name: 'previous_database_name', type: 'varchar', length: 128, nullable: true }) previousDatabaseName:
+  @Column({ name: 'instance_name_key', type: TEXT, length: 400, select: true }) instanceNameKey: string;
+  @Column({ name: 'database_name', type: TEXT, length: 128 }) databaseName: string;
+  @Column({ name: 'previous_database_name', type: TEXT, length: 128, nullable: true }) previousDatabaseName:
     string | null;
-  @Column({ type: 'varchar', length: 32 }) status: InstanceStatus;
-  @Column({ type: 'varchar', length: 16 }) engine: string;
-  @Column({ name: 'last_error', type: 'varchar', length: 2000, nullable: true }) lastError: string | null;
-  @Column({ name: 'created_by', type: 'varchar', length: 64 }) createdBy: string;
+  @Column({ type: TEXT, length: 32 }) status: InstanceStatus;
+  @Column({ type: TEXT, length: 16 }) engine: string;
+  @Column({ name: 'last_error', type: TEXT, length: 2000, nullable: true }) lastError: string | null;
+  @Column({ name: 'created_by', type: TEXT, length: 64 }) createdBy: string;
   @Column({ name: 'created_at', type: Date }) createdAt: Date;
   @Column({ name: 'updated_at', type: Date }) updatedAt: Date;
   @Column({ name: 'deleted_at', type: Date, nullable: true }) deletedAt: Date | null;
   /** The tenant the instance belongs to; '' in a deployment without tenants. */
-  @Column({ type: 'varchar', length: 64, default: '' }) tenant: string;
+  @Column({ type: TEXT, length: 64, default: '' }) tenant: string;
   /** dbo.OdsInstances.InstanceType. */
-  @Column({ name: 'instance_type', type: 'varchar', length: 100, nullable: true }) instanceType: string | null;
+  @Column({ name: 'instance_type', type: TEXT, length: 100, nullable: true }) instanceType: string | null;
   /** The ODS/API route contexts that select this instance (dbo.OdsInstanceContexts). */
-  @Column({ type: 'varchar', length: 2000, nullable: true, transformer: jsonColumn })
+  @Column({ type: TEXT, length: 2000, nullable: true, transformer: jsonColumn })
   contexts: OdsInstanceContext[] | null;
   /** Folded, sorted contexts: unique among a tenant's live instances. */
-  @Column({ name: 'context_set_key', type: 'varchar', length: 1200, nullable: true }) contextSetKey: string | null;
+  @Column({ name: 'context_set_key', type: TEXT, length: 1200, nullable: true }) contextSetKey: string | null;
   /** dbo.OdsInstances.OdsInstanceId, once the worker registered the instance in EdFi_Admin. */
   @Column({ name: 'ods_instance_id', type: 'int', nullable: true }) odsInstanceId: number | null;
   /** EdFi_Admin ApiClients.Key values the create links to the instance. */
-  @Column({ name: 'api_client_keys', type: 'varchar', length: 2000, nullable: true, transformer: jsonColumn })
+  @Column({ name: 'api_client_keys', type: TEXT, length: 2000, nullable: true, transformer: jsonColumn })
   apiClientKeys: string[] | null;
 }

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn, ValueTransformer } from 'typeorm';
+import { TEXT, FLAG, uuidColumn } from './portable-columns';
 import type { InstanceStatus, JobStatus, Operation } from '../../instances/status';
 
 const WARNINGS_LENGTH = 2000;
@@ -29,28 +30,26 @@ const warningsColumn: ValueTransformer = {
 /** One requested operation. Its id is also the BullMQ job id, which makes re-enqueueing idempotent. */
 @Entity({ name: 'jobs' })
 export class JobEntity {
-  @PrimaryColumn({ type: 'uuid' }) id: string;
-  @Column({ name: 'instance_id', type: 'uuid' }) instanceId: string;
-  @Column({ type: 'varchar', length: 16 }) type: Operation;
-  @Column({ type: 'varchar', length: 16 }) status: JobStatus;
+  @PrimaryColumn({ type: 'uuid', transformer: uuidColumn }) id: string;
+  @Column({ name: 'instance_id', type: 'uuid', transformer: uuidColumn }) instanceId: string;
+  @Column({ type: TEXT, length: 16 }) type: Operation;
+  @Column({ type: TEXT, length: 16 }) status: JobStatus;
   @Column({ type: 'int' }) attempts: number;
   /** The database the operation starts from (rename, delete) and the one it produces (create, rename). */
-  @Column({ name: 'source_database_name', type: 'varchar', length: 128, nullable: true }) sourceDatabaseName:
-    string | null;
-  @Column({ name: 'target_database_name', type: 'varchar', length: 128, nullable: true }) targetDatabaseName:
-    string | null;
+  @Column({ name: 'source_database_name', type: TEXT, length: 128, nullable: true }) sourceDatabaseName: string | null;
+  @Column({ name: 'target_database_name', type: TEXT, length: 128, nullable: true }) targetDatabaseName: string | null;
   /** The instance's status when the job was requested (a delete of a CreateFailed instance owns nothing). */
-  @Column({ name: 'prior_status', type: 'varchar', length: 32, nullable: true }) priorStatus: InstanceStatus | null;
-  @Column({ type: 'varchar', length: 2000, nullable: true }) error: string | null;
+  @Column({ name: 'prior_status', type: TEXT, length: 32, nullable: true }) priorStatus: InstanceStatus | null;
+  @Column({ type: TEXT, length: 2000, nullable: true }) error: string | null;
   /** What the job found worth telling an operator without failing (a database renamed by hand...). */
-  @Column({ type: 'varchar', length: WARNINGS_LENGTH, nullable: true, transformer: warningsColumn }) warnings: string[];
-  @Column({ name: 'request_id', type: 'varchar', length: 64, nullable: true }) requestId: string | null;
-  @Column({ name: 'requested_by', type: 'varchar', length: 64 }) requestedBy: string;
-  @Column({ name: 'worker_id', type: 'varchar', length: 128, nullable: true }) workerId: string | null;
+  @Column({ type: TEXT, length: WARNINGS_LENGTH, nullable: true, transformer: warningsColumn }) warnings: string[];
+  @Column({ name: 'request_id', type: TEXT, length: 64, nullable: true }) requestId: string | null;
+  @Column({ name: 'requested_by', type: TEXT, length: 64 }) requestedBy: string;
+  @Column({ name: 'worker_id', type: TEXT, length: 128, nullable: true }) workerId: string | null;
   @Column({ name: 'created_at', type: Date }) createdAt: Date;
   @Column({ name: 'updated_at', type: Date }) updatedAt: Date;
   @Column({ name: 'started_at', type: Date, nullable: true }) startedAt: Date | null;
   @Column({ name: 'finished_at', type: Date, nullable: true }) finishedAt: Date | null;
   /** A delete that may also remove the EdFi_Admin links (client links, derivatives) that would block it. */
-  @Column({ type: 'boolean', default: false }) force: boolean;
+  @Column({ type: FLAG, default: false }) force: boolean;
 }

@@ -1,0 +1,20 @@
+import { Initial1764061200000 } from './1764061200000-Initial';
+import { Deployment1764150000000 } from './1764150000000-Deployment';
+import { JobWarnings1764160000000 } from './1764160000000-JobWarnings';
+import { InstanceNameKey1764170000000 } from './1764170000000-InstanceNameKey';
+import { Events1764180000000 } from './1764180000000-Events';
+import { JobsList1764190000000 } from './1764190000000-JobsList';
+import { EdFiRegistration1764200000000 } from './1764200000000-EdFiRegistration';
+import { TenantInstanceNames1764205000000 } from './1764205000000-TenantInstanceNames';
+
+/** Oldest first, one for each PostgreSQL migration, under the same class name and timestamp. */
+export const MSSQL_MIGRATIONS = [
+  Initial1764061200000,
+  Deployment1764150000000,
+  JobWarnings1764160000000,
+  InstanceNameKey1764170000000,
+  Events1764180000000,
+  JobsList1764190000000,
+  EdFiRegistration1764200000000,
+  TenantInstanceNames1764205000000,
+] as const;

@@ -1,0 +1,133 @@
+import { expect } from 'chai';
+import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { CONSTRAINTS } from '../../shared/database/constraints';
+import { MSSQL_MIGRATIONS } from '../../shared/database/migrations/mssql';
+import { POSTGRES_MIGRATIONS } from '../../shared/database/migrations/postgres';
+import { REMOVED_STATUS, sqlList, UNFINISHED_JOB_STATUSES } from '../../shared/instances/status';
+
+type Migration = new () => MigrationInterface;
+
+/** Runs each migration's `up` against a runner that only records what it is asked to run. */
+async function statementsOf(migrations: readonly Migration[]): Promise<Map<string, string[]>> {
+  const byMigration = new Map<string, string[]>();
+  for (const Migration of migrations) {
+    const sent: string[] = [];
+    const runner = {
+      query: async (sql: string) => {
+        sent.push(sql.replace(/\s+/g, ' ').trim());
+        return []; // a fresh database: no rows to re-key
+      },
+    } as unknown as QueryRunner;
+    const migration = new Migration();
+    await migration.up(runner);
+    byMigration.set(migration.name ?? Migration.name, sent);
+  }
+  return byMigration;
+}
+
+const all = (m: Map<string, string[]>) => [...m.values()].flat();
+
+/** The last statement that creates index `name`: what the schema holds once every migration ran. */
+const finalIndex = (statements: string[], name: string) =>
+  statements.filter((s) => new RegExp(`^CREATE (UNIQUE )?INDEX ${name} `).test(s)).at(-1);
+
+/** Tables, columns, indexes, constraints and triggers a list of statements creates (and drops). */
+function schemaOf(statements: string[]): Set<string> {
+  const names = new Set<string>();
+  for (const s of statements) {
+    const table = /^CREATE TABLE (\w+) \((.*)\)$/.exec(s);
+    if (table) {
+      names.add(`table ${table[1]}`);
+      for (const part of table[2]!.split(/,(?![^(]*\))/)) {
+        const column = /^\s*(?!CONSTRAINT\b)(\w+) /.exec(part);
+        if (column) names.add(`column ${table[1]}.${column[1]}`);
+      }
+    }
+    const added = /^ALTER TABLE (\w+) ADD (?:COLUMN )?\[?(\w+)\]? /.exec(s);
+    if (added) names.add(`column ${added[1]}.${added[2]}`);
+    for (const [, name] of s.matchAll(/CREATE (?:UNIQUE )?INDEX (\w+)/g)) names.add(`index ${name}`);
+    for (const [, name] of s.matchAll(/CREATE TRIGGER (\w+)/g)) names.add(`trigger ${name}`);
+    // Constraints a dialect names on purpose (the 409 mapping and the deployment singleton rely on them).
+    for (const [, name] of s.matchAll(/CONSTRAINT ((?:uq|ux|ck)_\w+|pk_database_name_claims)/g))
+      names.add(`constraint ${name}`);
+  }
+  return names;
+}
+
+describe('the admin database migrations of each dialect', () => {
+  let postgres: Map<string, string[]>;
+  let mssql: Map<string, string[]>;
+  before(async () => {
+    postgres = await statementsOf(POSTGRES_MIGRATIONS);
+    mssql = await statementsOf(MSSQL_MIGRATIONS);
+  });
+
+  it('give every PostgreSQL migration a SQL Server counterpart of the same name, in the same order', () => {
+    expect([...mssql.keys()]).to.deep.equal([...postgres.keys()]);
+    expect(MSSQL_MIGRATIONS.map((m) => m.name)).to.deep.equal(POSTGRES_MIGRATIONS.map((m) => m.name));
+  });
+
+  it('create the same tables, columns, indexes, triggers and named constraints in each migration', () => {
+    for (const [name, statements] of postgres) {
+      expect(schemaOf(mssql.get(name)!), name).to.deep.equal(schemaOf(statements));
+    }
+  });
+
+  it('enforce one unfinished job per instance with a filtered unique index of the same name (SQL Server)', () => {
+    expect(finalIndex(all(mssql), CONSTRAINTS.oneUnfinishedJob)).to.equal(
+      `CREATE UNIQUE INDEX uq_jobs_one_unfinished_per_instance ON jobs (instance_id) WHERE status IN (${sqlList(UNFINISHED_JOB_STATUSES)})`,
+    );
+    expect(sqlList(UNFINISHED_JOB_STATUSES)).to.equal("'queued', 'running'");
+  });
+
+  it('make live instance names unique per tenant on their folded key, deleted ones aside (SQL Server)', () => {
+    expect(finalIndex(all(mssql), CONSTRAINTS.activeInstanceName)).to.equal(
+      `CREATE UNIQUE INDEX uq_instances_active_name ON instances (tenant, instance_name_key) WHERE status <> '${REMOVED_STATUS}'`,
+    );
+    // Each migration that changes the rule drops the index it replaces first.
+    for (const name of ['InstanceNameKey1764170000000', 'TenantInstanceNames1764205000000'])
+      expect(mssql.get(name)).to.include(`DROP INDEX ${CONSTRAINTS.activeInstanceName} ON instances`);
+  });
+
+  it("make a context set unique among a tenant's live instances with a filtered unique index (SQL Server)", () => {
+    expect(finalIndex(all(mssql), CONSTRAINTS.contextSet)).to.equal(
+      `CREATE UNIQUE INDEX ux_instances_context_set ON instances (tenant, context_set_key) WHERE context_set_key IS NOT NULL AND status <> '${REMOVED_STATUS}'`,
+    );
+  });
+
+  it('name the database-name claim and client id constraints as the 409 mapping expects (SQL Server)', () => {
+    const initial = mssql.get('Initial1764061200000')!.join('\n');
+    expect(initial).to.include(`CONSTRAINT ${CONSTRAINTS.databaseNameClaim} PRIMARY KEY (name_key)`);
+    expect(initial).to.include(`CONSTRAINT ${CONSTRAINTS.clientId} UNIQUE (client_id)`);
+  });
+
+  it('keep to what a SQL Server filtered index accepts: comparisons, IN and IS [NOT] NULL joined by AND', () => {
+    const filters = all(mssql)
+      .map((s) => /^CREATE (?:UNIQUE )?INDEX \w+ ON \w+ \([^)]*\) WHERE (.*)$/.exec(s)?.[1])
+      .filter((w): w is string => w !== undefined);
+    expect(filters).to.have.length.greaterThan(4);
+    const conjunct = /^\w+ (?:IN \('[^']*'(?:, '[^']*')*\)|(?:=|<>|<|>|<=|>=) '[^']*'|IS (?:NOT )?NULL)$/;
+    for (const filter of filters) for (const part of filter.split(' AND ')) expect(part, filter).to.match(conjunct);
+  });
+
+  it('use no PostgreSQL-only syntax on SQL Server', () => {
+    const postgresOnly =
+      /\b(timestamptz|jsonb|bigserial|boolean|plpgsql|pg_notify|now\(\)|lower\(|RETURNING|ADD COLUMN|NOT IN)\b|\buuid\b|\$\d/i;
+    for (const [name, statements] of mssql)
+      for (const s of statements) expect(s, `${name}: ${s}`).not.to.match(postgresOnly);
+  });
+
+  it('store ids as uniqueidentifier, times as datetime2, flags as bit and text as nvarchar (SQL Server)', () => {
+    const ddl = all(mssql).join('\n');
+    expect(ddl).to.match(/id uniqueidentifier NOT NULL CONSTRAINT pk_instances PRIMARY KEY/);
+    expect(ddl).to.match(/created_at datetime2\(3\) NOT NULL/);
+    expect(ddl).to.match(/\[force\] bit NOT NULL CONSTRAINT df_jobs_force DEFAULT 0/);
+    expect(ddl).not.to.match(/\bvarchar\(/); // nvarchar only: names may hold any Unicode
+  });
+
+  it("log changes with triggers that keep TypeORM's row counts (SET NOCOUNT ON) on SQL Server", () => {
+    const triggers = mssql.get('Events1764180000000')!.filter((s) => s.startsWith('CREATE TRIGGER'));
+    expect(triggers).to.have.length(2);
+    for (const t of triggers) expect(t).to.include('AFTER INSERT, UPDATE AS BEGIN SET NOCOUNT ON;');
+  });
+});
