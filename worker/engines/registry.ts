@@ -2,6 +2,7 @@ import type { WorkerConfig } from '../../shared/config';
 import type { Logger } from '../../shared/logger';
 import type { EngineDriver } from './engine';
 import type { EngineModule, OperationPlan, PlanRequest } from './module';
+import { reportProgress } from '../jobs/progress';
 import { commandEngine } from './command';
 import { mssqlEngine } from './mssql';
 import { postgresEngine } from './postgres';
@@ -32,6 +33,7 @@ export function createDriver(
     poolSize: config.concurrency.perWorker + 2,
     log,
     onStep,
+    onProgress: reportProgress,
   });
 }
 

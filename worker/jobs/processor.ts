@@ -19,6 +19,7 @@ import { retryTransient, RetryPolicy } from '../../shared/retry';
 import type { EngineDriver, Outcome } from '../engines/engine';
 import { Registrations } from '../edfi-admin/registry';
 import { createHandlers, JobHandler, JobResult } from './handlers';
+import { type ProgressReporter, withProgressReporter } from './progress';
 import type { JobLocks } from './job-locks';
 
 export interface ProcessorDeps {
@@ -141,7 +142,12 @@ export class JobProcessor {
       });
       let result: JobResult;
       try {
-        result = await retryTransient(() => this.handlers[job.type](job), {
+        const toJob: ProgressReporter = (percent, message) => {
+          // Seen on the queue dashboard; a report lost with Redis costs nothing the job needs.
+          delivery.updateProgress({ percent, message }).catch(() => undefined);
+          log.info('progress', { event: 'job.progress', percent, message });
+        };
+        result = await retryTransient(() => withProgressReporter(toJob, () => this.handlers[job.type](job)), {
           ...this.deps.transientRetry,
           signal: this.stopping.signal,
           // Neither calls a PermanentJobError transient (a database not ours, an unknown client

@@ -491,7 +491,7 @@ export class MssqlDriver implements EngineDriver {
   }
 
   private progress(percent: number, message: string): void {
-    this.options.log.info('copy progress', { event: 'ods_server.progress', percent, message });
+    // The worker routes the report to the job this copy belongs to (worker/jobs/progress.ts), which logs it.
     this.options.onProgress?.(percent, message);
   }
 
