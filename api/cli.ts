@@ -62,7 +62,7 @@ function planCommand(action: string | undefined, values: PlanOptions, config: Ap
     console.error(
       `cannot plan: the ${config.ods.engine} engine's settings are incomplete:\n  - ${config.engineSettingsProblems.join('\n  - ')}`,
     );
-    return 2;
+    return 1;
   }
   const plan = planOperation(config.ods.engine, request, config.ods.engineSettings);
   const notes = [...plan.notes, ...registrationNotes(request.operation, { odsInstanceId: null })];

@@ -276,14 +276,21 @@ describe('configuration', () => {
       expect(text).not.to.include('ods-server.internal');
     });
 
-    it("gives the API the engine's settings, to plan with, and refuses invalid ones as the worker does", () => {
+    it("gives the API the engine's settings to plan with; invalid ones disable its plans, not the API", () => {
       const api = loadApiConfig({ ODS_PG_CREATE_STRATEGY: 'FILE_COPY' });
       expect(api.ods.engineSettings).to.deep.equal({ createStrategy: 'file_copy' });
+      expect(api.engineSettingsProblems).to.deep.equal([]);
       expect(loadWorkerConfig({ ODS_PG_CREATE_STRATEGY: 'FILE_COPY' }).ods.engineSettings).to.deep.equal(
         api.ods.engineSettings,
       );
-      const err = configurationErrorOf(() => loadApiConfig({ ODS_PG_CREATE_STRATEGY: 'copy', PORT: 'x' }));
-      expect(err.message).to.include('ODS_PG_CREATE_STRATEGY').and.include('PORT');
+      const lacking = loadApiConfig({ ODS_PG_CREATE_STRATEGY: 'copy' });
+      expect(lacking.ods.engineSettings).to.equal(null);
+      expect(lacking.engineSettingsProblems).to.have.length(1);
+      expect(lacking.engineSettingsProblems[0]).to.include('ODS_PG_CREATE_STRATEGY');
+      // The worker, which runs the statements, refuses them.
+      expect(configurationErrorOf(() => loadWorkerConfig({ ODS_PG_CREATE_STRATEGY: 'copy' })).message).to.include(
+        'ODS_PG_CREATE_STRATEGY',
+      );
     });
 
     it('gives the ODS server URL to the worker', () => {
