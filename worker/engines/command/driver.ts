@@ -14,6 +14,7 @@ import { commandArguments, Invocation, renderCommandLine } from './invocation';
 import { lastLines, redactOutput } from './output';
 import { CommandRun, runCommand } from './run';
 import type { CommandSettings } from './settings';
+import { assertOwned as assertOwnedBy, markedElsewhereWarnings } from '../ownership';
 
 /** The script asked to be run again later (an exit code in ODS_COMMAND_RETRY_EXIT_CODES), or timed out when told to retry. */
 export class CommandRetryError extends Error {
@@ -110,13 +111,7 @@ export class CommandDriver implements EngineDriver {
       const elsewhere = await inspector.databasesMarkedFor(req.instanceId);
       return {
         outcome: 'already-absent',
-        warnings: [
-          ...warnings,
-          ...elsewhere.map(
-            (name) =>
-              `database "${req.databaseName}" was not found, but database "${name}" carries the ownership marker of instance ${req.instanceId} (renamed by hand?); it was left untouched`,
-          ),
-        ],
+        warnings: [...warnings, ...markedElsewhereWarnings(req.databaseName, req.instanceId, elsewhere)],
       };
     }
     if (existing.ownerInstanceId !== req.instanceId && req.ownsNothing) return { outcome: 'left-unmanaged', warnings };
@@ -201,13 +196,7 @@ export class CommandDriver implements EngineDriver {
 }
 
 function assertOwned(db: DatabaseDescription, instanceId: string, action: string): void {
-  if (db.ownerInstanceId === instanceId) return;
-  const whose = db.ownerInstanceId
-    ? `belongs to instance ${db.ownerInstanceId}`
-    : 'is not managed by ODS Instance Manager';
-  throw new PermanentJobError(
-    `refusing to ${action} database "${db.name}": it ${whose}; it was left untouched (the command was not run)`,
-  );
+  assertOwnedBy(db, instanceId, action, { suffix: ' (the command was not run)' });
 }
 
 /** The command said it succeeded; the server says otherwise. */

@@ -25,6 +25,7 @@ import {
   parseOwnershipMarker,
   RenameRequest,
 } from '../engine';
+import { assertOwned, markedElsewhereWarnings } from '../ownership';
 
 export interface MssqlDriverOptions {
   /** Privileged connection to the server (mssql://…/master). */
@@ -313,15 +314,10 @@ export class MssqlDriver implements EngineDriver {
     }
     const existing = await this.describe(req.databaseName);
     if (!existing) {
-      // Gone by our hand (a re-run) or someone else's: a marked database under another name
-      // was most likely renamed by hand. Dropping it on a guess could lose data; say so instead.
       const elsewhere = await this.databasesMarkedFor(req.instanceId);
       return {
         outcome: 'already-absent',
-        warnings: elsewhere.map(
-          (name) =>
-            `database "${req.databaseName}" was not found, but database "${name}" carries the ownership marker of instance ${req.instanceId} (renamed by hand?); it was left untouched`,
-        ),
+        warnings: markedElsewhereWarnings(req.databaseName, req.instanceId, elsewhere),
       };
     }
     if (existing.ownerInstanceId !== req.instanceId && req.ownsNothing)
@@ -539,13 +535,9 @@ export class MssqlDriver implements EngineDriver {
 
   /** Only an ONLINE database's marker can be read: any other is refused, saying why. */
   private assertOwned(db: MssqlDatabase, instanceId: string, action: string): void {
-    if (db.ownerInstanceId === instanceId) return;
-    const whose = db.ownerInstanceId
-      ? `belongs to instance ${db.ownerInstanceId}`
-      : db.valid
-        ? 'is not managed by ODS Instance Manager'
-        : `is ${db.state}, so its ownership marker cannot be read`;
-    throw new PermanentJobError(`refusing to ${action} database "${db.name}": it ${whose}; it was left untouched`);
+    assertOwned(db, instanceId, action, {
+      unmanaged: db.valid ? undefined : `is ${db.state}, so its ownership marker cannot be read`,
+    });
   }
 
   private async step(name: string): Promise<void> {

@@ -24,6 +24,7 @@ import {
   RenameRequest,
   ServerInspector,
 } from '../engine';
+import { assertOwned, markedElsewhereWarnings } from '../ownership';
 
 export interface PostgresDriverOptions {
   /** Privileged connection to the ODS server (a maintenance database such as `postgres`). */
@@ -84,7 +85,7 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
   private async createDatabase(req: CreateRequest): Promise<Outcome> {
     const existing = await this.describe(req.databaseName);
     if (existing) {
-      this.assertOwned(existing, req.instanceId, 'create');
+      assertOwned(existing, req.instanceId, 'create');
       if (!existing.valid)
         throw new PermanentJobError(
           `database "${req.databaseName}" is marked invalid (an interrupted drop); delete the instance to clear it`,
@@ -124,20 +125,15 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
     }
     const existing = await this.describe(req.databaseName);
     if (!existing) {
-      // Gone by our hand (a re-run) or someone else's: a marked database under another name
-      // was most likely renamed by hand. Dropping it on a guess could lose data; say so instead.
       const elsewhere = await this.databasesMarkedFor(req.instanceId);
       return {
         outcome: 'already-absent',
-        warnings: elsewhere.map(
-          (name) =>
-            `database "${req.databaseName}" was not found, but database "${name}" carries the ownership marker of instance ${req.instanceId} (renamed by hand?); it was left untouched`,
-        ),
+        warnings: markedElsewhereWarnings(req.databaseName, req.instanceId, elsewhere),
       };
     }
     if (existing.ownerInstanceId !== req.instanceId && req.ownsNothing)
       return { outcome: 'left-unmanaged', warnings: [] };
-    this.assertOwned(existing, req.instanceId, 'drop');
+    assertOwned(existing, req.instanceId, 'drop');
     await this.step('drop.before');
     await this.dropDatabase(req.databaseName);
     return { outcome: 'dropped', warnings: [] };
@@ -146,14 +142,14 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
   private async renameDatabase(req: RenameRequest): Promise<Outcome> {
     const [source, target] = await Promise.all([this.describe(req.from), this.describe(req.to)]);
     if (target) {
-      this.assertOwned(target, req.instanceId, 'rename onto');
+      assertOwned(target, req.instanceId, 'rename onto');
       if (source)
         throw new PermanentJobError(`both "${req.from}" and "${req.to}" carry this instance's marker; resolve by hand`);
       await this.allowConnections(req.to, true);
       return 'already-renamed';
     }
     if (!source) throw new PermanentJobError(`database "${req.from}" does not exist; nothing to rename`);
-    this.assertOwned(source, req.instanceId, 'rename');
+    assertOwned(source, req.instanceId, 'rename');
     // Connected applications (the ODS/API's pools) are shut out, then ended: a rename needs the database to itself.
     await this.allowConnections(req.from, false);
     try {
@@ -296,14 +292,6 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
       lock_timeout: this.options.lockTimeoutMs ?? 5_000,
       application_name: 'ods-instance-manager-worker',
     };
-  }
-
-  private assertOwned(db: DatabaseDescription, instanceId: string, action: string): void {
-    if (db.ownerInstanceId === instanceId) return;
-    const whose = db.ownerInstanceId
-      ? `belongs to instance ${db.ownerInstanceId}`
-      : 'is not managed by ODS Instance Manager';
-    throw new PermanentJobError(`refusing to ${action} database "${db.name}": it ${whose}; it was left untouched`);
   }
 
   private async step(name: string): Promise<void> {
