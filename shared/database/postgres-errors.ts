@@ -1,3 +1,4 @@
+import { SOCKET_ERROR_CODES } from './connection-codes';
 /**
  * What a PostgreSQL (or node-postgres, or TypeORM) error means to this product: the one
  * place that knows SQLSTATEs, node's socket codes and the drivers' message texts.
@@ -14,13 +15,8 @@ export const SQLSTATE = {
 } as const;
 
 /** The server cannot be reached, or cannot take a session now: shutting down, in recovery, full. */
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'EPIPE',
+const CONNECTION_CODES = new Set<string>([
+  ...SOCKET_ERROR_CODES,
   '57P01', // admin_shutdown
   '57P02', // crash_shutdown
   '57P03', // cannot_connect_now

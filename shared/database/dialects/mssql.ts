@@ -10,6 +10,7 @@ import {
   type LockSession,
   type LockSessions,
 } from './dialect';
+import { SOCKET_ERROR_CODES, TEDIOUS_CONNECTION_CODES } from '../connection-codes';
 
 /** SQL Server error numbers this product acts on (sys.messages; Azure SQL's documented transient errors). */
 export const MSSQL_ERRORS = {
@@ -54,19 +55,7 @@ const UNAVAILABLE_NUMBERS = new Set([
   20, // transport errors the server side reports
 ]);
 /** The mssql/tedious driver's codes for a connection that failed, closed, or a request that timed out. */
-const UNAVAILABLE_CODES = new Set([
-  'ESOCKET',
-  'ETIMEOUT',
-  'ECONNCLOSED',
-  'ENOTOPEN',
-  'EINSTLOOKUP',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'EPIPE',
-]);
+const UNAVAILABLE_CODES = new Set<string>([...SOCKET_ERROR_CODES, ...TEDIOUS_CONNECTION_CODES]);
 
 /**
  * An error during login reaches the driver as ELOGIN with the server's message and no number

@@ -1,3 +1,5 @@
+import { SOCKET_ERROR_CODES, TEDIOUS_CONNECTION_CODES } from '../../../shared/database/connection-codes';
+
 /**
  * What a SQL Server error (as the mssql package raises it) means to this product: the one place
  * that knows SQL Server's error numbers and the package's connection codes.
@@ -60,19 +62,7 @@ const TRANSIENT_NUMBERS = new Set<number>([
 ]);
 
 /** The mssql package's codes for a connection that failed, closed or timed out, and node's socket codes. */
-const CONNECTION_CODES = new Set([
-  'ESOCKET',
-  'ECONNCLOSED',
-  'ETIMEOUT',
-  'ENOTOPEN',
-  'ENOCONN',
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EHOSTUNREACH',
-  'EPIPE',
-]);
+const CONNECTION_CODES = new Set<string>([...SOCKET_ERROR_CODES, ...TEDIOUS_CONNECTION_CODES]);
 
 const PERMISSION_NUMBERS = new Set<number>([
   MSSQL_ERROR.permissionDenied,
