@@ -10,7 +10,7 @@ import type { CreateInstanceDto } from './dto';
 
 export const BULK_PATH = '/admin/instances/bulk';
 
-/** The most one item of a bulk body may take (names, contexts and client keys at their limits fit). */
+/** Body bytes allowed per item: a typical item is a few hundred; this leaves room for long names, contexts and client keys. */
 const BYTES_PER_ITEM = 4096;
 
 /** The app-wide JSON parser leaves the bulk route's body to the route's own parser, which runs after authentication. */

@@ -180,6 +180,16 @@ describe('bulk create (POST /admin/instances/bulk)', () => {
       expect(await snapshot(stack, queue)).to.deep.equal(before);
     });
 
+    it('reads a body up to BULK_CREATE_MAX × 4 kB, and only once the caller is authenticated', async () => {
+      const padding = 'x'.repeat(21 * 1024); // over 5 × 4 kB, and over BODY_LIMIT
+      const raw = JSON.stringify({ instances: [item({ instanceType: padding })] });
+      expectProblem(await stack.request('POST', BULK, { rawBody: raw, token: null }), 401);
+      expectProblem(await stack.request('POST', BULK, { rawBody: raw }), 413);
+      // Over BODY_LIMIT (16 kB) but within the route's own limit: read, and judged on its content.
+      const within = JSON.stringify({ instances: [item({ instanceType: 'x'.repeat(17 * 1024) })] });
+      expectProblem(await stack.request('POST', BULK, { rawBody: within }), 400, ['instances[0].instanceType']);
+    });
+
     it('answers 405 to other methods', async () => {
       const r = await stack.request('GET', BULK);
       expectProblem(r, 405);
