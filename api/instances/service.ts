@@ -49,7 +49,8 @@ function conflictFrom(
       return new ConflictError('An instance with this instanceName already exists.');
     case CONSTRAINTS.contextSet:
       return new ConflictError(
-        `Another instance of this tenant already has the contexts ${describeContexts(contexts ?? [])} ` +
+        // A bulk create that lost a race after its own check (assertNoneTaken) cannot say which item's.
+        `Another instance of this tenant already has ${contexts?.length ? `the contexts ${describeContexts(contexts)}` : 'these contexts'} ` +
           '(compared case-insensitively); the ODS/API could not tell them apart.',
       );
     case CONSTRAINTS.databaseNameClaim:
