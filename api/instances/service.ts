@@ -118,13 +118,17 @@ export class InstanceService {
    * transaction, after the names were checked against the live instances (409 naming the
    * items that conflict). The DTOs were validated and checked against each other by the caller.
    */
-  async createMany(dtos: CreateInstanceDto[], caller: Caller, options: WriteOptions = {}): Promise<InstanceWithJob[]> {
+  async createMany(
+    dtos: CreateInstanceDto[],
+    caller: Caller,
+    options: WriteOptions = {},
+  ): Promise<{ instance: InstanceEntity; job: JobEntity }[]> {
     const now = new Date();
     const instances = dtos.map((dto) => this.newInstance(dto, caller, now));
     const accepted = await this.inTransaction({ dryRun: options.dryRun }, async (m) => {
       await this.assertWithinQuota(m, caller, instances.length);
       await this.assertNoneTaken(m, instances, caller.tenant);
-      const created: InstanceWithJob[] = [];
+      const created: { instance: InstanceEntity; job: JobEntity }[] = [];
       for (const instance of instances) {
         await m.insert(InstanceEntity, instance);
         await this.claim(m, instance.id, instance.databaseName);
@@ -134,7 +138,7 @@ export class InstanceService {
       return created;
     });
     // Each enqueue waits at most ENQUEUE_TIMEOUT_MS and never fails the request (JobDispatcher).
-    if (!options.dryRun) await Promise.all(accepted.map(({ job }) => this.dispatch(job!)));
+    if (!options.dryRun) await Promise.all(accepted.map(({ job }) => this.dispatch(job)));
     return accepted;
   }
 
