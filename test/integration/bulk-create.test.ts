@@ -1,6 +1,11 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { Queue } from 'bullmq';
 import type IORedis from 'ioredis';
+import { createApp } from '../../api/app';
+import { TokenService } from '../../api/auth/tokens';
+import { silentLogger } from '../../shared/logger';
 import { AuditEventEntity, DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { createQueue, type JobPayload, redisConnection } from '../../shared/jobs/queue';
 import { databaseExists, databasesLike, ownerOf } from '../support/ods-server';
@@ -259,6 +264,69 @@ describe('bulk create (POST /admin/instances/bulk)', () => {
       expectProblem(r, 400, ['instances[1].odsInstanceContexts', 'instances[2].odsInstanceContexts']);
       expect(Object.keys(r.body.errors)).not.to.include('instances[0].odsInstanceContexts');
       expect(await stack.dataSource.getRepository(InstanceEntity).count()).to.equal(3);
+    });
+  });
+
+  describe('with Redis unreachable', () => {
+    let stack: Stack;
+    let server: Server;
+    let baseUrl: string;
+    let unreachable: IORedis;
+    before(async () => {
+      stack = await startStack({ worker: false });
+      // An API of the same deployment whose queue points at a closed port: every enqueue fails.
+      const config = { ...stack.apiConfig, redis: { ...stack.apiConfig.redis, url: 'redis://127.0.0.1:1' } };
+      const redis = redisConnection(config.redis.url, { enableOfflineQueue: false });
+      redis.on('error', () => undefined);
+      unreachable = redis;
+      const queue = createQueue(redis, config.redis.prefix, stack.deploymentId);
+      queue.on('error', () => undefined);
+      const tokens = new TokenService(config.tokens.signingKey!, {
+        ...config.tokens,
+        deploymentId: stack.deploymentId,
+      });
+      const app = createApp({
+        config,
+        dataSource: stack.dataSource,
+        queue,
+        redis,
+        deploymentId: stack.deploymentId,
+        tokens,
+        logger: silentLogger(),
+      });
+      server = await new Promise<Server>((resolve) => {
+        const s = app.listen(0, '127.0.0.1', () => resolve(s));
+      });
+      baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    });
+    after(async () => {
+      server?.closeAllConnections();
+      await new Promise((resolve) => server?.close(resolve));
+      unreachable?.disconnect();
+      await stack?.stop();
+    });
+
+    it('still accepts the batch, keeps every job queued, and a worker’s reconciler later finishes them all', async () => {
+      const instances = [1, 2].map((n) => ({
+        instanceName: `No Redis ${stack.id} ${n}`,
+        databaseName: stack.db(`nr_${n}`),
+      }));
+      const response = await fetch(`${baseUrl}${BULK}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${stack.tokens.full}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ instances }),
+      });
+      expect(response.status).to.equal(201);
+      const created = ((await response.json()) as { instances: { id: string; job: { id: string } }[] }).instances;
+      const jobs = await stack.dataSource.getRepository(JobEntity).findBy({});
+      expect(jobs.map((j) => j.status)).to.deep.equal(['queued', 'queued']);
+
+      await stack.startWorker();
+      for (const [i, c] of created.entries()) {
+        const done = await stack.waitForStatus(c.id, 'Created');
+        expect(done.job).to.include({ id: c.job.id, status: 'succeeded' });
+        expect(await databaseExists(instances[i]!.databaseName)).to.equal(true);
+      }
     });
   });
 });
