@@ -18,6 +18,7 @@ import { healthRoutes } from './health/routes';
 import { notFound, onlyMethods, problemHandler } from './http/problems';
 import { requestContext } from './http/request-context';
 import { securityHeaders } from './http/security-headers';
+import { isBulkPath } from './instances/bulk';
 import { DatabaseNamePolicy } from './instances/database-name-policy';
 import { InstancePlanner } from './instances/plan';
 import { instanceRoutes } from './instances/routes';
@@ -58,9 +59,13 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(securityHeaders());
   app.use(requestContext(logger));
-  app.use(
-    express.json({ limit: config.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }),
-  );
+  const json = express.json({
+    limit: config.http.bodyLimit,
+    strict: true,
+    type: ['application/json', 'application/*+json'],
+  });
+  // A bulk create's larger body is read by its route, once the caller is authenticated (api/instances/bulk.ts).
+  app.use((req, res, next) => (isBulkPath(req.path) ? next() : json(req, res, next)));
 
   app.use(healthRoutes({ dataSource, redis: deps.redis }));
   app.use(
@@ -108,7 +113,15 @@ export function createApp(deps: AppDeps): Express {
   const tenant = tenantScope(config.tenants, clients);
   app.use(['/admin/instances', '/admin/jobs', '/admin/events'], tenant);
   const mode = new ContextMode(config.contexts);
-  app.use(instanceRoutes(instances, names, mode, new InstancePlanner(config.ods, config.engineSettingsProblems)));
+  app.use(
+    instanceRoutes(
+      instances,
+      names,
+      mode,
+      new InstancePlanner(config.ods, config.engineSettingsProblems),
+      config.bulkCreateMax,
+    ),
+  );
   app.use(jobRoutes(dataSource));
   app.use(settingsRoutes(mode, config.tenants, clients));
   if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs, clients));

@@ -60,6 +60,8 @@ class Environment {
   @Matches(/^[A-Za-z0-9_-]{1,40}$/) QUEUE_PREFIX = 'odsim';
   @Type(() => Number) @IsInt() @Min(50) ENQUEUE_TIMEOUT_MS = 2000;
   @Type(() => Number) @IsInt() @Min(1) @Max(100_000) MAX_UNFINISHED_JOBS_PER_CLIENT = 50;
+  /** Instances one `POST /admin/instances/bulk` may create. */
+  @Type(() => Number) @IsInt() @Min(1) @Max(1000) BULK_CREATE_MAX = 100;
   @Type(() => Number) @IsInt() @Min(100) EVENTS_HEARTBEAT_MS = 15_000;
   @Type(() => Number) @IsInt() @Min(100) EVENTS_POLL_MS = 5_000;
   @Type(() => Number) @IsInt() @Min(1) @Max(24 * 365) EVENTS_RETENTION_HOURS = 24;
@@ -135,6 +137,8 @@ export interface ApiConfig extends CommonConfig {
   enqueueTimeoutMs: number;
   /** Queued and running jobs one client may have; more writes get 429. */
   maxUnfinishedJobsPerClient: number;
+  /** Instances one bulk create may carry (BULK_CREATE_MAX). */
+  bulkCreateMax: number;
   /** The live event stream: heartbeat, how often the log is read without a NOTIFY, how long it is kept. */
   events: { heartbeatMs: number; pollMs: number; retentionHours: number };
   tokens: {
@@ -309,6 +313,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       'BODY_LIMIT',
       'ENQUEUE_TIMEOUT_MS',
       'MAX_UNFINISHED_JOBS_PER_CLIENT',
+      'BULK_CREATE_MAX',
       'EVENTS_HEARTBEAT_MS',
       'EVENTS_POLL_MS',
       'EVENTS_RETENTION_HOURS',
@@ -337,6 +342,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
     http: { port: e.PORT, host: e.HOST, bodyLimit: e.BODY_LIMIT },
     enqueueTimeoutMs: e.ENQUEUE_TIMEOUT_MS,
     maxUnfinishedJobsPerClient: e.MAX_UNFINISHED_JOBS_PER_CLIENT,
+    bulkCreateMax: e.BULK_CREATE_MAX,
     events: { heartbeatMs: e.EVENTS_HEARTBEAT_MS, pollMs: e.EVENTS_POLL_MS, retentionHours: e.EVENTS_RETENTION_HOURS },
     tokens: {
       signingKey: e.TOKEN_SIGNING_KEY,

@@ -3,6 +3,7 @@ import { ValidationError } from '../../shared/errors';
 import { errorDetail, requireAccess } from '../auth/middleware';
 import { onlyMethods } from '../http/problems';
 import { pathId, requireJsonBody, toDto } from '../http/validation';
+import { acceptBulkCreate, BULK_PATH, bulkBodyParser } from './bulk';
 import type { ContextMode } from './context-mode';
 import type { DatabaseNamePolicy } from './database-name-policy';
 import { DeleteInstanceQuery, DryRunQuery, ListInstancesQuery, UpdateInstanceDto } from './dto';
@@ -24,6 +25,8 @@ export function instanceRoutes(
   names: DatabaseNamePolicy,
   mode: ContextMode,
   planner: InstancePlanner,
+  /** Instances one bulk create may carry (BULK_CREATE_MAX). */
+  bulkCreateMax: number,
 ): Router {
   const router = Router();
   const caller = (req: Request) => ({
@@ -57,6 +60,22 @@ export function instanceRoutes(
       .location(instancePath(instance.id))
       .json(instanceView(instance, errorDetail(req), job));
   });
+
+  // All or nothing: every item is checked before anything is written, and all are written in one transaction.
+  router.post(BULK_PATH, requireAccess('write'), requireJsonBody(), bulkBodyParser(bulkCreateMax), async (req, res) => {
+    const dryRun = dryRunOf(req);
+    if (dryRun) planner.assertAvailable();
+    const dtos = acceptBulkCreate(req.body, mode, names, bulkCreateMax);
+    const accepted = await service.createMany(dtos, caller(req), { dryRun });
+    if (dryRun) {
+      res.json({ dryRun: true, instances: accepted.map((a) => planner.view('create', a, errorDetail(req))) });
+      return;
+    }
+    res
+      .status(201)
+      .json({ instances: accepted.map(({ instance, job }) => instanceView(instance, errorDetail(req), job)) });
+  });
+  router.all(BULK_PATH, onlyMethods('POST'));
 
   router.get('/admin/instances/:id', requireAccess('read'), async (req, res) => {
     const { instance, job } = await service.get(pathId(req), req.tenant!);

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager, In } from 'typeorm';
+import { DataSource, EntityManager, In, Not } from 'typeorm';
 import { recordAudit } from '../../shared/audit';
 import { CONSTRAINTS } from '../../shared/database/constraints';
 import { type AdminDialect, dialectOf } from '../../shared/database/dialects';
 import { DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { type EngineName, nameKey } from '../../shared/database-names';
-import { ConflictError, NotFoundError, TooManyRequestsError } from '../../shared/errors';
+import { ConflictError, type FieldErrors, NotFoundError, TooManyRequestsError } from '../../shared/errors';
 import { contextSetKey, describeContexts, type OdsInstanceContext } from '../../shared/instances/contexts';
 import { instanceNameKey } from '../../shared/instances/instance-name';
 import {
@@ -49,7 +49,8 @@ function conflictFrom(
       return new ConflictError('An instance with this instanceName already exists.');
     case CONSTRAINTS.contextSet:
       return new ConflictError(
-        `Another instance of this tenant already has the contexts ${describeContexts(contexts ?? [])} ` +
+        // A bulk create that lost a race after its own check (assertNoneTaken) cannot say which item's.
+        `Another instance of this tenant already has ${contexts?.length ? `the contexts ${describeContexts(contexts)}` : 'these contexts'} ` +
           '(compared case-insensitively); the ODS/API could not tell them apart.',
       );
     case CONSTRAINTS.databaseNameClaim:
@@ -101,29 +102,8 @@ export class InstanceService {
 
   /** `dto.databaseName` is the name to create: given, or derived by ContextMode. */
   async create(dto: CreateInstanceDto, caller: Caller, options: WriteOptions = {}): Promise<InstanceWithJob> {
-    const now = new Date();
-    const contexts = dto.odsInstanceContexts ?? [];
-    const instance: InstanceEntity = Object.assign(new InstanceEntity(), {
-      id: randomUUID(),
-      instanceName: dto.instanceName,
-      instanceNameKey: instanceNameKey(dto.instanceName),
-      databaseName: dto.databaseName,
-      previousDatabaseName: null,
-      status: phasesOf('create').pending,
-      engine: this.options.engine,
-      lastError: null,
-      createdBy: caller.clientId,
-      createdAt: now,
-      updatedAt: now,
-      deletedAt: null,
-      tenant: caller.tenant,
-      instanceType: dto.instanceType ?? null,
-      contexts: contexts.map((c) => ({ contextKey: c.contextKey, contextValue: c.contextValue })),
-      contextSetKey: contextSetKey(contexts),
-      odsInstanceId: null,
-      apiClientKeys: dto.apiClientKeys ?? [],
-    });
-    const job = await this.inTransaction({ contexts, dryRun: options.dryRun }, async (m) => {
+    const instance = this.newInstance(dto, caller, new Date());
+    const job = await this.inTransaction({ contexts: instance.contexts ?? [], dryRun: options.dryRun }, async (m) => {
       await this.assertWithinQuota(m, caller);
       await m.insert(InstanceEntity, instance);
       await this.claim(m, instance.id, dto.databaseName);
@@ -131,6 +111,35 @@ export class InstanceService {
     });
     if (!options.dryRun) await this.dispatch(job);
     return { instance, job };
+  }
+
+  /**
+   * Many creates, all or nothing: every instance, name claim, job and audit row in one
+   * transaction, after the names were checked against the live instances (409 naming the
+   * items that conflict). The DTOs were validated and checked against each other by the caller.
+   */
+  async createMany(
+    dtos: CreateInstanceDto[],
+    caller: Caller,
+    options: WriteOptions = {},
+  ): Promise<{ instance: InstanceEntity; job: JobEntity }[]> {
+    const now = new Date();
+    const instances = dtos.map((dto) => this.newInstance(dto, caller, now));
+    const accepted = await this.inTransaction({ dryRun: options.dryRun }, async (m) => {
+      await this.assertWithinQuota(m, caller, instances.length);
+      await this.assertNoneTaken(m, instances, caller.tenant);
+      const created: { instance: InstanceEntity; job: JobEntity }[] = [];
+      for (const instance of instances) {
+        await m.insert(InstanceEntity, instance);
+        await this.claim(m, instance.id, instance.databaseName);
+        const job = await this.addJob(m, instance, 'create', caller, { target: instance.databaseName });
+        created.push({ instance, job });
+      }
+      return created;
+    });
+    // Each enqueue waits at most ENQUEUE_TIMEOUT_MS and never fails the request (JobDispatcher).
+    if (!options.dryRun) await Promise.all(accepted.map(({ job }) => this.dispatch(job)));
+    return accepted;
   }
 
   /** A dry run's `job` is the job the request would start: null when it would start none (a new instanceName only). */
@@ -312,6 +321,87 @@ export class InstanceService {
     return this.dataSource.getRepository(JobEntity).find({ where: { instanceId: id }, order: { createdAt: 'DESC' } });
   }
 
+  private newInstance(dto: CreateInstanceDto, caller: Caller, now: Date): InstanceEntity {
+    const contexts = dto.odsInstanceContexts ?? [];
+    return Object.assign(new InstanceEntity(), {
+      id: randomUUID(),
+      instanceName: dto.instanceName,
+      instanceNameKey: instanceNameKey(dto.instanceName),
+      databaseName: dto.databaseName,
+      previousDatabaseName: null,
+      status: phasesOf('create').pending,
+      engine: this.options.engine,
+      lastError: null,
+      createdBy: caller.clientId,
+      createdAt: now,
+      updatedAt: now,
+      deletedAt: null,
+      tenant: caller.tenant,
+      instanceType: dto.instanceType ?? null,
+      contexts: contexts.map((c) => ({ contextKey: c.contextKey, contextValue: c.contextValue })),
+      contextSetKey: contextSetKey(contexts),
+      odsInstanceId: null,
+      apiClientKeys: dto.apiClientKeys ?? [],
+    });
+  }
+
+  /**
+   * A bulk create's names and contexts against the live instances of the tenant and every name
+   * claim: 409 naming each item that conflicts, as a single create gets for one. The unique
+   * indexes still refuse what a concurrent request takes between this check and the inserts.
+   */
+  private async assertNoneTaken(m: EntityManager, instances: InstanceEntity[], tenant: string): Promise<void> {
+    const live = { tenant, status: Not(REMOVED_STATUS) };
+    const names = new Set(
+      (
+        await m.getRepository(InstanceEntity).find({
+          select: { instanceNameKey: true },
+          where: { ...live, instanceNameKey: In(instances.map((i) => i.instanceNameKey)) },
+        })
+      ).map((i) => i.instanceNameKey),
+    );
+    const claimed = new Set(
+      (
+        await m
+          .getRepository(DatabaseNameClaimEntity)
+          .find({ where: { nameKey: In(instances.map((i) => nameKey(i.databaseName))) } })
+      ).map((c) => c.nameKey),
+    );
+    const contextKeys = instances.flatMap((i) => (i.contextSetKey === null ? [] : [i.contextSetKey]));
+    const contextSets = new Set(
+      contextKeys.length
+        ? (
+            await m.getRepository(InstanceEntity).find({
+              select: { contextSetKey: true },
+              where: { ...live, contextSetKey: In(contextKeys) },
+            })
+          ).map((i) => i.contextSetKey)
+        : [],
+    );
+    const errors: FieldErrors = {};
+    instances.forEach((instance, i) => {
+      const add = (field: string, message: string) => (errors[`instances[${i}].${field}`] ??= []).push(message);
+      if (names.has(instance.instanceNameKey))
+        add('instanceName', 'An instance with this instanceName already exists.');
+      if (claimed.has(nameKey(instance.databaseName)))
+        add('databaseName', 'This databaseName is already in use by another instance.');
+      if (instance.contextSetKey !== null && contextSets.has(instance.contextSetKey))
+        add(
+          'odsInstanceContexts',
+          `Another instance of this tenant already has the contexts ${describeContexts(instance.contexts ?? [])} ` +
+            '(compared case-insensitively); the ODS/API could not tell them apart.',
+        );
+    });
+    const conflicting = new Set(Object.keys(errors).map((k) => k.slice(0, k.indexOf('.')))).size;
+    if (conflicting) {
+      const error = new ConflictError(
+        `${conflicting} of the ${instances.length} instances conflict with existing ones; nothing was created.`,
+      );
+      error.extensions.errors = errors;
+      throw error;
+    }
+  }
+
   /**
    * One transaction; run again when it lost a deadlock or serialization race to a concurrent
    * request (a create and a rename taking the same names in opposite order), then 409.
@@ -348,13 +438,16 @@ export class InstanceService {
    * moment may pass it together: the cap can be exceeded by at most their number (bounded by
    * the admin pool of each API process), never by a sequence of requests.
    */
-  private async assertWithinQuota(m: EntityManager, caller: Caller): Promise<void> {
+  private async assertWithinQuota(m: EntityManager, caller: Caller, adding = 1): Promise<void> {
     const unfinished = await m
       .getRepository(JobEntity)
       .countBy({ requestedBy: caller.clientId, status: In([...UNFINISHED_JOB_STATUSES]) });
-    if (unfinished >= this.options.unfinishedJobsPerClient) {
+    const limit = this.options.unfinishedJobsPerClient;
+    if (unfinished + adding > limit) {
       throw new TooManyRequestsError(
-        `This client already has ${unfinished} queued or running jobs (the limit is ${this.options.unfinishedJobsPerClient}); wait for some to finish.`,
+        `This client already has ${unfinished} queued or running jobs (the limit is ${limit})` +
+          (adding > 1 ? `; the ${adding} this request would add do not fit` : '') +
+          '; wait for some to finish.',
       ).retryAfter(10);
     }
   }

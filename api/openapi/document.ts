@@ -321,6 +321,32 @@ export const OPENAPI_DOCUMENT = {
           },
         },
       },
+      BulkCreate: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['instances'],
+        properties: {
+          instances: {
+            type: 'array',
+            minItems: 1,
+            items: ref('CreateInstance'),
+            description:
+              'At most BULK_CREATE_MAX (default 100). Errors name each item by its index: instances[3].databaseName.',
+          },
+        },
+      },
+      BulkCreated: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['instances'],
+        properties: { instances: { type: 'array', items: ref('Instance') } },
+      },
+      BulkPlan: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['dryRun', 'instances'],
+        properties: { dryRun: { const: true }, instances: { type: 'array', items: ref('Plan') } },
+      },
       Settings: {
         type: 'object',
         additionalProperties: false,
@@ -382,6 +408,35 @@ export const OPENAPI_DOCUMENT = {
           ...TENANTED,
           ...AUTHENTICATED,
           ...WRITE,
+        },
+      },
+    },
+    '/admin/instances/bulk': {
+      parameters: [tenantParameter],
+      post: {
+        summary: 'Create many instances, all or nothing (one create job each)',
+        description:
+          'Every item is checked first (as a single create, and against the other items); one invalid item, or one whose name or contexts are taken, and nothing is created. Otherwise every instance, job and audit row is written in one transaction and each job queued.',
+        security: bearer,
+        parameters: [dryRunParameter],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('BulkCreate') } } },
+        responses: {
+          '201': json(ref('BulkCreated'), 'Accepted: every instance PendingCreate with its job, in request order.'),
+          '200': json(ref('BulkPlan'), 'dryRun=true: the plan of each; nothing was recorded or queued.'),
+          ...BODY,
+          ...TENANTED,
+          '400': problem(
+            'An invalid item, two items with the same instanceName, databaseName or contexts, an empty list or more than BULK_CREATE_MAX (errors by item: instances[3].databaseName); or a missing or unknown tenant header.',
+          ),
+          '413': problem('Body over BULK_CREATE_MAX × 4 kB.'),
+          ...AUTHENTICATED,
+          '409': problem(
+            'An item whose instanceName, databaseName or contexts an existing instance has (errors by item).',
+          ),
+          '429': problem(
+            'The items would take this client over MAX_UNFINISHED_JOBS_PER_CLIENT queued or running jobs.',
+            RETRY_AFTER,
+          ),
         },
       },
     },

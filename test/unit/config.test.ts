@@ -433,3 +433,15 @@ describe('modes and tenants', () => {
     expect(() => loadApiConfig({ TENANTS: 'a,a' })).to.throw(/twice/);
   });
 });
+
+describe('BULK_CREATE_MAX', () => {
+  it('caps a bulk create at 100 instances unless set, from 1 to 1000', () => {
+    expect(loadApiConfig({}).bulkCreateMax).to.equal(100);
+    expect(loadApiConfig({ BULK_CREATE_MAX: '20' }).bulkCreateMax).to.equal(20);
+    for (const bad of ['0', '1001', 'many']) {
+      expect(configurationErrorOf(() => loadApiConfig({ BULK_CREATE_MAX: bad })).message).to.include('BULK_CREATE_MAX');
+    }
+    // The worker never reads it.
+    expect(() => loadWorkerConfig({ BULK_CREATE_MAX: '0' })).not.to.throw();
+  });
+});

@@ -11,15 +11,15 @@ type Done = (instance: Instance) => void;
  * API's refusal (shown beside `fields` and in the alert). The button is disabled while a
  * request runs, so a double click sends one request.
  */
-function formDialog(options: {
+export function formDialog<T = Instance>(options: {
   title: string;
   content: HTMLElement[];
   fields: Record<string, Field>;
   submitLabel: string;
   danger?: boolean;
-  submit: (alert: HTMLElement) => Promise<Instance | undefined>;
-  done: Done;
-  announce: (instance: Instance) => string;
+  submit: (alert: HTMLElement) => Promise<T | undefined>;
+  done: (accepted: T) => void;
+  announce: (accepted: T) => string;
 }): HTMLButtonElement {
   const alert = formAlert();
   const button = h('button', { type: 'submit', class: options.danger ? 'danger' : null }, options.submitLabel);

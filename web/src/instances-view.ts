@@ -1,5 +1,6 @@
 import { deleteInstance, renameInstance, retryInstance, createInstance } from './actions.js';
 import { api, describeError, type Instance } from './api.js';
+import { createSeveralInstances } from './bulk-create.js';
 import { pager, statusBadge } from './components.js';
 import { announce, formatTime, h } from './dom.js';
 import type { ChangeEvent } from './events.js';
@@ -72,9 +73,23 @@ export class InstancesView implements View {
         h('h1', { tabindex: '-1' }, 'Instances'),
         this.writable &&
           h(
-            'button',
-            { type: 'button', id: 'new-instance', onclick: () => createInstance(() => this.refreshSoon()) },
-            'New instance',
+            'div',
+            { class: 'actions' },
+            h(
+              'button',
+              { type: 'button', id: 'new-instance', onclick: () => createInstance(() => this.refreshSoon()) },
+              'New instance',
+            ),
+            h(
+              'button',
+              {
+                type: 'button',
+                id: 'create-several',
+                class: 'secondary',
+                onclick: () => createSeveralInstances(() => this.refreshSoon()),
+              },
+              'Create several',
+            ),
           ),
       ),
       filters,

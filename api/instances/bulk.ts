@@ -1,0 +1,117 @@
+import express, { type RequestHandler } from 'express';
+import { nameKey } from '../../shared/database-names';
+import { type FieldErrors, ValidationError } from '../../shared/errors';
+import { instanceNameKey } from '../../shared/instances/instance-name';
+import { contextSetKey } from '../../shared/instances/contexts';
+import { toDto } from '../http/validation';
+import type { ContextMode } from './context-mode';
+import type { DatabaseNamePolicy } from './database-name-policy';
+import type { CreateInstanceDto } from './dto';
+
+export const BULK_PATH = '/admin/instances/bulk';
+
+/** Body bytes allowed per item: a typical item is a few hundred; this leaves room for long names, contexts and client keys. */
+const BYTES_PER_ITEM = 4096;
+
+/** The app-wide JSON parser leaves the bulk route's body to the route's own parser, which runs after authentication. */
+export function isBulkPath(path: string): boolean {
+  return path.replace(/\/+$/, '').toLowerCase() === BULK_PATH;
+}
+
+/** A body limit sized for `max` instances, applied only once the caller is known to be allowed to write. */
+export function bulkBodyParser(max: number): RequestHandler {
+  const parse = express.json({
+    limit: max * BYTES_PER_ITEM,
+    strict: true,
+    type: ['application/json', 'application/*+json'],
+  });
+  return (req, res, next) => (req.body === undefined ? parse(req, res, next) : next());
+}
+
+/**
+ * A bulk body becomes the creates it asks for, each with its databaseName (given or derived), or
+ * one 400 that lists every problem of every item by its index (`instances[3].databaseName`),
+ * including two items that would take the same instanceName, databaseName or contexts.
+ */
+export function acceptBulkCreate(
+  body: unknown,
+  mode: ContextMode,
+  names: DatabaseNamePolicy,
+  max: number,
+): CreateInstanceDto[] {
+  const items = bulkItems(body, max);
+  const errors: FieldErrors = {};
+  const accepted: (CreateInstanceDto | null)[] = items.map((item, i) => {
+    const at = `instances[${i}]`;
+    try {
+      const dto = toDto(mode.createDto, item, at);
+      mode.assertKeys(dto.odsInstanceContexts);
+      const { name, derived } = mode.databaseNameFor(dto);
+      names.assertAcceptable(name, derived);
+      return Object.assign(dto, { databaseName: name });
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      const fields = Object.entries(err.errors);
+      if (!fields.length) errors[at] = [err.message];
+      for (const [field, messages] of fields) errors[`${at}.${field}`] = messages;
+      return null;
+    }
+  });
+  repeatsWithin(accepted, errors);
+  if (Object.keys(errors).length) {
+    const invalid = new Set(Object.keys(errors).map((k) => k.replace(/^(instances\[\d+\]).*$/, '$1'))).size;
+    throw new ValidationError(`${invalid} of the ${items.length} instances are invalid; nothing was created.`, errors);
+  }
+  return accepted as CreateInstanceDto[];
+}
+
+function bulkItems(body: unknown, max: number): unknown[] {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new ValidationError('The request body must be a JSON object.');
+  }
+  const extra = Object.keys(body).filter((k) => k !== 'instances');
+  if (extra.length) {
+    throw new ValidationError(
+      'The request body is invalid.',
+      Object.fromEntries(extra.map((k) => [k.slice(0, 100), [`property ${k.slice(0, 100)} should not exist`]])),
+    );
+  }
+  const items = (body as { instances?: unknown }).instances;
+  if (!Array.isArray(items) || !items.length) {
+    throw new ValidationError('The request body is invalid.', {
+      instances: ['instances must be a non-empty array of instances to create'],
+    });
+  }
+  if (items.length > max) {
+    throw new ValidationError('The request body is invalid.', {
+      instances: [`instances may hold at most ${max} instances (BULK_CREATE_MAX); this request has ${items.length}`],
+    });
+  }
+  return items;
+}
+
+/** Two items of one request that the admin database would refuse together, compared as its unique indexes compare them. */
+function repeatsWithin(items: (CreateInstanceDto | null)[], errors: FieldErrors): void {
+  const rules: { field: string; key: (dto: CreateInstanceDto) => string | null; what: string }[] = [
+    { field: 'instanceName', key: (d) => instanceNameKey(d.instanceName), what: 'instanceName' },
+    { field: 'databaseName', key: (d) => nameKey(d.databaseName), what: 'databaseName' },
+    {
+      field: 'odsInstanceContexts',
+      key: (d) => contextSetKey(d.odsInstanceContexts),
+      what: 'contexts (the ODS/API could not tell them apart)',
+    },
+  ];
+  for (const rule of rules) {
+    const first = new Map<string, number>();
+    items.forEach((dto, i) => {
+      const key = dto && rule.key(dto);
+      if (key === null) return;
+      const earlier = first.get(key);
+      if (earlier === undefined) first.set(key, i);
+      else
+        (errors[`instances[${i}].${rule.field}`] ??= []).push(
+          `repeats the ${rule.what} of instances[${earlier}] (compared case-insensitively)`,
+        );
+    });
+  }
+}
