@@ -89,6 +89,7 @@ export function createApp(deps: AppDeps): Express {
   const instances = new InstanceService(dataSource, dispatcher, {
     engine: config.ods.engine,
     unfinishedJobsPerClient: config.maxUnfinishedJobsPerClient,
+    deletesEnabled: config.instanceDeletesEnabled,
   });
   const names = new DatabaseNamePolicy(config.ods.engine, {
     adminDatabaseUrl: config.adminDatabase.url,
@@ -110,7 +111,7 @@ export function createApp(deps: AppDeps): Express {
   const mode = new ContextMode(config.contexts);
   app.use(instanceRoutes(instances, names, mode, new InstancePlanner(config.ods, config.engineSettingsProblems)));
   app.use(jobRoutes(dataSource));
-  app.use(settingsRoutes(mode, config.tenants, clients));
+  app.use(settingsRoutes(mode, config.tenants, clients, instances.deletionPolicy));
   if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs, clients));
   app.use(docsRoutes());
   app.use(webRoutes());
