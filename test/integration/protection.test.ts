@@ -182,21 +182,25 @@ describe('instance protection', () => {
   });
 
   it('refuses to protect an instance with an unfinished job (409), and leaves it unprotected', async () => {
-    const r = await stack.request('POST', '/admin/instances', {
-      body: { instanceName: `Busy ${stack.id}`, databaseName: stack.db('busy') },
-    });
-    expect(r.body.status).to.equal('PendingCreate');
-    expect(r.body._links).not.to.have.key('protect');
-    const refused = await protect(r.body.id);
-    if (refused.status === 200) {
-      // The worker was quicker than this request: the create had already finished.
-      expect(refused.body.status).to.equal('Created');
-      return;
+    const instance = await stack.createInstance('busy');
+    // Holding the worker's per-instance lock keeps the rename pending for as long as the test needs.
+    const session = await connectTo(`odsim_t_${stack.id}`);
+    try {
+      await session.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`odsim:instance:${instance.id}`]);
+      const renamed = await stack.request('PUT', `/admin/instances/${instance.id}`, {
+        body: { databaseName: stack.db('busy_2') },
+      });
+      expect(renamed.body.status).to.equal('PendingRename');
+      expect(renamed.body._links).not.to.have.key('protect');
+      const before = await snapshot(stack, instance.id);
+      expectProblem(await protect(instance.id), 409, /unfinished job/);
+      expect(await snapshot(stack, instance.id)).to.deep.equal(before);
+      expect(before.instance.protected).to.equal(false);
+    } finally {
+      await session.end();
     }
-    expectProblem(refused, 409, /unfinished job/);
-    const row = await stack.dataSource.getRepository(InstanceEntity).findOneByOrFail({ id: r.body.id });
-    expect(row.protected).to.equal(false);
-    await stack.waitForStatus(r.body.id, 'Created');
+    await stack.waitForStatus(instance.id, 'Created');
+    expect((await protect(instance.id)).body.protected).to.equal(true);
   });
 
   it('refuses protect and unprotect to a read-only client (403), and to a deleted instance (409)', async () => {
