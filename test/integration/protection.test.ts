@@ -203,6 +203,24 @@ describe('instance protection', () => {
     expect((await protect(instance.id)).body.protected).to.equal(true);
   });
 
+  it('has the worker refuse a delete job of an instance protected behind the API’s back, and keep its database', async () => {
+    const instance = await stack.createInstance('worker_refuses');
+    const session = await connectTo(`odsim_t_${stack.id}`);
+    try {
+      await session.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [`odsim:instance:${instance.id}`]);
+      expect((await stack.request('DELETE', `/admin/instances/${instance.id}`)).body.status).to.equal('PendingDelete');
+      // As an API replica older than protection, or a hand edit, could leave it: protected with a delete queued.
+      await stack.dataSource.getRepository(InstanceEntity).update({ id: instance.id }, { protected: true });
+    } finally {
+      await session.end();
+    }
+    const failed = await stack.waitForStatus(instance.id, 'DeleteFailed');
+    expect(failed.lastError).to.match(/protected/);
+    expect(await databaseExists(instance.databaseName)).to.equal(true);
+    expectProblem(await stack.request('POST', `/admin/instances/${instance.id}/retry`), 409, PROTECTED);
+    await expectServerMatchesRecords(stack);
+  });
+
   it('refuses protect and unprotect to a read-only client (403), and to a deleted instance (409)', async () => {
     const instance = await stack.createInstance('read_only');
     expectProblem(await protect(instance.id, stack.tokens.read), 403);
