@@ -94,6 +94,7 @@ export function createApp(deps: AppDeps): Express {
   const instances = new InstanceService(dataSource, dispatcher, {
     engine: config.ods.engine,
     unfinishedJobsPerClient: config.maxUnfinishedJobsPerClient,
+    deletesEnabled: config.instanceDeletesEnabled,
   });
   const names = new DatabaseNamePolicy(config.ods.engine, {
     adminDatabaseUrl: config.adminDatabase.url,
@@ -123,7 +124,7 @@ export function createApp(deps: AppDeps): Express {
     ),
   );
   app.use(jobRoutes(dataSource));
-  app.use(settingsRoutes(mode, config.tenants, clients));
+  app.use(settingsRoutes(mode, config.tenants, clients, instances.deletionPolicy));
   if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs, clients));
   app.use(docsRoutes());
   app.use(webRoutes());

@@ -104,6 +104,8 @@ class Environment {
   @Type(() => Number) @IsInt() @Min(1) @Max(64) TOKEN_HASH_CONCURRENCY = 1;
   @Type(() => Number) @IsInt() @Min(0) @Max(10_000) TOKEN_HASH_QUEUE = 16;
   @Transform(toBool) @IsBoolean() BOOTSTRAP_CLIENT = true;
+  /** Off: the deployment refuses every instance delete (docs/protection.md). */
+  @Transform(toBool) @IsBoolean() INSTANCE_DELETES_ENABLED = true;
   /** The context keys every instance carries (the ODS/API's route), e.g. `districtIdFromRoute,schoolYearFromRoute`. */
   @IsOptional() @IsString() ODS_CONTEXT_KEYS?: string;
   /** How a databaseName left out of a create is derived, e.g. `EdFi_Ods_{schoolYearFromRoute}`. */
@@ -158,6 +160,8 @@ export interface ApiConfig extends CommonConfig {
     hashQueue: number;
   };
   bootstrapClient: boolean;
+  /** INSTANCE_DELETES_ENABLED: false refuses every delete (409), whatever the caller's scope. */
+  instanceDeletesEnabled: boolean;
   dataDir: string;
   /**
    * The deployment's mode: the context keys every create must carry (empty: any contexts, or
@@ -327,6 +331,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       'TOKEN_HASH_CONCURRENCY',
       'TOKEN_HASH_QUEUE',
       'BOOTSTRAP_CLIENT',
+      'INSTANCE_DELETES_ENABLED',
       'DATA_DIR',
       'ODS_CONTEXT_KEYS',
       'ODS_DATABASE_NAME_PATTERN',
@@ -356,6 +361,7 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       hashQueue: e.TOKEN_HASH_QUEUE,
     },
     bootstrapClient: e.BOOTSTRAP_CLIENT,
+    instanceDeletesEnabled: e.INSTANCE_DELETES_ENABLED,
     dataDir: e.DATA_DIR,
     contexts: {
       keys: contextKeys,

@@ -213,6 +213,11 @@ export class ListInstancesQuery extends PageQuery {
   @IsIn(['true', 'false'])
   includeDeleted?: 'true' | 'false';
 
+  /** Only protected (`true`) or only unprotected (`false`) instances. */
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  protected?: 'true' | 'false';
+
   /** By creation time: `asc` (oldest first, the default) or `desc` (newest first, as the web UI shows them). */
   @IsOptional()
   @IsIn(['asc', 'desc'])

@@ -1,10 +1,20 @@
 import type { InstanceEntity, JobEntity } from '../../shared/database/entities';
-import { canRequest, failedOperation } from '../../shared/instances/status';
+import { canRequest, failedOperation, hasUnfinishedWork, isFinal, type Operation } from '../../shared/instances/status';
 import { instancePath, jobPath } from '../http/resources';
 import { ErrorDetail, visibleError } from '../jobs/representation';
+import { type DeletionPolicy, protectionRefusal } from './protection';
 
-export function instanceView(instance: InstanceEntity, detail: ErrorDetail, job?: JobEntity | null) {
+/** `policy`: INSTANCE_DELETES_ENABLED, which decides the delete link (the default only serves views without links). */
+export function instanceView(
+  instance: InstanceEntity,
+  detail: ErrorDetail,
+  job?: JobEntity | null,
+  policy: DeletionPolicy = { deletesEnabled: true },
+) {
   const failed = failedOperation(instance.status) ?? 'last operation';
+  const may = (op: Operation) => canRequest(op, instance.status) && !protectionRefusal(op, instance, policy);
+  const retryable = failedOperation(instance.status);
+  const live = !isFinal(instance.status);
   return {
     id: instance.id,
     instanceName: instance.instanceName,
@@ -22,15 +32,23 @@ export function instanceView(instance: InstanceEntity, detail: ErrorDetail, job?
     odsInstanceContexts: instance.contexts ?? [],
     odsInstanceId: instance.odsInstanceId,
     apiClientKeys: instance.apiClientKeys ?? [],
+    protected: instance.protected,
     ...(job ? { job: { id: job.id, type: job.type, status: job.status } } : {}),
     _links: {
       self: { href: instancePath(instance.id) },
       jobs: { href: `${instancePath(instance.id)}/jobs` },
       ...(job ? { job: { href: jobPath(job.id) } } : {}),
-      // What may be asked of it now (rename: PUT self, delete: DELETE self, retry: POST), so clients need not know the state machine.
-      ...(canRequest('rename', instance.status) ? { rename: { href: instancePath(instance.id) } } : {}),
-      ...(canRequest('delete', instance.status) ? { delete: { href: instancePath(instance.id) } } : {}),
-      ...(failedOperation(instance.status) ? { retry: { href: `${instancePath(instance.id)}/retry` } } : {}),
+      // What may be asked of it now (rename: PUT self, delete: DELETE self, retry, protect, unprotect: POST),
+      // so clients need not know the state machine, the protection or the deployment's switch.
+      ...(may('rename') ? { rename: { href: instancePath(instance.id) } } : {}),
+      ...(may('delete') ? { delete: { href: instancePath(instance.id) } } : {}),
+      ...(retryable && !protectionRefusal(retryable, instance, policy)
+        ? { retry: { href: `${instancePath(instance.id)}/retry` } }
+        : {}),
+      ...(live && !instance.protected && !hasUnfinishedWork(instance.status)
+        ? { protect: { href: `${instancePath(instance.id)}/protect` } }
+        : {}),
+      ...(live && instance.protected ? { unprotect: { href: `${instancePath(instance.id)}/unprotect` } } : {}),
     },
   };
 }

@@ -29,6 +29,7 @@ export function instanceRoutes(
   bulkCreateMax: number,
 ): Router {
   const router = Router();
+  const policy = service.deletionPolicy;
   const caller = (req: Request) => ({
     clientId: req.principal!.clientId,
     requestId: req.requestId,
@@ -39,7 +40,7 @@ export function instanceRoutes(
   router.get('/admin/instances', requireAccess('read'), async (req, res) => {
     const query = toDto(ListInstancesQuery, { ...req.query }, 'query string');
     const { items, total } = await service.list(query, req.tenant!);
-    res.set('Total-Count', String(total)).json(items.map((i) => instanceView(i, errorDetail(req))));
+    res.set('Total-Count', String(total)).json(items.map((i) => instanceView(i, errorDetail(req), undefined, policy)));
   });
 
   router.post('/admin/instances', requireAccess('write'), requireJsonBody(), async (req, res) => {
@@ -58,7 +59,7 @@ export function instanceRoutes(
     res
       .status(201)
       .location(instancePath(instance.id))
-      .json(instanceView(instance, errorDetail(req), job));
+      .json(instanceView(instance, errorDetail(req), job, policy));
   });
 
   // All or nothing: every item is checked before anything is written, and all are written in one transaction.
@@ -73,13 +74,13 @@ export function instanceRoutes(
     }
     res
       .status(201)
-      .json({ instances: accepted.map(({ instance, job }) => instanceView(instance, errorDetail(req), job)) });
+      .json({ instances: accepted.map(({ instance, job }) => instanceView(instance, errorDetail(req), job, policy)) });
   });
   router.all(BULK_PATH, onlyMethods('POST'));
 
   router.get('/admin/instances/:id', requireAccess('read'), async (req, res) => {
     const { instance, job } = await service.get(pathId(req), req.tenant!);
-    res.json(instanceView(instance, errorDetail(req), job));
+    res.json(instanceView(instance, errorDetail(req), job, policy));
   });
 
   router.put('/admin/instances/:id', requireAccess('write'), requireJsonBody(), async (req, res) => {
@@ -95,7 +96,7 @@ export function instanceRoutes(
       res.json(planner.view('rename', updated, errorDetail(req)));
       return;
     }
-    res.json(instanceView(updated.instance, errorDetail(req), updated.job));
+    res.json(instanceView(updated.instance, errorDetail(req), updated.job, policy));
   });
 
   router.delete('/admin/instances/:id', requireAccess('write'), async (req, res) => {
@@ -108,13 +109,25 @@ export function instanceRoutes(
       res.json(planner.view('delete', deleted, errorDetail(req), createJobIds));
       return;
     }
-    res.json(instanceView(deleted.instance, errorDetail(req), deleted.job));
+    res.json(instanceView(deleted.instance, errorDetail(req), deleted.job, policy));
   });
 
   router.post('/admin/instances/:id/retry', requireAccess('write'), async (req, res) => {
     const { instance, job } = await service.retry(pathId(req), caller(req));
-    res.json(instanceView(instance, errorDetail(req), job));
+    res.json(instanceView(instance, errorDetail(req), job, policy));
   });
+
+  // Protection changes no database: no job, answered at once (docs/protection.md).
+  for (const [action, protect] of [
+    ['protect', true],
+    ['unprotect', false],
+  ] as const) {
+    router.post(`/admin/instances/:id/${action}`, requireAccess('write'), async (req, res) => {
+      const { instance, job } = await service.setProtection(pathId(req), protect, caller(req));
+      res.json(instanceView(instance, errorDetail(req), job, policy));
+    });
+    router.all(`/admin/instances/:id/${action}`, onlyMethods('POST'));
+  }
 
   router.get('/admin/instances/:id/jobs', requireAccess('read'), async (req, res) => {
     res.json((await service.jobsOf(pathId(req), req.tenant!)).map((j) => jobView(j, errorDetail(req))));

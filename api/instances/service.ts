@@ -23,6 +23,7 @@ import { sleep } from '../../shared/retry';
 import type { JobDispatcher } from '../../shared/jobs/dispatcher';
 import { isUuid } from '../http/resources';
 import type { CreateInstanceDto, ListInstancesQuery, UpdateInstanceDto } from './dto';
+import { type DeletionPolicy, protectionRefusal } from './protection';
 
 export interface Caller {
   clientId: string;
@@ -87,6 +88,8 @@ export interface InstanceServiceOptions {
   engine: EngineName;
   /** A client with this many queued or running jobs gets 429 for further writes. */
   unfinishedJobsPerClient: number;
+  /** INSTANCE_DELETES_ENABLED: false refuses every delete. */
+  deletesEnabled: boolean;
 }
 
 /**
@@ -152,6 +155,10 @@ export class InstanceService {
     let started: JobEntity | null = null;
     const result = await this.inTransaction({ dryRun: options.dryRun }, async (m) => {
       const instance = await this.lockForChange(m, id, caller.tenant);
+      const renames =
+        (dto.instanceName !== undefined && dto.instanceName !== instance.instanceName) ||
+        (dto.databaseName !== undefined && dto.databaseName !== instance.databaseName);
+      if (renames) this.assertNotRefused('rename', instance);
       let job: JobEntity | null = null;
       const changes: Record<string, unknown> = {};
       if (dto.instanceName !== undefined && dto.instanceName !== instance.instanceName) {
@@ -215,6 +222,7 @@ export class InstanceService {
   async delete(id: string, caller: Caller, force = false, options: WriteOptions = {}): Promise<InstanceWithJob> {
     const result = await this.inTransaction({ dryRun: options.dryRun }, async (m) => {
       const instance = await this.lockForChange(m, id, caller.tenant);
+      this.assertNotRefused('delete', instance);
       this.assertRequestable('delete', instance.status);
       await this.assertWithinQuota(m, caller);
       const job = await this.addJob(m, instance, 'delete', caller, { source: instance.databaseName }, undefined, force);
@@ -249,6 +257,7 @@ export class InstanceService {
           `Only a failed create, rename or delete can be retried; this instance is ${instance.status}.`,
         );
       }
+      this.assertNotRefused(op, instance);
       await this.assertWithinQuota(m, caller);
       const failed = await m.getRepository(JobEntity).findOne({
         where: { instanceId: id, type: op, status: 'failed' },
@@ -287,6 +296,42 @@ export class InstanceService {
     return result;
   }
 
+  /**
+   * Sets or clears the instance's protection (no job: nothing changes on the database server),
+   * audited when it changes. Protecting waits for the instance's unfinished job to end, so a
+   * protected instance never has a delete or rename queued or running.
+   */
+  async setProtection(id: string, protect: boolean, caller: Caller): Promise<InstanceWithJob> {
+    return this.inTransaction({}, async (m) => {
+      const instance = await this.lockForChange(m, id, caller.tenant);
+      if (instance.protected !== protect) {
+        if (protect && hasUnfinishedWork(instance.status)) {
+          throw new ConflictError(
+            `This instance has an unfinished job (status ${instance.status}); protect it once that job has finished.`,
+          );
+        }
+        instance.protected = protect;
+        instance.updatedAt = new Date();
+        await m.update(InstanceEntity, { id }, { protected: protect, updatedAt: instance.updatedAt });
+        await recordAudit(m, {
+          actor: caller.clientId,
+          action: protect ? 'instance.protect' : 'instance.unprotect',
+          outcome: 'succeeded',
+          instanceId: id,
+          requestId: caller.requestId,
+          clientRequestId: caller.clientRequestId,
+          details: { protected: { from: !protect, to: protect }, instanceName: instance.instanceName },
+        });
+      }
+      return { instance, job: await this.latestJob(m, id) };
+    });
+  }
+
+  /** INSTANCE_DELETES_ENABLED, for the representation's links and the settings. */
+  get deletionPolicy(): DeletionPolicy {
+    return { deletesEnabled: this.options.deletesEnabled };
+  }
+
   /** Another tenant's instance is not found, as if it did not exist. */
   async get(id: string, tenant: string): Promise<InstanceWithJob> {
     const instance = isUuid(id) ? await this.dataSource.getRepository(InstanceEntity).findOneBy({ id, tenant }) : null;
@@ -301,6 +346,7 @@ export class InstanceService {
       .where('i.tenant = :tenant', { tenant });
     if (query.status) qb.andWhere('i.status = :status', { status: query.status });
     else if (query.includeDeleted !== 'true') qb.andWhere('i.status <> :removed', { removed: REMOVED_STATUS });
+    if (query.protected) qb.andWhere({ protected: query.protected === 'true' });
     if (query.instanceName) {
       // Searched on the folded form, so a search finds the names that look like it.
       const pattern = `%${instanceNameKey(query.instanceName).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -342,6 +388,7 @@ export class InstanceService {
       contextSetKey: contextSetKey(contexts),
       odsInstanceId: null,
       apiClientKeys: dto.apiClientKeys ?? [],
+      protected: false,
     });
   }
 
@@ -466,6 +513,12 @@ export class InstanceService {
     if (!instance) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
     if (isFinal(instance.status)) throw new ConflictError('This instance has been deleted.');
     return instance;
+  }
+
+  /** The deployment's switch and the instance's protection, before its status is even considered. */
+  private assertNotRefused(op: Operation, instance: InstanceEntity): void {
+    const refusal = protectionRefusal(op, instance, this.deletionPolicy);
+    if (refusal) throw new ConflictError(refusal);
   }
 
   private assertRequestable(op: Operation, status: InstanceStatus): void {

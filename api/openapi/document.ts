@@ -26,7 +26,9 @@ const AUTHENTICATED = {
   '503': problem('The admin database is unreachable or refusing connections.', RETRY_AFTER),
 };
 const WRITE = {
-  '409': problem('A name already in use, an unfinished job, or a status that does not allow this.'),
+  '409': problem(
+    'A name already in use, an unfinished job, a status that does not allow this, a protected instance (delete, rename) or deletes turned off (INSTANCE_DELETES_ENABLED=false).',
+  ),
   '429': problem('This client has MAX_UNFINISHED_JOBS_PER_CLIENT queued or running jobs.', RETRY_AFTER),
 };
 const BODY = {
@@ -88,6 +90,7 @@ const instanceSchema = {
     'odsInstanceContexts',
     'odsInstanceId',
     'apiClientKeys',
+    'protected',
     '_links',
   ],
   properties: {
@@ -110,6 +113,11 @@ const instanceSchema = {
         "dbo.OdsInstances.OdsInstanceId, once the worker registered the instance in the tenant's EdFi_Admin.",
     },
     apiClientKeys: { type: 'array', items: { type: 'string' } },
+    protected: {
+      type: 'boolean',
+      description:
+        'true: deletes and renames (instanceName or databaseName) are refused with 409 until POST /admin/instances/{id}/unprotect.',
+    },
     job: {
       type: 'object',
       required: ['id', 'type', 'status'],
@@ -122,7 +130,18 @@ const instanceSchema = {
     _links: {
       type: 'object',
       required: ['self', 'jobs'],
-      properties: { self: link, jobs: link, job: link, rename: link, delete: link, retry: link },
+      description:
+        'What may be asked now: a link is left out when the status, the protection or INSTANCE_DELETES_ENABLED=false would refuse it.',
+      properties: {
+        self: link,
+        jobs: link,
+        job: link,
+        rename: link,
+        delete: link,
+        retry: link,
+        protect: link,
+        unprotect: link,
+      },
     },
   },
 };
@@ -350,11 +369,15 @@ export const OPENAPI_DOCUMENT = {
       Settings: {
         type: 'object',
         additionalProperties: false,
-        required: ['contextKeys', 'databaseNamePattern', 'tenants'],
+        required: ['contextKeys', 'databaseNamePattern', 'tenants', 'instanceDeletesEnabled'],
         properties: {
           contextKeys: { type: 'array', items: { type: 'string' } },
           databaseNamePattern: nullable({ type: 'string' }),
           tenants: { type: 'array', items: { type: 'string' } },
+          instanceDeletesEnabled: {
+            type: 'boolean',
+            description: 'INSTANCE_DELETES_ENABLED: false, every DELETE /admin/instances/{id} is refused with 409.',
+          },
         },
       },
       UpdateInstance: {
@@ -385,7 +408,15 @@ export const OPENAPI_DOCUMENT = {
       get: {
         summary: 'List instances, oldest first (order=desc: newest first)',
         security: bearer,
-        parameters: queryParameters(['offset', 'limit', 'status', 'instanceName', 'includeDeleted', 'order']),
+        parameters: queryParameters([
+          'offset',
+          'limit',
+          'status',
+          'instanceName',
+          'includeDeleted',
+          'order',
+          'protected',
+        ]),
         responses: {
           '200': json({ type: 'array', items: ref('Instance') }, 'A page of instances.', {
             'Total-Count': TOTAL_COUNT,
@@ -506,6 +537,38 @@ export const OPENAPI_DOCUMENT = {
           ...TENANTED,
           ...AUTHENTICATED,
           ...WRITE,
+        },
+      },
+    },
+    '/admin/instances/{id}/protect': {
+      parameters: [idParameter, tenantParameter],
+      post: {
+        summary:
+          'Protect the instance: deletes and renames are refused (409) until it is unprotected; no job, audited (instance.protect)',
+        security: bearer,
+        responses: {
+          '200': json(ref('Instance'), 'The instance, protected (already protected: unchanged, not audited again).'),
+          '404': problem('No such instance (in this tenant).'),
+          '409': problem('The instance has an unfinished job (protect it once it ends), or it has been deleted.'),
+          ...TENANTED,
+          ...AUTHENTICATED,
+        },
+      },
+    },
+    '/admin/instances/{id}/unprotect': {
+      parameters: [idParameter, tenantParameter],
+      post: {
+        summary: 'Unprotect the instance: deletes and renames are possible again; no job, audited (instance.unprotect)',
+        security: bearer,
+        responses: {
+          '200': json(
+            ref('Instance'),
+            'The instance, unprotected (already unprotected: unchanged, not audited again).',
+          ),
+          '404': problem('No such instance (in this tenant).'),
+          '409': problem('The instance has been deleted.'),
+          ...TENANTED,
+          ...AUTHENTICATED,
         },
       },
     },

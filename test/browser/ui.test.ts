@@ -5,6 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { ClientStore } from '../../api/auth/clients';
 import { SCOPES } from '../../api/auth/scopes';
 import { TokenService } from '../../api/auth/tokens';
+import { AuditEventEntity } from '../../shared/database/entities';
 import { queueName } from '../../shared/jobs/queue';
 import { expectServerMatchesRecords } from '../support/consistency';
 import { withServer } from '../support/ods-server';
@@ -123,6 +124,55 @@ describe('web UI (in a browser) @slow', function () {
     await button.click();
     await confirm.waitFor({ state: 'detached' });
     await row(name).waitFor({ state: 'detached', timeout: 60_000 }); // Deleted leaves the default list
+    await expectServerMatchesRecords(stack);
+    watch.expectClean();
+  });
+
+  it('protects an instance: a Protected badge, no Delete or Rename, says why; unprotected after confirming, it can be deleted', async () => {
+    const instance = await stack.createInstance('ui_protect');
+    const name: string = instance.instanceName;
+    await signIn();
+    await badgeOf(name).first().waitFor();
+    await row(name)
+      .getByRole('button', { name: `Protect ${name}` })
+      .click();
+    await row(name).getByText('Protected', { exact: true }).waitFor();
+    expect(
+      await row(name)
+        .getByRole('button', { name: `Delete ${name}` })
+        .count(),
+    ).to.equal(0);
+    expect(
+      await row(name)
+        .getByRole('button', { name: `Rename ${name}` })
+        .count(),
+    ).to.equal(0);
+    expect(await row(name).getByText('Unprotect to rename or delete.').isVisible()).to.equal(true);
+    await expectAccessible(page);
+
+    await row(name).getByRole('link', { name }).click();
+    await page.getByRole('heading', { name, level: 1 }).waitFor();
+    expect(await page.locator('.page-head .badge[data-protected]').textContent()).to.equal('Protected');
+    expect(await page.getByRole('button', { name: /^(Delete|Rename)$/ }).count()).to.equal(0);
+    expect(await page.locator('[data-key="protection-note"]').isVisible()).to.equal(true);
+    await expectAccessible(page);
+
+    await page.getByRole('button', { name: 'Unprotect' }).click();
+    const confirm = page.getByRole('dialog', { name: `Unprotect ${name}?` });
+    await expectAccessible(page);
+    await confirm.getByRole('button', { name: 'Unprotect' }).click();
+    await confirm.waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Delete' }).waitFor();
+    expect(await page.locator('.badge[data-protected]').count()).to.equal(0);
+
+    await page.getByRole('button', { name: 'Delete' }).click();
+    const del = page.getByRole('dialog', { name: `Delete ${name}?` });
+    await del.getByLabel(`Type ${instance.databaseName} to confirm`).fill(instance.databaseName);
+    await del.getByRole('button', { name: 'Delete instance and database' }).click();
+    await del.waitFor({ state: 'detached' });
+    await stack.waitForStatus(instance.id, 'Deleted');
+    const audit = await stack.dataSource.getRepository(AuditEventEntity).find({ where: { instanceId: instance.id } });
+    expect(audit.map((a) => a.action)).to.include.members(['instance.protect', 'instance.unprotect']);
     await expectServerMatchesRecords(stack);
     watch.expectClean();
   });
@@ -406,5 +456,46 @@ describe('the README’s picture of the instance list @slow', function () {
     await withServer((c) =>
       c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(stack.db('edfi_255950_2627'))} WITH (FORCE)`),
     );
+  });
+});
+
+describe('web UI of a deployment with instance deletes turned off @slow', function () {
+  this.timeout(120_000);
+  let browser: Browser;
+  let stack: Stack;
+
+  before(async function () {
+    skipWithoutBrowser(this);
+    [browser, stack] = await Promise.all([
+      launchBrowser(),
+      startStack({ worker: false, env: { INSTANCE_DELETES_ENABLED: 'false' } }),
+    ]);
+  });
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  it('says so on the list and the instance page, and offers no Delete button', async () => {
+    const worker = await stack.startWorker();
+    const instance = await stack.createInstance('ui_deletes_off');
+    await worker.stop();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    const watch = await watchPage(page);
+    const operator = await new ClientStore(stack.dataSource).create('deletes-off-operator', SCOPES.fullAccess);
+    await signInThroughUi(page, stack.baseUrl, operator);
+    const row = page.locator('tbody tr', { hasText: instance.instanceName });
+    await row.locator('.badge[data-status="Created"]').waitFor();
+    await page.getByText('Deleting instances is turned off in this deployment').waitFor();
+    expect(await row.getByRole('button', { name: /^Delete/ }).count()).to.equal(0);
+    expect(await row.getByRole('button', { name: /^Rename/ }).count()).to.equal(1);
+    await expectAccessible(page);
+    await row.getByRole('link', { name: instance.instanceName }).click();
+    await page.getByRole('heading', { name: instance.instanceName, level: 1 }).waitFor();
+    await page.getByText('Deleting instances is turned off in this deployment').waitFor();
+    expect(await page.getByRole('button', { name: 'Delete' }).count()).to.equal(0);
+    await expectAccessible(page);
+    watch.expectClean();
+    await page.close();
   });
 });

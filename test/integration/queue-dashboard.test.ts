@@ -471,6 +471,34 @@ describe('dashboard actions cannot break the guarantees @slow', function () {
     expect(await stack.dataSource.getRepository(AuditEventEntity).count()).to.equal(before.audit);
   });
 
+  it('no dashboard route deletes a protected instance: its jobs are run again, promoted, cleaned, and it stays', async () => {
+    const instance = await stack.createInstance('protected');
+    expect((await request('POST', `/admin/instances/${instance.id}/protect`)).id).to.equal(instance.id);
+    await waitFor(async () => (await stateOf(instance.job.id)) === 'completed', 'the create job to be completed');
+    await act('PUT', `/${instance.job.id}/retry`);
+    await act('PUT', '/retry/completed');
+    await act('PUT', '/promote');
+    await act('PUT', `/${instance.job.id}/clean`);
+    // A delete job cannot be forged from the dashboard, whatever its payload.
+    const forged = await board(stack, 'POST', `/api/queues/${q(stack)}/add`, {
+      token: stack.tokens.full,
+      body: { name: 'delete', data: { id: instance.job.id, type: 'delete', instanceId: instance.id } },
+    });
+    expectProblem(forged, 403);
+    await waitFor(async () => {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed');
+      return (counts.waiting ?? 0) + (counts.active ?? 0) + (counts.delayed ?? 0) === 0;
+    }, 'the retried jobs to be delivered');
+    await worker.reconciler.runOnce();
+    const after = await stack.waitForStatus(instance.id, 'Created');
+    expect(after.protected).to.equal(true);
+    expect(after._links).not.to.have.any.keys('delete', 'rename');
+    expect((await stack.jobsRows()).filter((j) => j.instanceId === instance.id).map((j) => j.type)).to.deep.equal([
+      'create',
+    ]);
+    await settle({ [instance.id]: 'Created' });
+  });
+
   it('cleaning completed and failed jobs, and emptying the queue, while operations are under way', async () => {
     const { expected } = await mixedOperations('clean');
     await act('PUT', '/clean/completed');

@@ -47,7 +47,16 @@ describe('configuration', () => {
         hashQueue: 16,
       });
       expect(c.bootstrapClient).to.equal(true);
+      expect(c.instanceDeletesEnabled).to.equal(true);
       expect(c.dataDir).to.equal('.data');
+    });
+
+    it('turns instance deletes off with INSTANCE_DELETES_ENABLED=false, and refuses a value that is not a boolean', () => {
+      expect(loadApiConfig({ INSTANCE_DELETES_ENABLED: 'false' }).instanceDeletesEnabled).to.equal(false);
+      expect(loadApiConfig({ INSTANCE_DELETES_ENABLED: 'off' }).instanceDeletesEnabled).to.equal(false);
+      expect(loadApiConfig({ INSTANCE_DELETES_ENABLED: 'true' }).instanceDeletesEnabled).to.equal(true);
+      const err = configurationErrorOf(() => loadApiConfig({ INSTANCE_DELETES_ENABLED: 'sometimes' }));
+      expect(err.message).to.include('INSTANCE_DELETES_ENABLED');
     });
 
     it('lets the worker start with an empty environment', () => {

@@ -6,7 +6,9 @@ import { Registrations } from '../../worker/edfi-admin/registry';
 import { createHandlers } from '../../worker/jobs/handlers';
 
 /** Records the order in which the driver and the registry are called. */
-function fakes(options: { preflightFails?: boolean; registerFails?: boolean; unregisterFails?: boolean } = {}) {
+function fakes(
+  options: { preflightFails?: boolean; registerFails?: boolean; unregisterFails?: boolean; protected?: boolean } = {},
+) {
   const calls: string[] = [];
   const driver = {
     engine: 'postgres',
@@ -40,6 +42,7 @@ function fakes(options: { preflightFails?: boolean; registerFails?: boolean; unr
     contexts: [],
     apiClientKeys: [],
     odsInstanceId: null,
+    protected: options.protected ?? false,
   } as unknown as InstanceEntity;
   const deps = {
     driver,
@@ -91,6 +94,18 @@ describe('job handlers and EdFi_Admin registration', () => {
     const err = await f.on.create(job('create')).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(PermanentJobError);
     expect(f.calls).to.deep.equal(['registry.preflight', 'driver.drop']);
+  });
+
+  it('rename and delete of a protected instance fail for good before touching the server or EdFi_Admin', async () => {
+    for (const registration of ['on', 'off'] as const) {
+      const f = fakes({ protected: true });
+      for (const type of ['rename', 'delete'] as const) {
+        const err = await f[registration][type](job(type)).catch((e: unknown) => e);
+        expect(err).to.be.instanceOf(PermanentJobError);
+        expect((err as Error).message).to.match(/protected.*unprotect/);
+      }
+      expect(f.calls).to.deep.equal([]);
+    }
   });
 
   it('rename: renames the database, then re-points the row', async () => {

@@ -166,6 +166,39 @@ export function deleteInstance(instance: Instance, done: Done): void {
   confirm.input.addEventListener('input', () => (button.disabled = !matches()));
 }
 
+/** Protecting changes no database: it is done at once, no confirmation needed (unprotecting asks). */
+export async function protectInstance(instance: Instance, report: (message: string) => void): Promise<void> {
+  try {
+    const { body } = await api<Instance>('POST', `/admin/instances/${instance.id}/protect`);
+    announce(`${body.instanceName} is protected: it cannot be deleted or renamed until it is unprotected.`);
+  } catch (err) {
+    report(`Could not protect ${instance.instanceName}: ${describeError(err)}`);
+  }
+}
+
+/** Unprotecting makes the instance deletable again: the user confirms it in a dialog. */
+export function unprotectInstance(instance: Instance, done: Done): void {
+  formDialog({
+    title: `Unprotect ${instance.instanceName}?`,
+    content: [
+      h(
+        'p',
+        {},
+        'Once unprotected, ',
+        h('strong', {}, instance.instanceName),
+        ' (database ',
+        h('strong', {}, instance.databaseName),
+        ') can be renamed or deleted again by any client with write access.',
+      ),
+    ],
+    fields: {},
+    submitLabel: 'Unprotect',
+    submit: async () => (await api<Instance>('POST', `/admin/instances/${instance.id}/unprotect`)).body,
+    done,
+    announce: (i) => `${i.instanceName} is no longer protected.`,
+  });
+}
+
 export async function retryInstance(instance: Instance, report: (message: string) => void): Promise<void> {
   try {
     const { body } = await api<Instance>('POST', `/admin/instances/${instance.id}/retry`);

@@ -109,8 +109,16 @@ export interface Instance {
   odsInstanceContexts: { contextKey: string; contextValue: string }[];
   odsInstanceId: number | null;
   apiClientKeys: string[];
+  /** Deletes and renames are refused until it is unprotected. */
+  protected: boolean;
   job?: { id: string; type: string; status: string };
-  _links: { rename?: { href: string }; delete?: { href: string }; retry?: { href: string } };
+  _links: {
+    rename?: { href: string };
+    delete?: { href: string };
+    retry?: { href: string };
+    protect?: { href: string };
+    unprotect?: { href: string };
+  };
 }
 
 export interface Job {

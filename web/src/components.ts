@@ -15,6 +15,15 @@ export function statusBadge(status: string): HTMLElement {
   return h('span', { class: `badge badge-${tone}`, 'data-status': status }, status);
 }
 
+/** Protection as words, not only a colour or an icon: the list and the instance page show the same. */
+export function protectedBadge(): HTMLElement {
+  return h('span', { class: 'badge badge-protected', 'data-protected': 'true' }, 'Protected');
+}
+
+/** Said where a deployment's instances cannot be deleted, so a missing Delete button has a reason. */
+export const DELETES_OFF_NOTICE =
+  'Deleting instances is turned off in this deployment (INSTANCE_DELETES_ENABLED=false): no instance can be deleted.';
+
 export interface Field {
   row: HTMLElement;
   input: HTMLInputElement;

@@ -1,9 +1,10 @@
-import { deleteInstance, renameInstance, retryInstance } from './actions.js';
+import { deleteInstance, protectInstance, renameInstance, retryInstance, unprotectInstance } from './actions.js';
 import { api, describeError, type Instance, type Job } from './api.js';
-import { statusBadge } from './components.js';
+import { DELETES_OFF_NOTICE, protectedBadge, statusBadge } from './components.js';
 import { formatTime, h } from './dom.js';
 import type { ChangeEvent } from './events.js';
 import { jobsTable } from './jobs-table.js';
+import { settings } from './settings.js';
 import { debounce, keepingFocus, type View } from './view.js';
 
 /** `#/instances/{id}`: one instance and every job it has had. */
@@ -29,10 +30,12 @@ export class InstanceView implements View {
     const main = this.main!;
     let instance: Instance;
     let jobs: Job[];
+    let deletesEnabled: boolean;
     try {
-      [instance, jobs] = await Promise.all([
+      [instance, jobs, deletesEnabled] = await Promise.all([
         api<Instance>('GET', `/admin/instances/${encodeURIComponent(this.id)}`).then((r) => r.body),
         api<Job[]>('GET', `/admin/instances/${encodeURIComponent(this.id)}/jobs`).then((r) => r.body),
+        settings().then((s) => s.instanceDeletesEnabled),
       ]);
     } catch (err) {
       main.replaceChildren(
@@ -44,6 +47,10 @@ export class InstanceView implements View {
     }
     const message = h('p', { class: 'form-alert', role: 'alert', hidden: true });
     const refresh = () => this.refreshSoon();
+    const report = (text: string) => {
+      message.textContent = text;
+      message.hidden = false;
+    };
     const row = (term: string, ...value: (Node | string | null)[]) => [h('dt', {}, term), h('dd', {}, ...value)];
     main.replaceChildren(
       h('p', {}, h('a', { href: '#/instances' }, '← All instances')),
@@ -51,8 +58,9 @@ export class InstanceView implements View {
         'div',
         { class: 'page-head' },
         h('h1', { tabindex: '-1' }, instance.instanceName),
-        statusBadge(instance.status),
+        h('div', {}, statusBadge(instance.status), instance.protected && protectedBadge()),
       ),
+      deletesEnabled ? '' : h('p', { class: 'banner', 'data-key': 'deletes-off' }, DELETES_OFF_NOTICE),
       message,
       h(
         'dl',
@@ -62,6 +70,10 @@ export class InstanceView implements View {
           ? row('Previous database', h('span', { class: 'mono' }, instance.previousDatabaseName))
           : []),
         ...row('Engine', instance.engine),
+        ...row(
+          'Protection',
+          instance.protected ? 'Protected: it cannot be renamed or deleted until it is unprotected.' : 'Not protected',
+        ),
         ...(instance.tenant ? row('Tenant', instance.tenant) : []),
         ...(instance.odsInstanceContexts.length
           ? row(
@@ -100,13 +112,31 @@ export class InstanceView implements View {
                 {
                   type: 'button',
                   'data-key': 'retry',
-                  onclick: () =>
-                    void retryInstance(instance, (text) => {
-                      message.textContent = text;
-                      message.hidden = false;
-                    }).then(refresh),
+                  onclick: () => void retryInstance(instance, report).then(refresh),
                 },
                 'Retry',
+              ),
+            instance._links.protect &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'secondary',
+                  'data-key': 'protect',
+                  onclick: () => void protectInstance(instance, report).then(refresh),
+                },
+                'Protect',
+              ),
+            instance._links.unprotect &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'secondary',
+                  'data-key': 'unprotect',
+                  onclick: () => unprotectInstance(instance, refresh),
+                },
+                'Unprotect',
               ),
             instance._links.delete &&
               h(
@@ -119,6 +149,13 @@ export class InstanceView implements View {
                 },
                 'Delete',
               ),
+          )
+        : '',
+      this.writable && instance.protected
+        ? h(
+            'p',
+            { class: 'protection-note', 'data-key': 'protection-note' },
+            'Rename and Delete are not offered while the instance is protected: unprotect it first.',
           )
         : '',
       h('h2', {}, 'Jobs'),

@@ -1,9 +1,17 @@
-import { deleteInstance, renameInstance, retryInstance, createInstance } from './actions.js';
+import {
+  createInstance,
+  deleteInstance,
+  protectInstance,
+  renameInstance,
+  retryInstance,
+  unprotectInstance,
+} from './actions.js';
 import { api, describeError, type Instance } from './api.js';
 import { createSeveralInstances } from './bulk-create.js';
-import { pager, statusBadge } from './components.js';
+import { DELETES_OFF_NOTICE, pager, protectedBadge, statusBadge } from './components.js';
 import { announce, formatTime, h } from './dom.js';
 import type { ChangeEvent } from './events.js';
+import { settings } from './settings.js';
 import { debounce, keepingFocus, type View } from './view.js';
 
 const STATUSES = [
@@ -33,6 +41,7 @@ export class InstancesView implements View {
   private tableBody = h('tbody');
   private pagerSlot = h('div');
   private message = h('p', { class: 'form-alert', role: 'alert', hidden: true });
+  private deletesOff = h('p', { class: 'banner', 'data-key': 'deletes-off', hidden: true }, DELETES_OFF_NOTICE);
   private readonly refreshSoon = debounce(() => keepingFocus(() => this.load()));
 
   constructor(
@@ -93,6 +102,7 @@ export class InstancesView implements View {
           ),
       ),
       filters,
+      this.deletesOff,
       this.message,
       h(
         'table',
@@ -115,7 +125,7 @@ export class InstancesView implements View {
       ),
       this.pagerSlot,
     );
-    await this.load();
+    await Promise.all([this.load(), settings().then((s) => (this.deletesOff.hidden = s.instanceDeletesEnabled))]);
   }
 
   onEvent(_event: ChangeEvent): void {
@@ -170,7 +180,13 @@ export class InstancesView implements View {
       { 'data-instance-id': i.id },
       h('th', { scope: 'row' }, h('a', { href: `#/instances/${i.id}`, 'data-key': `open-${i.id}` }, i.instanceName)),
       h('td', { class: 'mono' }, i.databaseName),
-      h('td', {}, statusBadge(i.status), i.lastError && h('p', { class: 'error-text' }, i.lastError)),
+      h(
+        'td',
+        {},
+        statusBadge(i.status),
+        i.protected && protectedBadge(),
+        i.lastError && h('p', { class: 'error-text' }, i.lastError),
+      ),
       h('td', {}, h('time', { datetime: i.updatedAt }, formatTime(i.updatedAt))),
       this.writable &&
         h(
@@ -214,7 +230,32 @@ export class InstancesView implements View {
                 },
                 'Delete',
               ),
+            i._links.protect &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'secondary',
+                  'data-key': `protect-${i.id}`,
+                  'aria-label': `Protect ${i.instanceName}`,
+                  onclick: () => void protectInstance(i, report).then(refresh),
+                },
+                'Protect',
+              ),
+            i._links.unprotect &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'secondary',
+                  'data-key': `unprotect-${i.id}`,
+                  'aria-label': `Unprotect ${i.instanceName}`,
+                  onclick: () => unprotectInstance(i, refresh),
+                },
+                'Unprotect',
+              ),
           ),
+          i.protected && h('p', { class: 'protection-note' }, 'Unprotect to rename or delete.'),
         ),
     );
   }

@@ -5,9 +5,11 @@ export interface Settings {
   contextKeys: string[];
   databaseNamePattern: string | null;
   tenants: string[];
+  /** INSTANCE_DELETES_ENABLED: false, no instance can be deleted (the pages say so). */
+  instanceDeletesEnabled: boolean;
 }
 
-const NONE: Settings = { contextKeys: [], databaseNamePattern: null, tenants: [] };
+const NONE: Settings = { contextKeys: [], databaseNamePattern: null, tenants: [], instanceDeletesEnabled: true };
 let loaded: Promise<Settings> | undefined;
 
 /** Asked once per sign-in; an API that cannot say is taken to have no mode and no tenants. */

@@ -63,6 +63,18 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
     };
   };
 
+  /**
+   * The API refuses a delete or rename of a protected instance, and protecting one with a job
+   * under way; this covers a job it accepted anyway (an API replica older than protection during
+   * an upgrade, a flag set by hand): the job fails for good before touching anything.
+   */
+  const refuseIfProtected = async (job: JobEntity): Promise<void> => {
+    if ((await deps.instanceOf(job.instanceId)).protected === true)
+      throw new PermanentJobError(
+        `the instance is protected: this ${job.type} job was not run; unprotect the instance, then retry`,
+      );
+  };
+
   const handlers: Record<Operation, JobHandler> = {
     create: async (job) => {
       const request = {
@@ -102,6 +114,7 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
       return withRegistration(created, await registry.register(registration).catch(refused));
     },
     rename: async (job) => {
+      await refuseIfProtected(job);
       const from = required(job.sourceDatabaseName, 'source database', job);
       const to = required(job.targetDatabaseName, 'target database', job);
       // Same database: a new instance name only, for EdFi_Admin's Name (api/instances/service.ts).
@@ -125,6 +138,7 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
       );
     },
     delete: async (job) => {
+      await refuseIfProtected(job);
       const databaseName = required(job.sourceDatabaseName, 'source database', job);
       const registering = await registryOf(job);
       let unregistered: RegistryResult | undefined;

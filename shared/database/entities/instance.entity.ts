@@ -1,5 +1,5 @@
 import { Column, Entity, PrimaryColumn, ValueTransformer } from 'typeorm';
-import { TEXT, uuidColumn } from './portable-columns';
+import { FLAG, TEXT, uuidColumn } from './portable-columns';
 import type { InstanceStatus } from '../../instances/status';
 
 /** One ODS/API route context, named as Ed-Fi's Admin API names it. */
@@ -45,4 +45,6 @@ export class InstanceEntity {
   /** EdFi_Admin ApiClients.Key values the create links to the instance. */
   @Column({ name: 'api_client_keys', type: TEXT, length: 2000, nullable: true, transformer: jsonColumn })
   apiClientKeys: string[] | null;
+  /** Deletes and renames are refused while set (docs/protection.md). */
+  @Column({ type: FLAG, default: false }) protected: boolean;
 }

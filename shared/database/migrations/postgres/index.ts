@@ -6,6 +6,7 @@ import { Events1764180000000 } from './1764180000000-Events';
 import { JobsList1764190000000 } from './1764190000000-JobsList';
 import { EdFiRegistration1764200000000 } from './1764200000000-EdFiRegistration';
 import { TenantInstanceNames1764205000000 } from './1764205000000-TenantInstanceNames';
+import { InstanceProtection1764210000000 } from './1764210000000-InstanceProtection';
 
 /** Oldest first. Class names and timestamps are recorded in schema_migrations: never rename one. */
 export const POSTGRES_MIGRATIONS = [
@@ -17,4 +18,5 @@ export const POSTGRES_MIGRATIONS = [
   JobsList1764190000000,
   EdFiRegistration1764200000000,
   TenantInstanceNames1764205000000,
+  InstanceProtection1764210000000,
 ] as const;
