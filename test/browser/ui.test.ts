@@ -319,10 +319,12 @@ describe('web UI (in a browser) @slow', function () {
   it('can be driven by keyboard alone, with focus visible', async () => {
     await signIn();
     await page.getByRole('heading', { name: 'Instances', level: 1 }).waitFor();
-    for (let i = 0; i < 20; i++) {
+    let reached = false;
+    for (let i = 0; i < 60 && !reached; i++) {
       await page.keyboard.press('Tab');
-      if ((await page.evaluate(() => (globalThis as any).document.activeElement?.id)) === 'new-instance') break;
+      reached = (await page.evaluate(() => (globalThis as any).document.activeElement?.id)) === 'new-instance';
     }
+    expect(reached, 'Tab reaches the New instance button').to.equal(true);
     const outline = await page.evaluate(() => {
       const active = (globalThis as any).document.activeElement;
       return (globalThis as any).getComputedStyle(active).outlineStyle;

@@ -206,7 +206,12 @@ describe('ODS/API contexts on create', () => {
     it('shows its settings: no context keys, no pattern, no tenants', async () => {
       const r = await stack.request('GET', '/admin/settings', { token: stack.tokens.read });
       expect(r.status).to.equal(200);
-      expect(r.body).to.deep.equal({ contextKeys: [], databaseNamePattern: null, tenants: [] });
+      expect(r.body).to.deep.equal({
+        contextKeys: [],
+        databaseNamePattern: null,
+        tenants: [],
+        instanceDeletesEnabled: true,
+      });
     });
   });
 
@@ -276,6 +281,7 @@ describe('ODS/API contexts on create', () => {
         contextKeys: ['schoolYearFromRoute'],
         databaseNamePattern: 'EdFi_Ods_{schoolYearFromRoute}',
         tenants: [],
+        instanceDeletesEnabled: true,
       });
     });
   });

@@ -182,7 +182,12 @@ describe('tenants', () => {
 
   it('shows each client the tenants it may act in (GET /admin/settings, no tenant header needed)', async () => {
     const all = await stack.request('GET', '/admin/settings');
-    expect(all.body).to.deep.equal({ contextKeys: [], databaseNamePattern: null, tenants: [A, B] });
+    expect(all.body).to.deep.equal({
+      contextKeys: [],
+      databaseNamePattern: null,
+      tenants: [A, B],
+      instanceDeletesEnabled: true,
+    });
     const onlyA = await stack.request('GET', '/admin/settings', { token: tokens.readA });
     expect(onlyA.body.tenants).to.deep.equal([A]);
   });
