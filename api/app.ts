@@ -26,6 +26,7 @@ import { InstanceService } from './instances/service';
 import { ContextMode } from './instances/context-mode';
 import { jobRoutes } from './jobs/routes';
 import { settingsRoutes } from './settings/routes';
+import { templateRoutes } from './templates/routes';
 import { tenantScope } from './tenants/scope';
 import { OPENAPI_DOCUMENT } from './openapi/document';
 import type { EventHub } from './events/hub';
@@ -95,10 +96,11 @@ export function createApp(deps: AppDeps): Express {
     engine: config.ods.engine,
     unfinishedJobsPerClient: config.maxUnfinishedJobsPerClient,
     deletesEnabled: config.instanceDeletesEnabled,
+    templates: config.ods.templates,
   });
   const names = new DatabaseNamePolicy(config.ods.engine, {
     adminDatabaseUrl: config.adminDatabase.url,
-    templateDatabase: config.ods.templateDatabase,
+    templates: config.ods.templates,
     reservedNames: config.ods.reservedNames,
   });
   const clients = new ClientCheck(new ClientStore(dataSource), config.tokens.clientCheckCacheMs);
@@ -124,6 +126,8 @@ export function createApp(deps: AppDeps): Express {
     ),
   );
   app.use(jobRoutes(dataSource));
+  // Until the inventory lands, no facts: every template shows `inventory: null`.
+  app.use(templateRoutes(names.templates, async () => null));
   app.use(settingsRoutes(mode, config.tenants, clients, instances.deletionPolicy));
   if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs, clients));
   app.use(docsRoutes());

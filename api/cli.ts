@@ -7,6 +7,7 @@ import { ValidationError } from '../shared/errors';
 import type { PlanRequest } from '../worker/engines/module';
 import { planOperation } from '../worker/engines/registry';
 import { registrationNotes } from '../worker/edfi-admin/plan-notes';
+import type { TemplateCatalog } from './templates/catalog';
 import { DatabaseNamePolicy } from './instances/database-name-policy';
 import { formatPlan } from './instances/plan';
 import { createAdminDataSource, prepareAdminDatabase } from '../shared/database/data-source';
@@ -35,7 +36,7 @@ type PlanOptions = { database?: string; template?: string; from?: string; to?: s
 function planCommand(action: string | undefined, values: PlanOptions, config: ApiConfig): number {
   const names = new DatabaseNamePolicy(config.ods.engine, {
     adminDatabaseUrl: config.adminDatabase.url,
-    templateDatabase: config.ods.templateDatabase,
+    templates: config.ods.templates,
     reservedNames: config.ods.reservedNames,
   });
   const instanceId = randomUUID();
@@ -46,7 +47,7 @@ function planCommand(action: string | undefined, values: PlanOptions, config: Ap
       operation: 'create',
       instanceId,
       databaseName: values.database,
-      templateDatabase: values.template ?? config.ods.templateDatabase,
+      templateDatabase: templateDatabaseOf(values.template, names.templates),
       stagingName: stagingDatabaseName(randomUUID()),
     };
   } else if (action === 'rename' && values.from && values.to) {
@@ -70,6 +71,14 @@ function planCommand(action: string | undefined, values: PlanOptions, config: Ap
   const shown = { engine, operation, strategy, statements, privileges, notes };
   console.log(values.json ? JSON.stringify({ request, ...shown }, null, 2) : formatPlan(shown));
   return 0;
+}
+
+/** --template: a configured template's name, or its database's (or, for a preview only, any database). */
+function templateDatabaseOf(given: string | undefined, templates: TemplateCatalog): string {
+  if (given === undefined) return templates.default.database;
+  const wanted = given.toLowerCase();
+  const found = templates.list.find((t) => t.name === wanted || t.database.toLowerCase() === wanted);
+  return found ? found.database : given;
 }
 
 /** --tenants A,B checked against TENANTS, so a typo does not lock a client out of every tenant. */

@@ -17,6 +17,7 @@ import { ConfigurationError } from './errors';
 import { ENGINES, EngineName } from './database-names';
 import { engineModule } from '../worker/engines/registry';
 import { CONTEXT_KEY, defaultNamePattern, MAX_CONTEXTS, namePatternProblems } from './instances/contexts';
+import { defaultTemplate, parseTemplates, type Templates } from './templates';
 import { parseTenantIds } from './tenants';
 import { ADMIN_URL_SCHEMES } from './database/dialects/schemes';
 
@@ -68,6 +69,9 @@ class Environment {
 
   @IsIn(ENGINES) ODS_ENGINE: EngineName = 'postgres';
   @IsString() @MinLength(1) @MaxLength(128) ODS_TEMPLATE_DATABASE = 'EdFi_Ods_Minimal_Template';
+  /** JSON array of {name, database, strategy?, description?}; unset: minimal and populated (shared/templates.ts). */
+  @IsOptional() @IsString() ODS_TEMPLATES?: string;
+  @IsOptional() @IsString() ODS_DEFAULT_TEMPLATE?: string;
   @IsString() RESERVED_DATABASE_NAMES = 'EdFi_Admin,EdFi_Security';
   /** Tenant ids of a multi-tenant ODS/API (shared/tenants.ts); checked in parse(). */
   @IsOptional() @IsString() TENANTS?: string;
@@ -120,7 +124,10 @@ export interface CommonConfig {
   redis: { url: string; prefix: string };
   ods: {
     engine: EngineName;
+    /** The default template's database (ODS_TEMPLATE_DATABASE unless ODS_TEMPLATES says otherwise). */
     templateDatabase: string;
+    /** Every template a create may name; their databases are reserved. */
+    templates: Templates;
     reservedNames: string[];
     /**
      * The engine's own non-secret settings, parsed by its module (ODS_PG_CREATE_STRATEGY, ODS_MSSQL_…):
@@ -223,6 +230,7 @@ function parse(
     }
   }
   if (known.has('ODS_CONTEXT_KEYS')) problems.push(...contextModeProblems(parsed));
+  if (known.has('ODS_TEMPLATES') && ENGINES.includes(parsed.ODS_ENGINE)) problems.push(...templatesOf(parsed).problems);
   if (ENGINES.includes(parsed.ODS_ENGINE)) problems.push(...more(parsed));
   if (problems.length) throw new ConfigurationError(problems);
   return parsed;
@@ -261,6 +269,8 @@ const COMMON_KEYS: (keyof Environment)[] = [
   'QUEUE_PREFIX',
   'ODS_ENGINE',
   'ODS_TEMPLATE_DATABASE',
+  'ODS_TEMPLATES',
+  'ODS_DEFAULT_TEMPLATE',
   'RESERVED_DATABASE_NAMES',
   'TENANTS',
 ];
@@ -281,7 +291,22 @@ function engineSettingsReader(env: NodeJS.ProcessEnv) {
   });
 }
 
+function templatesOf(e: Environment): ReturnType<typeof parseTemplates> {
+  const choices = engineModule(e.ODS_ENGINE).templateStrategies?.choices ?? [];
+  return parseTemplates(e.ODS_TEMPLATES, e.ODS_DEFAULT_TEMPLATE, e.ODS_TEMPLATE_DATABASE, choices);
+}
+
+/** The engine's settings with the templates' own strategies joined in (null settings stay null). */
+function withTemplateStrategies(e: Environment, settings: unknown, templates: Templates): unknown {
+  const hook = engineModule(e.ODS_ENGINE).templateStrategies;
+  const chosen = templates.list.filter((t) => t.strategy !== null);
+  if (settings === null || settings === undefined || !hook || !chosen.length) return settings;
+  return hook.apply(settings, Object.fromEntries(chosen.map((t) => [t.database.toLowerCase(), t.strategy as string])));
+}
+
 function common(e: Environment, engineSettings: unknown): CommonConfig {
+  // Checked in parse(), so the templates are valid here.
+  const { templates } = templatesOf(e);
   return {
     env: e.NODE_ENV as CommonConfig['env'],
     logLevel: e.LOG_LEVEL,
@@ -294,11 +319,12 @@ function common(e: Environment, engineSettings: unknown): CommonConfig {
     redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
     ods: {
       engine: e.ODS_ENGINE,
-      templateDatabase: e.ODS_TEMPLATE_DATABASE,
+      templateDatabase: defaultTemplate(templates).database,
+      templates,
       reservedNames: e.RESERVED_DATABASE_NAMES.split(',')
         .map((s) => s.trim())
         .filter(Boolean),
-      engineSettings,
+      engineSettings: withTemplateStrategies(e, engineSettings, templates),
     },
     // Checked in parse(), so this cannot throw here.
     tenants: parseTenantIds(e.TENANTS),

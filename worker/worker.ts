@@ -82,6 +82,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
     locks,
     driver: deps.driver,
     templateDatabase: config.ods.templateDatabase,
+    templates: config.ods.templates,
     workerId,
     log,
     transientRetry: config.transientRetry,

@@ -48,7 +48,7 @@ export function acceptBulkCreate(
       mode.assertKeys(dto.odsInstanceContexts);
       const { name, derived } = mode.databaseNameFor(dto);
       names.assertAcceptable(name, derived);
-      return Object.assign(dto, { databaseName: name });
+      return Object.assign(dto, { databaseName: name, template: names.templates.resolve(dto.template).name });
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       const fields = Object.entries(err.errors);

@@ -147,6 +147,14 @@ abstract class CreateInstanceFields {
   @IsArrayOfAtMost(20)
   @EachEntry('apiClientKeys', apiClientKeyProblems)
   apiClientKeys?: string[];
+
+  /** The template to copy (ODS_TEMPLATES' name, GET /admin/templates); the default when left out. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9-]{0,39}$/, {
+    message: "template must be a template's name: 1 to 40 letters, digits or '-' (GET /admin/templates lists them)",
+  })
+  template?: string;
 }
 
 /** A create where the deployment derives no names: databaseName is required. */

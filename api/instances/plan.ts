@@ -110,7 +110,8 @@ export class InstancePlanner {
         operation: 'create',
         instanceId: job.instanceId,
         databaseName: target,
-        templateDatabase: this.ods.templateDatabase,
+        // Older create jobs recorded no template: they copied the default one.
+        templateDatabase: job.sourceDatabaseName ?? this.ods.templateDatabase,
         stagingName: stagingDatabaseName(job.id),
       };
     if (job.type === 'rename')

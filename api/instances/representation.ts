@@ -33,6 +33,7 @@ export function instanceView(
     odsInstanceId: instance.odsInstanceId,
     apiClientKeys: instance.apiClientKeys ?? [],
     protected: instance.protected,
+    template: instance.template,
     ...(job ? { job: { id: job.id, type: job.type, status: job.status } } : {}),
     _links: {
       self: { href: instancePath(instance.id) },

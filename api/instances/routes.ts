@@ -50,7 +50,14 @@ export function instanceRoutes(
     mode.assertKeys(dto.odsInstanceContexts);
     const { name, derived } = mode.databaseNameFor(dto);
     names.assertAcceptable(name, derived);
-    const accepted = await service.create(Object.assign(dto, { databaseName: name }), caller(req), { dryRun });
+    const template = names.templates.resolve(dto.template);
+    const accepted = await service.create(
+      Object.assign(dto, { databaseName: name, template: template.name }),
+      caller(req),
+      {
+        dryRun,
+      },
+    );
     if (dryRun) {
       res.json(planner.view('create', accepted, errorDetail(req)));
       return;

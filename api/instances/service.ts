@@ -20,6 +20,7 @@ import {
   UNFINISHED_JOB_STATUSES,
 } from '../../shared/instances/status';
 import { sleep } from '../../shared/retry';
+import { findTemplate, type Templates } from '../../shared/templates';
 import type { JobDispatcher } from '../../shared/jobs/dispatcher';
 import { isUuid } from '../http/resources';
 import type { CreateInstanceDto, ListInstancesQuery, UpdateInstanceDto } from './dto';
@@ -90,6 +91,8 @@ export interface InstanceServiceOptions {
   unfinishedJobsPerClient: number;
   /** INSTANCE_DELETES_ENABLED: false refuses every delete. */
   deletesEnabled: boolean;
+  /** What a create may copy (ODS_TEMPLATES): the job records the chosen template's database. */
+  templates: Templates;
 }
 
 /**
@@ -110,7 +113,7 @@ export class InstanceService {
       await this.assertWithinQuota(m, caller);
       await m.insert(InstanceEntity, instance);
       await this.claim(m, instance.id, dto.databaseName);
-      return this.addJob(m, instance, 'create', caller, { target: dto.databaseName });
+      return this.addJob(m, instance, 'create', caller, this.createNames(instance));
     });
     if (!options.dryRun) await this.dispatch(job);
     return { instance, job };
@@ -135,7 +138,7 @@ export class InstanceService {
       for (const instance of instances) {
         await m.insert(InstanceEntity, instance);
         await this.claim(m, instance.id, instance.databaseName);
-        const job = await this.addJob(m, instance, 'create', caller, { target: instance.databaseName });
+        const job = await this.addJob(m, instance, 'create', caller, this.createNames(instance));
         created.push({ instance, job });
       }
       return created;
@@ -367,6 +370,13 @@ export class InstanceService {
     return this.dataSource.getRepository(JobEntity).find({ where: { instanceId: id }, order: { createdAt: 'DESC' } });
   }
 
+  /** A create job copies its template's database (`source`) to the instance's (`target`). */
+  private createNames(instance: InstanceEntity): { source: string; target: string } {
+    const template = findTemplate(this.options.templates, instance.template ?? this.options.templates.defaultName);
+    if (!template) throw new Error(`template ${instance.template} is not configured`); // resolved by the routes first
+    return { source: template.database, target: instance.databaseName };
+  }
+
   private newInstance(dto: CreateInstanceDto, caller: Caller, now: Date): InstanceEntity {
     const contexts = dto.odsInstanceContexts ?? [];
     return Object.assign(new InstanceEntity(), {
@@ -389,6 +399,7 @@ export class InstanceService {
       odsInstanceId: null,
       apiClientKeys: dto.apiClientKeys ?? [],
       protected: false,
+      template: (dto.template ?? this.options.templates.defaultName).toLowerCase(),
     });
   }
 

@@ -91,6 +91,7 @@ const instanceSchema = {
     'odsInstanceId',
     'apiClientKeys',
     'protected',
+    'template',
     '_links',
   ],
   properties: {
@@ -117,6 +118,11 @@ const instanceSchema = {
       type: 'boolean',
       description:
         'true: deletes and renames (instanceName or databaseName) are refused with 409 until POST /admin/instances/{id}/unprotect.',
+    },
+    template: {
+      ...nullable({ type: 'string' }),
+      description:
+        'The template (GET /admin/templates) the instance was created from; null for instances older than templates.',
     },
     job: {
       type: 'object',
@@ -337,6 +343,53 @@ export const OPENAPI_DOCUMENT = {
             uniqueItems: true,
             items: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,50}$' },
             description: 'EdFi_Admin ApiClients.Key values to link to the new instance.',
+          },
+          template: {
+            type: 'string',
+            pattern: '^[A-Za-z0-9][A-Za-z0-9-]{0,39}$',
+            description:
+              "The template to copy, by name (GET /admin/templates, compared case-insensitively); the deployment's default when left out.",
+          },
+        },
+      },
+      Template: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'databaseName', 'description', 'strategy', 'default', 'inventory'],
+        properties: {
+          name: { type: 'string' },
+          databaseName: {
+            type: 'string',
+            description: 'The database on the ODS server a create copies; reserved: no operation may target it.',
+          },
+          description: { type: 'string' },
+          strategy: {
+            ...nullable({ type: 'string' }),
+            description: "The engine's copy strategy for this template; null: the engine's setting.",
+          },
+          default: { type: 'boolean', description: 'The template of a create that names none (ODS_DEFAULT_TEMPLATE).' },
+          inventory: {
+            ...nullable({
+              type: 'object',
+              additionalProperties: false,
+              required: ['observedAt', 'ageSeconds', 'exists', 'sizeBytes', 'edfiOdsVersion', 'edfiStandardVersion'],
+              properties: {
+                observedAt: dateTime,
+                ageSeconds: { type: 'integer', minimum: 0 },
+                exists: { type: 'boolean' },
+                sizeBytes: nullable({ type: 'integer' }),
+                edfiOdsVersion: {
+                  ...nullable({ type: 'string' }),
+                  description: 'util.GetEdFiOdsVersion(), where the database has it.',
+                },
+                edfiStandardVersion: {
+                  ...nullable({ type: 'string' }),
+                  description: 'util.GetEdFiStandardVersion(), where the database has it.',
+                },
+              },
+            }),
+            description:
+              "What the worker's last inventory saw of the database (the API never looks itself); null before the first inventory.",
           },
         },
       },
@@ -611,6 +664,13 @@ export const OPENAPI_DOCUMENT = {
           ...TENANTED,
           ...AUTHENTICATED,
         },
+      },
+    },
+    '/admin/templates': {
+      get: {
+        summary: 'The templates a create may copy (ODS_TEMPLATES), with what the last inventory saw of each',
+        security: bearer,
+        responses: { '200': json({ type: 'array', items: ref('Template') }, 'The templates.'), ...AUTHENTICATED },
       },
     },
     '/admin/settings': {

@@ -388,7 +388,7 @@ for (const major of MAJORS) {
           const shown = strategy || 'the server’s default';
           const expected = major >= 15 && strategy ? `STRATEGY = ${strategy.toUpperCase()}` : 'no STRATEGY clause';
           it(`creates a working clone with ${shown} configured (${expected})`, async () => {
-            const d = driver({ createStrategy: strategy });
+            const d = driver({ createStrategyFor: () => strategy });
             const n = names();
             const instanceId = randomUUID();
             log.start();

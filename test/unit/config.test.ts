@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ApiConfig, databaseNameOf, loadApiConfig, loadWorkerConfig, redactUrl } from '../../shared/config';
 import { ConfigurationError } from '../../shared/errors';
+import { defaultTemplates } from '../../shared/templates';
 
 function configurationErrorOf(load: () => unknown): ConfigurationError {
   try {
@@ -31,8 +32,9 @@ describe('configuration', () => {
       expect(c.ods).to.deep.equal({
         engine: 'postgres',
         templateDatabase: 'EdFi_Ods_Minimal_Template',
+        templates: { list: defaultTemplates('EdFi_Ods_Minimal_Template'), defaultName: 'minimal' },
         reservedNames: ['EdFi_Admin', 'EdFi_Security'],
-        engineSettings: { createStrategy: '' },
+        engineSettings: { createStrategy: '', templateStrategies: {} },
       });
       expect(c.enqueueTimeoutMs).to.equal(2000);
       expect(c.tokens).to.deep.equal({
@@ -64,10 +66,11 @@ describe('configuration', () => {
       expect(c.ods).to.deep.equal({
         engine: 'postgres',
         templateDatabase: 'EdFi_Ods_Minimal_Template',
+        templates: { list: defaultTemplates('EdFi_Ods_Minimal_Template'), defaultName: 'minimal' },
         reservedNames: ['EdFi_Admin', 'EdFi_Security'],
         serverUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
         createStandInTemplate: false,
-        engineSettings: { createStrategy: '' },
+        engineSettings: { createStrategy: '', templateStrategies: {} },
         lockTimeoutMs: 5_000,
       });
       expect(c.concurrency).to.deep.equal({ perWorker: 2, global: 2 });
@@ -287,7 +290,7 @@ describe('configuration', () => {
 
     it("gives the API the engine's settings to plan with; invalid ones disable its plans, not the API", () => {
       const api = loadApiConfig({ ODS_PG_CREATE_STRATEGY: 'FILE_COPY' });
-      expect(api.ods.engineSettings).to.deep.equal({ createStrategy: 'file_copy' });
+      expect(api.ods.engineSettings).to.deep.equal({ createStrategy: 'file_copy', templateStrategies: {} });
       expect(api.engineSettingsProblems).to.deep.equal([]);
       expect(loadWorkerConfig({ ODS_PG_CREATE_STRATEGY: 'FILE_COPY' }).ods.engineSettings).to.deep.equal(
         api.ods.engineSettings,

@@ -53,6 +53,11 @@ function fakes(
   return {
     calls,
     on: createHandlers({ ...deps, registrations }),
+    guarded: createHandlers({
+      ...deps,
+      registrations,
+      isTemplateDatabase: (n: string) => n.toLowerCase() === 'edfi_ods_b',
+    }),
     off: createHandlers({ ...deps, registrations: Registrations.none() }),
   };
 }
@@ -126,5 +131,21 @@ describe('job handlers and EdFi_Admin registration', () => {
     const f = fakes({ unregisterFails: true });
     await f.on.delete(job('delete')).catch(() => undefined);
     expect(f.calls).to.deep.equal(['registry.unregister']);
+  });
+
+  it("refuses any job whose target is a template's database, before the driver or EdFi_Admin is touched", async () => {
+    const f = fakes();
+    // job(): source EdFi_Ods_A, target EdFi_Ods_B; the guard says EdFi_Ods_B is a template.
+    for (const type of ['create', 'rename'] as const) {
+      let err: unknown;
+      await f.guarded[type](job(type)).catch((e: unknown) => (err = e));
+      expect(err, type).to.be.instanceOf(PermanentJobError);
+      expect((err as Error).message).to.include(`"EdFi_Ods_B" is a template's database (ODS_TEMPLATES): no ${type}`);
+    }
+    const deleting = { ...job('delete'), sourceDatabaseName: 'EdFi_Ods_B' } as JobEntity;
+    let err: unknown;
+    await f.guarded.delete(deleting).catch((e: unknown) => (err = e));
+    expect(err).to.be.instanceOf(PermanentJobError);
+    expect(f.calls).to.deep.equal([]);
   });
 });

@@ -2,6 +2,7 @@ import { api, describeError, type Instance } from './api.js';
 import { type Field, field, formAlert, openDialog, showProblem } from './components.js';
 import { announce, h } from './dom.js';
 import { settings } from './settings.js';
+import { templateLabel, templates } from './templates.js';
 
 type Done = (instance: Instance) => void;
 
@@ -56,7 +57,7 @@ export function formDialog<T = Instance>(options: {
 
 /** The create, rename, delete and retry actions; `done` is told when the API accepted the request. */
 export function createInstance(done: Done): void {
-  void settings().then(({ contextKeys, databaseNamePattern }) => {
+  void Promise.all([settings(), templates()]).then(([{ contextKeys, databaseNamePattern }, offered]) => {
     // One field per context key of the deployment's mode (ODS_CONTEXT_KEYS), labelled by the key.
     const contexts = contextKeys.map((key) =>
       field('create', `context-${key}`, key, {
@@ -77,12 +78,26 @@ export function createInstance(done: Done): void {
             : 'The new ODS database, e.g. EdFi_Ods_2026. It is copied from the template.',
         },
       ),
+      // The deployment's templates (GET /admin/templates), the default first; none offered: the API's default.
+      ...(offered.length
+        ? {
+            template: field('create', 'template', 'Template', {
+              choices: offered.map((t) => ({ value: t.name, label: templateLabel(t) })),
+              hint: 'The database the new one is copied from.',
+            }),
+          }
+        : {}),
     };
     // The API names context problems under odsInstanceContexts: show them by the first context field.
     if (contexts[0]) f.odsInstanceContexts = contexts[0];
     formDialog({
       title: 'New instance',
-      content: [f.instanceName!.row, ...contexts.map((c) => c.row), f.databaseName!.row],
+      content: [
+        f.instanceName!.row,
+        ...contexts.map((c) => c.row),
+        f.databaseName!.row,
+        ...(f.template ? [f.template.row] : []),
+      ],
       fields: f,
       submitLabel: 'Create instance',
       submit: async () => {
@@ -91,6 +106,7 @@ export function createInstance(done: Done): void {
           await api<Instance>('POST', '/admin/instances', {
             instanceName: f.instanceName!.input.value,
             ...(databaseName || !databaseNamePattern ? { databaseName } : {}),
+            ...(f.template ? { template: f.template.input.value } : {}),
             ...(contexts.length
               ? {
                   odsInstanceContexts: contextKeys.map((contextKey, i) => ({

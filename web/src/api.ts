@@ -111,6 +111,8 @@ export interface Instance {
   apiClientKeys: string[];
   /** Deletes and renames are refused until it is unprotected. */
   protected: boolean;
+  /** The template it was created from (GET /admin/templates); null for instances older than templates. */
+  template: string | null;
   job?: { id: string; type: string; status: string };
   _links: {
     rename?: { href: string };

@@ -26,7 +26,8 @@ export const DELETES_OFF_NOTICE =
 
 export interface Field {
   row: HTMLElement;
-  input: HTMLInputElement;
+  /** A select where the field offers `choices`. */
+  input: HTMLInputElement | HTMLSelectElement;
   showError(messages: string[] | undefined): void;
 }
 
@@ -35,20 +36,34 @@ export function field(
   formId: string,
   name: string,
   label: string,
-  options: { value?: string; hint?: string; type?: string; autocomplete?: string } = {},
+  options: {
+    value?: string;
+    hint?: string;
+    type?: string;
+    autocomplete?: string;
+    /** A select of these instead of a text input. */
+    choices?: { value: string; label: string }[];
+  } = {},
 ): Field {
   const id = `${formId}-${name}`;
   const error = h('p', { class: 'field-error', id: `${id}-error`, hidden: true });
   const hint = options.hint ? h('p', { class: 'hint', id: `${id}-hint` }, options.hint) : null;
-  const input = h('input', {
-    id,
-    name,
-    type: options.type ?? 'text',
-    autocomplete: options.autocomplete ?? 'off',
-    spellcheck: 'false',
-    'aria-describedby': hint ? `${id}-hint` : null,
-  });
-  input.value = options.value ?? '';
+  const described = hint ? `${id}-hint` : null;
+  const input = options.choices
+    ? h(
+        'select',
+        { id, name, 'aria-describedby': described },
+        ...options.choices.map((c) => h('option', { value: c.value }, c.label)),
+      )
+    : h('input', {
+        id,
+        name,
+        type: options.type ?? 'text',
+        autocomplete: options.autocomplete ?? 'off',
+        spellcheck: 'false',
+        'aria-describedby': described,
+      });
+  if (options.value !== undefined || !options.choices) input.value = options.value ?? '';
   const row = h('div', { class: 'field' }, h('label', { for: id }, label), hint, input, error);
   return {
     row,
@@ -77,7 +92,7 @@ export function field(
 export function showProblem(err: unknown, fields: Record<string, Field>, alert: HTMLElement): void {
   const problem: Problem | undefined = err instanceof ApiError ? err.problem : undefined;
   const byField = problem?.errors ?? {};
-  let first: HTMLInputElement | undefined;
+  let first: Field['input'] | undefined;
   for (const [name, f] of Object.entries(fields)) {
     f.showError(byField[name]);
     if (byField[name]?.length && !first) first = f.input;

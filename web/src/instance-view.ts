@@ -86,6 +86,7 @@ export class InstanceView implements View {
             )
           : []),
         ...(instance.instanceType ? row('Instance type', instance.instanceType) : []),
+        ...(instance.template ? row('Template', instance.template) : []),
         ...(instance.odsInstanceId !== null ? row('OdsInstanceId', String(instance.odsInstanceId)) : []),
         ...row('Created', formatTime(instance.createdAt)),
         ...row('Last change', formatTime(instance.updatedAt)),

@@ -96,6 +96,12 @@ export interface EngineModule<S = unknown> {
    * operations need (saying what is missing), and prepares what the quickstart needs.
    */
   prepare?(context: PrepareContext<S>): Promise<void>;
+  /** The copy strategies a template may choose (ODS_TEMPLATES' `strategy`), and how the choice joins the settings. */
+  templateStrategies?: {
+    choices: readonly string[];
+    /** `byDatabase`: template database (lower case) → strategy, already checked against `choices`. */
+    apply(settings: S, byDatabase: Record<string, string>): S;
+  };
 }
 
 /** What an engine's start-up hook is given. */

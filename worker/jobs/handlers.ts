@@ -15,7 +15,10 @@ export type JobHandler = (job: JobEntity) => Promise<JobResult>;
 
 export interface HandlerDeps {
   driver: EngineDriver;
+  /** The default template's database: what a create job that recorded none copies. */
   templateDatabase: string;
+  /** Whether a name is a template's database (ODS_TEMPLATES): never the target of an operation. */
+  isTemplateDatabase?: (name: string) => boolean;
   /** Ids of the instance's create jobs (their staging databases are the instance's too). */
   createJobIdsOf: (instanceId: string) => Promise<string[]>;
   /** The instance's record (name, tenant, contexts, client keys, OdsInstanceId). */
@@ -75,12 +78,26 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
       );
   };
 
+  /**
+   * The API refuses a template's database as any operation's target; a job naming one anyway (a row
+   * written by hand, an API with other ODS_TEMPLATES during an upgrade) fails before touching it.
+   */
+  const refuseTemplate = (job: JobEntity, ...names: string[]): void => {
+    const template = names.find((name) => deps.isTemplateDatabase?.(name));
+    if (template !== undefined)
+      throw new PermanentJobError(
+        `"${template}" is a template's database (ODS_TEMPLATES): no ${job.type} may target it; this job was not run`,
+      );
+  };
+
   const handlers: Record<Operation, JobHandler> = {
     create: async (job) => {
+      refuseTemplate(job, required(job.targetDatabaseName, 'target database', job));
       const request = {
         instanceId: job.instanceId,
         databaseName: required(job.targetDatabaseName, 'target database', job),
-        templateDatabase: deps.templateDatabase,
+        // The template chosen at the request (older jobs recorded none: the default).
+        templateDatabase: job.sourceDatabaseName ?? deps.templateDatabase,
         stagingName: stagingDatabaseName(job.id),
       };
       const registering = await registryOf(job);
@@ -117,6 +134,7 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
       await refuseIfProtected(job);
       const from = required(job.sourceDatabaseName, 'source database', job);
       const to = required(job.targetDatabaseName, 'target database', job);
+      refuseTemplate(job, from, to);
       // Same database: a new instance name only, for EdFi_Admin's Name (api/instances/service.ts).
       const renamed: OperationResult =
         from === to
@@ -140,6 +158,7 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
     delete: async (job) => {
       await refuseIfProtected(job);
       const databaseName = required(job.sourceDatabaseName, 'source database', job);
+      refuseTemplate(job, databaseName);
       const registering = await registryOf(job);
       let unregistered: RegistryResult | undefined;
       if (registering) {

@@ -17,6 +17,7 @@ import type { JobPayload } from '../../shared/jobs/queue';
 import { Logger, redactSecrets } from '../../shared/logger';
 import { retryTransient, RetryPolicy } from '../../shared/retry';
 import type { EngineDriver, Outcome } from '../engines/engine';
+import { isTemplateDatabase, type Templates } from '../../shared/templates';
 import { Registrations } from '../edfi-admin/registry';
 import { createHandlers, JobHandler, JobResult } from './handlers';
 import { type ProgressReporter, withProgressReporter } from './progress';
@@ -28,6 +29,8 @@ export interface ProcessorDeps {
   locks: JobLocks;
   driver: EngineDriver;
   templateDatabase: string;
+  /** ODS_TEMPLATES: their databases are never an operation's target. */
+  templates?: Templates;
   workerId: string;
   log: Logger;
   /** Backoff for transient database-server errors, inside one run of the job. */
@@ -71,6 +74,7 @@ export class JobProcessor {
         this.admin(() => deps.dataSource.getRepository(InstanceEntity).findOneByOrFail({ id: instanceId })),
       driver: deps.driver,
       templateDatabase: deps.templateDatabase,
+      isTemplateDatabase: (name) => (deps.templates ? isTemplateDatabase(deps.templates, name) : false),
       createJobIdsOf: (instanceId) =>
         this.admin(async () => {
           const rows = await deps.dataSource

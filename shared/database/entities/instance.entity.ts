@@ -47,4 +47,6 @@ export class InstanceEntity {
   apiClientKeys: string[] | null;
   /** Deletes and renames are refused while set (docs/protection.md). */
   @Column({ type: FLAG, default: false }) protected: boolean;
+  /** The template (ODS_TEMPLATES' name) the instance was created from; null for older instances. */
+  @Column({ type: TEXT, length: 40, nullable: true }) template: string | null;
 }

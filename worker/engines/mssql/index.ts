@@ -3,7 +3,7 @@ import { MssqlDriver } from './driver';
 import * as names from './names';
 import { planMssql } from './plan';
 import { prepareMssql } from './prepare';
-import { mssqlUrlProblems, MssqlSettings, parseMssqlSettings } from './settings';
+import { MSSQL_STRATEGIES, type MssqlStrategy, mssqlUrlProblems, MssqlSettings, parseMssqlSettings } from './settings';
 
 /** SQL Server 2016 SP2 and newer, and RDS for SQL Server and Azure SQL Database (by strategy). */
 export const mssqlEngine: EngineModule<MssqlSettings> = {
@@ -23,4 +23,12 @@ export const mssqlEngine: EngineModule<MssqlSettings> = {
       onProgress: context.onProgress,
     }),
   prepare: prepareMssql,
+  templateStrategies: {
+    // azure-copy is all or nothing (ODS_MSSQL_STRATEGY): Azure SQL Database has no other way to copy.
+    choices: MSSQL_STRATEGIES.filter((s) => s !== 'azure-copy'),
+    apply: (settings, byDatabase) => ({
+      ...settings,
+      templateStrategies: { ...settings.templateStrategies, ...(byDatabase as Record<string, MssqlStrategy>) },
+    }),
+  },
 };

@@ -29,8 +29,8 @@ import { assertOwned, markedElsewhereWarnings } from '../ownership';
 export interface PostgresDriverOptions {
   /** Privileged connection to the ODS server (a maintenance database such as `postgres`). */
   serverUrl: string;
-  /** CREATE DATABASE … STRATEGY on PostgreSQL 15+; empty leaves the server's default. */
-  createStrategy?: PostgresCreateStrategy;
+  /** CREATE DATABASE … STRATEGY on PostgreSQL 15+ for a template; empty leaves the server's default. */
+  createStrategyFor?: (template: string) => PostgresCreateStrategy;
   poolSize?: number;
   /**
    * lock_timeout of every session, so every DDL statement: a lock held elsewhere (an open
@@ -231,7 +231,7 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
     try {
       // CREATE DATABASE cannot run inside a transaction block: a bare statement on its own connection.
       await this.withClient((c) =>
-        c.query(sql.createFromTemplate(name, template, this.options.createStrategy ?? '', version)),
+        c.query(sql.createFromTemplate(name, template, this.options.createStrategyFor?.(template) ?? '', version)),
       );
     } catch (err) {
       if (errorCode(err) === SQLSTATE.undefinedDatabase)

@@ -2,13 +2,20 @@ import type { DriverContext, EngineModule } from '../module';
 import { PostgresDriver } from './driver';
 import * as names from './names';
 import { planPostgres, postgresInspection } from './plan';
-import { parsePostgresSettings, PostgresSettings, postgresUrlProblems } from './settings';
+import {
+  createStrategyFor,
+  parsePostgresSettings,
+  type PostgresCreateStrategy,
+  PostgresSettings,
+  postgresUrlProblems,
+  TEMPLATE_STRATEGIES,
+} from './settings';
 import { preparePostgres } from './prepare';
 
 function driverFor(context: DriverContext<PostgresSettings>): PostgresDriver {
   return new PostgresDriver({
     serverUrl: context.serverUrl,
-    createStrategy: context.settings.createStrategy,
+    createStrategyFor: (template) => createStrategyFor(context.settings, template),
     lockTimeoutMs: context.lockTimeoutMs,
     poolSize: context.poolSize,
     log: context.log,
@@ -27,4 +34,11 @@ export const postgresEngine: EngineModule<PostgresSettings> = {
   createDriver: driverFor,
   inspection: { createInspector: driverFor, ...postgresInspection },
   prepare: (context) => preparePostgres(context),
+  templateStrategies: {
+    choices: TEMPLATE_STRATEGIES,
+    apply: (settings, byDatabase) => ({
+      ...settings,
+      templateStrategies: { ...settings.templateStrategies, ...(byDatabase as Record<string, PostgresCreateStrategy>) },
+    }),
+  },
 };

@@ -1,6 +1,6 @@
 import type { OperationPlan, PlannedStatement, PlanRequest } from '../module';
 import { MARKER_KIND, ownershipMarker } from '../engine';
-import type { PostgresSettings } from './settings';
+import { createStrategyFor, type PostgresSettings } from './settings';
 import * as sql from './statements';
 
 const PRIVILEGES = {
@@ -67,12 +67,13 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
   };
   if (request.operation === 'create') {
     const { databaseName, stagingName, templateDatabase } = request;
-    const clone = (v: number) => sql.createFromTemplate(stagingName, templateDatabase, settings.createStrategy, v);
+    const strategy = createStrategyFor(settings, templateDatabase);
+    const clone = (v: number) => sql.createFromTemplate(stagingName, templateDatabase, strategy, v);
     const statements: PlannedStatement[] = [
       { purpose: `${LOOK} ($1 = '${databaseName}')`, sql: sql.DESCRIBE_DATABASE },
       { purpose: `${LOOK} ($1 = '${stagingName}', the staging copy)`, sql: sql.DESCRIBE_DATABASE },
       version,
-      ...(settings.createStrategy
+      ...(strategy
         ? versionVariants(`copy the template into the staging database`, sql.PG_VERSION.createStrategy, clone, clone)
         : [{ purpose: 'copy the template into the staging database', sql: clone(sql.PG_VERSION.createStrategy) }]),
       {
@@ -88,7 +89,7 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
     ];
     return {
       ...base,
-      strategy: settings.createStrategy || 'server default',
+      strategy: strategy || 'server default',
       statements,
       privileges: [...PRIVILEGES.create],
       notes: [
