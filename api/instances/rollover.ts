@@ -103,10 +103,17 @@ export function schoolYearOf(instance: { contexts: OdsInstanceContext[] | null }
   return (instance.contexts ?? []).find(isSchoolYear)?.contextValue;
 }
 
-/** Every standalone `from` (not part of a longer number) replaced by `to`; null when there is none. */
+/**
+ * Every standalone `from` (not part of a longer number) replaced by `to`, and a span ending in it
+ * (`2024-2025`, `2024_2025`: Ed-Fi's school year 2025) moved as a whole (`2025-2026`); null
+ * when there is neither.
+ */
 export function replaceYear(text: string, from: number, to: number): string | null {
-  const pattern = new RegExp(`(?<!\\d)${from}(?!\\d)`, 'g');
-  return pattern.test(text) ? text.replace(pattern, String(to)) : null;
+  const pattern = new RegExp(`(?<!\\d)(?:${from - 1}([-\u2013/_])${from}|${from})(?!\\d)`, 'g');
+  if (!pattern.test(text)) return null;
+  return text.replace(pattern, (_whole, separator: string | undefined) =>
+    separator === undefined ? String(to) : `${to - 1}${separator}${to}`,
+  );
 }
 
 /** What the plan shows of a source. */

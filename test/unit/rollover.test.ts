@@ -63,6 +63,13 @@ describe('school-year rollover: the plan', () => {
     expect(replaceYear('District', 2025, 2026)).to.equal(null);
   });
 
+  it('moves a span that ends in the year as a whole: 2024-2025 becomes 2025-2026', () => {
+    expect(replaceYear('Grand Bend 2024-2025', 2025, 2026)).to.equal('Grand Bend 2025-2026');
+    expect(replaceYear('EdFi_Ods_255901_2024_2025', 2025, 2026)).to.equal('EdFi_Ods_255901_2025_2026');
+    expect(replaceYear('Grand Bend 2024\u20132025', 2025, 2026)).to.equal('Grand Bend 2025\u20132026');
+    expect(replaceYear('Grand Bend 2024', 2025, 2026)).to.equal(null);
+  });
+
   it('builds the successor: year replaced in the contexts and names (appended when absent), same type and client keys', () => {
     const source = instance('Grand Bend', 'EdFi_Ods_Grand_Bend', [district('255901'), year('2025')], {
       instanceType: 'Production',
