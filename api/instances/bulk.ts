@@ -44,11 +44,7 @@ export function acceptBulkCreate(
   const accepted: (CreateInstanceDto | null)[] = items.map((item, i) => {
     const at = `instances[${i}]`;
     try {
-      const dto = toDto(mode.createDto, item, at);
-      mode.assertKeys(dto.odsInstanceContexts);
-      const { name, derived } = mode.databaseNameFor(dto);
-      names.assertAcceptable(name, derived);
-      return Object.assign(dto, { databaseName: name, template: names.templates.resolve(dto.template).name });
+      return acceptCreateItem(item, mode, names, at);
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       const fields = Object.entries(err.errors);
@@ -63,6 +59,25 @@ export function acceptBulkCreate(
     throw new ValidationError(`${invalid} of the ${items.length} instances are invalid; nothing was created.`, errors);
   }
   return accepted as CreateInstanceDto[];
+}
+
+/**
+ * One item of a many-instance request (a bulk item, a rollover's successor) as a single create
+ * checks it: the body rules, the deployment's context keys, the database name given or derived,
+ * the template named (or the default).
+ * A ValidationError names its fields without the item's prefix.
+ */
+export function acceptCreateItem(
+  item: unknown,
+  mode: ContextMode,
+  names: DatabaseNamePolicy,
+  what = 'request body',
+): CreateInstanceDto {
+  const dto = toDto(mode.createDto, item, what);
+  mode.assertKeys(dto.odsInstanceContexts);
+  const { name, derived } = mode.databaseNameFor(dto);
+  names.assertAcceptable(name, derived);
+  return Object.assign(dto, { databaseName: name, template: names.templates.resolve(dto.template).name });
 }
 
 function bulkItems(body: unknown, max: number): unknown[] {

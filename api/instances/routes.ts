@@ -3,7 +3,7 @@ import { ValidationError } from '../../shared/errors';
 import { errorDetail, requireAccess } from '../auth/middleware';
 import { onlyMethods } from '../http/problems';
 import { pathId, requireJsonBody, toDto } from '../http/validation';
-import { acceptBulkCreate, BULK_PATH, bulkBodyParser } from './bulk';
+import { acceptBulkCreate, acceptCreateItem, BULK_PATH, bulkBodyParser } from './bulk';
 import type { ContextMode } from './context-mode';
 import type { DatabaseNamePolicy } from './database-name-policy';
 import { DeleteInstanceQuery, DryRunQuery, ListInstancesQuery, UpdateInstanceDto } from './dto';
@@ -11,6 +11,7 @@ import { jobView } from '../jobs/representation';
 import { instancePath } from '../http/resources';
 import { instanceView } from './representation';
 import type { InstancePlanner } from './plan';
+import { acceptRollover, assertWithinCap, planRollover, ROLLOVER_PATH } from './rollover';
 import type { InstanceService } from './service';
 
 /** `?dryRun=`, the only query parameter of a create or rename (others are ignored, as before it existed). */
@@ -46,18 +47,8 @@ export function instanceRoutes(
   router.post('/admin/instances', requireAccess('write'), requireJsonBody(), async (req, res) => {
     const dryRun = dryRunOf(req);
     if (dryRun) planner.assertAvailable();
-    const dto = toDto(mode.createDto, req.body);
-    mode.assertKeys(dto.odsInstanceContexts);
-    const { name, derived } = mode.databaseNameFor(dto);
-    names.assertAcceptable(name, derived);
-    const template = names.templates.resolve(dto.template);
-    const accepted = await service.create(
-      Object.assign(dto, { databaseName: name, template: template.name }),
-      caller(req),
-      {
-        dryRun,
-      },
-    );
+    const dto = acceptCreateItem(req.body, mode, names);
+    const accepted = await service.create(dto, caller(req), { dryRun });
     if (dryRun) {
       res.json(planner.view('create', accepted, errorDetail(req)));
       return;
@@ -84,6 +75,47 @@ export function instanceRoutes(
       .json({ instances: accepted.map(({ instance, job }) => instanceView(instance, errorDetail(req), job, policy)) });
   });
   router.all(BULK_PATH, onlyMethods('POST'));
+
+  // The plan is made outside the transaction; createMany then checks every name again inside it (409 on a race).
+  router.post(ROLLOVER_PATH, requireAccess('write'), requireJsonBody(), async (req, res) => {
+    const dryRun = dryRunOf(req);
+    const request = acceptRollover(req.body);
+    const plan = await planRollover(
+      request,
+      await service.liveInstances(req.tenant!),
+      (databaseNames) => service.claimedDatabaseNames(databaseNames),
+      mode,
+      names,
+    );
+    assertWithinCap(plan.creates.length, bulkCreateMax);
+    const { fromSchoolYear, toSchoolYear } = request;
+    const skipped = plan.items.length - plan.creates.length;
+    const accepted = plan.creates.length
+      ? await service.createMany(plan.creates, caller(req), {
+          dryRun,
+          batchAudit: {
+            action: 'instance.rollover',
+            details: { fromSchoolYear, toSchoolYear, mode: request.mode, skipped },
+          },
+        })
+      : [];
+    let next = 0;
+    const items = plan.items.map((item) => {
+      if (item.action === 'skip' || dryRun) return item;
+      const { instance, job } = accepted[next++]!;
+      return { ...item, instance: instanceView(instance, errorDetail(req), job, policy) };
+    });
+    res.status(!dryRun && accepted.length ? 201 : 200).json({
+      dryRun,
+      fromSchoolYear,
+      toSchoolYear,
+      mode: request.mode,
+      creates: plan.creates.length,
+      skips: skipped,
+      items,
+    });
+  });
+  router.all(ROLLOVER_PATH, onlyMethods('POST'));
 
   router.get('/admin/instances/:id', requireAccess('read'), async (req, res) => {
     const { instance, job } = await service.get(pathId(req), req.tenant!);

@@ -82,6 +82,12 @@ export interface WriteOptions {
   dryRun?: boolean;
 }
 
+/** One audit row for a request that creates many instances (a rollover), beside each create's own. */
+export interface BatchAudit {
+  action: string;
+  details: Record<string, unknown>;
+}
+
 /** Tries of a transaction that lost a deadlock or serialization race before the caller gets a 409. */
 const RACE_ATTEMPTS = 4;
 
@@ -127,7 +133,7 @@ export class InstanceService {
   async createMany(
     dtos: CreateInstanceDto[],
     caller: Caller,
-    options: WriteOptions = {},
+    options: WriteOptions & { batchAudit?: BatchAudit } = {},
   ): Promise<{ instance: InstanceEntity; job: JobEntity }[]> {
     const now = new Date();
     const instances = dtos.map((dto) => this.newInstance(dto, caller, now));
@@ -140,6 +146,21 @@ export class InstanceService {
         await this.claim(m, instance.id, instance.databaseName);
         const job = await this.addJob(m, instance, 'create', caller, this.createNames(instance));
         created.push({ instance, job });
+      }
+      if (options.batchAudit) {
+        await recordAudit(m, {
+          actor: caller.clientId,
+          action: options.batchAudit.action,
+          outcome: 'accepted',
+          requestId: caller.requestId,
+          clientRequestId: caller.clientRequestId,
+          details: {
+            ...options.batchAudit.details,
+            // The instances are named by their own create rows, which carry the same requestId.
+            created: instances.length,
+            ...(caller.tenant ? { tenant: caller.tenant } : {}),
+          },
+        });
       }
       return created;
     });
@@ -362,6 +383,23 @@ export class InstanceService {
       .take(query.limit)
       .getManyAndCount();
     return { items, total };
+  }
+
+  /** The tenant's instances that are not Deleted, oldest first (what a rollover plans from). */
+  async liveInstances(tenant: string): Promise<InstanceEntity[]> {
+    return this.dataSource.getRepository(InstanceEntity).find({
+      where: { tenant, status: Not(REMOVED_STATUS) },
+      order: { createdAt: 'ASC', id: 'ASC' },
+    });
+  }
+
+  /** Which of these database names (any case) an instance, live or not yet released, claims. */
+  async claimedDatabaseNames(databaseNames: string[]): Promise<Set<string>> {
+    if (!databaseNames.length) return new Set();
+    const claims = await this.dataSource
+      .getRepository(DatabaseNameClaimEntity)
+      .find({ where: { nameKey: In(databaseNames.map(nameKey)) } });
+    return new Set(claims.map((c) => c.nameKey));
   }
 
   async jobsOf(id: string, tenant: string): Promise<JobEntity[]> {

@@ -419,6 +419,88 @@ export const OPENAPI_DOCUMENT = {
         required: ['dryRun', 'instances'],
         properties: { dryRun: { const: true }, instances: { type: 'array', items: ref('Plan') } },
       },
+      Rollover: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['fromSchoolYear', 'toSchoolYear'],
+        properties: {
+          fromSchoolYear: { type: 'integer', minimum: 2000, maximum: 2099 },
+          toSchoolYear: { type: 'integer', minimum: 2000, maximum: 2099, description: 'Not fromSchoolYear.' },
+          mode: {
+            enum: ['template', 'copy'],
+            description:
+              'template (default): each successor is created from the template; copy: from a copy of its source (needs the create fields sourceInstanceId/disconnectSource).',
+          },
+          disconnectSource: { type: 'boolean', description: 'mode copy only.' },
+          instanceIds: {
+            type: 'array',
+            minItems: 1,
+            items: { type: 'string', format: 'uuid' },
+            description: 'Only these sources (at most 1000); each must have schoolYearFromRoute = fromSchoolYear.',
+          },
+        },
+      },
+      RolloverResult: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['dryRun', 'fromSchoolYear', 'toSchoolYear', 'mode', 'creates', 'skips', 'items'],
+        properties: {
+          dryRun: { type: 'boolean' },
+          fromSchoolYear: { type: 'integer' },
+          toSchoolYear: { type: 'integer' },
+          mode: { enum: ['template', 'copy'] },
+          creates: { type: 'integer', description: 'Successors created (dryRun: that would be).' },
+          skips: { type: 'integer' },
+          items: {
+            type: 'array',
+            description: 'One per source, oldest source first.',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['source', 'action'],
+              properties: {
+                source: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: ['id', 'instanceName', 'databaseName', 'status'],
+                  properties: {
+                    id: { type: 'string', format: 'uuid' },
+                    instanceName: { type: 'string' },
+                    databaseName: { type: 'string' },
+                    status: { enum: [...INSTANCE_STATUSES] },
+                  },
+                },
+                action: { enum: ['create', 'skip'] },
+                reason: { type: 'string', description: 'skip: why.' },
+                successor: {
+                  type: 'object',
+                  additionalProperties: false,
+                  required: [
+                    'instanceName',
+                    'databaseName',
+                    'odsInstanceContexts',
+                    'instanceType',
+                    'apiClientKeys',
+                    'mode',
+                  ],
+                  properties: {
+                    instanceName: { type: 'string' },
+                    databaseName: { type: 'string' },
+                    odsInstanceContexts: { type: 'array', items: contextSchema },
+                    instanceType: nullable({ type: 'string' }),
+                    apiClientKeys: { type: 'array', items: { type: 'string' } },
+                    mode: { enum: ['template', 'copy'] },
+                  },
+                },
+                instance: {
+                  ...ref('Instance'),
+                  description: 'create, not dryRun: the instance created, with its job.',
+                },
+              },
+            },
+          },
+        },
+      },
       Settings: {
         type: 'object',
         additionalProperties: false,
@@ -519,6 +601,40 @@ export const OPENAPI_DOCUMENT = {
           ),
           '429': problem(
             'The items would take this client over MAX_UNFINISHED_JOBS_PER_CLIENT queued or running jobs.',
+            RETRY_AFTER,
+          ),
+        },
+      },
+    },
+    '/admin/instances/rollover': {
+      parameters: [tenantParameter],
+      post: {
+        summary: 'School-year rollover: create the next year’s instance of every Created instance of a year',
+        description:
+          'For every instance of the tenant with the context schoolYearFromRoute = fromSchoolYear, its successor (contexts, name and database name with the year replaced; same instanceType and apiClientKeys) or why it is skipped (not Created, successor exists, name taken, invalid). The successors are created as a bulk create does: all or nothing, one job each. A rerun creates only the missing ones. See docs/rollover.md.',
+        security: bearer,
+        parameters: [
+          {
+            name: 'dryRun',
+            in: 'query',
+            required: false,
+            description: 'true: the same answer without creating anything (200). Anything but true or false: 400.',
+            schema: { enum: ['true', 'false'] },
+          },
+        ],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('Rollover') } } },
+        responses: {
+          '201': json(ref('RolloverResult'), 'Successors created: each create item carries its instance and job.'),
+          '200': json(ref('RolloverResult'), 'dryRun=true, or nothing to create (every source skipped).'),
+          ...BODY,
+          ...TENANTED,
+          '400': problem(
+            'An invalid body (years 2000–2099 and different, mode, instanceIds naming an instance that is not a source), more successors than BULK_CREATE_MAX (send instanceIds subsets), or a missing or unknown tenant header.',
+          ),
+          ...AUTHENTICATED,
+          '409': problem('A name or contexts taken by a concurrent request after the plan was made (send it again).'),
+          '429': problem(
+            'The successors would take this client over MAX_UNFINISHED_JOBS_PER_CLIENT queued or running jobs.',
             RETRY_AFTER,
           ),
         },

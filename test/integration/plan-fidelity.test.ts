@@ -63,7 +63,11 @@ for (const major of MAJORS) {
 
       /** A new driver, as a worker process starts with: it has not asked the server's version yet. */
       function driver(createStrategy: PostgresCreateStrategy = ''): PostgresDriver {
-        const d = new PostgresDriver({ serverUrl: server.url, log: silentLogger(), createStrategyFor: () => createStrategy });
+        const d = new PostgresDriver({
+          serverUrl: server.url,
+          log: silentLogger(),
+          createStrategyFor: () => createStrategy,
+        });
         drivers.push(d);
         return d;
       }

@@ -8,6 +8,7 @@ import {
 } from './actions.js';
 import { api, describeError, type Instance } from './api.js';
 import { createSeveralInstances } from './bulk-create.js';
+import { schoolYearRollover } from './rollover.js';
 import { DELETES_OFF_NOTICE, pager, protectedBadge, statusBadge } from './components.js';
 import { announce, formatTime, h } from './dom.js';
 import type { ChangeEvent } from './events.js';
@@ -98,6 +99,16 @@ export class InstancesView implements View {
                 onclick: () => createSeveralInstances(() => this.refreshSoon()),
               },
               'Create several',
+            ),
+            h(
+              'button',
+              {
+                type: 'button',
+                id: 'school-year-rollover',
+                class: 'secondary',
+                onclick: () => schoolYearRollover(() => this.refreshSoon()),
+              },
+              'School-year rollover',
             ),
           ),
       ),
