@@ -241,3 +241,11 @@ export function surveyState(row: {
       return 'offline';
   }
 }
+
+/**
+ * The marker of any database the survey found, whatever its name (made by hand, it may break the
+ * manager's naming rules): bracket-quoted, not validated.
+ */
+export function surveyMarker(database: string): string {
+  return `SELECT CAST(value AS nvarchar(4000)) AS marker FROM ${bracket(database)}.sys.extended_properties WHERE class = 0 AND name = ${literal(MARKER_PROPERTY)}`;
+}
