@@ -111,6 +111,10 @@ export interface Instance {
   apiClientKeys: string[];
   /** Deletes and renames are refused until it is unprotected. */
   protected: boolean;
+  /** What the worker's last inventory saw of its database (docs/inventory.md). */
+  inventory: InventoryFacts | null;
+  /** Its database was dropped, renamed or re-marked by hand; never repaired automatically. */
+  drift: { kind: 'missing' | 'marker'; detail: string; observedAt: string } | null;
   job?: { id: string; type: string; status: string };
   _links: {
     rename?: { href: string };
@@ -119,6 +123,17 @@ export interface Instance {
     protect?: { href: string };
     unprotect?: { href: string };
   };
+}
+
+export interface InventoryFacts {
+  observedAt: string;
+  ageSeconds: number;
+  exists: boolean;
+  sizeBytes: number | null;
+  state: string | null;
+  connections: number | null;
+  edfiOdsVersion: string | null;
+  edfiStandardVersion: string | null;
 }
 
 export interface Job {
