@@ -8,19 +8,18 @@ const created = new Date('2026-01-01T10:00:00Z');
 const run = { startedAt: new Date('2026-01-01T12:00:00Z'), finishedAt: new Date('2026-01-01T12:00:02Z') };
 const instance = (over: Partial<{ status: string; updatedAt: Date; createdAt: Date }> = {}) =>
   ({ id: ID, status: 'Created', databaseName: 'EdFi_Ods_A', createdAt: created, updatedAt: created, ...over }) as never;
-const database = (over: Partial<InventoryDatabaseEntity> = {}) =>
-  ({
-    databaseName: 'EdFi_Ods_A',
-    observedAt: run.finishedAt,
-    sizeBytes: 1024,
-    state: 'online',
-    connections: 3,
-    allowsConnections: true,
-    markerInstanceId: ID,
-    odsVersion: '7.3.0',
-    standardVersion: '5.2.0',
-    ...over,
-  }) as InventoryDatabaseEntity;
+const database = (over: Partial<InventoryDatabaseEntity> = {}) => ({
+  databaseName: 'EdFi_Ods_A',
+  observedAt: run.finishedAt,
+  sizeBytes: 1024,
+  state: 'online',
+  connections: 3,
+  allowsConnections: true,
+  markerInstanceId: ID,
+  odsVersion: '7.3.0',
+  standardVersion: '5.2.0',
+  ...over,
+});
 
 describe('the inventory', () => {
   describe('drift rule', () => {
