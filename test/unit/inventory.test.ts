@@ -1,7 +1,12 @@
 import { expect } from 'chai';
 import type { InventoryDatabaseEntity } from '../../shared/database/entities';
 import { driftOf, inventoryFacts } from '../../shared/inventory/drift';
+import { CommandDriver } from '../../worker/engines/command/driver';
+import type { CommandSettings } from '../../worker/engines/command/settings';
+import type { ServerInspector, SurveyedDatabase } from '../../worker/engines/engine';
 import * as mssql from '../../worker/engines/mssql/statements';
+import * as postgresNames from '../../worker/engines/postgres/names';
+import { silentLogger } from '../../shared/logger';
 
 const ID = '0b0e0c0d-0000-4000-8000-000000000001';
 const created = new Date('2026-01-01T10:00:00Z');
@@ -76,6 +81,28 @@ describe('the inventory', () => {
         null,
       );
       expect(inventoryFacts(instance(), run, null, new Date())).to.deep.include({ exists: false, sizeBytes: null });
+    });
+  });
+
+  describe('the command engine', () => {
+    const inspector = (survey?: () => Promise<SurveyedDatabase[]>) =>
+      ({ ...(survey ? { survey } : {}), close: async () => undefined }) as unknown as ServerInspector;
+    const command = (i: ServerInspector) =>
+      new CommandDriver({
+        settings: {} as CommandSettings,
+        inspector: i,
+        names: postgresNames,
+        log: silentLogger(),
+      });
+
+    it("surveys through its verify engine's inspector where that one can (PostgreSQL)", async () => {
+      const seen = [{ name: 'EdFi_Ods_A' } as SurveyedDatabase];
+      const driver = command(inspector(async () => seen));
+      expect(await driver.survey!()).to.equal(seen);
+    });
+
+    it('takes no inventory when its verify engine cannot survey (SQL Server, for now)', () => {
+      expect(command(inspector()).survey).to.equal(undefined);
     });
   });
 
