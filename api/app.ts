@@ -33,6 +33,10 @@ import type { EventHub } from './events/hub';
 import { eventRoutes } from './events/routes';
 import { webRoutes } from './web/routes';
 import { dialectOf } from '../shared/database/dialects';
+import { InventoryStore } from '../shared/inventory/store';
+import { createInventoryQueue, type InventoryQueue } from '../shared/inventory/queue';
+import { inventoryRoutes } from './inventory/routes';
+import { METRICS_PATH, metricsRoutes } from './metrics/routes';
 
 export interface AppDeps {
   config: ApiConfig;
@@ -46,6 +50,8 @@ export interface AppDeps {
   logger: Logger;
   /** Told of every secret hash start and end (tests count how many run at once). */
   hashGateProbe?: GateProbe;
+  /** Where POST /admin/inventory asks for a run; made on `redis` when not given. */
+  inventoryQueue?: InventoryQueue;
   /** The live change stream (`GET /admin/events`); an app built without one does not serve it. */
   events?: EventHub;
 }
@@ -92,7 +98,8 @@ export function createApp(deps: AppDeps): Express {
   );
 
   const dispatcher = new JobDispatcher(deps.queue, config.enqueueTimeoutMs, logger);
-  const instances = new InstanceService(dataSource, dispatcher, {
+  const inventory = new InventoryStore(dataSource);
+  const instances = new InstanceService(dataSource, dispatcher, inventory, {
     engine: config.ods.engine,
     unfinishedJobsPerClient: config.maxUnfinishedJobsPerClient,
     deletesEnabled: config.instanceDeletesEnabled,
@@ -126,8 +133,17 @@ export function createApp(deps: AppDeps): Express {
     ),
   );
   app.use(jobRoutes(dataSource));
-  // Until the inventory lands, no facts: every template shows `inventory: null`.
-  app.use(templateRoutes(names.templates, async () => null));
+  app.use(templateRoutes(names.templates, (databases) => inventory.databaseFacts(databases)));
+  app.use(
+    inventoryRoutes(
+      dataSource,
+      deps.inventoryQueue ?? createInventoryQueue(deps.redis, config.redis.prefix, deps.deploymentId),
+      config.tenants,
+    ),
+  );
+  // Metrics are no public page: the same bearer tokens, read access.
+  app.use(METRICS_PATH, auth);
+  app.use(metricsRoutes(dataSource));
   app.use(settingsRoutes(mode, config.tenants, clients, instances.deletionPolicy));
   if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs, clients));
   app.use(docsRoutes());

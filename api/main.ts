@@ -5,6 +5,7 @@ import { createAdminDataSource, prepareAdminDatabase } from '../shared/database/
 import { readDeploymentId } from '../shared/deployment/identity';
 import { SharedRedisWatch } from '../shared/deployment/shared-redis';
 import { createQueue, redisConnection } from '../shared/jobs/queue';
+import { createInventoryQueue } from '../shared/inventory/queue';
 import { createLogger } from '../shared/logger';
 import { onShutdownSignal } from '../shared/shutdown';
 import { createApp } from './app';
@@ -26,6 +27,9 @@ async function main(): Promise<void> {
   redis.on('error', (err) => log.warn('redis connection error', { event: 'redis.error', error: err.message }));
   const queue = createQueue(redis, config.redis.prefix, deploymentId);
   queue.on('error', () => undefined);
+  // POST /admin/inventory asks a worker for a run through it (docs/inventory.md).
+  const inventoryQueue = createInventoryQueue(redis, config.redis.prefix, deploymentId);
+  inventoryQueue.on('error', () => undefined);
   const sharedRedis = new SharedRedisWatch(redis, config.redis.prefix, deploymentId, log);
   sharedRedis.start();
 
@@ -41,6 +45,7 @@ async function main(): Promise<void> {
     config,
     dataSource,
     queue,
+    inventoryQueue,
     deploymentId,
     redis,
     tokens: new TokenService(signingKey, { ...config.tokens, deploymentId }),
@@ -68,6 +73,7 @@ async function main(): Promise<void> {
     await events.close(); // ends the open event streams, which would otherwise hold the server open
     await closed;
     await queue.close();
+    await inventoryQueue.close();
     redis.disconnect();
     await dataSource.destroy();
   });

@@ -90,6 +90,8 @@ class Environment {
   @Type(() => Number) @IsInt() @Min(1000) JOB_LOCK_DURATION_MS = 10_000;
   @Type(() => Number) @IsInt() @Min(500) STALLED_INTERVAL_MS = 5_000;
   @Type(() => Number) @IsInt() @Min(200) RECONCILE_INTERVAL_MS = 5_000;
+  /** How often one worker takes an inventory of the ODS server (docs/inventory.md); 0: only on demand. */
+  @Type(() => Number) @IsInt() @Min(0) INVENTORY_INTERVAL_MS = 60_000;
   @Type(() => Number) @IsInt() @Min(1) @Max(50) TRANSIENT_RETRY_ATTEMPTS = 8;
   @Type(() => Number) @IsInt() @Min(10) TRANSIENT_RETRY_BASE_MS = 1_000;
   @Type(() => Number) @IsInt() @Min(10) TRANSIENT_RETRY_MAX_MS = 30_000;
@@ -187,6 +189,8 @@ export interface WorkerConfig extends CommonConfig {
   concurrency: { perWorker: number; global: number };
   locks: { lockDurationMs: number; stalledIntervalMs: number };
   reconcileIntervalMs: number;
+  /** INVENTORY_INTERVAL_MS: 0 takes inventories only on demand (POST /admin/inventory). */
+  inventoryIntervalMs: number;
   transientRetry: { attempts: number; baseDelayMs: number; maxDelayMs: number };
 }
 
@@ -417,6 +421,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
       'JOB_LOCK_DURATION_MS',
       'STALLED_INTERVAL_MS',
       'RECONCILE_INTERVAL_MS',
+      'INVENTORY_INTERVAL_MS',
       'TRANSIENT_RETRY_ATTEMPTS',
       'TRANSIENT_RETRY_BASE_MS',
       'TRANSIENT_RETRY_MAX_MS',
@@ -435,6 +440,7 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerCo
     concurrency: { perWorker: e.WORKER_CONCURRENCY, global: e.GLOBAL_CONCURRENCY },
     locks: { lockDurationMs: e.JOB_LOCK_DURATION_MS, stalledIntervalMs: e.STALLED_INTERVAL_MS },
     reconcileIntervalMs: e.RECONCILE_INTERVAL_MS,
+    inventoryIntervalMs: e.INVENTORY_INTERVAL_MS,
     transientRetry: {
       attempts: e.TRANSIENT_RETRY_ATTEMPTS,
       baseDelayMs: e.TRANSIENT_RETRY_BASE_MS,

@@ -14,6 +14,7 @@ import { Registrations } from './edfi-admin/registry';
 import type { RegistrationSettings } from './edfi-admin/settings';
 import { JobLocks } from './jobs/job-locks';
 import { JobProcessor } from './jobs/processor';
+import { InventoryWorker } from './inventory/inventory-worker';
 import { Reconciler } from './reconciler';
 
 export interface WorkerDeps {
@@ -106,6 +107,23 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
     }),
   );
 
+  // Only a driver that can survey its server takes inventory runs (not SQL Server yet, nor a command engine verified on one).
+  const survey = deps.driver.survey?.bind(deps.driver);
+  const inventory = survey
+    ? await InventoryWorker.start({
+        dataSource: deps.dataSource,
+        redis: deps.redis,
+        prefix: config.redis.prefix,
+        deploymentId,
+        workerId,
+        intervalMs: config.inventoryIntervalMs,
+        survey,
+        log,
+      })
+    : null;
+  if (!inventory)
+    log.info('this engine takes no inventory', { event: 'inventory.unavailable', engine: config.ods.engine });
+
   const reconciler = new Reconciler(deps.dataSource, queue, log, config.reconcileIntervalMs, applyGlobalConcurrency);
   reconciler.start();
   const sharedRedis = new SharedRedisWatch(deps.redis, config.redis.prefix, deploymentId, log);
@@ -130,6 +148,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
         await reconciler.stop();
         processor.stopWaiting();
         await worker.close();
+        await inventory?.stop();
         await queue.close();
         await locks.close();
         await registrations.close();

@@ -226,6 +226,11 @@ export class ListInstancesQuery extends PageQuery {
   @IsIn(['true', 'false'])
   protected?: 'true' | 'false';
 
+  /** Only instances in drift (`true`: database dropped, renamed or re-marked by hand) or only those not (`false`). */
+  @IsOptional()
+  @IsIn(['true', 'false'])
+  drift?: 'true' | 'false';
+
   /** By creation time: `asc` (oldest first, the default) or `desc` (newest first, as the web UI shows them). */
   @IsOptional()
   @IsIn(['asc', 'desc'])

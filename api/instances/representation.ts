@@ -3,6 +3,7 @@ import { canRequest, failedOperation, hasUnfinishedWork, isFinal, type Operation
 import { instancePath, jobPath } from '../http/resources';
 import { ErrorDetail, visibleError } from '../jobs/representation';
 import { type DeletionPolicy, protectionRefusal } from './protection';
+import type { InstanceInventory } from '../../shared/inventory/store';
 
 /** `policy`: INSTANCE_DELETES_ENABLED, which decides the delete link (the default only serves views without links). */
 export function instanceView(
@@ -10,6 +11,8 @@ export function instanceView(
   detail: ErrorDetail,
   job?: JobEntity | null,
   policy: DeletionPolicy = { deletesEnabled: true },
+  /** The last inventory's facts and drift (reads); a write's answer has none (the instance just changed). */
+  inventory?: InstanceInventory,
 ) {
   const failed = failedOperation(instance.status) ?? 'last operation';
   const may = (op: Operation) => canRequest(op, instance.status) && !protectionRefusal(op, instance, policy);
@@ -34,6 +37,8 @@ export function instanceView(
     apiClientKeys: instance.apiClientKeys ?? [],
     protected: instance.protected,
     template: instance.template,
+    inventory: inventory?.inventory ?? null,
+    drift: inventory?.drift ?? null,
     ...(job ? { job: { id: job.id, type: job.type, status: job.status } } : {}),
     _links: {
       self: { href: instancePath(instance.id) },

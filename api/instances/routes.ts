@@ -40,8 +40,10 @@ export function instanceRoutes(
 
   router.get('/admin/instances', requireAccess('read'), async (req, res) => {
     const query = toDto(ListInstancesQuery, { ...req.query }, 'query string');
-    const { items, total } = await service.list(query, req.tenant!);
-    res.set('Total-Count', String(total)).json(items.map((i) => instanceView(i, errorDetail(req), undefined, policy)));
+    const { items, total, inventory } = await service.list(query, req.tenant!);
+    res
+      .set('Total-Count', String(total))
+      .json(items.map((i) => instanceView(i, errorDetail(req), undefined, policy, inventory.get(i.id))));
   });
 
   router.post('/admin/instances', requireAccess('write'), requireJsonBody(), async (req, res) => {
@@ -118,8 +120,8 @@ export function instanceRoutes(
   router.all(ROLLOVER_PATH, onlyMethods('POST'));
 
   router.get('/admin/instances/:id', requireAccess('read'), async (req, res) => {
-    const { instance, job } = await service.get(pathId(req), req.tenant!);
-    res.json(instanceView(instance, errorDetail(req), job, policy));
+    const { instance, job, inventory } = await service.get(pathId(req), req.tenant!);
+    res.json(instanceView(instance, errorDetail(req), job, policy, inventory));
   });
 
   router.put('/admin/instances/:id', requireAccess('write'), requireJsonBody(), async (req, res) => {

@@ -4,6 +4,8 @@ import { recordAudit } from '../../shared/audit';
 import { CONSTRAINTS } from '../../shared/database/constraints';
 import { type AdminDialect, dialectOf } from '../../shared/database/dialects';
 import { DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
+import { DRIFT_SQL, DRIFT_STATUS } from '../../shared/inventory/drift';
+import type { InstanceInventory, InventoryStore } from '../../shared/inventory/store';
 import { type EngineName, nameKey } from '../../shared/database-names';
 import { ConflictError, type FieldErrors, NotFoundError, TooManyRequestsError } from '../../shared/errors';
 import { contextSetKey, describeContexts, type OdsInstanceContext } from '../../shared/instances/contexts';
@@ -38,6 +40,8 @@ export interface InstanceWithJob {
   instance: InstanceEntity;
   /** The job this request started, or the instance's latest job when reading. */
   job: JobEntity | null;
+  /** What the last inventory saw (reads only; docs/inventory.md). */
+  inventory?: InstanceInventory;
 }
 
 /** Unique-index violations are how the admin database says "conflict"; name which one. */
@@ -109,6 +113,7 @@ export class InstanceService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly dispatcher: JobDispatcher,
+    private readonly inventory: InventoryStore,
     private readonly options: InstanceServiceOptions,
   ) {}
 
@@ -360,10 +365,18 @@ export class InstanceService {
   async get(id: string, tenant: string): Promise<InstanceWithJob> {
     const instance = isUuid(id) ? await this.dataSource.getRepository(InstanceEntity).findOneBy({ id, tenant }) : null;
     if (!instance) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
-    return { instance, job: await this.latestJob(this.dataSource.manager, id) };
+    const [job, inventory] = await Promise.all([
+      this.latestJob(this.dataSource.manager, id),
+      this.inventory.forInstances([instance]),
+    ]);
+    return { instance, job, inventory: inventory.get(id) };
   }
 
-  async list(query: ListInstancesQuery, tenant: string): Promise<{ items: InstanceEntity[]; total: number }> {
+  async list(
+    query: ListInstancesQuery,
+    tenant: string,
+  ): Promise<{ items: InstanceEntity[]; total: number; inventory: Map<string, InstanceInventory> }> {
+    const factsRun = await this.inventory.factsRun();
     const qb = this.dataSource
       .getRepository(InstanceEntity)
       .createQueryBuilder('i')
@@ -371,6 +384,12 @@ export class InstanceService {
     if (query.status) qb.andWhere('i.status = :status', { status: query.status });
     else if (query.includeDeleted !== 'true') qb.andWhere('i.status <> :removed', { removed: REMOVED_STATUS });
     if (query.protected) qb.andWhere({ protected: query.protected === 'true' });
+    if (query.drift) {
+      // The drift rule as SQL (shared/inventory/drift.ts); before any run no instance drifts.
+      const params = { driftStatus: DRIFT_STATUS, runStart: factsRun?.startedAt ?? new Date(0) };
+      if (query.drift === 'true') qb.andWhere(factsRun ? `(${DRIFT_SQL})` : '1 = 0', params);
+      else if (factsRun) qb.andWhere(`NOT (${DRIFT_SQL})`, params);
+    }
     if (query.instanceName) {
       // Searched on the folded form, so a search finds the names that look like it.
       const pattern = `%${instanceNameKey(query.instanceName).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -382,7 +401,7 @@ export class InstanceService {
       .skip(query.offset)
       .take(query.limit)
       .getManyAndCount();
-    return { items, total };
+    return { items, total, inventory: await this.inventory.forInstances(items, new Date(), factsRun) };
   }
 
   /** The tenant's instances that are not Deleted, oldest first (what a rollover plans from). */

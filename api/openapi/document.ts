@@ -71,6 +71,20 @@ const queryParameters = (names: string[]) =>
 /** How many a list route's filter matched in all, whatever the page. */
 const TOTAL_COUNT = { required: true, schema: { type: 'string', pattern: '^\\d+$' } };
 
+const inventoryRunSchema = nullable({
+  type: 'object',
+  additionalProperties: false,
+  required: ['id', 'startedAt', 'finishedAt', 'ageSeconds', 'databaseCount', 'error'],
+  properties: {
+    id: { type: 'string', format: 'uuid' },
+    startedAt: dateTime,
+    finishedAt: nullable(dateTime),
+    ageSeconds: { type: 'integer', minimum: 0, description: 'Seconds since it finished (or started, while it runs).' },
+    databaseCount: nullable({ type: 'integer', minimum: 0 }),
+    error: nullable({ type: 'string' }),
+  },
+});
+
 const instanceSchema = {
   type: 'object',
   additionalProperties: false,
@@ -92,6 +106,8 @@ const instanceSchema = {
     'apiClientKeys',
     'protected',
     'template',
+    'inventory',
+    'drift',
     '_links',
   ],
   properties: {
@@ -123,6 +139,48 @@ const instanceSchema = {
       ...nullable({ type: 'string' }),
       description:
         'The template (GET /admin/templates) the instance was created from; null for instances older than templates.',
+    },
+    inventory: {
+      ...nullable({
+        type: 'object',
+        additionalProperties: false,
+        required: [
+          'observedAt',
+          'ageSeconds',
+          'exists',
+          'sizeBytes',
+          'state',
+          'connections',
+          'edfiOdsVersion',
+          'edfiStandardVersion',
+        ],
+        properties: {
+          observedAt: dateTime,
+          ageSeconds: { type: 'integer', minimum: 0 },
+          exists: { type: 'boolean' },
+          sizeBytes: nullable({ type: 'integer', minimum: 0 }),
+          state: nullable({ type: 'string' }),
+          connections: nullable({ type: 'integer', minimum: 0 }),
+          edfiOdsVersion: nullable({ type: 'string' }),
+          edfiStandardVersion: nullable({ type: 'string' }),
+        },
+      }),
+      description:
+        "What the worker's last inventory saw of the database (docs/inventory.md); null before a run since the instance existed, and in a write's answer.",
+    },
+    drift: {
+      ...nullable({
+        type: 'object',
+        additionalProperties: false,
+        required: ['kind', 'detail', 'observedAt'],
+        properties: {
+          kind: { enum: ['missing', 'marker'] },
+          detail: { type: 'string' },
+          observedAt: dateTime,
+        },
+      }),
+      description:
+        'Set when the database of a Created instance was dropped, renamed or re-marked outside the manager; never repaired automatically.',
     },
     job: {
       type: 'object',
@@ -551,6 +609,7 @@ export const OPENAPI_DOCUMENT = {
           'includeDeleted',
           'order',
           'protected',
+          'drift',
         ]),
         responses: {
           '200': json({ type: 'array', items: ref('Instance') }, 'A page of instances.', {
@@ -846,6 +905,77 @@ export const OPENAPI_DOCUMENT = {
             headers: { 'Set-Cookie': { required: true, schema: { type: 'string' } } },
           },
           '405': problem('A method this route does not take.', ALLOW),
+        },
+      },
+    },
+    '/admin/inventory': {
+      get: {
+        summary:
+          "The worker's inventory of the ODS server: the last run, the last successful one, and databases carrying this manager's marker for no live instance (not listed with tenants: only counted)",
+        security: bearer,
+        responses: {
+          '200': json(
+            {
+              type: 'object',
+              additionalProperties: false,
+              required: ['lastRun', 'lastSuccessfulRun', 'unknownDatabaseCount', 'unknownDatabases', '_links'],
+              properties: {
+                lastRun: inventoryRunSchema,
+                lastSuccessfulRun: inventoryRunSchema,
+                unknownDatabaseCount: { type: 'integer', minimum: 0 },
+                unknownDatabases: nullable({
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    additionalProperties: false,
+                    required: ['databaseName', 'markerInstanceId', 'observedAt', 'sizeBytes', 'state'],
+                    properties: {
+                      databaseName: { type: 'string' },
+                      markerInstanceId: { type: 'string', format: 'uuid' },
+                      observedAt: dateTime,
+                      sizeBytes: nullable({ type: 'integer', minimum: 0 }),
+                      state: { type: 'string' },
+                    },
+                  },
+                }),
+                _links: { type: 'object' },
+              },
+            },
+            'The inventory.',
+          ),
+          ...AUTHENTICATED,
+        },
+      },
+      post: {
+        summary:
+          'Ask a worker for an inventory run now (one waiting or running request is not doubled); audited (inventory.request)',
+        security: bearer,
+        responses: {
+          '202': json(
+            {
+              type: 'object',
+              additionalProperties: false,
+              required: ['queued', '_links'],
+              properties: {
+                queued: { type: 'boolean', description: 'false: a requested run was already waiting or running.' },
+                _links: { type: 'object' },
+              },
+            },
+            'Accepted; GET /admin/inventory shows the result.',
+            { Location: { required: true, schema: { type: 'string' } } },
+          ),
+          ...AUTHENTICATED,
+        },
+      },
+    },
+    '/metrics': {
+      get: {
+        summary:
+          'Prometheus metrics (odsim_instances, odsim_instances_drift, odsim_inventory_age_seconds, odsim_inventory_unknown_databases), read access',
+        security: bearer,
+        responses: {
+          '200': { description: 'Prometheus text format.', content: { 'text/plain': { schema: { type: 'string' } } } },
+          ...AUTHENTICATED,
         },
       },
     },

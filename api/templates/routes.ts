@@ -1,28 +1,20 @@
 import { Router } from 'express';
+import type { DatabaseFacts } from '../../shared/inventory/store';
 import type { TemplateDefinition } from '../../shared/templates';
 import { requireAccess } from '../auth/middleware';
 import { onlyMethods } from '../http/problems';
 import type { TemplateCatalog } from './catalog';
 
-/** What the worker's last inventory saw of a template's database (docs/inventory.md). */
-export interface TemplateFacts {
-  observedAt: Date;
-  exists: boolean;
-  sizeBytes: number | null;
-  edfiOdsVersion: string | null;
-  edfiStandardVersion: string | null;
-}
-
 /**
- * The inventory's facts for these databases (names compared case-insensitively), or null when no
- * inventory has run yet. The API never looks at the ODS server itself.
+ * The inventory's facts for these databases, by lower-cased name, or null when no inventory has
+ * run yet (InventoryStore.databaseFacts). The API never looks at the ODS server itself.
  */
-export type TemplateFactsSource = (databases: string[]) => Promise<Map<string, TemplateFacts> | null>;
+export type TemplateFactsSource = (databases: string[]) => Promise<Map<string, DatabaseFacts> | null>;
 
 function templateView(
   template: TemplateDefinition,
   isDefault: boolean,
-  facts: Map<string, TemplateFacts> | null,
+  facts: Map<string, DatabaseFacts> | null,
   now: number,
 ) {
   const seen = facts?.get(template.database.toLowerCase());

@@ -1,8 +1,9 @@
 import { expect } from 'chai';
 import { InstanceEntity, JobEntity } from '../../shared/database/entities';
-import { databaseExists, shapeOf } from '../support/ods-server';
-import { EDFI_TEMPLATE, SMALL_TEMPLATE } from '../support/settings';
+import { databaseExists, dropDatabases, shapeOf, withServer } from '../support/ods-server';
+import { EDFI_TEMPLATE, SMALL_TEMPLATE, urlFor } from '../support/settings';
 import { type HttpResult, type Stack, startStack } from '../support/stack';
+import { waitFor } from '../support/wait';
 
 function expectProblem(r: HttpResult, status: number, field: string, message: RegExp): void {
   expect(r.status, JSON.stringify(r.body)).to.equal(status);
@@ -14,18 +15,33 @@ function expectProblem(r: HttpResult, status: number, field: string, message: Re
 describe('templates: GET /admin/templates and creates from a chosen template', () => {
   let stack: Stack;
   const missing = 'odsim_test_template_that_is_not_there';
+  // A template as Ed-Fi ships them: util.GetEdFiOdsVersion() and util.GetEdFiStandardVersion().
+  const versioned = `odsim_test_tpl_versioned_${process.pid}`;
   before(async () => {
+    await withServer(async (c) => {
+      await c.query(`DROP DATABASE IF EXISTS ${versioned}`);
+      await c.query(`CREATE DATABASE ${versioned}`);
+    });
+    await withServer(async (c) => {
+      await c.query('CREATE SCHEMA util');
+      await c.query(`CREATE FUNCTION util.GetEdFiOdsVersion() RETURNS text LANGUAGE sql AS $$ SELECT '7.3.1' $$`);
+      await c.query(`CREATE FUNCTION util.GetEdFiStandardVersion() RETURNS text LANGUAGE sql AS $$ SELECT '5.2.0' $$`);
+    }, urlFor(versioned));
     stack = await startStack({
       env: {
         ODS_TEMPLATES: JSON.stringify([
           { name: 'minimal', database: EDFI_TEMPLATE, description: 'Ed-Fi-sized stand-in' },
           { name: 'small', database: SMALL_TEMPLATE, strategy: 'file_copy', description: 'a few tables' },
           { name: 'gone', database: missing },
+          { name: 'versioned', database: versioned },
         ]),
       },
     });
   });
-  after(async () => stack.stop());
+  after(async () => {
+    await stack.stop();
+    await dropDatabases([versioned]);
+  });
 
   const counts = async () => ({
     instances: await stack.dataSource.getRepository(InstanceEntity).count(),
@@ -46,9 +62,33 @@ describe('templates: GET /admin/templates and creates from a chosen template', (
       ['minimal', EDFI_TEMPLATE, true, null],
       ['small', SMALL_TEMPLATE, false, 'file_copy'],
       ['gone', missing, false, null],
+      ['versioned', versioned, false, null],
     ]);
+    // No inventory has run yet: the API knows nothing of the server.
+    expect(r.body.map((t: { inventory: unknown }) => t.inventory)).to.deep.equal([null, null, null, null]);
     expect(r.body[0].description).to.equal('Ed-Fi-sized stand-in');
     expect((await stack.request('DELETE', '/admin/templates')).status).to.equal(405);
+  });
+
+  it("shows what the worker's inventory saw of each template: exists, size, Ed-Fi versions, with their age", async () => {
+    expect((await stack.request('POST', '/admin/inventory')).status).to.equal(202);
+    const listed = await waitFor(
+      async () => {
+        const r = await stack.request('GET', '/admin/templates');
+        return r.body.every((t: { inventory: unknown }) => t.inventory !== null) ? r.body : undefined;
+      },
+      'the templates to carry inventory facts',
+      60_000,
+    );
+    const byName = Object.fromEntries(listed.map((t: { name: string; inventory: any }) => [t.name, t.inventory]));
+    for (const name of ['minimal', 'small', 'versioned']) {
+      expect(byName[name].exists, name).to.equal(true);
+      expect(byName[name].sizeBytes, name).to.be.greaterThan(1_000_000);
+      expect(byName[name].ageSeconds, name).to.be.within(0, 60);
+    }
+    expect(byName.versioned).to.deep.include({ edfiOdsVersion: '7.3.1', edfiStandardVersion: '5.2.0' });
+    expect(byName.small).to.deep.include({ edfiOdsVersion: null, edfiStandardVersion: null });
+    expect(byName.gone).to.deep.include({ exists: false, sizeBytes: null });
   });
 
   it('copies the named template (case-insensitively), records it on the instance and the job, and the copy has its shape', async () => {
@@ -78,7 +118,7 @@ describe('templates: GET /admin/templates and creates from a chosen template', (
       }),
       400,
       'template',
-      /template "sandbox" is not configured; the templates are minimal, small, gone/,
+      /template "sandbox" is not configured; the templates are minimal, small, gone, versioned/,
     );
     expectProblem(
       await stack.request('POST', '/admin/instances', {

@@ -16,6 +16,7 @@ import { JobEntity } from '../../shared/database/entities';
 import { readDeploymentId } from '../../shared/deployment/identity';
 import { stagingDatabaseName } from '../../shared/database-names';
 import { createQueue, redisConnection } from '../../shared/jobs/queue';
+import { createInventoryQueue } from '../../shared/inventory/queue';
 import { Logger, silentLogger } from '../../shared/logger';
 import { withTimeout } from '../../shared/retry';
 import type { EngineDriver } from '../../worker/engines/engine';
@@ -102,6 +103,8 @@ export class Stack {
       ODS_SERVER_URL: POSTGRES_URL,
       ODS_TEMPLATE_DATABASE: EDFI_TEMPLATE,
       RECONCILE_INTERVAL_MS: '500',
+      // Surveys look at every database of the shared server: only the tests of the inventory take them.
+      INVENTORY_INTERVAL_MS: '0',
       EVENTS_POLL_MS: '1000',
       TRANSIENT_RETRY_ATTEMPTS: '8',
       TRANSIENT_RETRY_BASE_MS: '100',
@@ -278,6 +281,13 @@ export class Stack {
       if (this.redis?.status === 'ready')
         await withTimeout(this.queue.obliterate({ force: true }), 10_000, 'obliterate').catch(() => undefined);
       await withTimeout(this.queue.close(), 5000, 'queue close').catch(() => undefined);
+      // The inventory's queue and job scheduler (worker/inventory/) live beside it under the stack's prefix.
+      if (this.redis?.status === 'ready') {
+        const inventory = createInventoryQueue(this.redis, this.apiConfig.redis.prefix, this.deploymentId);
+        inventory.on('error', () => undefined);
+        await withTimeout(inventory.obliterate({ force: true }), 10_000, 'obliterate').catch(() => undefined);
+        await withTimeout(inventory.close(), 5000, 'queue close').catch(() => undefined);
+      }
     }
     this.redis?.disconnect();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();

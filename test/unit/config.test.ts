@@ -76,7 +76,13 @@ describe('configuration', () => {
       expect(c.concurrency).to.deep.equal({ perWorker: 2, global: 2 });
       expect(c.locks).to.deep.equal({ lockDurationMs: 10_000, stalledIntervalMs: 5_000 });
       expect(c.reconcileIntervalMs).to.equal(5_000);
+      expect(c.inventoryIntervalMs).to.equal(60_000);
       expect(c.transientRetry).to.deep.equal({ attempts: 8, baseDelayMs: 1_000, maxDelayMs: 30_000 });
+    });
+
+    it('takes INVENTORY_INTERVAL_MS=0 (on demand only) and refuses a negative one', () => {
+      expect(loadWorkerConfig({ INVENTORY_INTERVAL_MS: '0' }).inventoryIntervalMs).to.equal(0);
+      expect(() => loadWorkerConfig({ INVENTORY_INTERVAL_MS: '-1' })).to.throw(/INVENTORY_INTERVAL_MS/);
     });
 
     it('reads numbers from their string form', () => {

@@ -113,6 +113,10 @@ export interface Instance {
   protected: boolean;
   /** The template it was created from (GET /admin/templates); null for instances older than templates. */
   template: string | null;
+  /** What the worker's last inventory saw of its database (docs/inventory.md). */
+  inventory: InventoryFacts | null;
+  /** Its database was dropped, renamed or re-marked by hand; never repaired automatically. */
+  drift: { kind: 'missing' | 'marker'; detail: string; observedAt: string } | null;
   job?: { id: string; type: string; status: string };
   _links: {
     rename?: { href: string };
@@ -121,6 +125,17 @@ export interface Instance {
     protect?: { href: string };
     unprotect?: { href: string };
   };
+}
+
+export interface InventoryFacts {
+  observedAt: string;
+  ageSeconds: number;
+  exists: boolean;
+  sizeBytes: number | null;
+  state: string | null;
+  connections: number | null;
+  edfiOdsVersion: string | null;
+  edfiStandardVersion: string | null;
 }
 
 export interface Job {

@@ -20,6 +20,43 @@ export function protectedBadge(): HTMLElement {
   return h('span', { class: 'badge badge-protected', 'data-protected': 'true' }, 'Protected');
 }
 
+/**
+ * Drift as words: a badge and the detail as text (not only a tooltip), so a screen reader and a
+ * sighted user read the same. Shown in the list and on the instance page.
+ */
+export function driftBadge(drift: { kind: string; detail: string }): HTMLElement {
+  return h(
+    'span',
+    { class: 'drift' },
+    h(
+      'span',
+      { class: 'badge badge-drift', 'data-drift': drift.kind },
+      drift.kind === 'missing' ? 'Drift: database missing' : 'Drift: marker',
+    ),
+    h('span', { class: 'drift-detail' }, drift.detail),
+  );
+}
+
+/** A database size for people: 7.9 MB. */
+export function formatBytes(bytes: number | null): string {
+  if (bytes === null) return 'unknown';
+  const units = ['bytes', 'kB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${value} bytes` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+/** How long ago, in words: "12 s ago", "5 min ago". */
+export function formatAge(seconds: number): string {
+  if (seconds < 90) return `${seconds} s ago`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
+  return `${Math.round(seconds / 3600)} h ago`;
+}
+
 /** Said where a deployment's instances cannot be deleted, so a missing Delete button has a reason. */
 export const DELETES_OFF_NOTICE =
   'Deleting instances is turned off in this deployment (INSTANCE_DELETES_ENABLED=false): no instance can be deleted.';

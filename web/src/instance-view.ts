@@ -1,6 +1,6 @@
 import { deleteInstance, protectInstance, renameInstance, retryInstance, unprotectInstance } from './actions.js';
 import { api, describeError, type Instance, type Job } from './api.js';
-import { DELETES_OFF_NOTICE, protectedBadge, statusBadge } from './components.js';
+import { DELETES_OFF_NOTICE, driftBadge, formatAge, formatBytes, protectedBadge, statusBadge } from './components.js';
 import { formatTime, h } from './dom.js';
 import type { ChangeEvent } from './events.js';
 import { jobsTable } from './jobs-table.js';
@@ -88,6 +88,25 @@ export class InstanceView implements View {
         ...(instance.instanceType ? row('Instance type', instance.instanceType) : []),
         ...(instance.template ? row('Template', instance.template) : []),
         ...(instance.odsInstanceId !== null ? row('OdsInstanceId', String(instance.odsInstanceId)) : []),
+        ...(instance.drift ? row('Drift', driftBadge(instance.drift)) : []),
+        ...(instance.inventory
+          ? [
+              ...row(
+                'Inventory',
+                h('time', { datetime: instance.inventory.observedAt }, formatAge(instance.inventory.ageSeconds)),
+                instance.inventory.exists ? '' : ': the database was not on the server',
+              ),
+              ...(instance.inventory.exists
+                ? [
+                    ...row('Size', formatBytes(instance.inventory.sizeBytes)),
+                    ...row('State', instance.inventory.state ?? 'unknown'),
+                    ...row('Connections', String(instance.inventory.connections ?? 'unknown')),
+                    ...row('Ed-Fi ODS version', instance.inventory.edfiOdsVersion ?? 'not found'),
+                    ...row('Ed-Fi Standard version', instance.inventory.edfiStandardVersion ?? 'not found'),
+                  ]
+                : []),
+            ]
+          : row('Inventory', 'Not taken yet since this instance was created.')),
         ...row('Created', formatTime(instance.createdAt)),
         ...row('Last change', formatTime(instance.updatedAt)),
         ...(instance.lastError ? row('Error', h('span', { class: 'error-text' }, instance.lastError)) : []),

@@ -9,7 +9,7 @@ import {
 import { api, describeError, type Instance } from './api.js';
 import { createSeveralInstances } from './bulk-create.js';
 import { schoolYearRollover } from './rollover.js';
-import { DELETES_OFF_NOTICE, pager, protectedBadge, statusBadge } from './components.js';
+import { DELETES_OFF_NOTICE, driftBadge, formatBytes, pager, protectedBadge, statusBadge } from './components.js';
 import { announce, formatTime, h } from './dom.js';
 import type { ChangeEvent } from './events.js';
 import { settings } from './settings.js';
@@ -110,6 +110,16 @@ export class InstancesView implements View {
               },
               'School-year rollover',
             ),
+            h(
+              'button',
+              {
+                type: 'button',
+                id: 'refresh-inventory',
+                class: 'secondary',
+                onclick: () => void this.requestInventory(),
+              },
+              'Refresh inventory',
+            ),
           ),
       ),
       filters,
@@ -168,6 +178,18 @@ export class InstancesView implements View {
     }
   }
 
+  /** Asks a worker for an inventory run now; the list shows its facts once it is done (a change event or a reload). */
+  private async requestInventory(): Promise<void> {
+    try {
+      await api('POST', '/admin/inventory');
+      announce('Inventory requested: sizes and drift update when it is done.');
+      setTimeout(() => this.refreshSoon(), 3000);
+    } catch (err) {
+      this.message.textContent = `Could not request an inventory: ${describeError(err)}`;
+      this.message.hidden = false;
+    }
+  }
+
   /** Tells screen-reader users when an instance on the page reaches an end state. */
   private announceChanges(fresh: Instance[]): void {
     if (!this.loaded) {
@@ -190,12 +212,19 @@ export class InstancesView implements View {
       'tr',
       { 'data-instance-id': i.id },
       h('th', { scope: 'row' }, h('a', { href: `#/instances/${i.id}`, 'data-key': `open-${i.id}` }, i.instanceName)),
-      h('td', { class: 'mono' }, i.databaseName),
+      h(
+        'td',
+        {},
+        h('span', { class: 'mono' }, i.databaseName),
+        i.inventory?.exists &&
+          h('span', { class: 'db-size', 'data-key': `size-${i.id}` }, formatBytes(i.inventory.sizeBytes)),
+      ),
       h(
         'td',
         {},
         statusBadge(i.status),
         i.protected && protectedBadge(),
+        i.drift && driftBadge(i.drift),
         i.lastError && h('p', { class: 'error-text' }, i.lastError),
       ),
       h('td', {}, h('time', { datetime: i.updatedAt }, formatTime(i.updatedAt))),

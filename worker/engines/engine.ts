@@ -48,7 +48,7 @@ export interface OperationResult {
  * running it twice (a re-delivered job, a crash half-way) ends in the same state as once.
  * None ever drops or overwrites a database that lacks this instance's ownership marker.
  */
-export interface EngineDriver {
+export interface EngineDriver extends Partial<ServerSurvey> {
   readonly engine: EngineName;
   create(request: CreateRequest): Promise<OperationResult>;
   /** When the database is already gone, warns about any database still carrying this instance's marker (it is never dropped). */
@@ -64,7 +64,7 @@ export interface EngineDriver {
  * external command engine verifies a script's result through one): look at a database, find
  * this instance's marker elsewhere, mark a database the script made, prove it takes writes.
  */
-export interface ServerInspector {
+export interface ServerInspector extends Partial<ServerSurvey> {
   describe(name: string): Promise<DatabaseDescription | null>;
   /** Every database whose ownership marker names this instance, under whatever name. */
   databasesMarkedFor(instanceId: string): Promise<string[]>;
@@ -75,6 +75,46 @@ export interface ServerInspector {
   /** Whether retrying `err` may help (a dropped connection...). */
   isTransient(err: unknown): boolean;
   close(): Promise<void>;
+}
+
+/** A database's state, normalized across engines (SQL Server's state_desc, user access and read-only flag). */
+export const DATABASE_STATES = [
+  'online',
+  'read-only',
+  'single-user',
+  'restricted-user',
+  'restoring',
+  'recovering',
+  'recovery-pending',
+  'suspect',
+  'emergency',
+  'offline',
+  'invalid',
+  'not-connectable',
+] as const;
+export type DatabaseState = (typeof DATABASE_STATES)[number];
+
+/** One database on the ODS server, as an inventory run saw it (docs/inventory.md). */
+export interface SurveyedDatabase {
+  name: string;
+  sizeBytes: number | null;
+  state: DatabaseState;
+  /** Sessions open on the database (other than the survey's own). */
+  connections: number | null;
+  allowsConnections: boolean;
+  /** The instance id of this manager's ownership marker on the database, or null. */
+  markerInstanceId: string | null;
+  /** util.GetEdFiOdsVersion() / util.GetEdFiStandardVersion(), null where the database has no such function. */
+  edfiOdsVersion: string | null;
+  edfiStandardVersion: string | null;
+}
+
+/**
+ * What an engine's driver offers when it can take an inventory: every non-system database on
+ * the server, with this manager's marker where it has one. Read-only: a survey changes nothing.
+ */
+export interface ServerSurvey {
+  survey(): Promise<SurveyedDatabase[]>;
 }
 
 /** The ownership marker, as stored on each database the manager creates. */

@@ -8,6 +8,7 @@ import type {
   OperationResult,
   RenameRequest,
   ServerInspector,
+  SurveyedDatabase,
 } from '../engine';
 import type { NameRules } from '../../../shared/database-names/rules';
 import { commandArguments, Invocation, renderCommandLine } from './invocation';
@@ -45,8 +46,13 @@ export interface CommandDriverOptions {
  */
 export class CommandDriver implements EngineDriver {
   readonly engine = 'command' as const;
+  /** The verify engine's survey, where it has one (PostgreSQL): the inventory looks at the same server. */
+  readonly survey?: () => Promise<SurveyedDatabase[]>;
 
-  constructor(private readonly options: CommandDriverOptions) {}
+  constructor(private readonly options: CommandDriverOptions) {
+    const { inspector } = options;
+    if (inspector.survey) this.survey = () => inspector.survey!();
+  }
 
   async create(req: CreateRequest): Promise<OperationResult> {
     const { inspector } = this.options;

@@ -1,3 +1,4 @@
+import type { DatabaseState } from '../engine';
 import { bracket, quote as q } from './names';
 
 /**
@@ -197,3 +198,54 @@ export const LOGIN_PERMISSIONS =
 /** RDS for SQL Server: whether the login may start a native restore. */
 export const RDS_RESTORE_PERMISSION =
   "SELECT HAS_PERMS_BY_NAME('msdb.dbo.rds_restore_database', 'OBJECT', 'EXECUTE') AS allowed";
+
+/**
+ * Inventory (not yet run by the SQL Server driver): every user database with its state, size
+ * (data and log files, 8 KB pages), sessions and access, in one look from master.
+ */
+export const SURVEY_DATABASES = `SELECT d.name, d.state_desc, d.user_access_desc, d.is_read_only,
+       CAST((SELECT SUM(CAST(f.size AS bigint)) FROM sys.master_files f WHERE f.database_id = d.database_id) * 8192 AS bigint) AS size_bytes,
+       (SELECT COUNT(*) FROM sys.dm_exec_sessions s WHERE s.database_id = d.database_id AND s.session_id <> @@SPID) AS connections
+  FROM sys.databases d
+ WHERE d.database_id > 4
+ ORDER BY d.name`;
+
+/** Run on a session connected to one online database: Ed-Fi's version functions, null where absent. */
+export const EDFI_VERSIONS =
+  "SELECT CASE WHEN OBJECT_ID(N'util.GetEdFiOdsVersion') IS NOT NULL THEN CAST(util.GetEdFiOdsVersion() AS nvarchar(64)) END AS ods_version, " +
+  "CASE WHEN OBJECT_ID(N'util.GetEdFiStandardVersion') IS NOT NULL THEN CAST(util.GetEdFiStandardVersion() AS nvarchar(64)) END AS standard_version";
+
+/** SQL Server's state_desc, user access and read-only flag as the inventory's normalized state. */
+export function surveyState(row: {
+  state_desc: string;
+  user_access_desc: string;
+  is_read_only: boolean;
+}): DatabaseState {
+  switch (row.state_desc) {
+    case 'ONLINE':
+      if (row.is_read_only) return 'read-only';
+      if (row.user_access_desc === 'SINGLE_USER') return 'single-user';
+      if (row.user_access_desc === 'RESTRICTED_USER') return 'restricted-user';
+      return 'online';
+    case 'RESTORING':
+      return 'restoring';
+    case 'RECOVERING':
+      return 'recovering';
+    case 'RECOVERY_PENDING':
+      return 'recovery-pending';
+    case 'SUSPECT':
+      return 'suspect';
+    case 'EMERGENCY':
+      return 'emergency';
+    default:
+      return 'offline';
+  }
+}
+
+/**
+ * The marker of any database the survey found, whatever its name (made by hand, it may break the
+ * manager's naming rules): bracket-quoted, not validated.
+ */
+export function surveyMarker(database: string): string {
+  return `SELECT CAST(value AS nvarchar(4000)) AS marker FROM ${bracket(database)}.sys.extended_properties WHERE class = 0 AND name = ${literal(MARKER_PROPERTY)}`;
+}

@@ -23,8 +23,10 @@ import {
   parseOwnershipMarker,
   RenameRequest,
   ServerInspector,
+  SurveyedDatabase,
 } from '../engine';
 import { assertOwned, markedElsewhereWarnings } from '../ownership';
+import { surveyPostgres, type VersionsSeen } from './survey';
 
 export interface PostgresDriverOptions {
   /** Privileged connection to the ODS server (a maintenance database such as `postgres`). */
@@ -201,6 +203,20 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
       c.query<{ datname: string; marker: string }>(sql.DATABASES_WITH_MARKERS, [MARKER_KIND]),
     );
     return result.rows.filter((r) => parseOwnershipMarker(r.marker) === instanceId).map((r) => r.datname);
+  }
+
+  /** Ed-Fi versions read by earlier surveys (see surveyPostgres). */
+  private readonly versionsSeen = new Map<string, VersionsSeen>();
+
+  /** Every non-system database of the server, for the inventory (worker/inventory/). */
+  async survey(): Promise<SurveyedDatabase[]> {
+    return surveyPostgres({
+      pool: this.pool,
+      serverUrl: this.options.serverUrl,
+      sessionOptions: (url) => this.sessionOptions(url),
+      log: this.options.log,
+      versionCache: this.versionsSeen,
+    });
   }
 
   isTransient(err: unknown): boolean {

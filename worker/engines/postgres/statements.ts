@@ -86,3 +86,44 @@ export const WRITE_PROBE = [
   'CREATE TABLE odsim_write_probe.probe (id int)',
   'ROLLBACK',
 ] as const;
+
+/** Databases an inventory leaves out: PostgreSQL's own and the managed services' maintenance databases. */
+export const SYSTEM_DATABASES = [
+  'template0',
+  'template1',
+  'postgres',
+  'rdsadmin',
+  'azure_maintenance',
+  'azure_sys',
+  'cloudsqladmin',
+];
+
+/**
+ * Every other database with its size, sessions, marker and read-only setting, in one look. The
+ * size is read only where the login may (CONNECT or pg_read_all_stats) and never of a database
+ * left invalid by an interrupted drop. `$1`: the system databases.
+ */
+export const SURVEY_DATABASES = `SELECT d.datname, d.datallowconn, d.datconnlimit,
+       CASE WHEN d.datconnlimit <> -2 AND (has_database_privilege(d.oid, 'CONNECT') OR pg_has_role('pg_read_all_stats', 'MEMBER'))
+            THEN pg_database_size(d.oid) END AS size_bytes,
+       (SELECT count(*) FROM pg_stat_activity a WHERE a.datid = d.oid AND a.pid <> pg_backend_pid())::int AS connections,
+       shobj_description(d.oid, 'pg_database') AS marker,
+       EXISTS (SELECT 1 FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0
+               AND 'default_transaction_read_only=on' = ANY (s.setconfig)) AS read_only,
+       pg_is_in_recovery() AS in_recovery
+  FROM pg_database d
+ WHERE NOT (d.datname = ANY ($1::text[]))
+ ORDER BY d.datname`;
+
+/**
+ * Run on a session connected to one database: Ed-Fi's version functions, if it has them. Ed-Fi's
+ * PostgreSQL scripts create them unquoted (so in lower case); compared case-insensitively anyway.
+ */
+export const EDFI_VERSION_FUNCTIONS = `SELECT n.nspname, p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE lower(n.nspname) = 'util' AND lower(p.proname) IN ('getedfiodsversion', 'getedfistandardversion') AND p.pronargs = 0`;
+
+/** Calls a version function found by EDFI_VERSION_FUNCTIONS (its catalog names, double-quoted). */
+export function callVersionFunction(schema: string, name: string): string {
+  const ident = (text: string) => `"${text.replace(/"/g, '""')}"`;
+  return `SELECT ${ident(schema)}.${ident(name)}()::text AS version`;
+}

@@ -8,6 +8,7 @@ import { EdFiRegistration1764200000000 } from './1764200000000-EdFiRegistration'
 import { TenantInstanceNames1764205000000 } from './1764205000000-TenantInstanceNames';
 import { InstanceProtection1764210000000 } from './1764210000000-InstanceProtection';
 import { InstanceTemplate1764215000000 } from './1764215000000-InstanceTemplate';
+import { Inventory1764220000000 } from './1764220000000-Inventory';
 
 /** Oldest first. Class names and timestamps are recorded in schema_migrations: never rename one. */
 export const POSTGRES_MIGRATIONS = [
@@ -21,4 +22,5 @@ export const POSTGRES_MIGRATIONS = [
   TenantInstanceNames1764205000000,
   InstanceProtection1764210000000,
   InstanceTemplate1764215000000,
+  Inventory1764220000000,
 ] as const;

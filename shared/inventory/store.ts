@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+import { type DataSource, In, IsNull, LessThan, Not } from 'typeorm';
+import { InstanceEntity, InventoryDatabaseEntity, InventoryRunEntity } from '../database/entities';
+import { REMOVED_STATUS } from '../instances/status';
+import {
+  type Drift,
+  DRIFT_SQL,
+  DRIFT_STATUS,
+  MISSING_SQL,
+  type DriftKind,
+  driftOf,
+  type InventoryFacts,
+  inventoryFacts,
+} from './drift';
+
+/** One database as a survey reports it (worker/engines/engine.ts SurveyedDatabase, without the engine). */
+export interface ObservedDatabase {
+  name: string;
+  sizeBytes: number | null;
+  state: string;
+  connections: number | null;
+  allowsConnections: boolean;
+  markerInstanceId: string | null;
+  edfiOdsVersion: string | null;
+  edfiStandardVersion: string | null;
+}
+
+/** What a run saw of one database, for GET /admin/templates. */
+export interface DatabaseFacts {
+  observedAt: Date;
+  exists: boolean;
+  sizeBytes: number | null;
+  edfiOdsVersion: string | null;
+  edfiStandardVersion: string | null;
+}
+
+export interface InstanceInventory {
+  inventory: InventoryFacts | null;
+  drift: Drift | null;
+}
+
+/** Runs kept for GET /admin/inventory's history; older ones are removed by each run. */
+const RUNS_KEPT = 50;
+/** Rows per insert: SQL Server takes at most 2100 parameters a statement (9 columns each). */
+const ROWS_PER_INSERT = 200;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The inventory tables of the admin database: written by the worker, read by the API (docs/inventory.md). */
+export class InventoryStore {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async startRun(workerId: string): Promise<InventoryRunEntity> {
+    const run = Object.assign(new InventoryRunEntity(), {
+      id: randomUUID(),
+      startedAt: new Date(),
+      finishedAt: null,
+      workerId: workerId.slice(0, 200),
+      databaseCount: null,
+      error: null,
+    });
+    await this.dataSource.getRepository(InventoryRunEntity).insert(run);
+    return run;
+  }
+
+  /** Replaces every row with what the survey saw and finishes the run, in one transaction. */
+  async finishRun(run: InventoryRunEntity, databases: readonly ObservedDatabase[]): Promise<void> {
+    const observedAt = new Date();
+    const rows = databases.map((d) =>
+      Object.assign(new InventoryDatabaseEntity(), {
+        databaseName: d.name,
+        observedAt,
+        sizeBytes: d.sizeBytes,
+        state: d.state.slice(0, 32),
+        connections: d.connections,
+        allowsConnections: d.allowsConnections,
+        // A marker naming no uuid is not one this manager wrote.
+        markerInstanceId: d.markerInstanceId && UUID.test(d.markerInstanceId) ? d.markerInstanceId.toLowerCase() : null,
+        odsVersion: d.edfiOdsVersion?.slice(0, 64) ?? null,
+        standardVersion: d.edfiStandardVersion?.slice(0, 64) ?? null,
+      }),
+    );
+    await this.dataSource.transaction(async (m) => {
+      await m.createQueryBuilder().delete().from(InventoryDatabaseEntity).execute();
+      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT)
+        await m.insert(InventoryDatabaseEntity, rows.slice(i, i + ROWS_PER_INSERT));
+      await m.update(InventoryRunEntity, { id: run.id }, { finishedAt: new Date(), databaseCount: rows.length });
+    });
+    await this.pruneRuns();
+  }
+
+  async failRun(run: InventoryRunEntity, error: string): Promise<void> {
+    await this.dataSource
+      .getRepository(InventoryRunEntity)
+      .update({ id: run.id }, { finishedAt: new Date(), error: error.slice(0, 2000) });
+    await this.pruneRuns();
+  }
+
+  private async pruneRuns(): Promise<void> {
+    const repo = this.dataSource.getRepository(InventoryRunEntity);
+    const kept = await repo.find({ order: { startedAt: 'DESC' }, skip: RUNS_KEPT - 1, take: 1 });
+    if (kept[0]) await repo.delete({ startedAt: LessThan(kept[0].startedAt) });
+  }
+
+  /** The latest run, finished or not, failed or not. */
+  async lastRun(): Promise<InventoryRunEntity | null> {
+    return this.dataSource.getRepository(InventoryRunEntity).findOne({ where: {}, order: { startedAt: 'DESC' } });
+  }
+
+  /** The run whose facts the table holds: the successful run that finished (so replaced the rows) last. */
+  async factsRun(): Promise<InventoryRunEntity | null> {
+    return this.dataSource
+      .getRepository(InventoryRunEntity)
+      .findOne({ where: { finishedAt: Not(IsNull()), error: IsNull() }, order: { finishedAt: 'DESC' } });
+  }
+
+  /** Inventory facts and drift of each instance: three queries whatever the number of instances. */
+  async forInstances(
+    instances: readonly InstanceEntity[],
+    now = new Date(),
+    run?: InventoryRunEntity | null,
+  ): Promise<Map<string, InstanceInventory>> {
+    const result = new Map<string, InstanceInventory>();
+    if (!instances.length) return result;
+    const factsRun = run === undefined ? await this.factsRun() : run;
+    if (!factsRun) {
+      for (const i of instances) result.set(i.id, { inventory: null, drift: null });
+      return result;
+    }
+    const repo = this.dataSource.getRepository(InventoryDatabaseEntity);
+    const byName = new Map(
+      (await repo.findBy({ databaseName: In([...new Set(instances.map((i) => i.databaseName))]) })).map((d) => [
+        d.databaseName,
+        d,
+      ]),
+    );
+    const marked = new Map<string, string[]>();
+    for (const d of await repo.findBy({ markerInstanceId: In(instances.map((i) => i.id)) }))
+      marked.set(d.markerInstanceId!, [...(marked.get(d.markerInstanceId!) ?? []), d.databaseName]);
+    for (const i of instances) {
+      const database = byName.get(i.databaseName) ?? null;
+      result.set(i.id, {
+        inventory: inventoryFacts(i, factsRun, database, now),
+        drift: driftOf(i, factsRun, database, marked.get(i.id) ?? []),
+      });
+    }
+    return result;
+  }
+
+  /**
+   * What the last successful run saw of these databases (the templates'), by lower-cased name:
+   * absent from the server is `exists: false`. Null before any run has succeeded.
+   */
+  async databaseFacts(names: readonly string[]): Promise<Map<string, DatabaseFacts> | null> {
+    const run = await this.factsRun();
+    if (!run) return null;
+    const found = new Map(
+      (await this.dataSource.getRepository(InventoryDatabaseEntity).findBy({ databaseName: In([...names]) })).map(
+        (d) => [d.databaseName, d],
+      ),
+    );
+    return new Map(
+      names.map((name) => {
+        const d = found.get(name);
+        return [
+          name.toLowerCase(),
+          {
+            observedAt: d?.observedAt ?? run.finishedAt ?? run.startedAt,
+            exists: d !== undefined,
+            sizeBytes: d?.sizeBytes ?? null,
+            edfiOdsVersion: d?.odsVersion ?? null,
+            edfiStandardVersion: d?.standardVersion ?? null,
+          },
+        ];
+      }),
+    );
+  }
+
+  /** Databases carrying this manager's marker for an instance that is not live (no record, or Deleted). */
+  async unknownDatabases(): Promise<InventoryDatabaseEntity[]> {
+    return this.dataSource
+      .getRepository(InventoryDatabaseEntity)
+      .createQueryBuilder('inv')
+      .leftJoin(InstanceEntity, 'i', 'i.id = inv.marker_instance_id')
+      .where('inv.marker_instance_id IS NOT NULL')
+      .andWhere('(i.id IS NULL OR i.status = :removed)', { removed: REMOVED_STATUS })
+      .orderBy('inv.database_name')
+      .getMany();
+  }
+
+  /** Live instances in drift, by kind (for the metrics). */
+  async driftCounts(): Promise<Record<DriftKind, number>> {
+    const counts: Record<DriftKind, number> = { missing: 0, marker: 0 };
+    const run = await this.factsRun();
+    if (!run) return counts;
+    const params = { driftStatus: DRIFT_STATUS, runStart: run.startedAt };
+    const count = (extra?: string) => {
+      const qb = this.dataSource.getRepository(InstanceEntity).createQueryBuilder('i').where(DRIFT_SQL, params);
+      return (extra ? qb.andWhere(extra) : qb).getCount();
+    };
+    const [all, missing] = await Promise.all([count(), count(MISSING_SQL)]);
+    counts.missing = missing;
+    counts.marker = all - missing;
+    return counts;
+  }
+}
