@@ -45,6 +45,10 @@ export function acceptBulkCreate(
     const at = `instances[${i}]`;
     try {
       const dto = toDto(mode.createDto, item, at);
+      if (dto.sourceInstanceId !== undefined || dto.disconnectSource !== undefined)
+        throw new ValidationError('A bulk create cannot copy an instance.', {
+          sourceInstanceId: ['A bulk create cannot copy an instance; copy one at a time with POST /admin/instances.'],
+        });
       mode.assertKeys(dto.odsInstanceContexts);
       const { name, derived } = mode.databaseNameFor(dto);
       names.assertAcceptable(name, derived);

@@ -91,6 +91,7 @@ const instanceSchema = {
     'odsInstanceId',
     'apiClientKeys',
     'protected',
+    'sourceInstanceId',
     '_links',
   ],
   properties: {
@@ -118,6 +119,10 @@ const instanceSchema = {
       description:
         'true: deletes and renames (instanceName or databaseName) are refused with 409 until POST /admin/instances/{id}/unprotect.',
     },
+    sourceInstanceId: {
+      ...nullable({ type: 'string', format: 'uuid' }),
+      description: "The instance whose database this one's was copied from (POST /admin/instances with sourceInstanceId); null otherwise.",
+    },
     job: {
       type: 'object',
       required: ['id', 'type', 'status'],
@@ -141,6 +146,7 @@ const instanceSchema = {
         retry: link,
         protect: link,
         unprotect: link,
+        copyOf: { ...link, description: 'The instance this one was copied from.' },
       },
     },
   },
@@ -274,6 +280,14 @@ export const OPENAPI_DOCUMENT = {
           warnings: { type: 'array', items: { type: 'string' } },
           requestId: nullable({ type: 'string' }),
           force: { type: 'boolean' },
+          sourceInstanceId: {
+            ...nullable({ type: 'string', format: 'uuid' }),
+            description: 'A create that copies this instance (its database is sourceDatabaseName).',
+          },
+          disconnectSource: {
+            type: 'boolean',
+            description: "The copy may close the source's database to new connections and end its sessions (PostgreSQL).",
+          },
           createdAt: dateTime,
           startedAt: nullable(dateTime),
           finishedAt: nullable(dateTime),
@@ -337,6 +351,17 @@ export const OPENAPI_DOCUMENT = {
             uniqueItems: true,
             items: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,50}$' },
             description: 'EdFi_Admin ApiClients.Key values to link to the new instance.',
+          },
+          sourceInstanceId: {
+            type: 'string',
+            format: 'uuid',
+            description:
+              "Copy this instance's database, data included, instead of the template (docs/copy.md). It must be a Created instance of the tenant with no unfinished job (409 otherwise); while the copy is unfinished it cannot be renamed or deleted (409). Not in a bulk create, not with the command engine (400).",
+          },
+          disconnectSource: {
+            type: 'boolean',
+            description:
+              "With sourceInstanceId on PostgreSQL, required and true (400 otherwise): PostgreSQL copies only a database nobody is connected to, so the source's database is closed to new connections and its sessions are ended while it is copied, then always reopened. Not needed on SQL Server (an online COPY_ONLY backup and restore).",
           },
         },
       },

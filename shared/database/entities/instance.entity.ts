@@ -47,4 +47,7 @@ export class InstanceEntity {
   apiClientKeys: string[] | null;
   /** Deletes and renames are refused while set (docs/protection.md). */
   @Column({ type: FLAG, default: false }) protected: boolean;
+  /** The instance whose database this one's was copied from ("copy of"), if any. */
+  @Column({ name: 'source_instance_id', type: 'uuid', transformer: uuidColumn, nullable: true })
+  sourceInstanceId: string | null;
 }
