@@ -71,6 +71,10 @@ export class JobProcessor {
         this.admin(() => deps.dataSource.getRepository(InstanceEntity).findOneByOrFail({ id: instanceId })),
       driver: deps.driver,
       templateDatabase: deps.templateDatabase,
+      noteSourceClosed: (jobId, at) =>
+        this.admin(async () => {
+          await deps.dataSource.getRepository(JobEntity).update({ id: jobId }, { sourceClosedAt: at });
+        }),
       createJobIdsOf: (instanceId) =>
         this.admin(async () => {
           const rows = await deps.dataSource
