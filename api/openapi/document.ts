@@ -202,6 +202,8 @@ const planSchema = {
         sourceDatabaseName: nullable({ type: 'string' }),
         targetDatabaseName: nullable({ type: 'string' }),
         force: { type: 'boolean' },
+        sourceInstanceId: nullable({ type: 'string', format: 'uuid' }),
+        disconnectSource: { type: 'boolean' },
       },
     }),
     statements: {

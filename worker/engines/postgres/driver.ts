@@ -12,7 +12,6 @@ import {
 import { errorMessage, PermanentJobError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/logger';
 import { sleep } from '../../../shared/retry';
-import { reportProgress } from '../../jobs/progress';
 import {
   CopySource,
   CreateRequest,
@@ -44,6 +43,8 @@ export interface PostgresDriverOptions {
   log: Logger;
   /** Called between the steps of each operation; fault-injection tests pause or crash here. */
   onStep?: (step: string) => Promise<void>;
+  /** Where a copy reports its steps (the running job's progress: worker/jobs/progress.ts). */
+  onProgress?: (percent: number, message: string) => void;
   /** Use the PostgreSQL 11–12 drop (terminate sessions, then DROP) whatever the server's version. */
   legacyDrop?: boolean;
 }
@@ -196,10 +197,10 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
       await this.allowConnections(name, false);
     }
     try {
-      reportProgress(10, `source database "${name}" shut to new connections; ending its sessions`);
+      this.progress(10, `source database "${name}" shut to new connections; ending its sessions`);
       await this.step('copy.source-closed');
       await this.cloneWhenFree(req.stagingName, name);
-      reportProgress(60, `source database "${name}" copied`);
+      this.progress(60, `source database "${name}" copied`);
       await this.step('copy.cloned');
     } finally {
       if (closing) await this.reopenSource(name, copy);
@@ -223,7 +224,7 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
   private async reopenSource(name: string, copy: CopySource): Promise<void> {
     await this.reopenCopySource(name);
     await copy.closedNote.clear();
-    reportProgress(70, `source database "${name}" open to connections again`);
+    this.progress(70, `source database "${name}" open to connections again`);
   }
 
   async reopenCopySource(name: string): Promise<void> {
@@ -352,6 +353,10 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
       lock_timeout: this.options.lockTimeoutMs ?? 5_000,
       application_name: 'ods-instance-manager-worker',
     };
+  }
+
+  private progress(percent: number, message: string): void {
+    this.options.onProgress?.(percent, message);
   }
 
   private async step(name: string): Promise<void> {
