@@ -214,9 +214,11 @@ describe('copying an instance with its data', function () {
   });
 
   it("reopens a source an ended copy job left shut, and never a database an administrator shut", async () => {
-    const [worker] = [await stack.startWorker()];
+    await stack.stopWorkers(); // their reconcilers would reopen the source before the test looks
+    const worker = await stack.startWorker();
     await worker.reconciler.stop(); // this test runs its passes
-    const handShut = await stack.createInstance('hand_shut');
+    // An earlier copy's database, shut by an administrator: no copy job noted it.
+    const handShut = { databaseName: stack.db('copy1') };
     const jobs = stack.dataSource.getRepository(JobEntity);
     const ended = await jobs.findOneOrFail({ where: { sourceInstanceId: source.id, status: 'succeeded' } });
     // As a worker that died between shutting the source and reopening it, on a job that then ended.
