@@ -124,7 +124,7 @@ export function createApp(deps: AppDeps): Express {
     ),
   );
   app.use(jobRoutes(dataSource));
-  app.use(settingsRoutes(mode, config.tenants, clients, instances.deletionPolicy));
+  app.use(settingsRoutes(mode, config.tenants, clients, instances.deletionPolicy, config.ods.engine));
   if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs, clients));
   app.use(docsRoutes());
   app.use(webRoutes());

@@ -396,7 +396,7 @@ export const OPENAPI_DOCUMENT = {
       Settings: {
         type: 'object',
         additionalProperties: false,
-        required: ['contextKeys', 'databaseNamePattern', 'tenants', 'instanceDeletesEnabled'],
+        required: ['contextKeys', 'databaseNamePattern', 'tenants', 'instanceDeletesEnabled', 'engine'],
         properties: {
           contextKeys: { type: 'array', items: { type: 'string' } },
           databaseNamePattern: nullable({ type: 'string' }),
@@ -404,6 +404,11 @@ export const OPENAPI_DOCUMENT = {
           instanceDeletesEnabled: {
             type: 'boolean',
             description: 'INSTANCE_DELETES_ENABLED: false, every DELETE /admin/instances/{id} is refused with 409.',
+          },
+          engine: {
+            type: 'string',
+            description:
+              "ODS_ENGINE (postgres, mssql, command): a copy (sourceInstanceId) needs disconnectSource: true on postgres and is refused on command.",
           },
         },
       },

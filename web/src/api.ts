@@ -111,6 +111,8 @@ export interface Instance {
   apiClientKeys: string[];
   /** Deletes and renames are refused until it is unprotected. */
   protected: boolean;
+  /** The instance whose database this one's was copied from. */
+  sourceInstanceId: string | null;
   job?: { id: string; type: string; status: string };
   _links: {
     rename?: { href: string };

@@ -26,7 +26,7 @@ export const DELETES_OFF_NOTICE =
 
 export interface Field {
   row: HTMLElement;
-  input: HTMLInputElement;
+  input: HTMLInputElement | HTMLSelectElement;
   showError(messages: string[] | undefined): void;
 }
 
@@ -36,19 +36,41 @@ export function field(
   name: string,
   label: string,
   options: { value?: string; hint?: string; type?: string; autocomplete?: string } = {},
-): Field {
+): Field & { input: HTMLInputElement } {
   const id = `${formId}-${name}`;
-  const error = h('p', { class: 'field-error', id: `${id}-error`, hidden: true });
-  const hint = options.hint ? h('p', { class: 'hint', id: `${id}-hint` }, options.hint) : null;
   const input = h('input', {
     id,
     name,
     type: options.type ?? 'text',
     autocomplete: options.autocomplete ?? 'off',
     spellcheck: 'false',
-    'aria-describedby': hint ? `${id}-hint` : null,
   });
   input.value = options.value ?? '';
+  return labelled(id, label, input, options.hint);
+}
+
+/** A labelled choice among `choices` (value, text), with errors shown as a field's are. */
+export function selectField(
+  formId: string,
+  name: string,
+  label: string,
+  choices: [value: string, text: string][],
+  options: { hint?: string } = {},
+): Field & { input: HTMLSelectElement } {
+  const id = `${formId}-${name}`;
+  const input = h('select', { id, name }, ...choices.map(([value, text]) => h('option', { value }, text)));
+  return labelled(id, label, input, options.hint);
+}
+
+function labelled<E extends HTMLInputElement | HTMLSelectElement>(
+  id: string,
+  label: string,
+  input: E,
+  hintText: string | undefined,
+): Field & { input: E } {
+  const error = h('p', { class: 'field-error', id: `${id}-error`, hidden: true });
+  const hint = hintText ? h('p', { class: 'hint', id: `${id}-hint` }, hintText) : null;
+  if (hint) input.setAttribute('aria-describedby', `${id}-hint`);
   const row = h('div', { class: 'field' }, h('label', { for: id }, label), hint, input, error);
   return {
     row,
@@ -77,7 +99,7 @@ export function field(
 export function showProblem(err: unknown, fields: Record<string, Field>, alert: HTMLElement): void {
   const problem: Problem | undefined = err instanceof ApiError ? err.problem : undefined;
   const byField = problem?.errors ?? {};
-  let first: HTMLInputElement | undefined;
+  let first: HTMLInputElement | HTMLSelectElement | undefined;
   for (const [name, f] of Object.entries(fields)) {
     f.showError(byField[name]);
     if (byField[name]?.length && !first) first = f.input;
