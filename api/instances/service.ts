@@ -118,7 +118,9 @@ export class InstanceService {
       await this.assertWithinQuota(m, caller);
       await m.insert(InstanceEntity, instance);
       await this.claim(m, instance.id, dto.databaseName);
-      const copy = source ? { sourceInstanceId: source.id, disconnectSource: dto.disconnectSource === true } : undefined;
+      const copy = source
+        ? { sourceInstanceId: source.id, disconnectSource: dto.disconnectSource === true }
+        : undefined;
       return this.addJob(
         m,
         instance,
@@ -438,7 +440,8 @@ export class InstanceService {
       throw new ValidationError('The request body is invalid.', { [field]: [message] });
     };
     if (!dto.sourceInstanceId) {
-      if (dto.disconnectSource !== undefined) refuse('disconnectSource', 'disconnectSource applies only to a copy: give sourceInstanceId too.');
+      if (dto.disconnectSource !== undefined)
+        refuse('disconnectSource', 'disconnectSource applies only to a copy: give sourceInstanceId too.');
       return;
     }
     if (this.options.engine === 'command')

@@ -121,7 +121,8 @@ const instanceSchema = {
     },
     sourceInstanceId: {
       ...nullable({ type: 'string', format: 'uuid' }),
-      description: "The instance whose database this one's was copied from (POST /admin/instances with sourceInstanceId); null otherwise.",
+      description:
+        "The instance whose database this one's was copied from (POST /admin/instances with sourceInstanceId); null otherwise.",
     },
     job: {
       type: 'object',
@@ -288,7 +289,8 @@ export const OPENAPI_DOCUMENT = {
           },
           disconnectSource: {
             type: 'boolean',
-            description: "The copy may close the source's database to new connections and end its sessions (PostgreSQL).",
+            description:
+              "The copy may close the source's database to new connections and end its sessions (PostgreSQL).",
           },
           createdAt: dateTime,
           startedAt: nullable(dateTime),
@@ -408,7 +410,7 @@ export const OPENAPI_DOCUMENT = {
           engine: {
             type: 'string',
             description:
-              "ODS_ENGINE (postgres, mssql, command): a copy (sourceInstanceId) needs disconnectSource: true on postgres and is refused on command.",
+              'ODS_ENGINE (postgres, mssql, command): a copy (sourceInstanceId) needs disconnectSource: true on postgres and is refused on command.',
           },
         },
       },

@@ -53,7 +53,10 @@ describe('web UI: copy an instance (in a browser) @slow', function () {
 
     const before = await stack.dataSource.getRepository(InstanceEntity).count();
     await dialog.getByRole('button', { name: 'Create instance' }).click();
-    await dialog.locator('#create-disconnectSource-error').filter({ hasText: /nobody is connected/ }).waitFor();
+    await dialog
+      .locator('#create-disconnectSource-error')
+      .filter({ hasText: /nobody is connected/ })
+      .waitFor();
     expect(await consent.getAttribute('aria-invalid')).to.equal('true');
     expect(await stack.dataSource.getRepository(InstanceEntity).count()).to.equal(before);
     await expectAccessible(page);

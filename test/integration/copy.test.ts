@@ -14,8 +14,9 @@ function expectProblem(r: HttpResult, status: number, detail?: RegExp): void {
 
 const acceptsConnections = (name: string) =>
   withServer(async (c) => {
-    const rows = (await c.query<{ ok: boolean }>('SELECT datallowconn AS ok FROM pg_database WHERE datname = $1', [name]))
-      .rows;
+    const rows = (
+      await c.query<{ ok: boolean }>('SELECT datallowconn AS ok FROM pg_database WHERE datname = $1', [name])
+    ).rows;
     return rows[0]?.ok;
   });
 
@@ -90,9 +91,12 @@ describe('copying an instance with its data', function () {
     expect(await ownerOf(source.databaseName)).to.equal(source.id);
     expect(await acceptsConnections(source.databaseName)).to.equal(true);
     expect(await gradesIn(source.databaseName)).to.deep.equal(['A', 'B', 'C']);
-    expect(await session.query('SELECT 1').then(() => 'still connected', (e: Error) => e.message)).to.match(
-      /terminat|Connection/i,
-    );
+    expect(
+      await session.query('SELECT 1').then(
+        () => 'still connected',
+        (e: Error) => e.message,
+      ),
+    ).to.match(/terminat|Connection/i);
     await session.end().catch(() => undefined);
 
     const job = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: r.body.job.id });
@@ -105,7 +109,9 @@ describe('copying an instance with its data', function () {
     });
     const jobView = await stack.request('GET', `/admin/jobs/${job.id}`);
     expect(jobView.body).to.include({ sourceInstanceId: source.id, disconnectSource: true });
-    const audit = await stack.dataSource.getRepository(AuditEventEntity).findOneByOrFail({ jobId: job.id, outcome: 'accepted' });
+    const audit = await stack.dataSource
+      .getRepository(AuditEventEntity)
+      .findOneByOrFail({ jobId: job.id, outcome: 'accepted' });
     expect(JSON.parse(audit.details!)).to.include({ copyOf: source.id, disconnectSource: true });
     const sourceNow = await stack.request('GET', `/admin/instances/${source.id}`);
     expect(sourceNow.body).to.include({ status: 'Created', databaseName: source.databaseName, sourceInstanceId: null });
@@ -129,7 +135,9 @@ describe('copying an instance with its data', function () {
     expect(unknown.body.errors.sourceInstanceId[0]).to.match(/No instance with id/);
     expectProblem(await copy('nope6', { sourceInstanceId: 'not-a-uuid' }), 400);
     const bulk = await stack.request('POST', '/admin/instances/bulk', {
-      body: { instances: [{ instanceName: `Bulk ${stack.id}`, databaseName: stack.db('nope7'), sourceInstanceId: source.id }] },
+      body: {
+        instances: [{ instanceName: `Bulk ${stack.id}`, databaseName: stack.db('nope7'), sourceInstanceId: source.id }],
+      },
     });
     expectProblem(bulk, 400);
     expect(await counts(stack)).to.deep.equal(before);
@@ -139,14 +147,21 @@ describe('copying an instance with its data', function () {
     const before = await counts(stack);
     const r = await copy('dry', {}, '?dryRun=true');
     expect(r.status, JSON.stringify(r.body)).to.equal(200);
-    expect(r.body.job).to.include({ sourceInstanceId: source.id, disconnectSource: true, sourceDatabaseName: source.databaseName });
+    expect(r.body.job).to.include({
+      sourceInstanceId: source.id,
+      disconnectSource: true,
+      sourceDatabaseName: source.databaseName,
+    });
     const sql: string[] = r.body.statements.map((s: { sql: string }) => s.sql);
     const at = (pattern: RegExp) => sql.findIndex((s) => pattern.test(s));
     const shut = at(new RegExp(`ALTER DATABASE "${source.databaseName}" ALLOW_CONNECTIONS false`));
     const end = at(/pg_terminate_backend/);
     const clone = at(new RegExp(`CREATE DATABASE .* TEMPLATE "${source.databaseName}"`));
     const reopen = at(new RegExp(`ALTER DATABASE "${source.databaseName}" ALLOW_CONNECTIONS true`));
-    expect([shut, end, clone, reopen].every((i) => i >= 0), sql.join('\n')).to.equal(true);
+    expect(
+      [shut, end, clone, reopen].every((i) => i >= 0),
+      sql.join('\n'),
+    ).to.equal(true);
     expect(shut < end && end < clone && clone < reopen).to.equal(true);
     expect(await counts(stack)).to.deep.equal(before);
   });
@@ -213,7 +228,7 @@ describe('copying an instance with its data', function () {
     await expectServerMatchesRecords(stack);
   });
 
-  it("reopens a source an ended copy job left shut, and never a database an administrator shut", async () => {
+  it('reopens a source an ended copy job left shut, and never a database an administrator shut', async () => {
     await stack.stopWorkers(); // their reconcilers would reopen the source before the test looks
     const worker = await stack.startWorker();
     await worker.reconciler.stop(); // this test runs its passes

@@ -31,7 +31,14 @@ const CREATE_STEPS = ['create.cloning', 'create.cloned', 'create.marked', 'creat
 const RENAME_STEPS = ['rename.closed', 'rename.renamed'];
 const DROP_STEPS = ['drop.before'];
 /** A copy's create (docs/copy.md): the source is shut and reopened between create.cloning and create.cloned. */
-const COPY_STEPS = ['create.cloning', 'copy.source-closed', 'copy.cloned', 'create.cloned', 'create.marked', 'create.renamed'];
+const COPY_STEPS = [
+  'create.cloning',
+  'copy.source-closed',
+  'copy.cloned',
+  'create.cloned',
+  'create.marked',
+  'create.renamed',
+];
 
 for (const major of MAJORS) {
   const why = unavailableBecause(major);
@@ -346,7 +353,8 @@ for (const major of MAJORS) {
           return { source, sourceId, n, note, request };
         }
 
-        const opensToConnections = async (d: PostgresDriver, name: string) => (await d.describe(name))?.acceptsConnections;
+        const opensToConnections = async (d: PostgresDriver, name: string) =>
+          (await d.describe(name))?.acceptsConnections;
 
         it('reports the steps of a copy that the crash tests below cover', async () => {
           const { request } = await copyFixture();
@@ -394,7 +402,12 @@ for (const major of MAJORS) {
           const session = await connect(source.db);
           const d = driver();
           await retrying(d, () => d.create(request));
-          expect(await session.query('SELECT 1').then(() => 'connected', () => 'ended')).to.equal('ended');
+          expect(
+            await session.query('SELECT 1').then(
+              () => 'connected',
+              () => 'ended',
+            ),
+          ).to.equal('ended');
           expect(await opensToConnections(d, source.db)).to.equal(true);
 
           const shutByHand = await copyFixture();
@@ -408,7 +421,7 @@ for (const major of MAJORS) {
           expect((await d.describe(n.db))?.valid).to.equal(true);
         });
 
-        it('refuses to copy a database that does not carry the source instance\'s marker, shutting nothing', async () => {
+        it("refuses to copy a database that does not carry the source instance's marker, shutting nothing", async () => {
           const { source, n, note, request } = await copyFixture();
           const d = driver();
           const err = await rejection(

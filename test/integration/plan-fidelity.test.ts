@@ -137,7 +137,11 @@ for (const major of MAJORS) {
         const sent = await sentBy(async (d) => {
           expect((await d.create({ ...request, copy })).outcome).to.equal('created');
         });
-        const planned = plan({ operation: 'create', ...request, copy: { sourceInstanceId: source.instanceId, disconnectSource: true } });
+        const planned = plan({
+          operation: 'create',
+          ...request,
+          copy: { sourceInstanceId: source.instanceId, disconnectSource: true },
+        });
         expect(sent).to.deep.equal(plannedFor(planned, major));
         expect(noted).to.deep.equal(['set', 'clear']);
       });

@@ -97,8 +97,8 @@ describe('job handlers and EdFi_Admin registration', () => {
 
   it("create: copies the deployment's template, or the database the job names (a copy's source)", async () => {
     const f = fakes();
-    await f.off.create({ ...job('create'), sourceDatabaseName: null } as JobEntity);
-    await f.off.create({ ...job('create'), sourceInstanceId: 'i-0', disconnectSource: true } as JobEntity);
+    await f.off.create({ ...job('create'), sourceDatabaseName: null });
+    await f.off.create({ ...job('create'), sourceInstanceId: 'i-0', disconnectSource: true });
     expect(f.creates.map((c) => c.templateDatabase)).to.deep.equal(['template', 'EdFi_Ods_A']);
     expect(f.creates[0]!.copy).to.equal(undefined);
     expect(f.creates[1]!.copy).to.include({ sourceInstanceId: 'i-0', disconnectSource: true });
@@ -106,7 +106,12 @@ describe('job handlers and EdFi_Admin registration', () => {
 
   it("create: a copy's note that it shut the source is written to the job row and seen by the next try", async () => {
     const f = fakes();
-    const copying = { ...job('create'), sourceInstanceId: 'i-0', disconnectSource: true, sourceClosedAt: null } as JobEntity;
+    const copying = {
+      ...job('create'),
+      sourceInstanceId: 'i-0',
+      disconnectSource: true,
+      sourceClosedAt: null,
+    } as JobEntity;
     const note = () => f.creates.at(-1)!.copy!.closedNote;
     await f.off.create(copying);
     expect(f.notes.map((n) => n instanceof Date)).to.deep.equal([true, false]);

@@ -107,7 +107,9 @@ describe('SQL Server plans', () => {
       ]);
       expect(sql.backupDatabase(source, file)).to.match(/WITH COPY_ONLY/);
       // The source's marker comes along in the restore: it is replaced, not added to.
-      expect(sql.markOwner(MARKER, STAGING)).to.match(/sp_updateextendedproperty .* ELSE EXEC .*sp_addextendedproperty/);
+      expect(sql.markOwner(MARKER, STAGING)).to.match(
+        /sp_updateextendedproperty .* ELSE EXEC .*sp_addextendedproperty/,
+      );
       expect(sent.join('\n')).not.to.match(/SINGLE_USER/); // online: no session of the source is ended
       expect(plan.notes.join(' ')).to.match(/taken online/);
     }

@@ -115,7 +115,9 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
     const statements: PlannedStatement[] = [
       { purpose: `${LOOK} ($1 = '${databaseName}')`, sql: sql.DESCRIBE_DATABASE },
       { purpose: `${LOOK} ($1 = '${stagingName}', the staging copy)`, sql: sql.DESCRIBE_DATABASE },
-      ...(copy?.disconnectSource ? copyClosingSource(templateDatabase, version, cloneStatements) : [version, ...cloneStatements]),
+      ...(copy?.disconnectSource
+        ? copyClosingSource(templateDatabase, version, cloneStatements)
+        : [version, ...cloneStatements]),
       {
         purpose: "mark the copy as this instance's",
         sql: sql.markOwner(stagingName, ownershipMarker(request.instanceId)),

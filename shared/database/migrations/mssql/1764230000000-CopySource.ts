@@ -6,9 +6,7 @@ export class CopySource1764230000000 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE jobs ADD source_instance_id uniqueidentifier NULL`);
-    await q.query(
-      `ALTER TABLE jobs ADD disconnect_source bit NOT NULL CONSTRAINT df_jobs_disconnect_source DEFAULT 0`,
-    );
+    await q.query(`ALTER TABLE jobs ADD disconnect_source bit NOT NULL CONSTRAINT df_jobs_disconnect_source DEFAULT 0`);
     await q.query(`ALTER TABLE jobs ADD source_closed_at datetime2(3) NULL`);
     await q.query(`ALTER TABLE instances ADD source_instance_id uniqueidentifier NULL`);
     await q.query(

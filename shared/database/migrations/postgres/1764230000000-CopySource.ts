@@ -13,7 +13,9 @@ export class CopySource1764230000000 implements MigrationInterface {
     await q.query(`ALTER TABLE jobs ADD COLUMN disconnect_source boolean NOT NULL DEFAULT false`);
     await q.query(`ALTER TABLE jobs ADD COLUMN source_closed_at timestamptz NULL`);
     await q.query(`ALTER TABLE instances ADD COLUMN source_instance_id uuid NULL`);
-    await q.query(`CREATE INDEX ix_jobs_source_instance ON jobs (source_instance_id) WHERE source_instance_id IS NOT NULL`);
+    await q.query(
+      `CREATE INDEX ix_jobs_source_instance ON jobs (source_instance_id) WHERE source_instance_id IS NOT NULL`,
+    );
   }
 
   async down(q: QueryRunner): Promise<void> {
