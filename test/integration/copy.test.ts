@@ -251,4 +251,27 @@ describe('copying an instance with its data', function () {
     await setConnections(handShut.databaseName, true);
     await waitFor(async () => (await acceptsConnections(handShut.databaseName)) === true, 'reopened by hand', 5000);
   });
+  it('retries a failed copy as a copy of the same source, under the same checks', async () => {
+    // A database of the copy's name that no instance owns: the copy fails for good, touching nothing.
+    await withServer((c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(stack.db('retry'))}`));
+    const r = await copy('retry');
+    expect(r.status, JSON.stringify(r.body)).to.equal(201);
+    const failed = await stack.waitForStatus(r.body.id, 'CreateFailed');
+    expect(failed.lastError).to.match(/not managed/);
+    expect(await acceptsConnections(source.databaseName)).to.equal(true);
+    await withServer((c) => c.query(`DROP DATABASE ${c.escapeIdentifier(stack.db('retry'))}`));
+
+    const retried = await stack.request('POST', `/admin/instances/${r.body.id}/retry`);
+    expect(retried.status, JSON.stringify(retried.body)).to.equal(200);
+    const job = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: retried.body.job.id });
+    expect(job).to.include({
+      sourceInstanceId: source.id,
+      disconnectSource: true,
+      sourceDatabaseName: source.databaseName,
+    });
+    await stack.waitForStatus(r.body.id, 'Created');
+    expect(await gradesIn(stack.db('retry'))).to.deep.equal(['A', 'B', 'C']);
+    expect(await acceptsConnections(source.databaseName)).to.equal(true);
+    await expectServerMatchesRecords(stack);
+  });
 });
