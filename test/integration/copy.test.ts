@@ -203,6 +203,40 @@ describe('copying an instance with its data', function () {
     await expectServerMatchesRecords(stack);
   });
 
+  it('lets exactly one of a copy and a delete of the same source through when they race', async () => {
+    const sources = [
+      await stack.createInstance('race_a'),
+      await stack.createInstance('race_b'),
+      await stack.createInstance('race_c'),
+    ];
+    await stack.stopWorkers();
+    const outcomes: string[] = [];
+    for (const [i, racing] of sources.entries()) {
+      const [copied, deleted] = await Promise.all([
+        copy(`race_copy_${i}`, { sourceInstanceId: racing.id }),
+        stack.request('DELETE', `/admin/instances/${racing.id}`),
+      ]);
+      outcomes.push(
+        [copied.status, deleted.status].includes(409) ? 'one refused' : `${copied.status}/${deleted.status}`,
+      );
+      expect(
+        [copied.status, deleted.status].filter((s) => s < 300),
+        JSON.stringify([copied.body, deleted.body]),
+      ).to.have.length(1);
+      expect((copied.status === 409 ? copied : deleted).body.detail).to.match(
+        copied.status === 409 ? /unfinished job/ : /being copied/,
+      );
+    }
+    expect(outcomes).to.deep.equal(['one refused', 'one refused', 'one refused']);
+    await stack.startWorker();
+    await waitFor(
+      async () => (await stack.jobsRows()).every((j) => j.status === 'succeeded' || j.status === 'failed'),
+      'every raced job to end',
+      60_000,
+    );
+    await expectServerMatchesRecords(stack);
+  });
+
   it('a worker killed with the source shut: the next run reopens it first, and the copy completes', async () => {
     await stack.stopWorkers();
     const victim = fleet.spawn({ ODSIM_FAULT_PAUSE_AT: 'copy.source-closed', ODSIM_FAULT_PAUSE_MS: '120000' });
