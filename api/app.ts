@@ -144,7 +144,7 @@ export function createApp(deps: AppDeps): Express {
   // Metrics are no public page: the same bearer tokens, read access.
   app.use(METRICS_PATH, auth);
   app.use(metricsRoutes(dataSource));
-  app.use(settingsRoutes(mode, config.tenants, clients, instances.deletionPolicy));
+  app.use(settingsRoutes(mode, config.tenants, clients, instances.deletionPolicy, config.ods.engine));
   if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs, clients));
   app.use(docsRoutes());
   app.use(webRoutes());

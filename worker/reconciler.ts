@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { DataSource, In } from 'typeorm';
+import { DataSource, In, IsNull, Not } from 'typeorm';
 import { JobEntity } from '../shared/database/entities';
 import { UNFINISHED_JOB_STATUSES } from '../shared/instances/status';
 import { addJob, JobPayload } from '../shared/jobs/queue';
@@ -9,6 +9,8 @@ import { errorMessage } from '../shared/errors';
 export interface ReconcileReport {
   unfinished: number;
   enqueued: number;
+  /** Copy sources found shut by a job that has ended, and opened again. */
+  reopened: number;
 }
 
 const BATCH = 1000;
@@ -31,6 +33,8 @@ export class Reconciler {
     private readonly intervalMs: number,
     /** Puts back queue settings that live in Redis (the global concurrency), lost if Redis lost its data. */
     private readonly restoreQueueSettings: () => Promise<unknown> = () => Promise.resolve(),
+    /** The engine's way to let connections into a copy source again (absent: the engine never shuts one). */
+    private readonly reopenCopySource?: (databaseName: string) => Promise<void>,
   ) {}
 
   async runOnce(): Promise<ReconcileReport> {
@@ -58,7 +62,43 @@ export class Reconciler {
         status: row.status,
       });
     }
-    return { unfinished: rows.length, enqueued };
+    return { unfinished: rows.length, enqueued, reopened: await this.reopenLeftClosedSources() };
+  }
+
+  /**
+   * A copy job notes on its row that it shut its source before it does, and clears the note once
+   * the source is open again. An unfinished job reopens its own source when it runs again; a note
+   * left on a job that has ended (the reopen failed and the job failed for good, or its worker
+   * died in between) is this pass's to clear. Only sources a copy shut are opened: never one an
+   * administrator shut, nor one a rename shut (the API refuses to rename a source while a note stands).
+   */
+  private async reopenLeftClosedSources(): Promise<number> {
+    if (!this.reopenCopySource) return 0;
+    const repo = this.dataSource.getRepository(JobEntity);
+    const left = await repo.find({
+      where: { sourceClosedAt: Not(IsNull()), status: Not(In([...UNFINISHED_JOB_STATUSES])) },
+      take: BATCH,
+    });
+    let reopened = 0;
+    for (const job of left) {
+      try {
+        if (job.sourceDatabaseName) await this.reopenCopySource(job.sourceDatabaseName);
+        await repo.update({ id: job.id, sourceClosedAt: Not(IsNull()) }, { sourceClosedAt: null });
+        reopened++;
+        this.log.warn('reopened a copy source that an ended job left shut', {
+          event: 'reconciler.copy_source_reopened',
+          jobId: job.id,
+          database: job.sourceDatabaseName,
+        });
+      } catch (err) {
+        this.log.warn('could not reopen a copy source; will try again', {
+          event: 'reconciler.copy_source_reopen_failed',
+          jobId: job.id,
+          error: errorMessage(err),
+        });
+      }
+    }
+    return reopened;
   }
 
   start(): void {

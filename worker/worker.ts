@@ -124,7 +124,14 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
   if (!inventory)
     log.info('this engine takes no inventory', { event: 'inventory.unavailable', engine: config.ods.engine });
 
-  const reconciler = new Reconciler(deps.dataSource, queue, log, config.reconcileIntervalMs, applyGlobalConcurrency);
+  const reconciler = new Reconciler(
+    deps.dataSource,
+    queue,
+    log,
+    config.reconcileIntervalMs,
+    applyGlobalConcurrency,
+    deps.driver.reopenCopySource?.bind(deps.driver),
+  );
   reconciler.start();
   const sharedRedis = new SharedRedisWatch(deps.redis, config.redis.prefix, deploymentId, log);
   sharedRedis.start();

@@ -44,7 +44,12 @@ export function acceptBulkCreate(
   const accepted: (CreateInstanceDto | null)[] = items.map((item, i) => {
     const at = `instances[${i}]`;
     try {
-      return acceptCreateItem(item, mode, names, at);
+      const dto = acceptCreateItem(item, mode, names, at);
+      if (dto.sourceInstanceId !== undefined || dto.disconnectSource !== undefined)
+        throw new ValidationError('A bulk create cannot copy an instance.', {
+          sourceInstanceId: ['A bulk create cannot copy an instance; copy one at a time with POST /admin/instances.'],
+        });
+      return dto;
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
       const fields = Object.entries(err.errors);
@@ -77,6 +82,16 @@ export function acceptCreateItem(
   mode.assertKeys(dto.odsInstanceContexts);
   const { name, derived } = mode.databaseNameFor(dto);
   names.assertAcceptable(name, derived);
+  // A copy starts from its source's database: it names no template.
+  if (dto.sourceInstanceId !== undefined) {
+    if (dto.template !== undefined)
+      throw new ValidationError('The request body is invalid.', {
+        template: [
+          'template and sourceInstanceId exclude each other: a copy starts from the source instance, not a template.',
+        ],
+      });
+    return Object.assign(dto, { databaseName: name });
+  }
   return Object.assign(dto, { databaseName: name, template: names.templates.resolve(dto.template).name });
 }
 

@@ -1,5 +1,15 @@
 import { Transform } from 'class-transformer';
-import { IsIn, IsOptional, IsString, Length, Matches, ValidateBy, ValidateIf } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  ValidateBy,
+  ValidateIf,
+} from 'class-validator';
 import {
   CONTEXT_KEY,
   contextValueProblem,
@@ -155,6 +165,23 @@ abstract class CreateInstanceFields {
     message: "template must be a template's name: 1 to 40 letters, digits or '-' (GET /admin/templates lists them)",
   })
   template?: string;
+
+  /**
+   * Copy this instance's database (its data included) instead of the template (docs/copy.md).
+   * The source must be a Created instance of the caller's tenant with no unfinished job.
+   */
+  @IsOptional()
+  @IsUUID('all', { message: 'sourceInstanceId must be the id (a UUID) of an instance' })
+  sourceInstanceId?: string;
+
+  /**
+   * The caller agrees that the copy shuts the source's database to new connections and ends its
+   * sessions while it copies (PostgreSQL copies only a database nobody is connected to); required
+   * as `true` with sourceInstanceId on PostgreSQL, not needed on SQL Server (an online backup).
+   */
+  @IsOptional()
+  @IsBoolean({ message: 'disconnectSource must be true or false' })
+  disconnectSource?: boolean;
 }
 
 /** A create where the deployment derives no names: databaseName is required. */

@@ -22,6 +22,8 @@ export interface InstancePlanView extends OperationPlan {
     sourceDatabaseName: string | null;
     targetDatabaseName: string | null;
     force: boolean;
+    sourceInstanceId: string | null;
+    disconnectSource: boolean;
   } | null;
 }
 
@@ -67,6 +69,8 @@ export class InstancePlanner {
         sourceDatabaseName: job.sourceDatabaseName,
         targetDatabaseName: job.targetDatabaseName,
         force: job.force,
+        sourceInstanceId: job.sourceInstanceId ?? null,
+        disconnectSource: job.disconnectSource ?? false,
       },
       statements: plan.statements,
       privileges: plan.privileges,
@@ -110,9 +114,11 @@ export class InstancePlanner {
         operation: 'create',
         instanceId: job.instanceId,
         databaseName: target,
-        // Older create jobs recorded no template: they copied the default one.
         templateDatabase: job.sourceDatabaseName ?? this.ods.templateDatabase,
         stagingName: stagingDatabaseName(job.id),
+        ...(job.sourceInstanceId
+          ? { copy: { sourceInstanceId: job.sourceInstanceId, disconnectSource: job.disconnectSource } }
+          : {}),
       };
     if (job.type === 'rename')
       return source === target ? null : { operation: 'rename', instanceId: job.instanceId, from: source, to: target };

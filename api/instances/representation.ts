@@ -39,11 +39,14 @@ export function instanceView(
     template: instance.template,
     inventory: inventory?.inventory ?? null,
     drift: inventory?.drift ?? null,
+    /** The instance whose database this one's was copied from (docs/copy.md). */
+    sourceInstanceId: instance.sourceInstanceId ?? null,
     ...(job ? { job: { id: job.id, type: job.type, status: job.status } } : {}),
     _links: {
       self: { href: instancePath(instance.id) },
       jobs: { href: `${instancePath(instance.id)}/jobs` },
       ...(job ? { job: { href: jobPath(job.id) } } : {}),
+      ...(instance.sourceInstanceId ? { copyOf: { href: instancePath(instance.sourceInstanceId) } } : {}),
       // What may be asked of it now (rename: PUT self, delete: DELETE self, retry, protect, unprotect: POST),
       // so clients need not know the state machine, the protection or the deployment's switch.
       ...(may('rename') ? { rename: { href: instancePath(instance.id) } } : {}),

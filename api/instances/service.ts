@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager, In, Not } from 'typeorm';
+import { DataSource, EntityManager, In, IsNull, Not } from 'typeorm';
 import { recordAudit } from '../../shared/audit';
 import { CONSTRAINTS } from '../../shared/database/constraints';
 import { type AdminDialect, dialectOf } from '../../shared/database/dialects';
@@ -7,7 +7,13 @@ import { DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared
 import { DRIFT_SQL, DRIFT_STATUS } from '../../shared/inventory/drift';
 import type { InstanceInventory, InventoryStore } from '../../shared/inventory/store';
 import { type EngineName, nameKey } from '../../shared/database-names';
-import { ConflictError, type FieldErrors, NotFoundError, TooManyRequestsError } from '../../shared/errors';
+import {
+  ConflictError,
+  type FieldErrors,
+  NotFoundError,
+  TooManyRequestsError,
+  ValidationError,
+} from '../../shared/errors';
 import { contextSetKey, describeContexts, type OdsInstanceContext } from '../../shared/instances/contexts';
 import { instanceNameKey } from '../../shared/instances/instance-name';
 import {
@@ -119,12 +125,14 @@ export class InstanceService {
 
   /** `dto.databaseName` is the name to create: given, or derived by ContextMode. */
   async create(dto: CreateInstanceDto, caller: Caller, options: WriteOptions = {}): Promise<InstanceWithJob> {
+    this.assertCopyRequestValid(dto);
     const instance = this.newInstance(dto, caller, new Date());
     const job = await this.inTransaction({ contexts: instance.contexts ?? [], dryRun: options.dryRun }, async (m) => {
+      const source = await this.copySourceOf(m, dto, caller);
       await this.assertWithinQuota(m, caller);
       await m.insert(InstanceEntity, instance);
       await this.claim(m, instance.id, dto.databaseName);
-      return this.addJob(m, instance, 'create', caller, this.createNames(instance));
+      return this.addCreateJob(m, instance, source, dto, caller);
     });
     if (!options.dryRun) await this.dispatch(job);
     return { instance, job };
@@ -141,16 +149,18 @@ export class InstanceService {
     options: WriteOptions & { batchAudit?: BatchAudit } = {},
   ): Promise<{ instance: InstanceEntity; job: JobEntity }[]> {
     const now = new Date();
+    for (const dto of dtos) this.assertCopyRequestValid(dto);
     const instances = dtos.map((dto) => this.newInstance(dto, caller, now));
     const accepted = await this.inTransaction({ dryRun: options.dryRun }, async (m) => {
       await this.assertWithinQuota(m, caller, instances.length);
       await this.assertNoneTaken(m, instances, caller.tenant);
       const created: { instance: InstanceEntity; job: JobEntity }[] = [];
-      for (const instance of instances) {
+      for (const [i, instance] of instances.entries()) {
+        const dto = dtos[i]!;
+        const source = await this.copySourceOf(m, dto, caller);
         await m.insert(InstanceEntity, instance);
         await this.claim(m, instance.id, instance.databaseName);
-        const job = await this.addJob(m, instance, 'create', caller, this.createNames(instance));
-        created.push({ instance, job });
+        created.push({ instance, job: await this.addCreateJob(m, instance, source, dto, caller) });
       }
       if (options.batchAudit) {
         await recordAudit(m, {
@@ -187,7 +197,10 @@ export class InstanceService {
       const renames =
         (dto.instanceName !== undefined && dto.instanceName !== instance.instanceName) ||
         (dto.databaseName !== undefined && dto.databaseName !== instance.databaseName);
-      if (renames) this.assertNotRefused('rename', instance);
+      if (renames) {
+        this.assertNotRefused('rename', instance);
+        await this.assertNotBeingCopied(m, instance, 'renamed');
+      }
       let job: JobEntity | null = null;
       const changes: Record<string, unknown> = {};
       if (dto.instanceName !== undefined && dto.instanceName !== instance.instanceName) {
@@ -253,6 +266,7 @@ export class InstanceService {
       const instance = await this.lockForChange(m, id, caller.tenant);
       this.assertNotRefused('delete', instance);
       this.assertRequestable('delete', instance.status);
+      await this.assertNotBeingCopied(m, instance, 'deleted');
       await this.assertWithinQuota(m, caller);
       const job = await this.addJob(m, instance, 'delete', caller, { source: instance.databaseName }, undefined, force);
       instance.status = phasesOf('delete').pending;
@@ -301,10 +315,21 @@ export class InstanceService {
       ) {
         await this.claim(m, instance.id, failed.targetDatabaseName);
       }
+      // A failed copy copies again from its source as it is now (renamed meanwhile, perhaps), under the same checks.
+      const copySource = failed.sourceInstanceId
+        ? await this.lockCopySource(m, failed.sourceInstanceId, caller.tenant)
+        : null;
       const names = {
-        ...(failed.sourceDatabaseName ? { source: failed.sourceDatabaseName } : {}),
+        ...(copySource
+          ? { source: copySource.databaseName }
+          : failed.sourceDatabaseName
+            ? { source: failed.sourceDatabaseName }
+            : {}),
         ...(failed.targetDatabaseName ? { target: failed.targetDatabaseName } : {}),
       };
+      const copy = copySource
+        ? { sourceInstanceId: copySource.id, disconnectSource: failed.disconnectSource }
+        : undefined;
       // The status the failed job started from decides what it may touch (a delete after a failed create).
       // A forced delete is retried forced: the retry is the same request again.
       const job = await this.addJob(
@@ -315,6 +340,7 @@ export class InstanceService {
         names,
         { priorStatus: failed.priorStatus, retryOf: failed.id },
         failed.force,
+        copy,
       );
       instance.status = phasesOf(op).pending;
       instance.updatedAt = new Date();
@@ -434,6 +460,33 @@ export class InstanceService {
     return { source: template.database, target: instance.databaseName };
   }
 
+  /** The instance a create copies (row-locked, checked), or null for a create from a template. */
+  private copySourceOf(m: EntityManager, dto: CreateInstanceDto, caller: Caller): Promise<InstanceEntity | null> {
+    return dto.sourceInstanceId ? this.lockCopySource(m, dto.sourceInstanceId, caller.tenant) : Promise.resolve(null);
+  }
+
+  /** A create job copies its template's database, or for a copy its source's (`source`), to the instance's (`target`). */
+  private addCreateJob(
+    m: EntityManager,
+    instance: InstanceEntity,
+    source: InstanceEntity | null,
+    dto: CreateInstanceDto,
+    caller: Caller,
+  ): Promise<JobEntity> {
+    if (!source) return this.addJob(m, instance, 'create', caller, this.createNames(instance));
+    const copy = { sourceInstanceId: source.id, disconnectSource: dto.disconnectSource === true };
+    return this.addJob(
+      m,
+      instance,
+      'create',
+      caller,
+      { source: source.databaseName, target: instance.databaseName },
+      undefined,
+      false,
+      copy,
+    );
+  }
+
   private newInstance(dto: CreateInstanceDto, caller: Caller, now: Date): InstanceEntity {
     const contexts = dto.odsInstanceContexts ?? [];
     return Object.assign(new InstanceEntity(), {
@@ -456,8 +509,91 @@ export class InstanceService {
       odsInstanceId: null,
       apiClientKeys: dto.apiClientKeys ?? [],
       protected: false,
-      template: (dto.template ?? this.options.templates.defaultName).toLowerCase(),
+      // A copy starts from its source's database, not a template.
+      template: dto.sourceInstanceId ? null : (dto.template ?? this.options.templates.defaultName).toLowerCase(),
+      sourceInstanceId: dto.sourceInstanceId ?? null,
     });
+  }
+
+  /**
+   * What a copy request may ask on this deployment's engine, checked before anything is read or
+   * written (400, nothing recorded). PostgreSQL copies only a database nobody is connected to, so the
+   * caller must agree that the source's sessions are ended; the command engine runs a script that
+   * knows only the template, so it cannot copy.
+   */
+  private assertCopyRequestValid(dto: CreateInstanceDto): void {
+    const refuse = (field: string, message: string): never => {
+      throw new ValidationError('The request body is invalid.', { [field]: [message] });
+    };
+    if (!dto.sourceInstanceId) {
+      if (dto.disconnectSource !== undefined)
+        refuse('disconnectSource', 'disconnectSource applies only to a copy: give sourceInstanceId too.');
+      return;
+    }
+    if (this.options.engine === 'command')
+      refuse(
+        'sourceInstanceId',
+        "This deployment's engine runs an external command that creates from the template only; it cannot copy an instance.",
+      );
+    if (this.options.engine === 'postgres' && dto.disconnectSource !== true)
+      refuse(
+        'disconnectSource',
+        "PostgreSQL copies only a database nobody is connected to: set disconnectSource to true to agree that, while it is copied, the source's database is closed to new connections and its sessions are ended (it is reopened afterwards, whatever happens).",
+      );
+  }
+
+  /**
+   * The instance a copy starts from, row-locked as for a change of it: a rename or delete of it
+   * waits for this transaction and then finds the copy job (assertNotBeingCopied); a copy that
+   * waited for theirs finds the source's new status. So either order ends in one 409.
+   */
+  private async lockCopySource(m: EntityManager, sourceInstanceId: string, tenant: string): Promise<InstanceEntity> {
+    const source = await m
+      .getRepository(InstanceEntity)
+      .createQueryBuilder('i')
+      .setLock('pessimistic_write')
+      .where('i.id = :id', { id: sourceInstanceId })
+      .andWhere('i.tenant = :tenant', { tenant })
+      .getOne();
+    if (!source || isFinal(source.status)) {
+      throw new ValidationError('The request body is invalid.', {
+        sourceInstanceId: [`No instance with id ${sourceInstanceId} to copy in this tenant.`],
+      });
+    }
+    if (hasUnfinishedWork(source.status))
+      throw new ConflictError(
+        `The source instance ${source.id} has an unfinished job (status ${source.status}); copy it once that job has finished.`,
+      );
+    if (source.status !== 'Created')
+      throw new ConflictError(
+        `The source instance ${source.id} is ${source.status}; only a Created instance can be copied.`,
+      );
+    const copying = await this.copyJobHolding(m, source.id);
+    if (copying)
+      throw new ConflictError(
+        `The source instance ${source.id} is being copied by job ${copying.id}; copy it once that job has finished.`,
+      );
+    return source;
+  }
+
+  /** A copy job that still needs the source: unfinished, or one that shut the source and has not reopened it yet. */
+  private async copyJobHolding(m: EntityManager, instanceId: string): Promise<JobEntity | null> {
+    return m.getRepository(JobEntity).findOne({
+      where: [
+        { sourceInstanceId: instanceId, status: In([...UNFINISHED_JOB_STATUSES]) },
+        { sourceInstanceId: instanceId, sourceClosedAt: Not(IsNull()) },
+      ],
+      select: { id: true },
+    });
+  }
+
+  /** The source of a copy under way keeps its database and name until the copy is done (the caller holds its row lock). */
+  private async assertNotBeingCopied(m: EntityManager, instance: InstanceEntity, verb: string): Promise<void> {
+    const copying = await this.copyJobHolding(m, instance.id);
+    if (copying)
+      throw new ConflictError(
+        `Instance ${instance.id} is being copied by job ${copying.id}; it cannot be ${verb} until that job has finished.`,
+      );
   }
 
   /**
@@ -610,6 +746,7 @@ export class InstanceService {
     names: { source?: string; target?: string },
     retry?: { priorStatus: InstanceStatus | null; retryOf: string },
     force = false,
+    copy?: { sourceInstanceId: string; disconnectSource: boolean },
   ): Promise<JobEntity> {
     const now = new Date();
     const job: JobEntity = Object.assign(new JobEntity(), {
@@ -630,6 +767,9 @@ export class InstanceService {
       startedAt: null,
       finishedAt: null,
       force,
+      sourceInstanceId: copy?.sourceInstanceId ?? null,
+      disconnectSource: copy?.disconnectSource ?? false,
+      sourceClosedAt: null,
     });
     await m.insert(JobEntity, job);
     await recordAudit(m, {
@@ -646,6 +786,7 @@ export class InstanceService {
         ...(instance.tenant ? { tenant: instance.tenant } : {}),
         ...(retry ? { retryOf: retry.retryOf } : {}),
         ...(force ? { force } : {}),
+        ...(copy ? { copyOf: copy.sourceInstanceId, disconnectSource: copy.disconnectSource } : {}),
       },
     });
     return job;

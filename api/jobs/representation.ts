@@ -27,6 +27,9 @@ export interface JobView {
   requestId: string | null;
   /** A delete that may remove the EdFi_Admin links that would block it (`?force=true`). */
   force: boolean;
+  /** A create that copies this instance's database (docs/copy.md), and whether it may end the source's sessions. */
+  sourceInstanceId: string | null;
+  disconnectSource: boolean;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -46,6 +49,8 @@ export function jobView(job: JobEntity, detail: ErrorDetail): JobView {
     warnings: job.warnings ?? [],
     requestId: job.requestId,
     force: job.force,
+    sourceInstanceId: job.sourceInstanceId ?? null,
+    disconnectSource: job.disconnectSource ?? false,
     createdAt: job.createdAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,
     finishedAt: job.finishedAt?.toISOString() ?? null,

@@ -108,6 +108,7 @@ const instanceSchema = {
     'template',
     'inventory',
     'drift',
+    'sourceInstanceId',
     '_links',
   ],
   properties: {
@@ -182,6 +183,11 @@ const instanceSchema = {
       description:
         'Set when the database of a Created instance was dropped, renamed or re-marked outside the manager; never repaired automatically.',
     },
+    sourceInstanceId: {
+      ...nullable({ type: 'string', format: 'uuid' }),
+      description:
+        "The instance whose database this one's was copied from (POST /admin/instances with sourceInstanceId); null otherwise.",
+    },
     job: {
       type: 'object',
       required: ['id', 'type', 'status'],
@@ -205,6 +211,7 @@ const instanceSchema = {
         retry: link,
         protect: link,
         unprotect: link,
+        copyOf: { ...link, description: 'The instance this one was copied from.' },
       },
     },
   },
@@ -260,6 +267,8 @@ const planSchema = {
         sourceDatabaseName: nullable({ type: 'string' }),
         targetDatabaseName: nullable({ type: 'string' }),
         force: { type: 'boolean' },
+        sourceInstanceId: nullable({ type: 'string', format: 'uuid' }),
+        disconnectSource: { type: 'boolean' },
       },
     }),
     statements: {
@@ -338,6 +347,15 @@ export const OPENAPI_DOCUMENT = {
           warnings: { type: 'array', items: { type: 'string' } },
           requestId: nullable({ type: 'string' }),
           force: { type: 'boolean' },
+          sourceInstanceId: {
+            ...nullable({ type: 'string', format: 'uuid' }),
+            description: 'A create that copies this instance (its database is sourceDatabaseName).',
+          },
+          disconnectSource: {
+            type: 'boolean',
+            description:
+              "The copy may close the source's database to new connections and end its sessions (PostgreSQL).",
+          },
           createdAt: dateTime,
           startedAt: nullable(dateTime),
           finishedAt: nullable(dateTime),
@@ -407,6 +425,17 @@ export const OPENAPI_DOCUMENT = {
             pattern: '^[A-Za-z0-9][A-Za-z0-9-]{0,39}$',
             description:
               "The template to copy, by name (GET /admin/templates, compared case-insensitively); the deployment's default when left out.",
+          },
+          sourceInstanceId: {
+            type: 'string',
+            format: 'uuid',
+            description:
+              "Copy this instance's database, data included, instead of the template (docs/copy.md). It must be a Created instance of the tenant with no unfinished job (409 otherwise); while the copy is unfinished it cannot be renamed or deleted (409). Not in a bulk create, not with the command engine (400).",
+          },
+          disconnectSource: {
+            type: 'boolean',
+            description:
+              "With sourceInstanceId on PostgreSQL, required and true (400 otherwise): PostgreSQL copies only a database nobody is connected to, so the source's database is closed to new connections and its sessions are ended while it is copied, then always reopened. Not needed on SQL Server (an online COPY_ONLY backup and restore).",
           },
         },
       },
@@ -562,7 +591,7 @@ export const OPENAPI_DOCUMENT = {
       Settings: {
         type: 'object',
         additionalProperties: false,
-        required: ['contextKeys', 'databaseNamePattern', 'tenants', 'instanceDeletesEnabled'],
+        required: ['contextKeys', 'databaseNamePattern', 'tenants', 'instanceDeletesEnabled', 'engine'],
         properties: {
           contextKeys: { type: 'array', items: { type: 'string' } },
           databaseNamePattern: nullable({ type: 'string' }),
@@ -570,6 +599,11 @@ export const OPENAPI_DOCUMENT = {
           instanceDeletesEnabled: {
             type: 'boolean',
             description: 'INSTANCE_DELETES_ENABLED: false, every DELETE /admin/instances/{id} is refused with 409.',
+          },
+          engine: {
+            type: 'string',
+            description:
+              'ODS_ENGINE (postgres, mssql, command): a copy (sourceInstanceId) needs disconnectSource: true on postgres and is refused on command.',
           },
         },
       },

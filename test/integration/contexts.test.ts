@@ -211,6 +211,7 @@ describe('ODS/API contexts on create', () => {
         databaseNamePattern: null,
         tenants: [],
         instanceDeletesEnabled: true,
+        engine: 'postgres',
       });
     });
   });
@@ -282,6 +283,7 @@ describe('ODS/API contexts on create', () => {
         databaseNamePattern: 'EdFi_Ods_{schoolYearFromRoute}',
         tenants: [],
         instanceDeletesEnabled: true,
+        engine: 'postgres',
       });
     });
   });

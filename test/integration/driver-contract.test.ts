@@ -30,6 +30,15 @@ const STRATEGIES = ['', 'wal_log', 'file_copy'] as const;
 const CREATE_STEPS = ['create.cloning', 'create.cloned', 'create.marked', 'create.renamed'];
 const RENAME_STEPS = ['rename.closed', 'rename.renamed'];
 const DROP_STEPS = ['drop.before'];
+/** A copy's create (docs/copy.md): the source is shut and reopened between create.cloning and create.cloned. */
+const COPY_STEPS = [
+  'create.cloning',
+  'copy.source-closed',
+  'copy.cloned',
+  'create.cloned',
+  'create.marked',
+  'create.renamed',
+];
 
 for (const major of MAJORS) {
   const why = unavailableBecause(major);
@@ -321,6 +330,108 @@ for (const major of MAJORS) {
           expect(await stepsOf('create')).to.deep.equal(CREATE_STEPS);
           expect(await stepsOf('rename')).to.deep.equal(RENAME_STEPS);
           expect(await stepsOf('drop')).to.deep.equal(DROP_STEPS);
+        });
+
+        /** A copy of an instance made by the contract, with the note a job keeps on its row. */
+        async function copyFixture() {
+          const source = names();
+          const sourceId = randomUUID();
+          const setup = driver();
+          await retrying(setup, () => setup.create(createRequest(sourceId, source)));
+          const note = { at: null as Date | null, writes: [] as string[] };
+          const copy = {
+            sourceInstanceId: sourceId,
+            disconnectSource: true,
+            closedNote: {
+              isSet: () => note.at !== null,
+              set: async () => void (note.writes.push('set'), (note.at = new Date())),
+              clear: async () => void (note.writes.push('clear'), (note.at = null)),
+            },
+          };
+          const n = names();
+          const request = { ...createRequest(randomUUID(), n), templateDatabase: source.db, copy };
+          return { source, sourceId, n, note, request };
+        }
+
+        const opensToConnections = async (d: PostgresDriver, name: string) =>
+          (await d.describe(name))?.acceptsConnections;
+
+        it('reports the steps of a copy that the crash tests below cover', async () => {
+          const { request } = await copyFixture();
+          const seen: string[] = [];
+          const d = driver({ onStep: async (step) => void seen.push(step) });
+          await retrying(d, () => d.create(request));
+          expect(seen).to.deep.equal(COPY_STEPS);
+        });
+
+        for (const step of COPY_STEPS.filter((s) => s.startsWith('copy.'))) {
+          it(`a copy that fails at ${step} reopens its source at once, and the next run completes it`, async () => {
+            const { source, n, note, request } = await copyFixture();
+            const crashing = driver({ onStep: crashAt(step) });
+            expect(await rejection(retrying(crashing, () => crashing.create(request)))).to.be.instanceOf(Crash);
+            const d = driver();
+            expect(await opensToConnections(d, source.db)).to.equal(true);
+            expect(note.writes).to.deep.equal(['set', 'clear']);
+            await retrying(d, () => d.create(request));
+            expect((await d.describe(n.db))?.ownerInstanceId).to.equal(request.instanceId);
+            expect(await opensToConnections(d, source.db)).to.equal(true);
+          });
+        }
+
+        it('a worker that died with the source shut: the next run reopens it first, then copies', async () => {
+          const { source, sourceId, n, note, request } = await copyFixture();
+          // What a SIGKILL between the note and the reopen leaves: the note set, the source shut.
+          note.at = new Date();
+          await sql('postgres', `ALTER DATABASE "${source.db}" ALLOW_CONNECTIONS false`);
+          const seenShut: boolean[] = [];
+          const d = driver({
+            onStep: async (step) => {
+              if (step === 'create.cloning') seenShut.push((await opensToConnections(d, source.db)) === false);
+            },
+          });
+          await retrying(d, () => d.create(request));
+          expect(seenShut).to.deep.equal([false]); // reopened before anything else
+          expect(note.at).to.equal(null);
+          expect(await opensToConnections(d, source.db)).to.equal(true);
+          expect((await d.describe(source.db))?.ownerInstanceId).to.equal(sourceId);
+          expect(await templateRows(n.db)).to.deep.equal(await templateRows(source.db));
+        });
+
+        it("ends the source's sessions to copy it, and leaves a source an administrator shut as it was", async () => {
+          const { source, n, note, request } = await copyFixture();
+          const session = await connect(source.db);
+          const d = driver();
+          await retrying(d, () => d.create(request));
+          expect(
+            await session.query('SELECT 1').then(
+              () => 'connected',
+              () => 'ended',
+            ),
+          ).to.equal('ended');
+          expect(await opensToConnections(d, source.db)).to.equal(true);
+
+          const shutByHand = await copyFixture();
+          await sql('postgres', `ALTER DATABASE "${shutByHand.source.db}" ALLOW_CONNECTIONS false`);
+          await retrying(d, () => d.create(shutByHand.request));
+          expect(await opensToConnections(d, shutByHand.source.db)).to.equal(false);
+          expect(shutByHand.note.writes).to.deep.equal([]);
+          expect((await d.describe(shutByHand.n.db))?.ownerInstanceId).to.equal(shutByHand.request.instanceId);
+          await sql('postgres', `ALTER DATABASE "${shutByHand.source.db}" ALLOW_CONNECTIONS true`);
+          expect(note.writes).to.deep.equal(['set', 'clear']);
+          expect((await d.describe(n.db))?.valid).to.equal(true);
+        });
+
+        it("refuses to copy a database that does not carry the source instance's marker, shutting nothing", async () => {
+          const { source, n, note, request } = await copyFixture();
+          const d = driver();
+          const err = await rejection(
+            retrying(d, () => d.create({ ...request, copy: { ...request.copy, sourceInstanceId: randomUUID() } })),
+          );
+          expect(err).to.be.instanceOf(PermanentJobError);
+          expect(err.message).to.match(/refusing to copy/);
+          expect(note.writes).to.deep.equal([]);
+          expect(await opensToConnections(d, source.db)).to.equal(true);
+          expect(await d.exists(n.staging)).to.equal(false);
         });
 
         for (const step of CREATE_STEPS) {

@@ -122,6 +122,34 @@ for (const major of MAJORS) {
         });
       }
 
+      it('copies an instance with exactly the planned statements: the source shut, sessions ended, cloned, reopened', async () => {
+        const source = names();
+        await driver().create(createRequest(source));
+        const n = names();
+        const noted: string[] = [];
+        let set = false;
+        const copy = {
+          sourceInstanceId: source.instanceId,
+          disconnectSource: true,
+          closedNote: {
+            isSet: () => set,
+            set: async () => void (noted.push('set'), (set = true)),
+            clear: async () => void (noted.push('clear'), (set = false)),
+          },
+        };
+        const request = { ...createRequest(n), templateDatabase: source.db };
+        const sent = await sentBy(async (d) => {
+          expect((await d.create({ ...request, copy })).outcome).to.equal('created');
+        });
+        const planned = plan({
+          operation: 'create',
+          ...request,
+          copy: { sourceInstanceId: source.instanceId, disconnectSource: true },
+        });
+        expect(sent).to.deep.equal(plannedFor(planned, major));
+        expect(noted).to.deep.equal(['set', 'clear']);
+      });
+
       it('renames with exactly the planned statements', async () => {
         const n = names();
         await driver().create(createRequest(n));

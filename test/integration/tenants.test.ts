@@ -187,6 +187,7 @@ describe('tenants', () => {
       databaseNamePattern: null,
       tenants: [A, B],
       instanceDeletesEnabled: true,
+      engine: 'postgres',
     });
     const onlyA = await stack.request('GET', '/admin/settings', { token: tokens.readA });
     expect(onlyA.body.tenants).to.deep.equal([A]);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { PermanentJobError } from '../../shared/errors';
-import type { EngineDriver } from '../../worker/engines/engine';
+import type { CreateRequest, EngineDriver } from '../../worker/engines/engine';
 import { Registrations } from '../../worker/edfi-admin/registry';
 import { createHandlers } from '../../worker/jobs/handlers';
 
@@ -10,9 +10,19 @@ function fakes(
   options: { preflightFails?: boolean; registerFails?: boolean; unregisterFails?: boolean; protected?: boolean } = {},
 ) {
   const calls: string[] = [];
+  const creates: CreateRequest[] = [];
+  const notes: (Date | null)[] = [];
   const driver = {
     engine: 'postgres',
-    create: async () => (calls.push('driver.create'), { outcome: 'created', warnings: [] }),
+    create: async (request: CreateRequest) => {
+      calls.push('driver.create');
+      creates.push(request);
+      if (request.copy) {
+        await request.copy.closedNote.set();
+        await request.copy.closedNote.clear();
+      }
+      return { outcome: 'created', warnings: [] };
+    },
     drop: async () => (calls.push('driver.drop'), { outcome: 'dropped', warnings: [] }),
     rename: async () => (calls.push('driver.rename'), { outcome: 'renamed', warnings: [] }),
   } as unknown as EngineDriver;
@@ -49,9 +59,12 @@ function fakes(
     templateDatabase: 'template',
     createJobIdsOf: async () => [],
     instanceOf: async () => instance,
+    noteSourceClosed: async (_jobId: string, at: Date | null) => void notes.push(at),
   };
   return {
     calls,
+    creates,
+    notes,
     on: createHandlers({ ...deps, registrations }),
     guarded: createHandlers({
       ...deps,
@@ -85,6 +98,33 @@ describe('job handlers and EdFi_Admin registration', () => {
     const result = await f.on.create(job('create'));
     expect(f.calls).to.deep.equal(['registry.preflight', 'driver.create', 'registry.register']);
     expect(result.registration).to.deep.equal({ outcome: 'registered', odsInstanceId: 7 });
+  });
+
+  it("create: copies the deployment's template, or the database the job names (a copy's source)", async () => {
+    const f = fakes();
+    await f.off.create({ ...job('create'), sourceDatabaseName: null });
+    await f.off.create({ ...job('create'), sourceInstanceId: 'i-0', disconnectSource: true });
+    expect(f.creates.map((c) => c.templateDatabase)).to.deep.equal(['template', 'EdFi_Ods_A']);
+    expect(f.creates[0]!.copy).to.equal(undefined);
+    expect(f.creates[1]!.copy).to.include({ sourceInstanceId: 'i-0', disconnectSource: true });
+  });
+
+  it("create: a copy's note that it shut the source is written to the job row and seen by the next try", async () => {
+    const f = fakes();
+    const copying = {
+      ...job('create'),
+      sourceInstanceId: 'i-0',
+      disconnectSource: true,
+      sourceClosedAt: null,
+    } as JobEntity;
+    const note = () => f.creates.at(-1)!.copy!.closedNote;
+    await f.off.create(copying);
+    expect(f.notes.map((n) => n instanceof Date)).to.deep.equal([true, false]);
+    expect(f.notes[1]).to.equal(null);
+    expect(note().isSet()).to.equal(false);
+    await note().set();
+    expect(copying.sourceClosedAt).to.be.instanceOf(Date);
+    expect(note().isSet()).to.equal(true);
   });
 
   it('create: a registration refused for good after the clone drops the clone and fails', async () => {

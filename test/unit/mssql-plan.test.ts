@@ -83,6 +83,48 @@ describe('SQL Server plans', () => {
     expect(plan.statements.find((s) => s.sql === sql.WRITE_PROBE)?.database).to.equal(STAGING);
   });
 
+  it("a copy of an instance: looks at the source, backs it up COPY_ONLY and restores it WITH MOVE, whatever the template's strategy", () => {
+    const source = 'EdFi_Ods_255901_2025';
+    const copy = { ...create, templateDatabase: source, copy: { sourceInstanceId: INSTANCE, disconnectSource: false } };
+    for (const strategy of ['backup-restore', 'restore-file', 'clonedatabase'] as const) {
+      const settings = settingsFor(strategy, {
+        ODS_MSSQL_BACKUP_DIRECTORY: 'C:\\Backup',
+        ODS_MSSQL_DATA_PATH: 'C:\\Data',
+        ODS_MSSQL_LOG_PATH: 'D:\\Logs',
+      });
+      const plan = planMssql(copy, settings);
+      const file = `C:\\Backup\\odsim_template_${source}.bak`;
+      const sent = plan.statements.map((s) => s.sql);
+      expect(plan.strategy, strategy).to.equal('backup-restore');
+      expect(sent, strategy).to.deep.equal([
+        ...createFrame([]).slice(0, 4),
+        sql.DESCRIBE_DATABASE,
+        sql.readMarker(source),
+        ...long(sql.backupDatabase(source, file)),
+        sql.fileListOnly(file),
+        ...long(sql.restoreDatabase(STAGING, file, MOVES('C:\\Data', 'D:\\Logs'))),
+        ...createFrame([]).slice(4),
+      ]);
+      expect(sql.backupDatabase(source, file)).to.match(/WITH COPY_ONLY/);
+      // The source's marker comes along in the restore: it is replaced, not added to.
+      expect(sql.markOwner(MARKER, STAGING)).to.match(
+        /sp_updateextendedproperty .* ELSE EXEC .*sp_addextendedproperty/,
+      );
+      expect(sent.join('\n')).not.to.match(/SINGLE_USER/); // online: no session of the source is ended
+      expect(plan.notes.join(' ')).to.match(/taken online/);
+    }
+  });
+
+  it('a copy of an instance: AS COPY OF the source on Azure SQL Database, refused on RDS', () => {
+    const source = 'EdFi_Ods_255901_2025';
+    const copy = { ...create, templateDatabase: source, copy: { sourceInstanceId: INSTANCE, disconnectSource: false } };
+    const azure = planMssql(copy, settingsFor('azure-copy'));
+    expect(azure.statements.map((s) => s.sql)).to.include(sql.copyDatabase(STAGING, source));
+    const rds = planMssql(copy, settingsFor('rds-restore'));
+    expect(rds.statements).to.deep.equal([]);
+    expect(rds.notes.join(' ')).to.match(/not supported on RDS/);
+  });
+
   it('backup-restore: asks the server for its default directories when none is configured', () => {
     const plan = planMssql(create, settingsFor('backup-restore'));
     const file = '<InstanceDefaultBackupPath>\\odsim_template_EdFi_Ods_Minimal_Template.bak';

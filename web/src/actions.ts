@@ -1,5 +1,5 @@
 import { api, describeError, type Instance } from './api.js';
-import { type Field, field, formAlert, openDialog, showProblem } from './components.js';
+import { type Field, field, formAlert, openDialog, selectField, showProblem } from './components.js';
 import { announce, h } from './dom.js';
 import { settings } from './settings.js';
 import { templateLabel, templates } from './templates.js';
@@ -57,71 +57,116 @@ export function formDialog<T = Instance>(options: {
 
 /** The create, rename, delete and retry actions; `done` is told when the API accepted the request. */
 export function createInstance(done: Done): void {
-  void Promise.all([settings(), templates()]).then(([{ contextKeys, databaseNamePattern }, offered]) => {
-    // One field per context key of the deployment's mode (ODS_CONTEXT_KEYS), labelled by the key.
-    const contexts = contextKeys.map((key) =>
-      field('create', `context-${key}`, key, {
-        hint: key.toLowerCase() === 'schoolyearfromroute' ? 'Four digits, e.g. 2026.' : undefined,
-      }),
-    );
-    const f: Record<string, Field> = {
-      instanceName: field('create', 'instanceName', 'Instance name', {
-        hint: 'Shown to people, e.g. "Grand Bend ISD 2026".',
-      }),
-      databaseName: field(
+  void Promise.all([settings(), copyableInstances(), templates()]).then(
+    ([{ contextKeys, databaseNamePattern, engine }, sources, offered]) => {
+      // One field per context key of the deployment's mode (ODS_CONTEXT_KEYS), labelled by the key.
+      const contexts = contextKeys.map((key) =>
+        field('create', `context-${key}`, key, {
+          hint: key.toLowerCase() === 'schoolyearfromroute' ? 'Four digits, e.g. 2026.' : undefined,
+        }),
+      );
+      const f: Record<string, Field> = {
+        instanceName: field('create', 'instanceName', 'Instance name', {
+          hint: 'Shown to people, e.g. "Grand Bend ISD 2026".',
+        }),
+        databaseName: field(
+          'create',
+          'databaseName',
+          databaseNamePattern ? 'Database name (optional)' : 'Database name',
+          {
+            hint: databaseNamePattern
+              ? `Left empty, it is made from the fields above: ${databaseNamePattern}.`
+              : 'The new ODS database, e.g. EdFi_Ods_2026. It is copied from the template.',
+          },
+        ),
+      };
+      // A copy of another instance (docs/copy.md): its database, data included, instead of the template.
+      const copyOf = selectField(
         'create',
-        'databaseName',
-        databaseNamePattern ? 'Database name (optional)' : 'Database name',
-        {
-          hint: databaseNamePattern
-            ? `Left empty, it is made from the fields above: ${databaseNamePattern}.`
-            : 'The new ODS database, e.g. EdFi_Ods_2026. It is copied from the template.',
-        },
-      ),
+        'sourceInstanceId',
+        'Copy of',
+        [
+          ['', 'Nothing: a new instance from the template'],
+          ...sources.map((i): [string, string] => [i.id, `${i.instanceName} (${i.databaseName})`]),
+        ],
+        { hint: 'Choose an instance to start from a copy of its database, its data included.' },
+      );
+      // PostgreSQL copies only a database nobody is connected to: the request must agree to end its sessions.
+      const disconnect = field('create', 'disconnectSource', "End the source's sessions while copying", {
+        type: 'checkbox',
+        hint: "Required for a copy on PostgreSQL: while it is copied, the source database is closed to new connections and its sessions (the ODS/API's too) are ended; it is opened again as soon as the copy is made, even if it fails.",
+      });
       // The deployment's templates (GET /admin/templates), the default first; none offered: the API's default.
-      ...(offered.length
-        ? {
-            template: field('create', 'template', 'Template', {
-              choices: offered.map((t) => ({ value: t.name, label: templateLabel(t) })),
-              hint: 'The database the new one is copied from.',
-            }),
-          }
-        : {}),
-    };
-    // The API names context problems under odsInstanceContexts: show them by the first context field.
-    if (contexts[0]) f.odsInstanceContexts = contexts[0];
-    formDialog({
-      title: 'New instance',
-      content: [
-        f.instanceName!.row,
-        ...contexts.map((c) => c.row),
-        f.databaseName!.row,
-        ...(f.template ? [f.template.row] : []),
-      ],
-      fields: f,
-      submitLabel: 'Create instance',
-      submit: async () => {
-        const databaseName = f.databaseName!.input.value;
-        return (
-          await api<Instance>('POST', '/admin/instances', {
-            instanceName: f.instanceName!.input.value,
-            ...(databaseName || !databaseNamePattern ? { databaseName } : {}),
-            ...(f.template ? { template: f.template.input.value } : {}),
-            ...(contexts.length
-              ? {
-                  odsInstanceContexts: contextKeys.map((contextKey, i) => ({
-                    contextKey,
-                    contextValue: contexts[i]!.input.value,
-                  })),
-                }
-              : {}),
-          })
-        ).body;
-      },
-      done,
-      announce: (i) => `Creating ${i.instanceName}: ${i.status}.`,
-    });
-  });
+      const template = offered.length
+        ? selectField(
+            'create',
+            'template',
+            'Template',
+            offered.map((t): [string, string] => [t.name, templateLabel(t)]),
+            { hint: 'The database the new one is copied from.' },
+          )
+        : undefined;
+      if (template) f.template = template;
+      const asksConsent = engine === 'postgres';
+      const showConsent = () => {
+        disconnect.row.hidden = !asksConsent || !copyOf.input.value;
+        // A copy starts from its source, not a template.
+        if (template) template.row.hidden = !!copyOf.input.value;
+      };
+      copyOf.input.addEventListener('change', showConsent);
+      showConsent();
+      f.sourceInstanceId = copyOf;
+      f.disconnectSource = disconnect;
+      // The API names context problems under odsInstanceContexts: show them by the first context field.
+      if (contexts[0]) f.odsInstanceContexts = contexts[0];
+      formDialog({
+        title: 'New instance',
+        content: [
+          f.instanceName!.row,
+          ...contexts.map((c) => c.row),
+          f.databaseName!.row,
+          ...(template ? [template.row] : []),
+          ...(sources.length ? [copyOf.row, disconnect.row] : []),
+        ],
+        fields: f,
+        submitLabel: 'Create instance',
+        submit: async () => {
+          const databaseName = f.databaseName!.input.value;
+          const sourceInstanceId = copyOf.input.value;
+          return (
+            await api<Instance>('POST', '/admin/instances', {
+              instanceName: f.instanceName!.input.value,
+              ...(sourceInstanceId
+                ? { sourceInstanceId, ...(asksConsent ? { disconnectSource: disconnect.input.checked } : {}) }
+                : template
+                  ? { template: template.input.value }
+                  : {}),
+              ...(databaseName || !databaseNamePattern ? { databaseName } : {}),
+              ...(contexts.length
+                ? {
+                    odsInstanceContexts: contextKeys.map((contextKey, i) => ({
+                      contextKey,
+                      contextValue: contexts[i]!.input.value,
+                    })),
+                  }
+                : {}),
+            })
+          ).body;
+        },
+        done,
+        announce: (i) => `Creating ${i.instanceName}: ${i.status}.`,
+      });
+    },
+  );
+}
+
+/** The instances a copy may start from: Created ones (the API checks again, and answers 409 for a busy one). */
+async function copyableInstances(): Promise<Instance[]> {
+  try {
+    return (await api<Instance[]>('GET', '/admin/instances?status=Created&limit=500&order=desc')).body;
+  } catch {
+    return []; // the form still creates from the template
+  }
 }
 
 export function renameInstance(instance: Instance, done: Done): void {

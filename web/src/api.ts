@@ -117,6 +117,8 @@ export interface Instance {
   inventory: InventoryFacts | null;
   /** Its database was dropped, renamed or re-marked by hand; never repaired automatically. */
   drift: { kind: 'missing' | 'marker'; detail: string; observedAt: string } | null;
+  /** The instance whose database this one's was copied from. */
+  sourceInstanceId: string | null;
   job?: { id: string; type: string; status: string };
   _links: {
     rename?: { href: string };

@@ -20,10 +20,7 @@ export function protectedBadge(): HTMLElement {
   return h('span', { class: 'badge badge-protected', 'data-protected': 'true' }, 'Protected');
 }
 
-/**
- * Drift as words: a badge and the detail as text (not only a tooltip), so a screen reader and a
- * sighted user read the same. Shown in the list and on the instance page.
- */
+/** Drift (docs/inventory.md): a badge naming its kind, and its detail as text beside it. */
 export function driftBadge(drift: { kind: string; detail: string }): HTMLElement {
   return h(
     'span',
@@ -63,7 +60,6 @@ export const DELETES_OFF_NOTICE =
 
 export interface Field {
   row: HTMLElement;
-  /** A select where the field offers `choices`. */
   input: HTMLInputElement | HTMLSelectElement;
   showError(messages: string[] | undefined): void;
 }
@@ -73,34 +69,42 @@ export function field(
   formId: string,
   name: string,
   label: string,
-  options: {
-    value?: string;
-    hint?: string;
-    type?: string;
-    autocomplete?: string;
-    /** A select of these instead of a text input. */
-    choices?: { value: string; label: string }[];
-  } = {},
-): Field {
+  options: { value?: string; hint?: string; type?: string; autocomplete?: string } = {},
+): Field & { input: HTMLInputElement } {
   const id = `${formId}-${name}`;
+  const input = h('input', {
+    id,
+    name,
+    type: options.type ?? 'text',
+    autocomplete: options.autocomplete ?? 'off',
+    spellcheck: 'false',
+  });
+  input.value = options.value ?? '';
+  return labelled(id, label, input, options.hint);
+}
+
+/** A labelled choice among `choices` (value, text), with errors shown as a field's are. */
+export function selectField(
+  formId: string,
+  name: string,
+  label: string,
+  choices: [value: string, text: string][],
+  options: { hint?: string } = {},
+): Field & { input: HTMLSelectElement } {
+  const id = `${formId}-${name}`;
+  const input = h('select', { id, name }, ...choices.map(([value, text]) => h('option', { value }, text)));
+  return labelled(id, label, input, options.hint);
+}
+
+function labelled<E extends HTMLInputElement | HTMLSelectElement>(
+  id: string,
+  label: string,
+  input: E,
+  hintText: string | undefined,
+): Field & { input: E } {
   const error = h('p', { class: 'field-error', id: `${id}-error`, hidden: true });
-  const hint = options.hint ? h('p', { class: 'hint', id: `${id}-hint` }, options.hint) : null;
-  const described = hint ? `${id}-hint` : null;
-  const input = options.choices
-    ? h(
-        'select',
-        { id, name, 'aria-describedby': described },
-        ...options.choices.map((c) => h('option', { value: c.value }, c.label)),
-      )
-    : h('input', {
-        id,
-        name,
-        type: options.type ?? 'text',
-        autocomplete: options.autocomplete ?? 'off',
-        spellcheck: 'false',
-        'aria-describedby': described,
-      });
-  if (options.value !== undefined || !options.choices) input.value = options.value ?? '';
+  const hint = hintText ? h('p', { class: 'hint', id: `${id}-hint` }, hintText) : null;
+  if (hint) input.setAttribute('aria-describedby', `${id}-hint`);
   const row = h('div', { class: 'field' }, h('label', { for: id }, label), hint, input, error);
   return {
     row,
@@ -129,7 +133,7 @@ export function field(
 export function showProblem(err: unknown, fields: Record<string, Field>, alert: HTMLElement): void {
   const problem: Problem | undefined = err instanceof ApiError ? err.problem : undefined;
   const byField = problem?.errors ?? {};
-  let first: Field['input'] | undefined;
+  let first: HTMLInputElement | HTMLSelectElement | undefined;
   for (const [name, f] of Object.entries(fields)) {
     f.showError(byField[name]);
     if (byField[name]?.length && !first) first = f.input;

@@ -45,6 +45,13 @@ export class InstanceView implements View {
       );
       return;
     }
+    // "Copy of": the source's name where it can still be read, else its id.
+    const sourceName = instance.sourceInstanceId
+      ? await api<Instance>('GET', `/admin/instances/${encodeURIComponent(instance.sourceInstanceId)}`).then(
+          (r) => r.body.instanceName,
+          () => undefined,
+        )
+      : undefined;
     const message = h('p', { class: 'form-alert', role: 'alert', hidden: true });
     const refresh = () => this.refreshSoon();
     const report = (text: string) => {
@@ -70,6 +77,16 @@ export class InstanceView implements View {
           ? row('Previous database', h('span', { class: 'mono' }, instance.previousDatabaseName))
           : []),
         ...row('Engine', instance.engine),
+        ...(instance.sourceInstanceId
+          ? row(
+              'Copy of',
+              h(
+                'a',
+                { href: `#/instances/${instance.sourceInstanceId}`, 'data-key': 'copy-of' },
+                sourceName ?? instance.sourceInstanceId,
+              ),
+            )
+          : []),
         ...row(
           'Protection',
           instance.protected ? 'Protected: it cannot be renamed or deleted until it is unprotected.' : 'Not protected',

@@ -7,9 +7,17 @@ export interface Settings {
   tenants: string[];
   /** INSTANCE_DELETES_ENABLED: false, no instance can be deleted (the pages say so). */
   instanceDeletesEnabled: boolean;
+  /** ODS_ENGINE: a copy on postgres must agree to end the source's sessions. */
+  engine: string;
 }
 
-const NONE: Settings = { contextKeys: [], databaseNamePattern: null, tenants: [], instanceDeletesEnabled: true };
+const NONE: Settings = {
+  contextKeys: [],
+  databaseNamePattern: null,
+  tenants: [],
+  instanceDeletesEnabled: true,
+  engine: '',
+};
 let loaded: Promise<Settings> | undefined;
 
 /** Asked once per sign-in; an API that cannot say is taken to have no mode and no tenants. */

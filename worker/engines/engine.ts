@@ -13,9 +13,35 @@ export interface DatabaseDescription {
 export interface CreateRequest {
   instanceId: string;
   databaseName: string;
+  /** What is copied: the deployment's template, or for a copy the source instance's database. */
   templateDatabase: string;
   /** Where the clone is built and marked before it takes its final name (named by the job, so always ours). */
   stagingName: string;
+  /** Set when the create copies another instance's database (docs/copy.md). */
+  copy?: CopySource;
+}
+
+/** A create that copies another instance's database: `templateDatabase` is that database. */
+export interface CopySource {
+  /** The source database must carry this instance's marker: a copy never reads a database it was not asked for. */
+  sourceInstanceId: string;
+  /** The request allowed the copy to shut the source to new connections and end its sessions (PostgreSQL). */
+  disconnectSource: boolean;
+  /** The job's durable note that it shut the source (jobs.source_closed_at). */
+  closedNote: SourceClosedNote;
+}
+
+/**
+ * Written in the admin database before the source is shut and cleared once it is open again, so
+ * whatever a crash leaves shut is found and reopened: by the job's next run, first thing, or by
+ * the reconciler once the job has ended. A source that was already shut (by an administrator)
+ * gets no note and is left shut.
+ */
+export interface SourceClosedNote {
+  /** An earlier run of this job shut the source and may not have reopened it. */
+  isSet(): boolean;
+  set(): Promise<void>;
+  clear(): Promise<void>;
 }
 
 export interface DropRequest {
@@ -54,6 +80,11 @@ export interface EngineDriver extends Partial<ServerSurvey> {
   /** When the database is already gone, warns about any database still carrying this instance's marker (it is never dropped). */
   drop(request: DropRequest): Promise<OperationResult>;
   rename(request: RenameRequest): Promise<OperationResult>;
+  /**
+   * Lets connections into a database a copy shut and never reopened (its worker died between the
+   * two); does nothing if the database is gone. Engines that never shut a source lack it.
+   */
+  reopenCopySource?(databaseName: string): Promise<void>;
   /** Whether retrying `err` may help (a template in use, a dropped connection...). */
   isTransient(err: unknown): boolean;
   close(): Promise<void>;

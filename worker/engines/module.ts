@@ -29,7 +29,16 @@ export function runsOn(statement: PlannedStatement, major: number): boolean {
 }
 
 export type PlanRequest =
-  | { operation: 'create'; instanceId: string; databaseName: string; templateDatabase: string; stagingName: string }
+  | {
+      operation: 'create';
+      instanceId: string;
+      databaseName: string;
+      /** The deployment's template, or a copy's source database. */
+      templateDatabase: string;
+      stagingName: string;
+      /** A copy of another instance's database (docs/copy.md): templateDatabase is its database. */
+      copy?: { sourceInstanceId: string; disconnectSource: boolean };
+    }
   | { operation: 'rename'; instanceId: string; from: string; to: string }
   | {
       operation: 'delete';

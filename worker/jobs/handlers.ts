@@ -2,7 +2,7 @@ import type { InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { stagingDatabaseName } from '../../shared/database-names';
 import { PermanentJobError } from '../../shared/errors';
 import { mayOwnNoDatabase, OPERATIONS, Operation } from '../../shared/instances/status';
-import type { EngineDriver, OperationResult } from '../engines/engine';
+import type { CopySource, EngineDriver, OperationResult } from '../engines/engine';
 import type { EdFiAdminRegistry, RegisterRequest, RegistryResult, Registrations } from '../edfi-admin/registry';
 
 /** What a job did: the engine's result, and where registration is on, the EdFi_Admin row it leaves. */
@@ -25,6 +25,8 @@ export interface HandlerDeps {
   instanceOf: (instanceId: string) => Promise<InstanceEntity>;
   /** EdFi_Admin per tenant; none when registration is off (the jobs then only do the database work). */
   registrations: Registrations;
+  /** Writes (a date) or clears (null) the job's note that it shut its copy source (jobs.source_closed_at). */
+  noteSourceClosed: (jobId: string, at: Date | null) => Promise<void>;
 }
 
 function required(value: string | null, what: string, job: JobEntity): string {
@@ -90,15 +92,36 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
       );
   };
 
+  /** A copy's source and the job's note that it shut it; the note lives on the job row, so the next run sees it. */
+  const copySourceOf = (job: JobEntity): CopySource | undefined => {
+    if (!job.sourceInstanceId) return undefined;
+    const note = async (at: Date | null) => {
+      await deps.noteSourceClosed(job.id, at);
+      job.sourceClosedAt = at; // a retry of the handler within this run gets the same row object
+    };
+    return {
+      sourceInstanceId: job.sourceInstanceId,
+      disconnectSource: job.disconnectSource,
+      closedNote: {
+        isSet: () => job.sourceClosedAt !== null && job.sourceClosedAt !== undefined,
+        set: () => note(new Date()),
+        clear: () => note(null),
+      },
+    };
+  };
+
   const handlers: Record<Operation, JobHandler> = {
     create: async (job) => {
       refuseTemplate(job, required(job.targetDatabaseName, 'target database', job));
+      const copy = copySourceOf(job);
+      if (copy && !job.sourceDatabaseName) throw new PermanentJobError(`copy job ${job.id} has no source database`);
       const request = {
         instanceId: job.instanceId,
         databaseName: required(job.targetDatabaseName, 'target database', job),
-        // The template chosen at the request (older jobs recorded none: the default).
+        // A copy (or a create from a chosen template) names its source on the job; else the deployment's template.
         templateDatabase: job.sourceDatabaseName ?? deps.templateDatabase,
         stagingName: stagingDatabaseName(job.id),
+        ...(copy ? { copy } : {}),
       };
       const registering = await registryOf(job);
       if (!registering) return unregisteredTenant(job, await driver.create(request));

@@ -75,6 +75,10 @@ export class JobProcessor {
       driver: deps.driver,
       templateDatabase: deps.templateDatabase,
       isTemplateDatabase: (name) => (deps.templates ? isTemplateDatabase(deps.templates, name) : false),
+      noteSourceClosed: (jobId, at) =>
+        this.admin(async () => {
+          await deps.dataSource.getRepository(JobEntity).update({ id: jobId }, { sourceClosedAt: at });
+        }),
       createJobIdsOf: (instanceId) =>
         this.admin(async () => {
           const rows = await deps.dataSource

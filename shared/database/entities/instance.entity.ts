@@ -49,4 +49,7 @@ export class InstanceEntity {
   @Column({ type: FLAG, default: false }) protected: boolean;
   /** The template (ODS_TEMPLATES' name) the instance was created from; null for older instances. */
   @Column({ type: TEXT, length: 40, nullable: true }) template: string | null;
+  /** The instance whose database this one's was copied from ("copy of"), if any. */
+  @Column({ name: 'source_instance_id', type: 'uuid', transformer: uuidColumn, nullable: true })
+  sourceInstanceId: string | null;
 }

@@ -52,4 +52,14 @@ export class JobEntity {
   @Column({ name: 'finished_at', type: Date, nullable: true }) finishedAt: Date | null;
   /** A delete that may also remove the EdFi_Admin links (client links, derivatives) that would block it. */
   @Column({ type: FLAG, default: false }) force: boolean;
+  /** A create that copies this instance's database (in sourceDatabaseName) instead of the template (docs/copy.md). */
+  @Column({ name: 'source_instance_id', type: 'uuid', transformer: uuidColumn, nullable: true })
+  sourceInstanceId: string | null;
+  /** The request allowed the copy to shut the source to new connections and end its sessions (PostgreSQL). */
+  @Column({ name: 'disconnect_source', type: FLAG, default: false }) disconnectSource: boolean;
+  /**
+   * Set by the worker just before it shuts the source database to connections, cleared once it
+   * reopened it: whatever a crash left set is reopened by the job's next run or by the reconciler.
+   */
+  @Column({ name: 'source_closed_at', type: Date, nullable: true }) sourceClosedAt: Date | null;
 }

@@ -6,6 +6,7 @@ import {
   MssqlStrategy,
   parseMssqlUrl,
   rdsS3Arn,
+  copyStrategyFor,
   strategyFor,
   templateBackupFile,
 } from './settings';
@@ -109,7 +110,7 @@ export class MssqlDriver implements EngineDriver {
       await this.assertWritable(req.databaseName);
       return 'already-created';
     }
-    const strategy = strategyFor(this.options.settings, req.templateDatabase);
+    const strategy = req.copy ? this.copyStrategy() : strategyFor(this.options.settings, req.templateDatabase);
     let staging = await this.describe(req.stagingName);
     if (staging && !(await this.stagingReusable(staging, strategy))) {
       await this.dropDatabase(staging);
@@ -117,6 +118,8 @@ export class MssqlDriver implements EngineDriver {
     }
     if (!staging || staging.state !== 'ONLINE') {
       await this.step('create.cloning');
+      // A copy reads only the database of the instance it was asked to copy; online, so no session is ended.
+      if (req.copy) await this.assertCopySource(req.templateDatabase, req.copy.sourceInstanceId);
       await this.copyTemplate(strategy, req.templateDatabase, req.stagingName, staging !== null);
       await this.step('create.cloned');
     }
@@ -138,6 +141,21 @@ export class MssqlDriver implements EngineDriver {
     }
     await this.step('create.renamed');
     return 'created';
+  }
+
+  private copyStrategy(): MssqlStrategy {
+    const strategy = copyStrategyFor(this.options.settings);
+    if (!strategy)
+      throw new PermanentJobError(
+        'copying an instance is not supported on RDS for SQL Server (no backup to the server and no database copy); nothing was changed',
+      );
+    return strategy;
+  }
+
+  private async assertCopySource(name: string, sourceInstanceId: string): Promise<void> {
+    const source = await this.describe(name);
+    if (!source) throw new PermanentJobError(`source database "${name}" does not exist; nothing to copy`);
+    this.assertOwned(source, sourceInstanceId, 'copy');
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   MssqlSettings,
   MssqlStrategy,
   rdsS3Arn,
+  copyStrategyFor,
   strategyFor,
   templateBackupFile,
 } from './settings';
@@ -195,12 +196,24 @@ export function planMssql(request: PlanRequest, settings: MssqlSettings): Operat
   const azure = isAzureSqlDatabase(settings);
   if (request.operation === 'create') {
     const { databaseName, stagingName, templateDatabase } = request;
-    const strategy = strategyFor(settings, templateDatabase);
+    const copyStrategy = request.copy ? copyStrategyFor(settings) : undefined;
+    if (copyStrategy === null)
+      return {
+        ...base,
+        strategy: null,
+        statements: [],
+        privileges: [],
+        notes: [
+          'Copying an instance is not supported on RDS for SQL Server (no backup to the server and no database copy): the job would fail and change nothing.',
+        ],
+      };
+    const strategy = copyStrategy ?? strategyFor(settings, templateDatabase);
     const copy = copyStatements(strategy, templateDatabase, stagingName, settings);
     const marker = ownershipMarker(request.instanceId);
     const statements: PlannedStatement[] = [
       ...looks(databaseName, '', azure),
       ...looks(stagingName, ', the staging copy', azure),
+      ...(request.copy ? looks(templateDatabase, ", the copy's source", azure) : []),
       ...copy.statements,
       azure
         ? { purpose: "mark the copy as this instance's", sql: sql.markOwner(marker), database: stagingName }
@@ -221,6 +234,11 @@ export function planMssql(request: PlanRequest, settings: MssqlSettings): Operat
         'The staging name and the marker carry the ids given when the request is accepted; here they are ids made for this plan.',
         `When "${databaseName}" already carries this instance's marker (a re-run), only the write probe runs on it.`,
         'Every statement runs alone, outside any transaction (BACKUP, RESTORE and CREATE DATABASE cannot run in one).',
+        ...(request.copy
+          ? [
+              `A copy of "${templateDatabase}", taken online: no session of it is ended. Its marker (an extended property) comes along in the copy and is replaced by this instance's before the copy is used.`,
+            ]
+          : []),
         ...copy.notes,
       ],
     };

@@ -44,6 +44,16 @@ export function strategyFor(settings: MssqlSettings, template: string): MssqlStr
   return settings.templateStrategies[template.toLowerCase()] ?? settings.strategy;
 }
 
+/**
+ * A copy of an instance (docs/copy.md) is taken online, whatever the template's strategy: a
+ * COPY_ONLY backup of the source restored under the staging name, or on Azure SQL Database a
+ * database copy. RDS for SQL Server allows neither a backup to the server's disk nor a copy: null.
+ */
+export function copyStrategyFor(settings: MssqlSettings): MssqlStrategy | null {
+  if (isAzureSqlDatabase(settings)) return 'azure-copy';
+  return settings.strategy === 'rds-restore' ? null : 'backup-restore';
+}
+
 function perTemplate(values: PerTemplate, template: string): string | null {
   return values.byTemplate[template.toLowerCase()] ?? values.default;
 }

@@ -11,7 +11,9 @@ import {
 } from '../../../shared/database/postgres-errors';
 import { errorMessage, PermanentJobError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/logger';
+import { sleep } from '../../../shared/retry';
 import {
+  CopySource,
   CreateRequest,
   DatabaseDescription,
   DropRequest,
@@ -43,6 +45,8 @@ export interface PostgresDriverOptions {
   log: Logger;
   /** Called between the steps of each operation; fault-injection tests pause or crash here. */
   onStep?: (step: string) => Promise<void>;
+  /** Where a copy reports its steps (the running job's progress: worker/jobs/progress.ts). */
+  onProgress?: (percent: number, message: string) => void;
   /** Use the PostgreSQL 11–12 drop (terminate sessions, then DROP) whatever the server's version. */
   legacyDrop?: boolean;
 }
@@ -53,6 +57,8 @@ export interface PostgresDriverOptions {
  * exceeded (53400), and our own staging clone still being made by an earlier run.
  */
 const STAGING_BUSY = 'ODSIM_STAGING_BUSY';
+/** Tries of a copy's clone while a terminated session of the source lingers. */
+const CLONE_IN_USE_ATTEMPTS = 5;
 const TRANSIENT_CODES = new Set<string>([SQLSTATE.objectInUse, SQLSTATE.lockNotAvailable, '53400', STAGING_BUSY]);
 
 /**
@@ -85,6 +91,8 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
   }
 
   private async createDatabase(req: CreateRequest): Promise<Outcome> {
+    // First thing on a resumed copy: an earlier run shut the source and did not say it reopened it.
+    if (req.copy?.closedNote.isSet()) await this.reopenSource(req.templateDatabase, req.copy);
     const existing = await this.describe(req.databaseName);
     if (existing) {
       assertOwned(existing, req.instanceId, 'create');
@@ -99,7 +107,8 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
     if (staging && !staging.valid) await this.dropDatabase(req.stagingName);
     if (!staging || !staging.valid) {
       await this.step('create.cloning');
-      await this.cloneTemplate(req.stagingName, req.templateDatabase);
+      if (req.copy?.disconnectSource) await this.cloneClosingSource(req, req.copy);
+      else await this.cloneTemplate(req.stagingName, req.templateDatabase);
       await this.step('create.cloned');
     }
     await this.markOwner(req.stagingName, req.instanceId);
@@ -170,6 +179,58 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
     await this.step('rename.renamed');
     await this.allowConnections(req.to, true);
     return 'renamed';
+  }
+
+  /**
+   * A copy's clone: PostgreSQL copies only a database nobody is connected to, so the source is
+   * shut to new connections, its sessions are ended, the clone is made, and the source is opened
+   * again whatever happened. The note is written before the source is shut, so a worker that dies
+   * in between leaves it for the next run or the reconciler. A source found already shut is not
+   * ours to open: it gets no note and is left as it was.
+   */
+  private async cloneClosingSource(req: CreateRequest, copy: CopySource): Promise<void> {
+    const name = req.templateDatabase;
+    const source = await this.describe(name);
+    if (!source) throw new PermanentJobError(`source database "${name}" does not exist; nothing to copy`);
+    assertOwned(source, copy.sourceInstanceId, 'copy');
+    const closing = source.acceptsConnections;
+    if (closing) {
+      await copy.closedNote.set();
+      await this.allowConnections(name, false);
+    }
+    try {
+      this.progress(10, `source database "${name}" shut to new connections; ending its sessions`);
+      await this.step('copy.source-closed');
+      await this.cloneWhenFree(req.stagingName, name);
+      this.progress(60, `source database "${name}" copied`);
+      await this.step('copy.cloned');
+    } finally {
+      if (closing) await this.reopenSource(name, copy);
+    }
+  }
+
+  /** A session ended by pg_terminate_backend may linger a moment (before 14 nothing waits for it): 55006 is tried again briefly. */
+  private async cloneWhenFree(staging: string, source: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await this.terminateSessions(source);
+      try {
+        await this.cloneTemplate(staging, source);
+        return;
+      } catch (err) {
+        if (errorCode(err) !== SQLSTATE.objectInUse || attempt >= CLONE_IN_USE_ATTEMPTS) throw err;
+        await sleep(200 * attempt);
+      }
+    }
+  }
+
+  private async reopenSource(name: string, copy: CopySource): Promise<void> {
+    await this.reopenCopySource(name);
+    await copy.closedNote.clear();
+    this.progress(70, `source database "${name}" open to connections again`);
+  }
+
+  async reopenCopySource(name: string): Promise<void> {
+    if (await this.exists(name)) await this.allowConnections(name, true);
   }
 
   async exists(name: string): Promise<boolean> {
@@ -308,6 +369,10 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
       lock_timeout: this.options.lockTimeoutMs ?? 5_000,
       application_name: 'ods-instance-manager-worker',
     };
+  }
+
+  private progress(percent: number, message: string): void {
+    this.options.onProgress?.(percent, message);
   }
 
   private async step(name: string): Promise<void> {

@@ -20,6 +20,7 @@ function driverFor(context: DriverContext<PostgresSettings>): PostgresDriver {
     poolSize: context.poolSize,
     log: context.log,
     onStep: context.onStep,
+    onProgress: context.onProgress,
   });
 }
 

@@ -8,6 +8,11 @@ const PRIVILEGES = {
     'CREATEDB (ALTER ROLE … CREATEDB)',
     "the template must be marked IS_TEMPLATE (ALTER DATABASE … IS_TEMPLATE true) or owned by the worker's role",
   ],
+  copy: [
+    'CREATEDB (ALTER ROLE … CREATEDB)',
+    "ownership of the source database (the worker's role owns every database it created)",
+    "membership in pg_signal_backend to end sessions of other roles (the ODS/API's)",
+  ],
   rename: [
     "ownership of the database (the worker's role owns every database it created)",
     'CREATEDB',
@@ -56,6 +61,41 @@ function dropStatements(name: string): PlannedStatement[] {
   ];
 }
 
+/**
+ * The driver's cloneClosingSource: the source shut, its sessions ended, the clone, and the source
+ * opened again (in a finally: also when the clone failed).
+ */
+function copyClosingSource(
+  source: string,
+  version: PlannedStatement,
+  cloneStatements: PlannedStatement[],
+): PlannedStatement[] {
+  return [
+    { purpose: `${LOOK} ($1 = '${source}', the copy's source)`, sql: sql.DESCRIBE_DATABASE },
+    { purpose: `shut ${source} to new connections`, sql: sql.allowConnections(source, false) },
+    version,
+    ...versionVariants(
+      `end ${source}'s sessions ($1 = '${source}')`,
+      sql.PG_VERSION.terminateWaits,
+      sql.terminateSessions,
+      sql.terminateSessions,
+    ),
+    ...cloneStatements,
+    { purpose: `look: ${source} still exists ($1 = '${source}')`, sql: sql.DESCRIBE_DATABASE },
+    { purpose: `open ${source} to connections again`, sql: sql.allowConnections(source, true) },
+  ];
+}
+
+function copyNotes(source: string, disconnect: boolean): string[] {
+  return disconnect
+    ? [
+        `A copy: PostgreSQL copies only a database nobody is connected to, so "${source}" is shut to new connections and its sessions are ended (the ODS/API's pools reconnect once it is open again); "${source}" must carry the source instance's marker.`,
+        `"${source}" is opened again whatever happens: right after the copy, even when it failed; a worker that dies in between leaves a note on its job (jobs.source_closed_at) that the job's next run, or the reconciler once the job has ended, acts on first. A "${source}" found already shut (by an administrator) is left shut.`,
+        'While the copy runs, "ending sessions" may take a retry or two: a session that lingers (SQLSTATE 55006) is ended again and the copy tried again.',
+      ]
+    : [`A copy of "${source}": the copy fails and is retried while anyone is connected to it (SQLSTATE 55006).`];
+}
+
 const SESSION_NOTE = `Each new session of the worker first sends \`${sql.SESSION_SETUP}\` (PostgreSQL 14 and newer then stop the work of a worker that went away; older servers refuse it, and the error is ignored). Every session carries lock_timeout, so a statement waiting on a lock fails and is retried instead of hanging.`;
 
 /** The PostgreSQL driver's statements for one operation, in the order it sends them. */
@@ -66,16 +106,19 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
     sql: sql.SERVER_VERSION,
   };
   if (request.operation === 'create') {
-    const { databaseName, stagingName, templateDatabase } = request;
+    const { databaseName, stagingName, templateDatabase, copy } = request;
     const strategy = createStrategyFor(settings, templateDatabase);
     const clone = (v: number) => sql.createFromTemplate(stagingName, templateDatabase, strategy, v);
+    const what = copy ? `the source database ${templateDatabase}` : 'the template';
+    const cloneStatements: PlannedStatement[] = strategy
+      ? versionVariants(`copy ${what} into the staging database`, sql.PG_VERSION.createStrategy, clone, clone)
+      : [{ purpose: `copy ${what} into the staging database`, sql: clone(sql.PG_VERSION.createStrategy) }];
     const statements: PlannedStatement[] = [
       { purpose: `${LOOK} ($1 = '${databaseName}')`, sql: sql.DESCRIBE_DATABASE },
       { purpose: `${LOOK} ($1 = '${stagingName}', the staging copy)`, sql: sql.DESCRIBE_DATABASE },
-      version,
-      ...(strategy
-        ? versionVariants(`copy the template into the staging database`, sql.PG_VERSION.createStrategy, clone, clone)
-        : [{ purpose: 'copy the template into the staging database', sql: clone(sql.PG_VERSION.createStrategy) }]),
+      ...(copy?.disconnectSource
+        ? copyClosingSource(templateDatabase, version, cloneStatements)
+        : [version, ...cloneStatements]),
       {
         purpose: "mark the copy as this instance's",
         sql: sql.markOwner(stagingName, ownershipMarker(request.instanceId)),
@@ -91,8 +134,9 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
       ...base,
       strategy: strategy || 'server default',
       statements,
-      privileges: [...PRIVILEGES.create],
+      privileges: copy ? [...PRIVILEGES.copy] : [...PRIVILEGES.create],
       notes: [
+        ...(copy ? copyNotes(templateDatabase, copy.disconnectSource) : []),
         `The staging name and the marker carry the ids given when the request is accepted; here they are ids made for this plan.`,
         `When "${databaseName}" already carries this instance's marker (a re-run), only the write probe runs on it.`,
         `A staging copy an interrupted drop left invalid is dropped first (as a delete drops), then copied again.`,

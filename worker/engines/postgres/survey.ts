@@ -113,10 +113,7 @@ function toSurveyed(row: SurveyRow): SurveyedDatabase {
   };
 }
 
-async function readVersions(
-  options: SurveyOptions,
-  database: string,
-): Promise<Versions> {
+async function readVersions(options: SurveyOptions, database: string): Promise<Versions> {
   const timeoutMs = options.timeoutMs ?? 5000;
   const client = new Client({
     ...options.sessionOptions(sameServerUrl(options.serverUrl, database)),

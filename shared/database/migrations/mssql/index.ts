@@ -9,6 +9,7 @@ import { TenantInstanceNames1764205000000 } from './1764205000000-TenantInstance
 import { InstanceProtection1764210000000 } from './1764210000000-InstanceProtection';
 import { InstanceTemplate1764215000000 } from './1764215000000-InstanceTemplate';
 import { Inventory1764220000000 } from './1764220000000-Inventory';
+import { CopySource1764230000000 } from './1764230000000-CopySource';
 
 /** Oldest first, one for each PostgreSQL migration, under the same class name and timestamp. */
 export const MSSQL_MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MSSQL_MIGRATIONS = [
   InstanceProtection1764210000000,
   InstanceTemplate1764215000000,
   Inventory1764220000000,
+  CopySource1764230000000,
 ] as const;
