@@ -3,7 +3,8 @@ import type { Queue } from 'bullmq';
 import type IORedis from 'ioredis';
 import { AuditEventEntity, DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { createQueue, type JobPayload, redisConnection } from '../../shared/jobs/queue';
-import { databaseExists, databasesLike } from '../support/ods-server';
+import { databaseExists, databasesLike, withServer } from '../support/ods-server';
+import { urlFor } from '../support/settings';
 import { type HttpResult, type RequestOptions, type Stack, startStack } from '../support/stack';
 
 const ROLLOVER = '/admin/instances/rollover';
@@ -292,5 +293,39 @@ describe('school-year rollover (POST /admin/instances/rollover)', function () {
       inTenant(A, { token: stack.tokens.read, body: { fromSchoolYear: 2025, toSchoolYear: 2026 } }),
     );
     expect(readOnly.status).to.equal(403);
+  });
+
+  it('in copy mode copies each source’s database, its data included, and reopens the source', async () => {
+    await withServer(
+      async (c) => {
+        await c.query('CREATE TABLE carried_over (student int)');
+        await c.query('INSERT INTO carried_over SELECT generate_series(1, 25)');
+      },
+      urlFor(stack.db('ro_b1_2025')),
+    );
+    const before = await snapshot();
+    // PostgreSQL copies only a database nobody is connected to: the caller must agree to end its sessions.
+    const refused = await rollover({ fromSchoolYear: 2025, toSchoolYear: 2026, mode: 'copy' }, '', B);
+    expect(refused.status, JSON.stringify(refused.body)).to.equal(400);
+    expect(JSON.stringify(refused.body)).to.include('disconnectSource');
+    expect(await snapshot()).to.deep.equal(before);
+
+    const r = await rollover({ fromSchoolYear: 2025, toSchoolYear: 2026, mode: 'copy', disconnectSource: true }, '', B);
+    expect(r.status, JSON.stringify(r.body)).to.equal(201);
+    const created = r.body.items[0].instance;
+    expect(created).to.deep.include({ sourceInstanceId: ids.b1, template: null, databaseName: stack.db('ro_b1_2026') });
+    await stack.waitForStatus(created.id, 'Created', 60_000, B);
+    const rows = await withServer(
+      async (c) => Number((await c.query('SELECT count(*) AS n FROM carried_over')).rows[0].n),
+      urlFor(stack.db('ro_b1_2026')),
+    );
+    expect(rows).to.equal(25);
+    const source = await stack.dataSource.getRepository(InstanceEntity).findOneByOrFail({ id: ids.b1 });
+    expect(source.status).to.equal('Created');
+    const open = await withServer(
+      async (c) =>
+        (await c.query('SELECT datallowconn FROM pg_database WHERE datname = $1', [stack.db('ro_b1_2025')])).rows[0],
+    );
+    expect(open.datallowconn, 'the source takes connections again').to.equal(true);
   });
 });
