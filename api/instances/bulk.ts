@@ -45,6 +45,10 @@ export function acceptBulkCreate(
     const at = `instances[${i}]`;
     try {
       const dto = toDto(mode.createDto, item, at);
+      if (dto.adopt)
+        throw new ValidationError('The request body is invalid.', {
+          adopt: ['adopt is for single creates (POST /admin/instances), one existing database at a time'],
+        });
       mode.assertKeys(dto.odsInstanceContexts);
       const { name, derived } = mode.databaseNameFor(dto);
       names.assertAcceptable(name, derived);

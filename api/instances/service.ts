@@ -11,12 +11,12 @@ import { instanceNameKey } from '../../shared/instances/instance-name';
 import {
   canRequest,
   failedOperation,
+  GONE_STATUSES,
   hasUnfinishedWork,
   isFinal,
   InstanceStatus,
   Operation,
   phasesOf,
-  REMOVED_STATUS,
   UNFINISHED_JOB_STATUSES,
 } from '../../shared/instances/status';
 import { sleep } from '../../shared/retry';
@@ -110,7 +110,7 @@ export class InstanceService {
       await this.assertWithinQuota(m, caller);
       await m.insert(InstanceEntity, instance);
       await this.claim(m, instance.id, dto.databaseName);
-      return this.addJob(m, instance, 'create', caller, { target: dto.databaseName });
+      return this.addJob(m, instance, 'create', caller, { target: dto.databaseName }, undefined, false, instance.adopted);
     });
     if (!options.dryRun) await this.dispatch(job);
     return { instance, job };
@@ -218,21 +218,51 @@ export class InstanceService {
     return result;
   }
 
-  /** `force`: the worker may also remove the EdFi_Admin links (client links, derivatives) that would block it. */
-  async delete(id: string, caller: Caller, force = false, options: WriteOptions = {}): Promise<InstanceWithJob> {
+  /**
+   * `force`: the worker may also remove the EdFi_Admin links (client links, derivatives) that
+   * would block it. `dropDatabase`: as the request said it (undefined when it did not): a
+   * DELETE of an adopted instance, or one that says `false`, releases rather than drops.
+   */
+  async delete(
+    id: string,
+    caller: Caller,
+    force = false,
+    options: WriteOptions & { dropDatabase?: boolean } = {},
+  ): Promise<InstanceWithJob> {
     const result = await this.inTransaction({ dryRun: options.dryRun }, async (m) => {
       const instance = await this.lockForChange(m, id, caller.tenant);
-      this.assertNotRefused('delete', instance);
-      this.assertRequestable('delete', instance.status);
-      await this.assertWithinQuota(m, caller);
-      const job = await this.addJob(m, instance, 'delete', caller, { source: instance.databaseName }, undefined, force);
-      instance.status = phasesOf('delete').pending;
-      instance.updatedAt = new Date();
-      await m.update(InstanceEntity, { id }, { status: instance.status, updatedAt: instance.updatedAt });
-      return { instance, job };
+      const op: Operation = (options.dropDatabase ?? !instance.adopted) ? 'delete' : 'release';
+      return this.removeInTransaction(m, instance, op, caller, force);
     });
     if (!options.dryRun) await this.dispatch(result.job);
     return result;
+  }
+
+  /** POST …/release: the database is kept, without this instance's marker; the instance is kept as history. */
+  async release(id: string, caller: Caller, force = false, options: WriteOptions = {}): Promise<InstanceWithJob> {
+    const result = await this.inTransaction({ dryRun: options.dryRun }, async (m) =>
+      this.removeInTransaction(m, await this.lockForChange(m, id, caller.tenant), 'release', caller, force),
+    );
+    if (!options.dryRun) await this.dispatch(result.job);
+    return result;
+  }
+
+  /** A delete or a release, requested: refused while protected or busy, then the job, the pending status and the audit row. */
+  private async removeInTransaction(
+    m: EntityManager,
+    instance: InstanceEntity,
+    op: 'delete' | 'release',
+    caller: Caller,
+    force: boolean,
+  ): Promise<{ instance: InstanceEntity; job: JobEntity }> {
+    this.assertNotRefused(op, instance);
+    this.assertRequestable(op, instance.status);
+    await this.assertWithinQuota(m, caller);
+    const job = await this.addJob(m, instance, op, caller, { source: instance.databaseName }, undefined, force);
+    instance.status = phasesOf(op).pending;
+    instance.updatedAt = new Date();
+    await m.update(InstanceEntity, { id: instance.id }, { status: instance.status, updatedAt: instance.updatedAt });
+    return { instance, job };
   }
 
   /** Ids of the instance's create jobs, oldest first: a delete also drops the staging copy of each that a crash left. */
@@ -254,7 +284,7 @@ export class InstanceService {
       const op = failedOperation(instance.status);
       if (!op) {
         throw new ConflictError(
-          `Only a failed create, rename or delete can be retried; this instance is ${instance.status}.`,
+          `Only a failed create, rename, delete or release can be retried; this instance is ${instance.status}.`,
         );
       }
       this.assertNotRefused(op, instance);
@@ -286,6 +316,7 @@ export class InstanceService {
         names,
         { priorStatus: failed.priorStatus, retryOf: failed.id },
         failed.force,
+        failed.adopt,
       );
       instance.status = phasesOf(op).pending;
       instance.updatedAt = new Date();
@@ -345,7 +376,7 @@ export class InstanceService {
       .createQueryBuilder('i')
       .where('i.tenant = :tenant', { tenant });
     if (query.status) qb.andWhere('i.status = :status', { status: query.status });
-    else if (query.includeDeleted !== 'true') qb.andWhere('i.status <> :removed', { removed: REMOVED_STATUS });
+    else if (query.includeDeleted !== 'true') qb.andWhere('i.status NOT IN (:...gone)', { gone: [...GONE_STATUSES] });
     if (query.protected) qb.andWhere({ protected: query.protected === 'true' });
     if (query.instanceName) {
       // Searched on the folded form, so a search finds the names that look like it.
@@ -389,6 +420,7 @@ export class InstanceService {
       odsInstanceId: null,
       apiClientKeys: dto.apiClientKeys ?? [],
       protected: false,
+      adopted: dto.adopt === true,
     });
   }
 
@@ -398,7 +430,7 @@ export class InstanceService {
    * indexes still refuse what a concurrent request takes between this check and the inserts.
    */
   private async assertNoneTaken(m: EntityManager, instances: InstanceEntity[], tenant: string): Promise<void> {
-    const live = { tenant, status: Not(REMOVED_STATUS) };
+    const live = { tenant, status: Not(In([...GONE_STATUSES])) };
     const names = new Set(
       (
         await m.getRepository(InstanceEntity).find({
@@ -511,7 +543,8 @@ export class InstanceService {
           .getOne()
       : null;
     if (!instance) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
-    if (isFinal(instance.status)) throw new ConflictError('This instance has been deleted.');
+    if (isFinal(instance.status))
+      throw new ConflictError(`This instance has been ${instance.status === 'Released' ? 'released' : 'deleted'}.`);
     return instance;
   }
 
@@ -542,6 +575,7 @@ export class InstanceService {
     names: { source?: string; target?: string },
     retry?: { priorStatus: InstanceStatus | null; retryOf: string },
     force = false,
+    adopt = false,
   ): Promise<JobEntity> {
     const now = new Date();
     const job: JobEntity = Object.assign(new JobEntity(), {
@@ -562,6 +596,7 @@ export class InstanceService {
       startedAt: null,
       finishedAt: null,
       force,
+      adopt,
     });
     await m.insert(JobEntity, job);
     await recordAudit(m, {
@@ -578,6 +613,7 @@ export class InstanceService {
         ...(instance.tenant ? { tenant: instance.tenant } : {}),
         ...(retry ? { retryOf: retry.retryOf } : {}),
         ...(force ? { force } : {}),
+        ...(adopt ? { adopt } : {}),
       },
     });
     return job;

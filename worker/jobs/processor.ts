@@ -28,6 +28,8 @@ export interface ProcessorDeps {
   locks: JobLocks;
   driver: EngineDriver;
   templateDatabase: string;
+  /** Names an adopt never takes besides the system and template databases (RESERVED_DATABASE_NAMES, the admin database). */
+  reservedNames?: string[];
   workerId: string;
   log: Logger;
   /** Backoff for transient database-server errors, inside one run of the job. */
@@ -71,6 +73,7 @@ export class JobProcessor {
         this.admin(() => deps.dataSource.getRepository(InstanceEntity).findOneByOrFail({ id: instanceId })),
       driver: deps.driver,
       templateDatabase: deps.templateDatabase,
+      reservedNames: deps.reservedNames,
       createJobIdsOf: (instanceId) =>
         this.admin(async () => {
           const rows = await deps.dataSource

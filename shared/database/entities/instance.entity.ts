@@ -14,7 +14,7 @@ const jsonColumn: ValueTransformer = {
   from: (text: string | null): unknown => (text === null ? null : JSON.parse(text)),
 };
 
-/** One ODS/API instance: one database on the ODS server. Kept as `Deleted` for history. */
+/** One ODS/API instance: one database on the ODS server. Kept as `Deleted` or `Released` for history. */
 @Entity({ name: 'instances' })
 export class InstanceEntity {
   @PrimaryColumn({ type: 'uuid', transformer: uuidColumn }) id: string;
@@ -47,4 +47,6 @@ export class InstanceEntity {
   apiClientKeys: string[] | null;
   /** Deletes and renames are refused while set (docs/protection.md). */
   @Column({ type: FLAG, default: false }) protected: boolean;
+  /** Registered from an existing database rather than copied: a delete releases it unless told to drop (docs/adopt-release.md). */
+  @Column({ type: FLAG, default: false }) adopted: boolean;
 }

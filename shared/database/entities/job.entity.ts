@@ -52,4 +52,6 @@ export class JobEntity {
   @Column({ name: 'finished_at', type: Date, nullable: true }) finishedAt: Date | null;
   /** A delete that may also remove the EdFi_Admin links (client links, derivatives) that would block it. */
   @Column({ type: FLAG, default: false }) force: boolean;
+  /** A create that adopts the existing database instead of copying the template. */
+  @Column({ type: FLAG, default: false }) adopt: boolean;
 }

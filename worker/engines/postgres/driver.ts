@@ -12,6 +12,7 @@ import {
 import { errorMessage, PermanentJobError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/logger';
 import {
+  AdoptRequest,
   CreateRequest,
   DatabaseDescription,
   DropRequest,
@@ -21,10 +22,11 @@ import {
   Outcome,
   ownershipMarker,
   parseOwnershipMarker,
+  ReleaseRequest,
   RenameRequest,
   ServerInspector,
 } from '../engine';
-import { assertOwned, markedElsewhereWarnings } from '../ownership';
+import { adoptDatabase, assertOwned, markedElsewhereWarnings, releaseDatabase } from '../ownership';
 
 export interface PostgresDriverOptions {
   /** Privileged connection to the ODS server (a maintenance database such as `postgres`). */
@@ -80,6 +82,14 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
 
   async rename(req: RenameRequest): Promise<OperationResult> {
     return { outcome: await this.renameDatabase(req), warnings: [] };
+  }
+
+  async adopt(req: AdoptRequest): Promise<OperationResult> {
+    return adoptDatabase(this, req, (name) => this.step(name));
+  }
+
+  async release(req: ReleaseRequest): Promise<OperationResult> {
+    return releaseDatabase(this, req, (name) => this.step(name));
   }
 
   private async createDatabase(req: CreateRequest): Promise<Outcome> {
@@ -193,6 +203,10 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
 
   async markOwner(name: string, instanceId: string): Promise<void> {
     await this.withClient((c) => c.query(sql.markOwner(name, ownershipMarker(instanceId))));
+  }
+
+  async clearOwner(name: string): Promise<void> {
+    await this.withClient((c) => c.query(sql.clearOwner(name)));
   }
 
   /** Every database whose ownership marker names this instance, under whatever name. */

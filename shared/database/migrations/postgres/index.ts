@@ -7,6 +7,7 @@ import { JobsList1764190000000 } from './1764190000000-JobsList';
 import { EdFiRegistration1764200000000 } from './1764200000000-EdFiRegistration';
 import { TenantInstanceNames1764205000000 } from './1764205000000-TenantInstanceNames';
 import { InstanceProtection1764210000000 } from './1764210000000-InstanceProtection';
+import { Adoption1764240000000 } from './1764240000000-Adoption';
 
 /** Oldest first. Class names and timestamps are recorded in schema_migrations: never rename one. */
 export const POSTGRES_MIGRATIONS = [
@@ -19,4 +20,5 @@ export const POSTGRES_MIGRATIONS = [
   EdFiRegistration1764200000000,
   TenantInstanceNames1764205000000,
   InstanceProtection1764210000000,
+  Adoption1764240000000,
 ] as const;
