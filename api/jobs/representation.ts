@@ -27,6 +27,8 @@ export interface JobView {
   requestId: string | null;
   /** A delete that may remove the EdFi_Admin links that would block it (`?force=true`). */
   force: boolean;
+  /** A create that adopts an existing database (docs/adopt-release.md). */
+  adopt: boolean;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -46,6 +48,7 @@ export function jobView(job: JobEntity, detail: ErrorDetail): JobView {
     warnings: job.warnings ?? [],
     requestId: job.requestId,
     force: job.force,
+    adopt: job.adopt,
     createdAt: job.createdAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,
     finishedAt: job.finishedAt?.toISOString() ?? null,

@@ -27,7 +27,7 @@ const AUTHENTICATED = {
 };
 const WRITE = {
   '409': problem(
-    'A name already in use, an unfinished job, a status that does not allow this, a protected instance (delete, rename) or deletes turned off (INSTANCE_DELETES_ENABLED=false).',
+    'A name already in use, an unfinished job, a status that does not allow this, a protected instance (delete, rename, release) or deletes turned off (INSTANCE_DELETES_ENABLED=false).',
   ),
   '429': problem('This client has MAX_UNFINISHED_JOBS_PER_CLIENT queued or running jobs.', RETRY_AFTER),
 };
@@ -91,6 +91,7 @@ const instanceSchema = {
     'odsInstanceId',
     'apiClientKeys',
     'protected',
+    'adopted',
     '_links',
   ],
   properties: {
@@ -116,7 +117,12 @@ const instanceSchema = {
     protected: {
       type: 'boolean',
       description:
-        'true: deletes and renames (instanceName or databaseName) are refused with 409 until POST /admin/instances/{id}/unprotect.',
+        'true: deletes, renames (instanceName or databaseName) and releases are refused with 409 until POST /admin/instances/{id}/unprotect.',
+    },
+    adopted: {
+      type: 'boolean',
+      description:
+        'true: registered from an existing database (adopt: true) rather than copied. A DELETE without dropDatabase=true releases it (docs/adopt-release.md).',
     },
     job: {
       type: 'object',
@@ -138,6 +144,7 @@ const instanceSchema = {
         job: link,
         rename: link,
         delete: link,
+        release: link,
         retry: link,
         protect: link,
         unprotect: link,
@@ -182,7 +189,7 @@ const planSchema = {
   required: ['dryRun', 'operation', 'engine', 'strategy', 'instance', 'job', 'statements', 'privileges', 'notes'],
   properties: {
     dryRun: { const: true },
-    operation: { enum: [...OPERATIONS] },
+    operation: { enum: [...OPERATIONS, 'adopt'] },
     engine: { type: 'string' },
     strategy: { ...nullable({ type: 'string' }), description: 'The copy strategy of a create, as configured.' },
     instance: ref('PlannedInstance'),
@@ -274,6 +281,7 @@ export const OPENAPI_DOCUMENT = {
           warnings: { type: 'array', items: { type: 'string' } },
           requestId: nullable({ type: 'string' }),
           force: { type: 'boolean' },
+          adopt: { type: 'boolean', description: 'A create that adopts an existing database instead of copying.' },
           createdAt: dateTime,
           startedAt: nullable(dateTime),
           finishedAt: nullable(dateTime),
@@ -337,6 +345,11 @@ export const OPENAPI_DOCUMENT = {
             uniqueItems: true,
             items: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,50}$' },
             description: 'EdFi_Admin ApiClients.Key values to link to the new instance.',
+          },
+          adopt: {
+            type: 'boolean',
+            description:
+              'true: register the existing, unmanaged database databaseName (then required) instead of copying the template; the worker marks it as this instance\'s. It must exist and carry no other instance\'s marker, or the create fails (CreateFailed) and nothing changes. Not in a bulk create (docs/adopt-release.md).',
           },
         },
       },
@@ -501,7 +514,8 @@ export const OPENAPI_DOCUMENT = {
         },
       },
       delete: {
-        summary: 'Delete the instance and drop its database (queues a delete)',
+        summary:
+          'Delete the instance and drop its database (queues a delete); an adopted instance, or dropDatabase=false, is released instead (queues a release)',
         security: bearer,
         parameters: [
           {
@@ -512,12 +526,20 @@ export const OPENAPI_DOCUMENT = {
               'true: the delete also removes the EdFi_Admin links (ApiClientOdsInstances, OdsInstanceDerivatives) that would otherwise block it, audited. false or absent: it is refused while they exist. Anything else: 400.',
             schema: { enum: ['true', 'false'] },
           },
+          {
+            name: 'dropDatabase',
+            in: 'query',
+            required: false,
+            description:
+              'true: drop the database (a delete), also of an adopted instance. false: keep it (a release, for any instance). Absent: drop, unless the instance was adopted. INSTANCE_DELETES_ENABLED=false refuses only the deletes that drop. Anything else: 400.',
+            schema: { enum: ['true', 'false'] },
+          },
           dryRunParameter,
         ],
         responses: {
           '200': json(
             { oneOf: [ref('Instance'), ref('Plan')] },
-            'PendingDelete, with its job (job.force in GET /admin/jobs/{id}); with dryRun=true, the plan (nothing changed).',
+            'PendingDelete (or PendingRelease: job.type says which), with its job (job.force in GET /admin/jobs/{id}); with dryRun=true, the plan (nothing changed).',
           ),
           '404': problem('No such instance (in this tenant).'),
           ...TENANTED,
@@ -533,6 +555,35 @@ export const OPENAPI_DOCUMENT = {
         security: bearer,
         responses: {
           '200': json(ref('Instance'), 'Pending again, with the new job.'),
+          '404': problem('No such instance (in this tenant).'),
+          ...TENANTED,
+          ...AUTHENTICATED,
+          ...WRITE,
+        },
+      },
+    },
+    '/admin/instances/{id}/release': {
+      parameters: [idParameter, tenantParameter],
+      post: {
+        summary:
+          'Release the instance (queues a release): unregistered from EdFi_Admin, its marker removed, the database kept; the instance ends Released, kept as history',
+        security: bearer,
+        parameters: [
+          {
+            name: 'force',
+            in: 'query',
+            required: false,
+            description:
+              'true: also remove the EdFi_Admin links (ApiClientOdsInstances, OdsInstanceDerivatives) that would otherwise block it, audited. Anything else than true or false: 400.',
+            schema: { enum: ['true', 'false'] },
+          },
+          dryRunParameter,
+        ],
+        responses: {
+          '200': json(
+            { oneOf: [ref('Instance'), ref('Plan')] },
+            'PendingRelease, with its job; with dryRun=true, the plan (nothing changed).',
+          ),
           '404': problem('No such instance (in this tenant).'),
           ...TENANTED,
           ...AUTHENTICATED,
