@@ -79,6 +79,15 @@ describe('adopt an existing database, release an instance', function () {
       body: { instanceName: `Adopted ${stack.id} ${suffix}`, databaseName, adopt: true, ...extra },
     });
 
+  /** An instance adopted from a fresh database (fast: nothing is copied), once Created. */
+  async function adopted(suffix: string): Promise<{ id: string; databaseName: string }> {
+    const name = await existingDatabase(suffix);
+    const r = await adopt(name, suffix);
+    if (r.status !== 201) throw new Error(`adopt failed: ${r.status} ${JSON.stringify(r.body)}`);
+    await stack.waitForStatus(r.body.id, 'Created');
+    return { id: r.body.id, databaseName: name };
+  }
+
   const instanceCount = () => stack.dataSource.getRepository(InstanceEntity).count();
   const rowsFor = async (databaseName: string) =>
     (await edfi.odsInstances()).filter((r) => r.databaseName === databaseName);
@@ -223,7 +232,7 @@ describe('adopt an existing database, release an instance', function () {
   });
 
   it('refuses release of a protected instance with 409 and changes nothing', async () => {
-    const instance = await stack.createInstance('rel_protected');
+    const instance = await adopted('rel_protected');
     await stack.request('POST', `/admin/instances/${instance.id}/protect`);
     const jobsBefore = (await stack.jobsRows()).length;
     expectProblem(await stack.request('POST', `/admin/instances/${instance.id}/release`), 409, /cannot be released/);
@@ -273,7 +282,7 @@ describe('adopt an existing database, release an instance', function () {
     expect(await instanceCount()).to.equal(before);
     expect(await ownerOf(name)).to.equal(null);
 
-    const instance = await stack.createInstance('rel_plan');
+    const instance = await adopted('rel_plan');
     const release = await stack.request('POST', `/admin/instances/${instance.id}/release?dryRun=true`);
     expect(release.status, JSON.stringify(release.body)).to.equal(200);
     expect(release.body).to.include({ dryRun: true, operation: 'release' });
@@ -287,7 +296,12 @@ describe('adopt an existing database, release an instance', function () {
   });
 
   describe('a worker killed at each new step (SIGKILL)', () => {
-    before(async () => stack.stopWorkers());
+    const toRelease = new Map<string, { id: string; databaseName: string }>();
+    before(async () => {
+      for (const step of ['release.before-unmark', 'release.unmarked'])
+        toRelease.set(step, await adopted(step.replace(/[.-]/g, '_')));
+      await stack.stopWorkers();
+    });
     afterEach(async () => fleet.killAll());
 
     const pausingAt = (step: string) =>
@@ -314,11 +328,8 @@ describe('adopt an existing database, release an instance', function () {
 
     for (const step of ['release.before-unmark', 'release.unmarked']) {
       it(`finishes a release after a kill at ${step}: Released, database kept unmarked, unregistered`, async () => {
-        const name = await existingDatabase(step.replace(/[.-]/g, '_'));
-        const helper = fleet.spawn();
-        const r = await adopt(name, step);
-        await stack.waitForStatus(r.body.id, 'Created');
-        await helper.kill('SIGKILL');
+        const { id, databaseName: name } = toRelease.get(step)!;
+        const r = { body: { id } };
         const victim = pausingAt(step);
         await stack.request('POST', `/admin/instances/${r.body.id}/release`);
         await victim.waitForEvent('fault.paused', (e) => e.step === step);
