@@ -111,10 +111,13 @@ export interface Instance {
   apiClientKeys: string[];
   /** Deletes and renames are refused until it is unprotected. */
   protected: boolean;
+  /** Registered from an existing database: DELETE releases it (keeps the database) unless dropDatabase=true. */
+  adopted: boolean;
   job?: { id: string; type: string; status: string };
   _links: {
     rename?: { href: string };
     delete?: { href: string };
+    release?: { href: string };
     retry?: { href: string };
     protect?: { href: string };
     unprotect?: { href: string };

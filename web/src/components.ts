@@ -7,7 +7,7 @@ export function statusBadge(status: string): HTMLElement {
     ? 'failed'
     : status === 'Created' || status === 'succeeded'
       ? 'ok'
-      : status === 'Deleted'
+      : status === 'Deleted' || status === 'Released'
         ? 'neutral'
         : status === 'failed'
           ? 'failed'
@@ -18,6 +18,11 @@ export function statusBadge(status: string): HTMLElement {
 /** Protection as words, not only a colour or an icon: the list and the instance page show the same. */
 export function protectedBadge(): HTMLElement {
   return h('span', { class: 'badge badge-protected', 'data-protected': 'true' }, 'Protected');
+}
+
+/** An instance registered from an existing database (adopt), whose DELETE keeps the database unless told to drop it. */
+export function adoptedBadge(): HTMLElement {
+  return h('span', { class: 'badge badge-adopted', 'data-adopted': 'true' }, 'Adopted');
 }
 
 /** Said where a deployment's instances cannot be deleted, so a missing Delete button has a reason. */

@@ -2,13 +2,14 @@ import {
   createInstance,
   deleteInstance,
   protectInstance,
+  releaseInstance,
   renameInstance,
   retryInstance,
   unprotectInstance,
 } from './actions.js';
 import { api, describeError, type Instance } from './api.js';
 import { createSeveralInstances } from './bulk-create.js';
-import { DELETES_OFF_NOTICE, pager, protectedBadge, statusBadge } from './components.js';
+import { adoptedBadge, DELETES_OFF_NOTICE, pager, protectedBadge, statusBadge } from './components.js';
 import { announce, formatTime, h } from './dom.js';
 import type { ChangeEvent } from './events.js';
 import { settings } from './settings.js';
@@ -26,6 +27,10 @@ const STATUSES = [
   'DeleteInProgress',
   'DeleteFailed',
   'Deleted',
+  'PendingRelease',
+  'ReleaseInProgress',
+  'ReleaseFailed',
+  'Released',
 ];
 const DEFAULT_LIMIT = 20;
 
@@ -164,7 +169,7 @@ export class InstancesView implements View {
       return;
     }
     const ended = fresh.filter(
-      (i) => /Created|Failed|Deleted/.test(i.status) && this.rows.get(i.id)?.status !== i.status,
+      (i) => /Created|Failed|Deleted|Released/.test(i.status) && this.rows.get(i.id)?.status !== i.status,
     );
     if (ended.length) announce(ended.map((i) => `${i.instanceName} is now ${i.status}.`).join(' '));
   }
@@ -185,6 +190,7 @@ export class InstancesView implements View {
         {},
         statusBadge(i.status),
         i.protected && protectedBadge(),
+        i.adopted && adoptedBadge(),
         i.lastError && h('p', { class: 'error-text' }, i.lastError),
       ),
       h('td', {}, h('time', { datetime: i.updatedAt }, formatTime(i.updatedAt))),
@@ -229,6 +235,18 @@ export class InstancesView implements View {
                   onclick: () => deleteInstance(i, refresh),
                 },
                 'Delete',
+              ),
+            i._links.release &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'secondary',
+                  'data-key': `release-${i.id}`,
+                  'aria-label': `Release ${i.instanceName}`,
+                  onclick: () => releaseInstance(i, refresh),
+                },
+                'Release',
               ),
             i._links.protect &&
               h(

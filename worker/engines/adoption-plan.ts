@@ -8,13 +8,10 @@ export interface MarkerStatements {
   assertWritable(name: string): PlannedStatement[];
 }
 
-function when(statements: PlannedStatement[], condition: string): PlannedStatement[] {
-  return statements.map((s) => ({ ...s, when: s.when ? `${condition}; ${s.when}` : condition }));
-}
-
 /**
  * The plan of an adopt or a release, the same on every engine (the rules are shared): a look,
- * then the marker set or removed. Nothing is copied, dropped or renamed.
+ * then the marker set or removed. Nothing is copied, dropped or renamed. The statements are the
+ * usual path (an unmarked database adopted, a marked one released); the notes say the others.
  */
 export function planAdoption(
   engine: string,
@@ -30,13 +27,13 @@ export function planAdoption(
       strategy: null,
       statements: [
         ...statements.describe(databaseName),
-        ...when(statements.markOwner(databaseName, instanceId), `when "${databaseName}" carries no marker`),
+        ...statements.markOwner(databaseName, instanceId),
         ...statements.assertWritable(databaseName),
       ],
       privileges,
       notes: [
         `Nothing is copied: "${databaseName}" must exist. Missing, or carrying another instance's marker, the job fails and nothing is changed.`,
-        `When "${databaseName}" already carries this instance's marker (a re-run), only the write probe runs on it.`,
+        `When "${databaseName}" already carries this instance's marker (a re-run), the marker is not set again; only the write probe runs on it.`,
       ],
     };
   }
@@ -46,7 +43,7 @@ export function planAdoption(
     strategy: null,
     statements: [
       ...statements.describe(databaseName),
-      ...when(statements.clearOwner(databaseName), `when "${databaseName}" carries this instance's marker`),
+      ...statements.clearOwner(databaseName),
     ],
     privileges,
     notes: [
