@@ -10,7 +10,12 @@ export interface DeletionPolicy {
 /** What a protected instance refuses until it is unprotected: anything that takes its database or name away, or lets go of it. */
 const REFUSED_WHILE_PROTECTED: readonly Operation[] = ['delete', 'rename', 'release'];
 
-const PAST: Record<Operation, string> = { create: 'created', delete: 'deleted', rename: 'renamed', release: 'released' };
+const PAST: Record<Operation, string> = {
+  create: 'created',
+  delete: 'deleted',
+  rename: 'renamed',
+  release: 'released',
+};
 
 /**
  * Why `op` may not be asked of this instance whatever its status (the deployment's switch, the

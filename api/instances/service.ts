@@ -110,7 +110,16 @@ export class InstanceService {
       await this.assertWithinQuota(m, caller);
       await m.insert(InstanceEntity, instance);
       await this.claim(m, instance.id, dto.databaseName);
-      return this.addJob(m, instance, 'create', caller, { target: dto.databaseName }, undefined, false, instance.adopted);
+      return this.addJob(
+        m,
+        instance,
+        'create',
+        caller,
+        { target: dto.databaseName },
+        undefined,
+        false,
+        instance.adopted,
+      );
     });
     if (!options.dryRun) await this.dispatch(job);
     return { instance, job };

@@ -349,7 +349,7 @@ export const OPENAPI_DOCUMENT = {
           adopt: {
             type: 'boolean',
             description:
-              'true: register the existing, unmanaged database databaseName (then required) instead of copying the template; the worker marks it as this instance\'s. It must exist and carry no other instance\'s marker, or the create fails (CreateFailed) and nothing changes. Not in a bulk create (docs/adopt-release.md).',
+              "true: register the existing, unmanaged database databaseName (then required) instead of copying the template; the worker marks it as this instance's. It must exist and carry no other instance's marker, or the create fails (CreateFailed) and nothing changes. Not in a bulk create (docs/adopt-release.md).",
           },
         },
       },

@@ -125,7 +125,9 @@ describe('adopt an existing database, release an instance', function () {
     for (const name of [EDFI_TEMPLATE, 'postgres', 'template1', 'EdFi_Admin', 'odsim_staging_0123abcd'])
       expectProblem(await adopt(name, 'refused'), 400, /databaseName/);
     expectProblem(
-      await stack.request('POST', '/admin/instances', { body: { instanceName: `Bad ${stack.id}`, databaseName: stack.db('x'), adopt: 'yes' } }),
+      await stack.request('POST', '/admin/instances', {
+        body: { instanceName: `Bad ${stack.id}`, databaseName: stack.db('x'), adopt: 'yes' },
+      }),
       400,
       /adopt/,
     );
@@ -139,7 +141,7 @@ describe('adopt an existing database, release an instance', function () {
     expect(await instanceCount()).to.equal(before);
   });
 
-  it('fails an adopt of a missing database or of one carrying another instance\'s marker (CreateFailed), changing nothing on the server', async () => {
+  it("fails an adopt of a missing database or of one carrying another instance's marker (CreateFailed), changing nothing on the server", async () => {
     const missing = stack.db('adopt_missing');
     const r1 = await adopt(missing, 'missing');
     const failed1 = await stack.waitForStatus(r1.body.id, 'CreateFailed');
@@ -152,7 +154,9 @@ describe('adopt an existing database, release an instance', function () {
     unmanaged.push(foreign);
     const r2 = await adopt(foreign, 'foreign');
     const failed2 = await stack.waitForStatus(r2.body.id, 'CreateFailed');
-    expect(failed2.lastError).to.match(new RegExp(`refusing to adopt database "${foreign}": it belongs to instance ${stranger}`));
+    expect(failed2.lastError).to.match(
+      new RegExp(`refusing to adopt database "${foreign}": it belongs to instance ${stranger}`),
+    );
     expect(await ownerOf(foreign)).to.equal(stranger);
     expect(await dataOf(foreign)).to.deep.equal(['Ada']);
     expect(await rowsFor(foreign)).to.deep.equal([]);
@@ -236,7 +240,11 @@ describe('adopt an existing database, release an instance', function () {
     await stack.request('POST', `/admin/instances/${instance.id}/protect`);
     const jobsBefore = (await stack.jobsRows()).length;
     expectProblem(await stack.request('POST', `/admin/instances/${instance.id}/release`), 409, /cannot be released/);
-    expectProblem(await stack.request('DELETE', `/admin/instances/${instance.id}?dropDatabase=false`), 409, /cannot be released/);
+    expectProblem(
+      await stack.request('DELETE', `/admin/instances/${instance.id}?dropDatabase=false`),
+      409,
+      /cannot be released/,
+    );
     expect((await stack.jobsRows()).length).to.equal(jobsBefore);
     expect((await stack.request('GET', `/admin/instances/${instance.id}`)).body.status).to.equal('Created');
     expect(await ownerOf(instance.databaseName)).to.equal(instance.id);
@@ -278,7 +286,9 @@ describe('adopt an existing database, release an instance', function () {
     const plan = await adopt(name, 'plan', {}, '?dryRun=true');
     expect(plan.status, JSON.stringify(plan.body)).to.equal(200);
     expect(plan.body).to.include({ dryRun: true, operation: 'adopt' });
-    expect(plan.body.statements.map((s: { sql: string }) => s.sql).join('\n')).to.include(`COMMENT ON DATABASE "${name}" IS '`);
+    expect(plan.body.statements.map((s: { sql: string }) => s.sql).join('\n')).to.include(
+      `COMMENT ON DATABASE "${name}" IS '`,
+    );
     expect(await instanceCount()).to.equal(before);
     expect(await ownerOf(name)).to.equal(null);
 
@@ -304,8 +314,7 @@ describe('adopt an existing database, release an instance', function () {
     });
     afterEach(async () => fleet.killAll());
 
-    const pausingAt = (step: string) =>
-      fleet.spawn({ ODSIM_FAULT_PAUSE_AT: step, ODSIM_FAULT_PAUSE_MS: '120000' });
+    const pausingAt = (step: string) => fleet.spawn({ ODSIM_FAULT_PAUSE_AT: step, ODSIM_FAULT_PAUSE_MS: '120000' });
 
     for (const step of ['adopt.before-mark', 'adopt.marked']) {
       it(`finishes an adopt after a kill at ${step}: Created, marked, registered once`, async () => {

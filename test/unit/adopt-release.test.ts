@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { protectionRefusal } from '../../api/instances/protection';
 import { PermanentJobError } from '../../shared/errors';
-import type { DatabaseDescription } from '../../worker/engines/engine';
-import { ownershipMarker } from '../../worker/engines/engine';
+import { type DatabaseDescription, ownershipMarker } from '../../worker/engines/engine';
 import { parseMssqlSettings } from '../../worker/engines/mssql/settings';
 import { clearOwner, markOwner } from '../../worker/engines/mssql/statements';
 import { adoptDatabase, releaseDatabase } from '../../worker/engines/ownership';
@@ -55,13 +54,13 @@ describe('adopt and release', () => {
       ]);
     });
 
-    it('treats a database already carrying this instance\'s marker as adopted (a repeated run)', async () => {
+    it("treats a database already carrying this instance's marker as adopted (a repeated run)", async () => {
       const server = new RecordedServer(db(ME));
       expect((await adoptDatabase(server, adoptRequest)).outcome).to.equal('already-adopted');
       expect(server.calls).to.deep.equal(['describe EdFi_Ods_2025', 'writable EdFi_Ods_2025']);
     });
 
-    it('refuses, permanently and untouched, a missing database, another instance\'s, or one that is not usable', async () => {
+    it("refuses, permanently and untouched, a missing database, another instance's, or one that is not usable", async () => {
       for (const [found, reason] of [
         [null, /does not exist; there is nothing to adopt/],
         [db(OTHER), new RegExp(`refusing to adopt database "EdFi_Ods_2025": it belongs to instance ${OTHER}`)],

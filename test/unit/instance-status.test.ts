@@ -16,7 +16,8 @@ import {
   startableFrom,
 } from '../../shared/instances/status';
 
-const requestable = (op: 'create' | 'delete' | 'rename' | 'release') => INSTANCE_STATUSES.filter((s) => canRequest(op, s));
+const requestable = (op: 'create' | 'delete' | 'rename' | 'release') =>
+  INSTANCE_STATUSES.filter((s) => canRequest(op, s));
 
 describe('instance status rules', () => {
   describe('which operations a client may request', () => {

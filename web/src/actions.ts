@@ -176,8 +176,12 @@ export function deleteInstance(instance: Instance, done: Done): void {
     submit: async () =>
       // An adopted instance's plain DELETE would release it: this dialog drops, so it says so to the API.
       matches()
-        ? (await api<Instance>('DELETE', `/admin/instances/${instance.id}${instance.adopted ? '?dropDatabase=true' : ''}`))
-            .body
+        ? (
+            await api<Instance>(
+              'DELETE',
+              `/admin/instances/${instance.id}${instance.adopted ? '?dropDatabase=true' : ''}`,
+            )
+          ).body
         : undefined,
     done,
     announce: (i) => `Deleting ${i.instanceName}: ${i.status}.`,

@@ -41,10 +41,7 @@ export function planAdoption(
     engine,
     operation: 'release',
     strategy: null,
-    statements: [
-      ...statements.describe(databaseName),
-      ...statements.clearOwner(databaseName),
-    ],
+    statements: [...statements.describe(databaseName), ...statements.clearOwner(databaseName)],
     privileges,
     notes: [
       `Nothing is dropped: "${databaseName}" is kept, without this instance's marker, and the instance is kept as history (Released).`,

@@ -49,7 +49,7 @@ type MarkerAccess = Pick<ServerInspector, 'describe' | 'markOwner' | 'clearOwner
 export async function adoptDatabase(
   server: MarkerAccess,
   req: AdoptRequest,
-  step: (name: string) => Promise<void> = async () => undefined,
+  step: (name: string) => Promise<void> = () => Promise.resolve(),
 ): Promise<OperationResult> {
   const existing = await server.describe(req.databaseName);
   if (!existing)
@@ -57,7 +57,9 @@ export async function adoptDatabase(
   if (existing.ownerInstanceId !== null && existing.ownerInstanceId !== req.instanceId)
     assertOwned(existing, req.instanceId, 'adopt');
   if (!existing.valid)
-    throw new PermanentJobError(`database "${req.databaseName}" is not usable (invalid or offline); it was left untouched`);
+    throw new PermanentJobError(
+      `database "${req.databaseName}" is not usable (invalid or offline); it was left untouched`,
+    );
   if (existing.ownerInstanceId === req.instanceId) {
     await server.assertWritable(req.databaseName);
     return { outcome: 'already-adopted', warnings: [] };
@@ -78,7 +80,7 @@ export async function adoptDatabase(
 export async function releaseDatabase(
   server: MarkerAccess,
   req: ReleaseRequest,
-  step: (name: string) => Promise<void> = async () => undefined,
+  step: (name: string) => Promise<void> = () => Promise.resolve(),
 ): Promise<OperationResult> {
   const existing = await server.describe(req.databaseName);
   if (!existing) return { outcome: 'already-absent', warnings: [] };

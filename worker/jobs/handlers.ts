@@ -93,7 +93,10 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
 
   /** Adopt: check and mark the existing database (nothing copied), then register it as a create does. */
   const adopt = async (job: JobEntity): Promise<JobResult> => {
-    const request = { instanceId: job.instanceId, databaseName: required(job.targetDatabaseName, 'target database', job) };
+    const request = {
+      instanceId: job.instanceId,
+      databaseName: required(job.targetDatabaseName, 'target database', job),
+    };
     assertAdoptable(request.databaseName);
     const registering = await registryOf(job);
     if (!registering) return unregisteredTenant(job, await driver.adopt(request));

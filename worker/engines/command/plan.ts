@@ -37,7 +37,10 @@ export function planCommand(request: PlanRequest, settings: CommandSettings): Op
   ];
   if (request.operation === 'adopt' || request.operation === 'release') {
     const plan = planAdoption('command', request, inspection, base.privileges.slice(1));
-    return { ...plan, notes: [...plan.notes, 'The external command is not run: the verify engine checks and marks the database.'] };
+    return {
+      ...plan,
+      notes: [...plan.notes, 'The external command is not run: the verify engine checks and marks the database.'],
+    };
   }
   if (request.operation === 'create') {
     const { databaseName, stagingName, instanceId } = request;
