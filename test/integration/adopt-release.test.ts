@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { AuditEventEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { ownershipMarker } from '../../worker/engines/engine';
 import { expectServerMatchesRecords } from '../support/consistency';
-import { expectEdFiAdminMatchesRecords, TestEdFiAdmin } from '../support/edfi-admin';
+import { expectEdFiAdminMatchesRecords, ODS_CONNECTION_TEMPLATE, TestEdFiAdmin } from '../support/edfi-admin';
 import { connectTo, databaseExists, dropDatabases, ownerOf, withServer } from '../support/ods-server';
 import { WorkerFleet } from '../support/processes';
 import { EDFI_TEMPLATE } from '../support/settings';
@@ -168,6 +168,29 @@ describe('adopt an existing database, release an instance', function () {
     expect(await ownerOf(foreign)).to.equal(stranger);
     expect(await dataOf(foreign)).to.deep.equal(['Ada']);
     await dropDatabases([foreign]);
+    await expectServerMatchesRecords(stack);
+  });
+
+  it('fails an adopt of a database already registered in EdFi_Admin by hand: no second row, no marker left', async () => {
+    const name = await existingDatabase('adopt_registered');
+    const handRow = await edfi.addOdsInstance(
+      `By hand ${stack.id}`,
+      null,
+      ODS_CONNECTION_TEMPLATE.replace('{databaseName}', name),
+    );
+    try {
+      const r = await adopt(name, 'registered');
+      const failed = await stack.waitForStatus(r.body.id, 'CreateFailed');
+      expect(failed.lastError).to.match(new RegExp(`already registered in .* as OdsInstanceId ${handRow}`));
+      expect((await rowsFor(name)).map((row) => row.id)).to.deep.equal([handRow]);
+      expect(await ownerOf(name)).to.equal(null);
+      expect(await dataOf(name)).to.deep.equal(['Ada']);
+      await stack.request('DELETE', `/admin/instances/${r.body.id}`);
+      await stack.waitForStatus(r.body.id, 'Released');
+      expect(await databaseExists(name)).to.equal(true);
+    } finally {
+      await edfi.query('DELETE FROM dbo.odsinstances WHERE odsinstanceid = $1', [handRow]);
+    }
     await expectServerMatchesRecords(stack);
   });
 

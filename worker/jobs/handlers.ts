@@ -112,9 +112,10 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
       adopting: true,
     };
     // Refused for good by EdFi_Admin: the instance will be CreateFailed, so the database goes
-    // back as it was, unmarked, never dropped (it held data before we came).
+    // back as it was, unmarked, never dropped (it held data before we came). ownsNothing: a
+    // database that is not ours (another marker) is left alone, and EdFi_Admin's reason stands.
     const refused = async (err: unknown): Promise<never> => {
-      if (err instanceof PermanentJobError) await driver.release({ ...request, ownsNothing: false });
+      if (err instanceof PermanentJobError) await driver.release({ ...request, ownsNothing: true });
       throw err;
     };
     await registry.preflight(registration).catch(refused);
