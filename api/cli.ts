@@ -24,6 +24,8 @@ const USAGE = `usage:
   npm run cli -- plan create --database NAME [--template TEMPLATE] [--json]
   npm run cli -- plan rename --from NAME --to NAME [--json]
   npm run cli -- plan delete --database NAME [--json]
+  npm run cli -- plan adopt --database NAME [--json]
+  npm run cli -- plan release --database NAME [--json]
       (the statements the worker would send for this engine and its settings (ODS_ENGINE, ODS_PG_*);
        needs neither the admin database nor the ODS server)`;
 
@@ -55,6 +57,11 @@ function planCommand(action: string | undefined, values: PlanOptions, config: Ap
     request = { operation: 'rename', instanceId, from: values.from, to: values.to };
   } else if (action === 'delete' && values.database) {
     request = { operation: 'delete', instanceId, databaseName: values.database };
+  } else if (action === 'adopt' && values.database) {
+    names.assertAcceptable(values.database);
+    request = { operation: 'adopt', instanceId, databaseName: values.database };
+  } else if (action === 'release' && values.database) {
+    request = { operation: 'release', instanceId, databaseName: values.database };
   } else {
     console.error(USAGE);
     return 2;
@@ -66,7 +73,12 @@ function planCommand(action: string | undefined, values: PlanOptions, config: Ap
     return 1;
   }
   const plan = planOperation(config.ods.engine, request, config.ods.engineSettings);
-  const notes = [...plan.notes, ...registrationNotes(request.operation, { odsInstanceId: null })];
+  // An adopt is a create job that marks instead of copying (its registration notes say so).
+  const job = request.operation === 'adopt' ? 'create' : request.operation;
+  const notes = [
+    ...plan.notes,
+    ...registrationNotes(job, { odsInstanceId: null }, { adopt: request.operation === 'adopt' }),
+  ];
   const { engine, operation, strategy, statements, privileges } = plan;
   const shown = { engine, operation, strategy, statements, privileges, notes };
   console.log(values.json ? JSON.stringify({ request, ...shown }, null, 2) : formatPlan(shown));

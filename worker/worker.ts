@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
 import type IORedis from 'ioredis';
 import type { DataSource } from 'typeorm';
-import type { WorkerConfig } from '../shared/config';
+import { databaseNameOf, type WorkerConfig } from '../shared/config';
 import { createAdminLockSessions } from '../shared/database/data-source';
 import { readDeploymentId } from '../shared/deployment/identity';
 import { SharedRedisWatch } from '../shared/deployment/shared-redis';
@@ -84,6 +84,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
     driver: deps.driver,
     templateDatabase: config.ods.templateDatabase,
     templates: config.ods.templates,
+    reservedNames: [databaseNameOf(config.adminDatabase.url), ...config.ods.reservedNames],
     workerId,
     log,
     transientRetry: config.transientRetry,

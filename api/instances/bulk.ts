@@ -45,6 +45,10 @@ export function acceptBulkCreate(
     const at = `instances[${i}]`;
     try {
       const dto = acceptCreateItem(item, mode, names, at);
+      if (dto.adopt)
+        throw new ValidationError('The request body is invalid.', {
+          adopt: ['adopt is for single creates (POST /admin/instances), one existing database at a time'],
+        });
       if (dto.sourceInstanceId !== undefined || dto.disconnectSource !== undefined)
         throw new ValidationError('A bulk create cannot copy an instance.', {
           sourceInstanceId: ['A bulk create cannot copy an instance; copy one at a time with POST /admin/instances.'],
@@ -80,19 +84,34 @@ export function acceptCreateItem(
 ): CreateInstanceDto {
   const dto = toDto(mode.createDto, item, what);
   mode.assertKeys(dto.odsInstanceContexts);
+  assertOneOrigin(dto);
   const { name, derived } = mode.databaseNameFor(dto);
   names.assertAcceptable(name, derived);
-  // A copy starts from its source's database: it names no template.
-  if (dto.sourceInstanceId !== undefined) {
-    if (dto.template !== undefined)
-      throw new ValidationError('The request body is invalid.', {
-        template: [
-          'template and sourceInstanceId exclude each other: a copy starts from the source instance, not a template.',
-        ],
-      });
-    return Object.assign(dto, { databaseName: name });
-  }
+  // A copy starts from its source's database, an adopted instance from its own: neither names a template.
+  if (dto.sourceInstanceId !== undefined || dto.adopt === true) return Object.assign(dto, { databaseName: name });
   return Object.assign(dto, { databaseName: name, template: names.templates.resolve(dto.template).name });
+}
+
+/**
+ * A create starts from a template, a copy of an instance (sourceInstanceId) or an existing
+ * database (adopt, which names the database it takes: never derived); 400 for more than one.
+ */
+function assertOneOrigin(dto: Omit<CreateInstanceDto, 'databaseName'> & { databaseName?: string }): void {
+  const given = [
+    dto.template !== undefined && 'template',
+    dto.sourceInstanceId !== undefined && 'sourceInstanceId',
+    dto.adopt === true && 'adopt',
+  ].filter((x): x is string => typeof x === 'string');
+  if (given.length > 1)
+    throw new ValidationError('The request body is invalid.', {
+      [given[1]!]: [
+        `${given.join(' and ')} exclude each other: a create starts from a template, a copy of an instance, or an existing database (adopt)`,
+      ],
+    });
+  if (dto.adopt === true && typeof dto.databaseName !== 'string')
+    throw new ValidationError('The request body is invalid.', {
+      databaseName: ['databaseName is required when adopt is true (the existing database to adopt)'],
+    });
 }
 
 function bulkItems(body: unknown, max: number): unknown[] {

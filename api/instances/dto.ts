@@ -182,6 +182,14 @@ abstract class CreateInstanceFields {
   @IsOptional()
   @IsBoolean({ message: 'disconnectSource must be true or false' })
   disconnectSource?: boolean;
+
+  /**
+   * Register the existing, unmanaged database `databaseName` instead of copying the template
+   * (docs/adopt-release.md). The name is then required, never derived.
+   */
+  @IsOptional()
+  @IsBoolean()
+  adopt?: boolean;
 }
 
 /** A create where the deployment derives no names: databaseName is required. */
@@ -209,6 +217,21 @@ export class DryRunQuery {
 
 /** `DELETE /admin/instances/{id}?force=true`: also remove the EdFi_Admin links that would block the delete. */
 export class DeleteInstanceQuery extends DryRunQuery {
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'force must be true or false' })
+  force?: 'true' | 'false';
+
+  /**
+   * Whether the database goes too. Left out: yes, unless the instance was adopted (its database
+   * is then released, kept unmanaged). `false`, for any instance: release instead of drop.
+   */
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'dropDatabase must be true or false' })
+  dropDatabase?: 'true' | 'false';
+}
+
+/** `POST /admin/instances/{id}/release?force=true`: also remove the EdFi_Admin links that would block it. */
+export class ReleaseInstanceQuery extends DryRunQuery {
   @IsOptional()
   @IsIn(['true', 'false'], { message: 'force must be true or false' })
   force?: 'true' | 'false';

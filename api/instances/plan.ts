@@ -88,7 +88,7 @@ export class InstancePlanner {
       return this.nothingToRun(operation, [
         "No job starts and nothing is sent to the ODS server: only the instance's record changes (its instanceName), if anything.",
       ]);
-    const registration = registrationNotes(operation, instance, { force: job.force });
+    const registration = registrationNotes(job.type, instance, { force: job.force, adopt: job.adopt });
     const request = this.requestFor(job, createJobIds);
     if (!request)
       return this.nothingToRun(operation, [
@@ -97,9 +97,9 @@ export class InstancePlanner {
       ]);
     const plan = planOperation(this.ods.engine, request, this.ods.engineSettings);
     const failedCreate =
-      request.operation === 'delete' && mayOwnNoDatabase(job.priorStatus)
+      (request.operation === 'delete' || request.operation === 'release') && mayOwnNoDatabase(job.priorStatus)
         ? [
-            `The instance's create failed, so it may own no database: a "${request.databaseName}" without its marker is left alone and the delete succeeds.`,
+            `The instance's create failed, so it may own no database: a "${request.databaseName}" without its marker is left alone and the ${request.operation} succeeds.`,
           ]
         : [];
     return { ...plan, notes: [...plan.notes, ...failedCreate, ...registration] };
@@ -109,6 +109,9 @@ export class InstancePlanner {
   private requestFor(job: JobEntity, createJobIds: string[]): PlanRequest | null {
     const source = job.sourceDatabaseName ?? '';
     const target = job.targetDatabaseName ?? '';
+    if (job.type === 'create' && job.adopt)
+      return { operation: 'adopt', instanceId: job.instanceId, databaseName: target };
+    if (job.type === 'release') return { operation: 'release', instanceId: job.instanceId, databaseName: source };
     if (job.type === 'create')
       return {
         operation: 'create',

@@ -7,8 +7,15 @@ export interface DeletionPolicy {
   deletesEnabled: boolean;
 }
 
-/** What a protected instance refuses until it is unprotected: anything that takes its database or name away. */
-const REFUSED_WHILE_PROTECTED: readonly Operation[] = ['delete', 'rename'];
+/** What a protected instance refuses until it is unprotected: anything that takes its database or name away, or lets go of it. */
+const REFUSED_WHILE_PROTECTED: readonly Operation[] = ['delete', 'rename', 'release'];
+
+const PAST: Record<Operation, string> = {
+  create: 'created',
+  delete: 'deleted',
+  rename: 'renamed',
+  release: 'released',
+};
 
 /**
  * Why `op` may not be asked of this instance whatever its status (the deployment's switch, the
@@ -20,13 +27,13 @@ export function protectionRefusal(
   instance: Pick<InstanceEntity, 'id' | 'protected'>,
   policy: DeletionPolicy,
 ): string | undefined {
+  // A release drops nothing, so INSTANCE_DELETES_ENABLED=false leaves it allowed (docs/adopt-release.md).
   if (op === 'delete' && !policy.deletesEnabled) {
     return 'Instance deletes are turned off in this deployment (INSTANCE_DELETES_ENABLED=false): no instance can be deleted.';
   }
   if (instance.protected && REFUSED_WHILE_PROTECTED.includes(op)) {
-    const verb = op === 'delete' ? 'deleted' : 'renamed';
     return (
-      `This instance is protected: it cannot be ${verb}. ` +
+      `This instance is protected: it cannot be ${PAST[op]}. ` +
       `Unprotect it first (POST ${instancePath(instance.id)}/unprotect), then ask again.`
     );
   }

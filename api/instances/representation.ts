@@ -41,16 +41,18 @@ export function instanceView(
     drift: inventory?.drift ?? null,
     /** The instance whose database this one's was copied from (docs/copy.md). */
     sourceInstanceId: instance.sourceInstanceId ?? null,
+    adopted: instance.adopted,
     ...(job ? { job: { id: job.id, type: job.type, status: job.status } } : {}),
     _links: {
       self: { href: instancePath(instance.id) },
       jobs: { href: `${instancePath(instance.id)}/jobs` },
       ...(job ? { job: { href: jobPath(job.id) } } : {}),
       ...(instance.sourceInstanceId ? { copyOf: { href: instancePath(instance.sourceInstanceId) } } : {}),
-      // What may be asked of it now (rename: PUT self, delete: DELETE self, retry, protect, unprotect: POST),
+      // What may be asked of it now (rename: PUT self, delete: DELETE self, release, retry, protect, unprotect: POST),
       // so clients need not know the state machine, the protection or the deployment's switch.
       ...(may('rename') ? { rename: { href: instancePath(instance.id) } } : {}),
       ...(may('delete') ? { delete: { href: instancePath(instance.id) } } : {}),
+      ...(may('release') ? { release: { href: `${instancePath(instance.id)}/release` } } : {}),
       ...(retryable && !protectionRefusal(retryable, instance, policy)
         ? { retry: { href: `${instancePath(instance.id)}/retry` } }
         : {}),

@@ -6,7 +6,7 @@ import { pathId, requireJsonBody, toDto } from '../http/validation';
 import { acceptBulkCreate, acceptCreateItem, BULK_PATH, bulkBodyParser } from './bulk';
 import type { ContextMode } from './context-mode';
 import type { DatabaseNamePolicy } from './database-name-policy';
-import { DeleteInstanceQuery, DryRunQuery, ListInstancesQuery, UpdateInstanceDto } from './dto';
+import { DeleteInstanceQuery, DryRunQuery, ListInstancesQuery, ReleaseInstanceQuery, UpdateInstanceDto } from './dto';
 import { jobView } from '../jobs/representation';
 import { instancePath } from '../http/resources';
 import { instanceView } from './representation';
@@ -144,14 +144,31 @@ export function instanceRoutes(
     const query = toDto(DeleteInstanceQuery, { ...req.query }, 'query string');
     const dryRun = query.dryRun === 'true';
     if (dryRun) planner.assertAvailable();
-    const deleted = await service.delete(pathId(req), caller(req), query.force === 'true', { dryRun });
+    const dropDatabase = query.dropDatabase === undefined ? undefined : query.dropDatabase === 'true';
+    const deleted = await service.delete(pathId(req), caller(req), query.force === 'true', { dryRun, dropDatabase });
     if (dryRun) {
-      const createJobIds = await service.createJobIdsOf(deleted.instance.id);
-      res.json(planner.view('delete', deleted, errorDetail(req), createJobIds));
+      // An adopted instance's DELETE (or one with dropDatabase=false) is a release: its job says which.
+      const operation = deleted.job?.type === 'release' ? 'release' : 'delete';
+      const createJobIds = operation === 'delete' ? await service.createJobIdsOf(deleted.instance.id) : [];
+      res.json(planner.view(operation, deleted, errorDetail(req), createJobIds));
       return;
     }
     res.json(instanceView(deleted.instance, errorDetail(req), deleted.job, policy));
   });
+
+  // The database is kept, without this instance's marker; the instance is kept as history (docs/adopt-release.md).
+  router.post('/admin/instances/:id/release', requireAccess('write'), async (req, res) => {
+    const query = toDto(ReleaseInstanceQuery, { ...req.query }, 'query string');
+    const dryRun = query.dryRun === 'true';
+    if (dryRun) planner.assertAvailable();
+    const released = await service.release(pathId(req), caller(req), query.force === 'true', { dryRun });
+    if (dryRun) {
+      res.json(planner.view('release', released, errorDetail(req)));
+      return;
+    }
+    res.json(instanceView(released.instance, errorDetail(req), released.job, policy));
+  });
+  router.all('/admin/instances/:id/release', onlyMethods('POST'));
 
   router.post('/admin/instances/:id/retry', requireAccess('write'), async (req, res) => {
     const { instance, job } = await service.retry(pathId(req), caller(req));

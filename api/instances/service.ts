@@ -19,12 +19,12 @@ import { instanceNameKey } from '../../shared/instances/instance-name';
 import {
   canRequest,
   failedOperation,
+  GONE_STATUSES,
   hasUnfinishedWork,
   isFinal,
   InstanceStatus,
   Operation,
   phasesOf,
-  REMOVED_STATUS,
   UNFINISHED_JOB_STATUSES,
 } from '../../shared/instances/status';
 import { sleep } from '../../shared/retry';
@@ -260,22 +260,52 @@ export class InstanceService {
     return result;
   }
 
-  /** `force`: the worker may also remove the EdFi_Admin links (client links, derivatives) that would block it. */
-  async delete(id: string, caller: Caller, force = false, options: WriteOptions = {}): Promise<InstanceWithJob> {
+  /**
+   * `force`: the worker may also remove the EdFi_Admin links (client links, derivatives) that
+   * would block it. `dropDatabase`: as the request said it (undefined when it did not): a
+   * DELETE of an adopted instance, or one that says `false`, releases rather than drops.
+   */
+  async delete(
+    id: string,
+    caller: Caller,
+    force = false,
+    options: WriteOptions & { dropDatabase?: boolean } = {},
+  ): Promise<InstanceWithJob> {
     const result = await this.inTransaction({ dryRun: options.dryRun }, async (m) => {
       const instance = await this.lockForChange(m, id, caller.tenant);
-      this.assertNotRefused('delete', instance);
-      this.assertRequestable('delete', instance.status);
-      await this.assertNotBeingCopied(m, instance, 'deleted');
-      await this.assertWithinQuota(m, caller);
-      const job = await this.addJob(m, instance, 'delete', caller, { source: instance.databaseName }, undefined, force);
-      instance.status = phasesOf('delete').pending;
-      instance.updatedAt = new Date();
-      await m.update(InstanceEntity, { id }, { status: instance.status, updatedAt: instance.updatedAt });
-      return { instance, job };
+      const op: Operation = (options.dropDatabase ?? !instance.adopted) ? 'delete' : 'release';
+      return this.removeInTransaction(m, instance, op, caller, force);
     });
     if (!options.dryRun) await this.dispatch(result.job);
     return result;
+  }
+
+  /** POST …/release: the database is kept, without this instance's marker; the instance is kept as history. */
+  async release(id: string, caller: Caller, force = false, options: WriteOptions = {}): Promise<InstanceWithJob> {
+    const result = await this.inTransaction({ dryRun: options.dryRun }, async (m) =>
+      this.removeInTransaction(m, await this.lockForChange(m, id, caller.tenant), 'release', caller, force),
+    );
+    if (!options.dryRun) await this.dispatch(result.job);
+    return result;
+  }
+
+  /** A delete or a release, requested: refused while protected or busy, then the job, the pending status and the audit row. */
+  private async removeInTransaction(
+    m: EntityManager,
+    instance: InstanceEntity,
+    op: 'delete' | 'release',
+    caller: Caller,
+    force: boolean,
+  ): Promise<{ instance: InstanceEntity; job: JobEntity }> {
+    this.assertNotRefused(op, instance);
+    this.assertRequestable(op, instance.status);
+    await this.assertNotBeingCopied(m, instance, op === 'delete' ? 'deleted' : 'released');
+    await this.assertWithinQuota(m, caller);
+    const job = await this.addJob(m, instance, op, caller, { source: instance.databaseName }, undefined, force);
+    instance.status = phasesOf(op).pending;
+    instance.updatedAt = new Date();
+    await m.update(InstanceEntity, { id: instance.id }, { status: instance.status, updatedAt: instance.updatedAt });
+    return { instance, job };
   }
 
   /** Ids of the instance's create jobs, oldest first: a delete also drops the staging copy of each that a crash left. */
@@ -297,7 +327,7 @@ export class InstanceService {
       const op = failedOperation(instance.status);
       if (!op) {
         throw new ConflictError(
-          `Only a failed create, rename or delete can be retried; this instance is ${instance.status}.`,
+          `Only a failed create, rename, delete or release can be retried; this instance is ${instance.status}.`,
         );
       }
       this.assertNotRefused(op, instance);
@@ -341,6 +371,7 @@ export class InstanceService {
         { priorStatus: failed.priorStatus, retryOf: failed.id },
         failed.force,
         copy,
+        failed.adopt,
       );
       instance.status = phasesOf(op).pending;
       instance.updatedAt = new Date();
@@ -408,7 +439,7 @@ export class InstanceService {
       .createQueryBuilder('i')
       .where('i.tenant = :tenant', { tenant });
     if (query.status) qb.andWhere('i.status = :status', { status: query.status });
-    else if (query.includeDeleted !== 'true') qb.andWhere('i.status <> :removed', { removed: REMOVED_STATUS });
+    else if (query.includeDeleted !== 'true') qb.andWhere('i.status NOT IN (:...gone)', { gone: [...GONE_STATUSES] });
     if (query.protected) qb.andWhere({ protected: query.protected === 'true' });
     if (query.drift) {
       // The drift rule as SQL (shared/inventory/drift.ts); before any run no instance drifts.
@@ -430,10 +461,10 @@ export class InstanceService {
     return { items, total, inventory: await this.inventory.forInstances(items, new Date(), factsRun) };
   }
 
-  /** The tenant's instances that are not Deleted, oldest first (what a rollover plans from). */
+  /** The tenant's instances that are not gone (Deleted, Released), oldest first (what a rollover plans from). */
   async liveInstances(tenant: string): Promise<InstanceEntity[]> {
     return this.dataSource.getRepository(InstanceEntity).find({
-      where: { tenant, status: Not(REMOVED_STATUS) },
+      where: { tenant, status: Not(In([...GONE_STATUSES])) },
       order: { createdAt: 'ASC', id: 'ASC' },
     });
   }
@@ -473,6 +504,19 @@ export class InstanceService {
     dto: CreateInstanceDto,
     caller: Caller,
   ): Promise<JobEntity> {
+    // Adopt: nothing is copied; the job names only the database it takes.
+    if (dto.adopt === true)
+      return this.addJob(
+        m,
+        instance,
+        'create',
+        caller,
+        { target: instance.databaseName },
+        undefined,
+        false,
+        undefined,
+        true,
+      );
     if (!source) return this.addJob(m, instance, 'create', caller, this.createNames(instance));
     const copy = { sourceInstanceId: source.id, disconnectSource: dto.disconnectSource === true };
     return this.addJob(
@@ -509,9 +553,11 @@ export class InstanceService {
       odsInstanceId: null,
       apiClientKeys: dto.apiClientKeys ?? [],
       protected: false,
-      // A copy starts from its source's database, not a template.
-      template: dto.sourceInstanceId ? null : (dto.template ?? this.options.templates.defaultName).toLowerCase(),
+      // A copy starts from its source's database, an adopted instance from its own: no template.
+      template:
+        dto.sourceInstanceId || dto.adopt ? null : (dto.template ?? this.options.templates.defaultName).toLowerCase(),
       sourceInstanceId: dto.sourceInstanceId ?? null,
+      adopted: dto.adopt === true,
     });
   }
 
@@ -602,7 +648,7 @@ export class InstanceService {
    * indexes still refuse what a concurrent request takes between this check and the inserts.
    */
   private async assertNoneTaken(m: EntityManager, instances: InstanceEntity[], tenant: string): Promise<void> {
-    const live = { tenant, status: Not(REMOVED_STATUS) };
+    const live = { tenant, status: Not(In([...GONE_STATUSES])) };
     const names = new Set(
       (
         await m.getRepository(InstanceEntity).find({
@@ -715,7 +761,8 @@ export class InstanceService {
           .getOne()
       : null;
     if (!instance) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
-    if (isFinal(instance.status)) throw new ConflictError('This instance has been deleted.');
+    if (isFinal(instance.status))
+      throw new ConflictError(`This instance has been ${instance.status === 'Released' ? 'released' : 'deleted'}.`);
     return instance;
   }
 
@@ -747,6 +794,7 @@ export class InstanceService {
     retry?: { priorStatus: InstanceStatus | null; retryOf: string },
     force = false,
     copy?: { sourceInstanceId: string; disconnectSource: boolean },
+    adopt = false,
   ): Promise<JobEntity> {
     const now = new Date();
     const job: JobEntity = Object.assign(new JobEntity(), {
@@ -770,6 +818,7 @@ export class InstanceService {
       sourceInstanceId: copy?.sourceInstanceId ?? null,
       disconnectSource: copy?.disconnectSource ?? false,
       sourceClosedAt: null,
+      adopt,
     });
     await m.insert(JobEntity, job);
     await recordAudit(m, {
@@ -787,6 +836,7 @@ export class InstanceService {
         ...(retry ? { retryOf: retry.retryOf } : {}),
         ...(force ? { force } : {}),
         ...(copy ? { copyOf: copy.sourceInstanceId, disconnectSource: copy.disconnectSource } : {}),
+        ...(adopt ? { adopt } : {}),
       },
     });
     return job;

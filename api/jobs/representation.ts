@@ -30,6 +30,8 @@ export interface JobView {
   /** A create that copies this instance's database (docs/copy.md), and whether it may end the source's sessions. */
   sourceInstanceId: string | null;
   disconnectSource: boolean;
+  /** A create that adopts an existing database (docs/adopt-release.md). */
+  adopt: boolean;
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -51,6 +53,7 @@ export function jobView(job: JobEntity, detail: ErrorDetail): JobView {
     force: job.force,
     sourceInstanceId: job.sourceInstanceId ?? null,
     disconnectSource: job.disconnectSource ?? false,
+    adopt: job.adopt,
     createdAt: job.createdAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,
     finishedAt: job.finishedAt?.toISOString() ?? null,

@@ -27,7 +27,7 @@ const AUTHENTICATED = {
 };
 const WRITE = {
   '409': problem(
-    'A name already in use, an unfinished job, a status that does not allow this, a protected instance (delete, rename) or deletes turned off (INSTANCE_DELETES_ENABLED=false).',
+    'A name already in use, an unfinished job, a status that does not allow this, a protected instance (delete, rename, release) or deletes turned off (INSTANCE_DELETES_ENABLED=false).',
   ),
   '429': problem('This client has MAX_UNFINISHED_JOBS_PER_CLIENT queued or running jobs.', RETRY_AFTER),
 };
@@ -109,6 +109,7 @@ const instanceSchema = {
     'inventory',
     'drift',
     'sourceInstanceId',
+    'adopted',
     '_links',
   ],
   properties: {
@@ -134,7 +135,12 @@ const instanceSchema = {
     protected: {
       type: 'boolean',
       description:
-        'true: deletes and renames (instanceName or databaseName) are refused with 409 until POST /admin/instances/{id}/unprotect.',
+        'true: deletes, renames (instanceName or databaseName) and releases are refused with 409 until POST /admin/instances/{id}/unprotect.',
+    },
+    adopted: {
+      type: 'boolean',
+      description:
+        'true: registered from an existing database (adopt: true) rather than copied. A DELETE without dropDatabase=true releases it (docs/adopt-release.md).',
     },
     template: {
       ...nullable({ type: 'string' }),
@@ -208,6 +214,7 @@ const instanceSchema = {
         job: link,
         rename: link,
         delete: link,
+        release: link,
         retry: link,
         protect: link,
         unprotect: link,
@@ -253,7 +260,7 @@ const planSchema = {
   required: ['dryRun', 'operation', 'engine', 'strategy', 'instance', 'job', 'statements', 'privileges', 'notes'],
   properties: {
     dryRun: { const: true },
-    operation: { enum: [...OPERATIONS] },
+    operation: { enum: [...OPERATIONS, 'adopt'] },
     engine: { type: 'string' },
     strategy: { ...nullable({ type: 'string' }), description: 'The copy strategy of a create, as configured.' },
     instance: ref('PlannedInstance'),
@@ -356,6 +363,7 @@ export const OPENAPI_DOCUMENT = {
             description:
               "The copy may close the source's database to new connections and end its sessions (PostgreSQL).",
           },
+          adopt: { type: 'boolean', description: 'A create that adopts an existing database instead of copying.' },
           createdAt: dateTime,
           startedAt: nullable(dateTime),
           finishedAt: nullable(dateTime),
@@ -436,6 +444,11 @@ export const OPENAPI_DOCUMENT = {
             type: 'boolean',
             description:
               "With sourceInstanceId on PostgreSQL, required and true (400 otherwise): PostgreSQL copies only a database nobody is connected to, so the source's database is closed to new connections and its sessions are ended while it is copied, then always reopened. Not needed on SQL Server (an online COPY_ONLY backup and restore).",
+          },
+          adopt: {
+            type: 'boolean',
+            description:
+              "true: register the existing, unmanaged database databaseName (then required) instead of copying the template; the worker marks it as this instance's. It must exist and carry no other instance's marker, or the create fails (CreateFailed) and nothing changes. Not in a bulk create (docs/adopt-release.md).",
           },
         },
       },
@@ -763,7 +776,8 @@ export const OPENAPI_DOCUMENT = {
         },
       },
       delete: {
-        summary: 'Delete the instance and drop its database (queues a delete)',
+        summary:
+          'Delete the instance and drop its database (queues a delete); an adopted instance, or dropDatabase=false, is released instead (queues a release)',
         security: bearer,
         parameters: [
           {
@@ -774,12 +788,20 @@ export const OPENAPI_DOCUMENT = {
               'true: the delete also removes the EdFi_Admin links (ApiClientOdsInstances, OdsInstanceDerivatives) that would otherwise block it, audited. false or absent: it is refused while they exist. Anything else: 400.',
             schema: { enum: ['true', 'false'] },
           },
+          {
+            name: 'dropDatabase',
+            in: 'query',
+            required: false,
+            description:
+              'true: drop the database (a delete), also of an adopted instance. false: keep it (a release, for any instance). Absent: drop, unless the instance was adopted. INSTANCE_DELETES_ENABLED=false refuses only the deletes that drop. Anything else: 400.',
+            schema: { enum: ['true', 'false'] },
+          },
           dryRunParameter,
         ],
         responses: {
           '200': json(
             { oneOf: [ref('Instance'), ref('Plan')] },
-            'PendingDelete, with its job (job.force in GET /admin/jobs/{id}); with dryRun=true, the plan (nothing changed).',
+            'PendingDelete (or PendingRelease: job.type says which), with its job (job.force in GET /admin/jobs/{id}); with dryRun=true, the plan (nothing changed).',
           ),
           '404': problem('No such instance (in this tenant).'),
           ...TENANTED,
@@ -795,6 +817,35 @@ export const OPENAPI_DOCUMENT = {
         security: bearer,
         responses: {
           '200': json(ref('Instance'), 'Pending again, with the new job.'),
+          '404': problem('No such instance (in this tenant).'),
+          ...TENANTED,
+          ...AUTHENTICATED,
+          ...WRITE,
+        },
+      },
+    },
+    '/admin/instances/{id}/release': {
+      parameters: [idParameter, tenantParameter],
+      post: {
+        summary:
+          'Release the instance (queues a release): unregistered from EdFi_Admin, its marker removed, the database kept; the instance ends Released, kept as history',
+        security: bearer,
+        parameters: [
+          {
+            name: 'force',
+            in: 'query',
+            required: false,
+            description:
+              'true: also remove the EdFi_Admin links (ApiClientOdsInstances, OdsInstanceDerivatives) that would otherwise block it, audited. Anything else than true or false: 400.',
+            schema: { enum: ['true', 'false'] },
+          },
+          dryRunParameter,
+        ],
+        responses: {
+          '200': json(
+            { oneOf: [ref('Instance'), ref('Plan')] },
+            'PendingRelease, with its job; with dryRun=true, the plan (nothing changed).',
+          ),
           '404': problem('No such instance (in this tenant).'),
           ...TENANTED,
           ...AUTHENTICATED,

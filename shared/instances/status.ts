@@ -14,10 +14,14 @@ export const INSTANCE_STATUSES = [
   'PendingRename',
   'RenameInProgress',
   'RenameFailed',
+  'PendingRelease',
+  'ReleaseInProgress',
+  'Released',
+  'ReleaseFailed',
 ] as const;
 export type InstanceStatus = (typeof INSTANCE_STATUSES)[number];
 
-export const OPERATIONS = ['create', 'delete', 'rename'] as const;
+export const OPERATIONS = ['create', 'delete', 'rename', 'release'] as const;
 export type Operation = (typeof OPERATIONS)[number];
 
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed'] as const;
@@ -62,7 +66,7 @@ const OPERATION_DEFINITIONS: Record<Operation, OperationDefinition> = {
     inProgress: 'DeleteInProgress',
     succeeded: 'Deleted',
     failed: 'DeleteFailed',
-    requestableFrom: ['Created', 'CreateFailed', 'DeleteFailed', 'RenameFailed'],
+    requestableFrom: ['Created', 'CreateFailed', 'DeleteFailed', 'RenameFailed', 'ReleaseFailed'],
     onSuccess: 'remove',
     releases: { succeeded: 'all', failed: 'none' },
   },
@@ -75,10 +79,35 @@ const OPERATION_DEFINITIONS: Record<Operation, OperationDefinition> = {
     onSuccess: 'take-target-name',
     releases: { succeeded: 'source', failed: 'target' },
   },
+  // Unregisters and removes the marker, never drops: the database stays, unmanaged (docs/adopt-release.md).
+  release: {
+    pending: 'PendingRelease',
+    inProgress: 'ReleaseInProgress',
+    succeeded: 'Released',
+    failed: 'ReleaseFailed',
+    requestableFrom: ['Created', 'CreateFailed', 'DeleteFailed', 'RenameFailed', 'ReleaseFailed'],
+    onSuccess: 'remove',
+    releases: { succeeded: 'all', failed: 'none' },
+  },
 };
 
-/** The status an instance ends in once removed: final, kept for history, its names free for others. */
+/**
+ * The status a delete ends in. The migrations written before releases existed build their
+ * indexes from it alone; everything else asks GONE_STATUSES.
+ */
 export const REMOVED_STATUS: InstanceStatus = OPERATION_DEFINITIONS.delete.succeeded;
+
+/**
+ * The statuses of an instance that is gone (deleted, or released and its database left
+ * unmanaged): final, kept for history, its names free for others.
+ */
+export const GONE_STATUSES: readonly InstanceStatus[] = OPERATIONS.filter(
+  (op) => OPERATION_DEFINITIONS[op].onSuccess === 'remove',
+).map((op) => OPERATION_DEFINITIONS[op].succeeded);
+
+export function isGone(status: InstanceStatus): boolean {
+  return GONE_STATUSES.includes(status);
+}
 
 /** A status with no work under way from which no operation may be asked: the instance is gone. */
 export function isFinal(status: InstanceStatus): boolean {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type DataSource, In, IsNull, LessThan, Not } from 'typeorm';
 import { InstanceEntity, InventoryDatabaseEntity, InventoryRunEntity } from '../database/entities';
-import { REMOVED_STATUS } from '../instances/status';
+import { GONE_STATUSES } from '../instances/status';
 import {
   type Drift,
   DRIFT_SQL,
@@ -175,14 +175,14 @@ export class InventoryStore {
     );
   }
 
-  /** Databases carrying this manager's marker for an instance that is not live (no record, or Deleted). */
+  /** Databases carrying this manager's marker for an instance that is not live (no record, or Deleted or Released). */
   async unknownDatabases(): Promise<InventoryDatabaseEntity[]> {
     return this.dataSource
       .getRepository(InventoryDatabaseEntity)
       .createQueryBuilder('inv')
       .leftJoin(InstanceEntity, 'i', 'i.id = inv.marker_instance_id')
       .where('inv.marker_instance_id IS NOT NULL')
-      .andWhere('(i.id IS NULL OR i.status = :removed)', { removed: REMOVED_STATUS })
+      .andWhere('(i.id IS NULL OR i.status IN (:...gone))', { gone: [...GONE_STATUSES] })
       .orderBy('inv.database_name')
       .getMany();
   }

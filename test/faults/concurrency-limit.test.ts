@@ -46,6 +46,8 @@ function countedDriver(gauge: Gauge, lingerMs: number): EngineDriver {
     },
     drop: (request: DropRequest) => real.drop(request),
     rename: (request: RenameRequest) => real.rename(request),
+    adopt: (request) => real.adopt(request),
+    release: (request) => real.release(request),
     isTransient: (err: unknown) => real.isTransient(err),
     close: () => real.close(),
   };

@@ -278,6 +278,30 @@ describe('external command engine on PostgreSQL, with a real script', function (
     });
   });
 
+  describe('adopt and release (docs/adopt-release.md)', () => {
+    it('adopts an existing database and releases it through the verify engine, never running the script', async () => {
+      const d = driver();
+      const n = names();
+      const instanceId = randomUUID();
+      await withServer((c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(n.db)}`));
+      expect(await d.adopt({ instanceId, databaseName: n.db })).to.deep.equal({ outcome: 'adopted', warnings: [] });
+      expect(await ownerOf(n.db)).to.equal(instanceId);
+      expect(await d.adopt({ instanceId, databaseName: n.db })).to.deep.equal({
+        outcome: 'already-adopted',
+        warnings: [],
+      });
+      const other = await d.adopt({ instanceId: randomUUID(), databaseName: n.db }).catch((e: unknown) => e);
+      expect(other).to.be.instanceOf(PermanentJobError);
+      expect(await d.release({ instanceId, databaseName: n.db, ownsNothing: false })).to.deep.equal({
+        outcome: 'released',
+        warnings: [],
+      });
+      expect(await databaseExists(n.db)).to.equal(true);
+      expect(await ownerOf(n.db)).to.equal(null);
+      expect(recordedArgv()).to.deep.equal([]);
+    });
+  });
+
   describe('no false success', () => {
     it('refuses a create the script says it did but the server does not show', async () => {
       const d = driver({ ODS_COMMAND_ENV_MODE: 'nothing' });

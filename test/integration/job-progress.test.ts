@@ -44,6 +44,8 @@ describe('job progress from the engine', function () {
       },
       drop: (request) => real.drop(request),
       rename: (request) => real.rename(request),
+      adopt: (request) => real.adopt(request),
+      release: (request) => real.release(request),
       isTransient: (err) => real.isTransient(err),
       close: () => real.close(),
     };

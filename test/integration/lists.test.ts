@@ -44,16 +44,32 @@ describe('lists for the web UI: jobs across instances, newest first, and what ea
     expect(Object.keys(r.body.errors)).to.deep.equal(['order']);
   });
 
-  it('links each instance to what may be asked of it now: rename and delete when Created, retry and delete when failed', async () => {
+  it('links each instance to what may be asked of it now: rename, delete and release when Created, retry, delete and release when failed', async () => {
     const ok = (await stack.request('GET', `/admin/instances/${created[0].id}`)).body;
-    expect(Object.keys(ok._links).sort()).to.deep.equal(['delete', 'job', 'jobs', 'protect', 'rename', 'self']);
+    expect(Object.keys(ok._links).sort()).to.deep.equal([
+      'delete',
+      'job',
+      'jobs',
+      'protect',
+      'release',
+      'rename',
+      'self',
+    ]);
     const bad = (await stack.request('GET', `/admin/instances/${failed.id}`)).body;
-    expect(Object.keys(bad._links).sort()).to.deep.equal(['delete', 'job', 'jobs', 'protect', 'retry', 'self']);
+    expect(Object.keys(bad._links).sort()).to.deep.equal([
+      'delete',
+      'job',
+      'jobs',
+      'protect',
+      'release',
+      'retry',
+      'self',
+    ]);
     const deleting = await stack.request('DELETE', `/admin/instances/${created[2].id}`);
     expect(deleting.body.status).to.equal('PendingDelete');
-    expect(deleting.body._links).to.not.have.any.keys('rename', 'delete', 'retry', 'protect');
+    expect(deleting.body._links).to.not.have.any.keys('rename', 'delete', 'release', 'retry', 'protect');
     const gone = await stack.waitForStatus(created[2].id, 'Deleted');
-    expect(gone._links).to.not.have.any.keys('rename', 'delete', 'retry', 'protect', 'unprotect');
+    expect(gone._links).to.not.have.any.keys('rename', 'delete', 'release', 'retry', 'protect', 'unprotect');
   });
 
   it('lists every instance’s jobs newest first, with Total-Count and paging', async () => {

@@ -161,6 +161,22 @@ for (const major of MAJORS) {
         );
       });
 
+      it('adopts and releases with exactly the planned statements', async () => {
+        const n = names();
+        await driver().create(createRequest(n));
+        await driver().release({ instanceId: n.instanceId, databaseName: n.db, ownsNothing: false });
+        const adopter = { instanceId: randomUUID(), databaseName: n.db };
+        const adopted = await sentBy(async (d) => {
+          expect((await d.adopt(adopter)).outcome).to.equal('adopted');
+        });
+        expect(adopted).to.deep.equal(plannedFor(plan({ operation: 'adopt', ...adopter }), major));
+        const released = await sentBy(async (d) => {
+          expect((await d.release({ ...adopter, ownsNothing: false })).outcome).to.equal('released');
+        });
+        expect(released).to.deep.equal(plannedFor(plan({ operation: 'release', ...adopter }), major));
+        expect(released.filter((s) => /DROP/.test(s))).to.deep.equal([]);
+      });
+
       it('drops with exactly the planned statements, looking for the staging copy of each create job first', async () => {
         const n = names();
         await driver().create(createRequest(n));

@@ -1,21 +1,30 @@
 import { expect } from 'chai';
 import { InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { stagingDatabaseName } from '../../shared/database-names';
+import { isGone } from '../../shared/instances/status';
 import { databasesLike, ownerOf } from './ods-server';
 import type { Stack } from './stack';
 
 /**
  * The server's databases match the admin records exactly: every live instance's database
- * exists and carries its marker, nothing else of this stack's exists, no staging clone is left.
+ * exists and carries its marker, a released instance's database (if any) carries none, nothing
+ * else of this stack's exists, no staging clone is left.
  */
 export async function expectServerMatchesRecords(stack: Stack): Promise<void> {
   const instances = await stack.dataSource.getRepository(InstanceEntity).find();
   const expected = instances
-    .filter((i) => i.status !== 'Deleted' && i.status !== 'CreateFailed')
+    .filter((i) => !isGone(i.status) && i.status !== 'CreateFailed')
     .map((i) => i.databaseName)
     .sort();
+  // Released: the database was kept, unmanaged (or was already gone); a live instance may have taken the name since.
+  const released = new Set(instances.filter((i) => i.status === 'Released').map((i) => i.databaseName));
   const actual = await databasesLike(`t_${stack.id}_`);
-  expect(actual, 'databases on the server').to.deep.equal(expected);
+  for (const name of actual.filter((n) => released.has(n) && !expected.includes(n)))
+    expect(await ownerOf(name), `marker of released ${name}`).to.equal(null);
+  expect(
+    actual.filter((n) => !released.has(n) || expected.includes(n)),
+    'databases on the server',
+  ).to.deep.equal(expected);
   for (const instance of instances.filter((i) => expected.includes(i.databaseName))) {
     expect(await ownerOf(instance.databaseName), `marker of ${instance.databaseName}`).to.equal(instance.id);
   }

@@ -206,7 +206,7 @@ export async function requestCreate(
  */
 export async function expectEdFiAdminMatchesRecords(stack: Stack, edfi: TestEdFiAdmin, tenant = ''): Promise<void> {
   const instances = (await stack.dataSource.getRepository(InstanceEntity).find()).filter((i) => i.tenant === tenant);
-  const live = instances.filter((i) => ['Created', 'RenameFailed', 'DeleteFailed'].includes(i.status));
+  const live = instances.filter((i) => ['Created', 'RenameFailed', 'DeleteFailed', 'ReleaseFailed'].includes(i.status));
   const rows = (await edfi.odsInstances()).filter((r) => r.databaseName?.startsWith(`t_${stack.id}_`));
   expect(rows.map((r) => r.databaseName).sort(), "EdFi_Admin rows naming this stack's databases").to.deep.equal(
     live.map((i) => i.databaseName).sort(),

@@ -3,7 +3,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { CONSTRAINTS } from '../../shared/database/constraints';
 import { MSSQL_MIGRATIONS } from '../../shared/database/migrations/mssql';
 import { POSTGRES_MIGRATIONS } from '../../shared/database/migrations/postgres';
-import { REMOVED_STATUS, sqlList, UNFINISHED_JOB_STATUSES } from '../../shared/instances/status';
+import { GONE_STATUSES, sqlList, UNFINISHED_JOB_STATUSES } from '../../shared/instances/status';
 
 type Migration = new () => MigrationInterface;
 
@@ -26,6 +26,8 @@ async function statementsOf(migrations: readonly Migration[]): Promise<Map<strin
 }
 
 const all = (m: Map<string, string[]>) => [...m.values()].flat();
+/** SQL Server's filter for a live instance: a filtered index takes no NOT IN. */
+const notGone = GONE_STATUSES.map((s) => `status <> '${s}'`).join(' AND ');
 
 /** The last statement that creates index `name`: what the schema holds once every migration ran. */
 const finalIndex = (statements: string[], name: string) =>
@@ -82,16 +84,26 @@ describe('the admin database migrations of each dialect', () => {
 
   it('make live instance names unique per tenant on their folded key, deleted ones aside (SQL Server)', () => {
     expect(finalIndex(all(mssql), CONSTRAINTS.activeInstanceName)).to.equal(
-      `CREATE UNIQUE INDEX uq_instances_active_name ON instances (tenant, instance_name_key) WHERE status <> '${REMOVED_STATUS}'`,
+      `CREATE UNIQUE INDEX uq_instances_active_name ON instances (tenant, instance_name_key) WHERE ${notGone}`,
     );
     // Each migration that changes the rule drops the index it replaces first.
-    for (const name of ['InstanceNameKey1764170000000', 'TenantInstanceNames1764205000000'])
+    for (const name of ['InstanceNameKey1764170000000', 'TenantInstanceNames1764205000000', 'Adoption1764240000000'])
       expect(mssql.get(name)).to.include(`DROP INDEX ${CONSTRAINTS.activeInstanceName} ON instances`);
   });
 
   it("make a context set unique among a tenant's live instances with a filtered unique index (SQL Server)", () => {
     expect(finalIndex(all(mssql), CONSTRAINTS.contextSet)).to.equal(
-      `CREATE UNIQUE INDEX ux_instances_context_set ON instances (tenant, context_set_key) WHERE context_set_key IS NOT NULL AND status <> '${REMOVED_STATUS}'`,
+      `CREATE UNIQUE INDEX ux_instances_context_set ON instances (tenant, context_set_key) WHERE context_set_key IS NOT NULL AND ${notGone}`,
+    );
+    expect(mssql.get('Adoption1764240000000')).to.include(`DROP INDEX ${CONSTRAINTS.contextSet} ON instances`);
+  });
+
+  it('leave released instances out of the live indexes as deleted ones, in both dialects (Adoption)', () => {
+    expect(finalIndex(all(postgres), CONSTRAINTS.activeInstanceName)).to.equal(
+      `CREATE UNIQUE INDEX uq_instances_active_name ON instances (tenant, instance_name_key) WHERE status NOT IN ('Deleted', 'Released')`,
+    );
+    expect(finalIndex(all(postgres), CONSTRAINTS.contextSet)).to.include(
+      `WHERE context_set_key IS NOT NULL AND status NOT IN ('Deleted', 'Released')`,
     );
   });
 

@@ -4,8 +4,10 @@ import {
   hasUnfinishedWork,
   INSTANCE_STATUSES,
   failedOperation,
+  GONE_STATUSES,
   InstanceStatus,
   isFinal,
+  isGone,
   mayOwnNoDatabase,
   OPERATIONS,
   phasesOf,
@@ -14,13 +16,24 @@ import {
   startableFrom,
 } from '../../shared/instances/status';
 
-const requestable = (op: 'create' | 'delete' | 'rename') => INSTANCE_STATUSES.filter((s) => canRequest(op, s));
+const requestable = (op: 'create' | 'delete' | 'rename' | 'release') =>
+  INSTANCE_STATUSES.filter((s) => canRequest(op, s));
 
 describe('instance status rules', () => {
   describe('which operations a client may request', () => {
-    it('allows delete only from Created, CreateFailed, DeleteFailed and RenameFailed', () => {
-      expect(requestable('delete')).to.have.members(['Created', 'CreateFailed', 'DeleteFailed', 'RenameFailed']);
-      expect(requestable('delete')).to.have.lengthOf(4);
+    it('allows delete only from Created, CreateFailed, DeleteFailed, RenameFailed and ReleaseFailed', () => {
+      expect(requestable('delete')).to.have.members([
+        'Created',
+        'CreateFailed',
+        'DeleteFailed',
+        'RenameFailed',
+        'ReleaseFailed',
+      ]);
+      expect(requestable('delete')).to.have.lengthOf(5);
+    });
+
+    it('allows release from the same statuses as delete', () => {
+      expect(requestable('release')).to.have.members(requestable('delete')).and.lengthOf(5);
     });
 
     it('allows rename only from Created and RenameFailed', () => {
@@ -34,7 +47,7 @@ describe('instance status rules', () => {
 
     it('refuses every operation while anything is pending or in progress, and after deletion', () => {
       const busyOrGone = INSTANCE_STATUSES.filter(
-        (s) => s.startsWith('Pending') || s.endsWith('InProgress') || s === 'Deleted',
+        (s) => s.startsWith('Pending') || s.endsWith('InProgress') || s === 'Deleted' || s === 'Released',
       );
       expect(busyOrGone).to.have.members([
         'PendingCreate',
@@ -43,7 +56,10 @@ describe('instance status rules', () => {
         'DeleteInProgress',
         'PendingRename',
         'RenameInProgress',
+        'PendingRelease',
+        'ReleaseInProgress',
         'Deleted',
+        'Released',
       ]);
       for (const status of busyOrGone) {
         for (const op of OPERATIONS) {
@@ -86,6 +102,28 @@ describe('instance status rules', () => {
       });
     });
 
+    it('moves release through PendingRelease and ReleaseInProgress to Released or ReleaseFailed, freeing every name', () => {
+      expect(phasesOf('release')).to.include({
+        pending: 'PendingRelease',
+        inProgress: 'ReleaseInProgress',
+        succeeded: 'Released',
+        failed: 'ReleaseFailed',
+        onSuccess: 'remove',
+      });
+      expect(phasesOf('release').releases).to.deep.equal({ succeeded: 'all', failed: 'none' });
+    });
+
+    it('counts Deleted and Released, and only them, as gone and final', () => {
+      expect(GONE_STATUSES).to.have.members(['Deleted', 'Released']).and.lengthOf(2);
+      expect(INSTANCE_STATUSES.filter(isGone)).to.have.members(['Deleted', 'Released']);
+      expect(INSTANCE_STATUSES.filter(isFinal)).to.have.members(['Deleted', 'Released']);
+      expect(REMOVED_STATUS).to.equal('Deleted');
+    });
+
+    it('retries a failed release as a release', () => {
+      expect(failedOperation('ReleaseFailed')).to.equal('release');
+    });
+
     it('names only known statuses in every phase', () => {
       for (const op of OPERATIONS) {
         const p = phasesOf(op);
@@ -124,6 +162,10 @@ describe('instance status rules', () => {
       PendingRename: true,
       RenameInProgress: true,
       RenameFailed: false,
+      PendingRelease: true,
+      ReleaseInProgress: true,
+      Released: false,
+      ReleaseFailed: false,
     };
 
     it('covers every status in this specification', () => {
@@ -139,10 +181,11 @@ describe('instance status rules', () => {
 });
 
 describe('what each operation changes', () => {
-  it('has one final status, Deleted, the one a successful delete removes the instance to', () => {
-    expect(INSTANCE_STATUSES.filter(isFinal)).to.deep.equal(['Deleted']);
+  it('has two final statuses, Deleted and Released, the ones a successful delete or release removes the instance to', () => {
+    expect(INSTANCE_STATUSES.filter(isFinal)).to.deep.equal(['Deleted', 'Released']);
     expect(REMOVED_STATUS).to.equal('Deleted');
     expect(phasesOf('delete').onSuccess).to.equal('remove');
+    expect(phasesOf('release').onSuccess).to.equal('remove');
   });
 
   it('gives a renamed instance its new name, and frees the old name on success or the new one on failure', () => {
@@ -160,6 +203,7 @@ describe('what each operation changes', () => {
       ['CreateFailed', 'create'],
       ['DeleteFailed', 'delete'],
       ['RenameFailed', 'rename'],
+      ['ReleaseFailed', 'release'],
     ]);
   });
 

@@ -25,6 +25,11 @@ function fakes(
     },
     drop: async () => (calls.push('driver.drop'), { outcome: 'dropped', warnings: [] }),
     rename: async () => (calls.push('driver.rename'), { outcome: 'renamed', warnings: [] }),
+    adopt: async () => (calls.push('driver.adopt'), { outcome: 'adopted', warnings: [] }),
+    release: async (r: { ownsNothing: boolean }) => (
+      calls.push(`driver.release${r.ownsNothing ? ' (owns nothing)' : ''}`),
+      { outcome: 'released', warnings: [] }
+    ),
   } as unknown as EngineDriver;
   const registry = {
     preflight: async () => {
@@ -75,7 +80,7 @@ function fakes(
   };
 }
 
-const job = (type: JobEntity['type']) =>
+const job = (type: JobEntity['type'], extra: Partial<JobEntity> = {}) =>
   ({
     id: 'j-1',
     instanceId: 'i-1',
@@ -84,6 +89,8 @@ const job = (type: JobEntity['type']) =>
     targetDatabaseName: 'EdFi_Ods_B',
     priorStatus: 'Created',
     force: false,
+    adopt: false,
+    ...extra,
   }) as unknown as JobEntity;
 
 describe('job handlers and EdFi_Admin registration', () => {
@@ -186,6 +193,68 @@ describe('job handlers and EdFi_Admin registration', () => {
     let err: unknown;
     await f.guarded.delete(deleting).catch((e: unknown) => (err = e));
     expect(err).to.be.instanceOf(PermanentJobError);
+    expect(f.calls).to.deep.equal([]);
+  });
+
+  it('adopt: checks EdFi_Admin, marks the existing database (no clone), then registers', async () => {
+    const f = fakes();
+    const result = await f.on.create(job('create', { adopt: true }));
+    expect(f.calls).to.deep.equal(['registry.preflight', 'driver.adopt', 'registry.register']);
+    expect(result.registration).to.deep.equal({ outcome: 'registered', odsInstanceId: 7 });
+  });
+
+  it('adopt: a registration refused for good removes the marker again and never drops', async () => {
+    const f = fakes({ registerFails: true });
+    const err = await f.on.create(job('create', { adopt: true })).catch((e: unknown) => e);
+    expect(err).to.be.instanceOf(PermanentJobError);
+    expect((err as Error).message).to.equal('the name is taken');
+    expect(f.calls).to.deep.equal([
+      'registry.preflight',
+      'driver.adopt',
+      'registry.register',
+      'driver.release (owns nothing)',
+    ]);
+  });
+
+  it('adopt: refuses a system, template, reserved or staging name before touching anything', async () => {
+    for (const name of ['postgres', 'template', 'EdFi_Admin', 'odsim_staging_0123abcd']) {
+      const f = fakes();
+      const handlers = createHandlers({
+        driver: { engine: 'postgres', adopt: async () => f.calls.push('driver.adopt') } as unknown as EngineDriver,
+        templateDatabase: 'template',
+        reservedNames: ['EdFi_Admin'],
+        noteSourceClosed: async () => undefined,
+        createJobIdsOf: async () => [],
+        instanceOf: async () => {
+          throw new Error('not reached');
+        },
+        registrations: Registrations.none(),
+      });
+      const err = await handlers
+        .create(job('create', { adopt: true, targetDatabaseName: name }))
+        .catch((e: unknown) => e);
+      expect(err, name).to.be.instanceOf(PermanentJobError);
+      expect((err as Error).message).to.match(new RegExp(`refusing to adopt database "${name}"`));
+      expect(f.calls).to.deep.equal([]);
+    }
+  });
+
+  it('release: unregisters, then removes the marker (never drops); refused links leave the marker', async () => {
+    const f = fakes();
+    await f.on.release(job('release'));
+    expect(f.calls).to.deep.equal(['registry.unregister', 'driver.release']);
+    const refused = fakes({ unregisterFails: true });
+    await refused.on.release(job('release')).catch(() => undefined);
+    expect(refused.calls).to.deep.equal(['registry.unregister']);
+    const failedCreate = fakes();
+    await failedCreate.off.release(job('release', { priorStatus: 'CreateFailed' }));
+    expect(failedCreate.calls).to.deep.equal(['driver.release (owns nothing)']);
+  });
+
+  it('release of a protected instance fails for good before touching anything', async () => {
+    const f = fakes({ protected: true });
+    const err = await f.on.release(job('release')).catch((e: unknown) => e);
+    expect((err as Error).message).to.match(/protected.*release job was not run/);
     expect(f.calls).to.deep.equal([]);
   });
 });

@@ -107,13 +107,30 @@ export function createInstance(done: Done): void {
           )
         : undefined;
       if (template) f.template = template;
+      // Adopting registers a database that exists already (nothing copied); its name is then required.
+      const adopt = h('input', { id: 'create-adopt', name: 'adopt', type: 'checkbox' });
+      const adoptRow = h(
+        'div',
+        { class: 'field field-checkbox' },
+        adopt,
+        h('label', { for: 'create-adopt' }, 'Adopt existing database'),
+        h(
+          'p',
+          { class: 'hint', id: 'create-adopt-hint' },
+          'Register the existing database named above instead of copying the template. It must exist and not be managed by another instance.',
+        ),
+      );
+      adopt.setAttribute('aria-describedby', 'create-adopt-hint');
       const asksConsent = engine === 'postgres';
+      // A create starts from one of: a template, a copy of an instance, an existing database (adopt).
       const showConsent = () => {
-        disconnect.row.hidden = !asksConsent || !copyOf.input.value;
-        // A copy starts from its source, not a template.
-        if (template) template.row.hidden = !!copyOf.input.value;
+        const copying = !!copyOf.input.value && !adopt.checked;
+        disconnect.row.hidden = !asksConsent || !copying;
+        copyOf.row.hidden = adopt.checked;
+        if (template) template.row.hidden = copying || adopt.checked;
       };
       copyOf.input.addEventListener('change', showConsent);
+      adopt.addEventListener('change', showConsent);
       showConsent();
       f.sourceInstanceId = copyOf;
       f.disconnectSource = disconnect;
@@ -125,6 +142,7 @@ export function createInstance(done: Done): void {
           f.instanceName!.row,
           ...contexts.map((c) => c.row),
           f.databaseName!.row,
+          adoptRow,
           ...(template ? [template.row] : []),
           ...(sources.length ? [copyOf.row, disconnect.row] : []),
         ],
@@ -132,16 +150,18 @@ export function createInstance(done: Done): void {
         submitLabel: 'Create instance',
         submit: async () => {
           const databaseName = f.databaseName!.input.value;
-          const sourceInstanceId = copyOf.input.value;
+          const adopting = adopt.checked;
+          const sourceInstanceId = adopting ? '' : copyOf.input.value;
           return (
             await api<Instance>('POST', '/admin/instances', {
               instanceName: f.instanceName!.input.value,
               ...(sourceInstanceId
                 ? { sourceInstanceId, ...(asksConsent ? { disconnectSource: disconnect.input.checked } : {}) }
-                : template
+                : template && !adopting
                   ? { template: template.input.value }
                   : {}),
-              ...(databaseName || !databaseNamePattern ? { databaseName } : {}),
+              ...(databaseName || !databaseNamePattern || adopting ? { databaseName } : {}),
+              ...(adopting ? { adopt: true } : {}),
               ...(contexts.length
                 ? {
                     odsInstanceContexts: contextKeys.map((contextKey, i) => ({
@@ -219,12 +239,42 @@ export function deleteInstance(instance: Instance, done: Done): void {
     submitLabel: 'Delete instance and database',
     danger: true,
     submit: async () =>
-      matches() ? (await api<Instance>('DELETE', `/admin/instances/${instance.id}`)).body : undefined,
+      // An adopted instance's plain DELETE would release it: this dialog drops, so it says so to the API.
+      matches()
+        ? (
+            await api<Instance>(
+              'DELETE',
+              `/admin/instances/${instance.id}${instance.adopted ? '?dropDatabase=true' : ''}`,
+            )
+          ).body
+        : undefined,
     done,
     announce: (i) => `Deleting ${i.instanceName}: ${i.status}.`,
   });
   button.disabled = true;
   confirm.input.addEventListener('input', () => (button.disabled = !matches()));
+}
+
+/** Releasing keeps the database: the dialog says so; no name to type, since nothing is destroyed. */
+export function releaseInstance(instance: Instance, done: Done): void {
+  formDialog({
+    title: `Release ${instance.instanceName}?`,
+    content: [
+      h(
+        'p',
+        { 'data-key': 'release-explanation' },
+        'The database ',
+        h('strong', {}, instance.databaseName),
+        ' is kept, with all its data: it is removed from EdFi_Admin and no longer managed by this product. ',
+        'The instance is kept as history (Released), and its names become free.',
+      ),
+    ],
+    fields: {},
+    submitLabel: 'Release (keep the database)',
+    submit: async () => (await api<Instance>('POST', `/admin/instances/${instance.id}/release`)).body,
+    done,
+    announce: (i) => `Releasing ${i.instanceName}: ${i.status}.`,
+  });
 }
 
 /** Protecting changes no database: it is done at once, no confirmation needed (unprotecting asks). */

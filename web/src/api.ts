@@ -119,10 +119,13 @@ export interface Instance {
   drift: { kind: 'missing' | 'marker'; detail: string; observedAt: string } | null;
   /** The instance whose database this one's was copied from. */
   sourceInstanceId: string | null;
+  /** Registered from an existing database: DELETE releases it (keeps the database) unless dropDatabase=true. */
+  adopted: boolean;
   job?: { id: string; type: string; status: string };
   _links: {
     rename?: { href: string };
     delete?: { href: string };
+    release?: { href: string };
     retry?: { href: string };
     protect?: { href: string };
     unprotect?: { href: string };

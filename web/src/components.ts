@@ -7,7 +7,7 @@ export function statusBadge(status: string): HTMLElement {
     ? 'failed'
     : status === 'Created' || status === 'succeeded'
       ? 'ok'
-      : status === 'Deleted'
+      : status === 'Deleted' || status === 'Released'
         ? 'neutral'
         : status === 'failed'
           ? 'failed'
@@ -52,6 +52,11 @@ export function formatAge(seconds: number): string {
   if (seconds < 90) return `${seconds} s ago`;
   if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
   return `${Math.round(seconds / 3600)} h ago`;
+}
+
+/** An instance registered from an existing database (adopt), whose DELETE keeps the database unless told to drop it. */
+export function adoptedBadge(): HTMLElement {
+  return h('span', { class: 'badge badge-adopted', 'data-adopted': 'true' }, 'Adopted');
 }
 
 /** Said where a deployment's instances cannot be deleted, so a missing Delete button has a reason. */

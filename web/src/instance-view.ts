@@ -1,6 +1,21 @@
-import { deleteInstance, protectInstance, renameInstance, retryInstance, unprotectInstance } from './actions.js';
+import {
+  deleteInstance,
+  protectInstance,
+  releaseInstance,
+  renameInstance,
+  retryInstance,
+  unprotectInstance,
+} from './actions.js';
 import { api, describeError, type Instance, type Job } from './api.js';
-import { DELETES_OFF_NOTICE, driftBadge, formatAge, formatBytes, protectedBadge, statusBadge } from './components.js';
+import {
+  adoptedBadge,
+  DELETES_OFF_NOTICE,
+  driftBadge,
+  formatAge,
+  formatBytes,
+  protectedBadge,
+  statusBadge,
+} from './components.js';
 import { formatTime, h } from './dom.js';
 import type { ChangeEvent } from './events.js';
 import { jobsTable } from './jobs-table.js';
@@ -65,7 +80,13 @@ export class InstanceView implements View {
         'div',
         { class: 'page-head' },
         h('h1', { tabindex: '-1' }, instance.instanceName),
-        h('div', {}, statusBadge(instance.status), instance.protected && protectedBadge()),
+        h(
+          'div',
+          {},
+          statusBadge(instance.status),
+          instance.protected && protectedBadge(),
+          instance.adopted && adoptedBadge(),
+        ),
       ),
       deletesEnabled ? '' : h('p', { class: 'banner', 'data-key': 'deletes-off' }, DELETES_OFF_NOTICE),
       message,
@@ -186,13 +207,24 @@ export class InstanceView implements View {
                 },
                 'Delete',
               ),
+            instance._links.release &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'secondary',
+                  'data-key': 'release',
+                  onclick: () => releaseInstance(instance, refresh),
+                },
+                'Release',
+              ),
           )
         : '',
       this.writable && instance.protected
         ? h(
             'p',
             { class: 'protection-note', 'data-key': 'protection-note' },
-            'Rename and Delete are not offered while the instance is protected: unprotect it first.',
+            'Rename, Delete and Release are not offered while the instance is protected: unprotect it first.',
           )
         : '',
       h('h2', {}, 'Jobs'),

@@ -2,6 +2,7 @@ import {
   createInstance,
   deleteInstance,
   protectInstance,
+  releaseInstance,
   renameInstance,
   retryInstance,
   unprotectInstance,
@@ -9,7 +10,15 @@ import {
 import { api, describeError, type Instance } from './api.js';
 import { createSeveralInstances } from './bulk-create.js';
 import { schoolYearRollover } from './rollover.js';
-import { DELETES_OFF_NOTICE, driftBadge, formatBytes, pager, protectedBadge, statusBadge } from './components.js';
+import {
+  adoptedBadge,
+  DELETES_OFF_NOTICE,
+  driftBadge,
+  formatBytes,
+  pager,
+  protectedBadge,
+  statusBadge,
+} from './components.js';
 import { announce, formatTime, h } from './dom.js';
 import type { ChangeEvent } from './events.js';
 import { settings } from './settings.js';
@@ -27,6 +36,10 @@ const STATUSES = [
   'DeleteInProgress',
   'DeleteFailed',
   'Deleted',
+  'PendingRelease',
+  'ReleaseInProgress',
+  'ReleaseFailed',
+  'Released',
 ];
 const DEFAULT_LIMIT = 20;
 
@@ -197,7 +210,7 @@ export class InstancesView implements View {
       return;
     }
     const ended = fresh.filter(
-      (i) => /Created|Failed|Deleted/.test(i.status) && this.rows.get(i.id)?.status !== i.status,
+      (i) => /Created|Failed|Deleted|Released/.test(i.status) && this.rows.get(i.id)?.status !== i.status,
     );
     if (ended.length) announce(ended.map((i) => `${i.instanceName} is now ${i.status}.`).join(' '));
   }
@@ -225,6 +238,7 @@ export class InstancesView implements View {
         statusBadge(i.status),
         i.protected && protectedBadge(),
         i.drift && driftBadge(i.drift),
+        i.adopted && adoptedBadge(),
         i.lastError && h('p', { class: 'error-text' }, i.lastError),
       ),
       h('td', {}, h('time', { datetime: i.updatedAt }, formatTime(i.updatedAt))),
@@ -269,6 +283,18 @@ export class InstancesView implements View {
                   onclick: () => deleteInstance(i, refresh),
                 },
                 'Delete',
+              ),
+            i._links.release &&
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'secondary',
+                  'data-key': `release-${i.id}`,
+                  'aria-label': `Release ${i.instanceName}`,
+                  onclick: () => releaseInstance(i, refresh),
+                },
+                'Release',
               ),
             i._links.protect &&
               h(

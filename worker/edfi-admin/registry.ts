@@ -44,6 +44,11 @@ export interface RegisterRequest {
   apiClientKeys: readonly string[];
   /** dbo.OdsInstances.OdsInstanceId as recorded in the admin database, if any. */
   knownOdsInstanceId: number | null;
+  /**
+   * An adopted database, which may have been registered before by hand: any other row whose
+   * connection string names it refuses the registration, so no database gets a second row.
+   */
+  adopting?: boolean;
 }
 
 export interface RepointRequest {
@@ -63,6 +68,8 @@ export interface UnregisterRequest {
   knownOdsInstanceId: number | null;
   /** Also remove ApiClientOdsInstances links and derivatives (the request said `force`). */
   force: boolean;
+  /** What the job does with the database afterwards, for the refusal's words (a release keeps it). */
+  operation?: 'delete' | 'release';
 }
 
 export interface RegistryResult {
@@ -166,6 +173,7 @@ export class EdFiAdminRegistry {
       await this.clientIds(c, req.apiClientKeys);
       const row = await this.findRow(c, req.knownOdsInstanceId, req.name, req.instanceType, false);
       if (row && req.knownOdsInstanceId !== row.odsinstanceid) this.assertPointsAt(row, [req.databaseName], req);
+      if (req.adopting) await this.assertNoOtherRowFor(c, req.databaseName, row?.odsinstanceid ?? null);
     });
   }
 
@@ -179,6 +187,7 @@ export class EdFiAdminRegistry {
       const warnings: string[] = [];
       let outcome: RegistryResult['outcome'] = 'adopted';
       let row = await this.findRow(c, req.knownOdsInstanceId, req.name, req.instanceType, true);
+      if (req.adopting) await this.assertNoOtherRowFor(c, req.databaseName, row?.odsinstanceid ?? null);
       if (row) {
         if (row.odsinstanceid !== req.knownOdsInstanceId) this.assertPointsAt(row, [req.databaseName], req);
         if (this.decrypt(row) !== plain) {
@@ -284,7 +293,9 @@ export class EdFiAdminRegistry {
       const warnings: string[] = [];
       if (what && !req.force)
         throw new PermanentJobError(
-          `refusing to delete: ${what} in ${this.where} point at OdsInstanceId ${id}; nothing was removed and the database was left in place. Remove them in the ODS/API's administration, or send DELETE /admin/instances/${req.instanceId}?force=true to remove them with the instance`,
+          req.operation === 'release'
+            ? `refusing to release: ${what} in ${this.where} point at OdsInstanceId ${id}; nothing was removed and the database kept its marker. Remove them in the ODS/API's administration, or send POST /admin/instances/${req.instanceId}/release?force=true to remove them with the registration`
+            : `refusing to delete: ${what} in ${this.where} point at OdsInstanceId ${id}; nothing was removed and the database was left in place. Remove them in the ODS/API's administration, or send DELETE /admin/instances/${req.instanceId}?force=true to remove them with the instance`,
         );
       if (what) {
         await c.query(`DELETE FROM dbo.apiclientodsinstances WHERE odsinstance_odsinstanceid = $1`, [id]);
@@ -365,6 +376,24 @@ export class EdFiAdminRegistry {
     if (!row || row.odsinstanceid === knownId) return row;
     const plain = this.decrypt(row);
     return plain !== null && databases.includes(databaseNameIn(plain) ?? '') ? row : null;
+  }
+
+  /** Refuses when a row other than `ownId` points at the database (compared case-insensitively). */
+  private async assertNoOtherRowFor(c: PoolClient, databaseName: string, ownId: number | null): Promise<void> {
+    const rows = (
+      await c.query<OdsInstanceRow>(
+        `SELECT odsinstanceid, name, instancetype, connectionstring FROM dbo.odsinstances WHERE connectionstring IS NOT NULL ORDER BY odsinstanceid`,
+      )
+    ).rows;
+    const other = rows.find((row) => {
+      if (row.odsinstanceid === ownId) return false;
+      const plain = this.decrypt(row);
+      return plain !== null && (databaseNameIn(plain) ?? '').toLowerCase() === databaseName.toLowerCase();
+    });
+    if (other)
+      throw new PermanentJobError(
+        `database "${databaseName}" is already registered in ${this.where} as OdsInstanceId ${other.odsinstanceid} (Name ${JSON.stringify(other.name)}); adopting it would give it a second row; nothing was written there`,
+      );
   }
 
   private assertPointsAt(row: OdsInstanceRow, databases: string[], req: { name: string; instanceType: string | null }) {

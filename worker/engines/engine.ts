@@ -59,9 +59,33 @@ export interface RenameRequest {
   to: string;
 }
 
+/** Take an existing, unmanaged database under this instance (its marker set), copying nothing. */
+export interface AdoptRequest {
+  instanceId: string;
+  databaseName: string;
+}
+
+/** Give the database back: this instance's marker removed, the database kept. */
+export interface ReleaseRequest {
+  instanceId: string;
+  databaseName: string;
+  /** The instance never owned a database (its create failed): a database without its marker is left alone and the release succeeds. */
+  ownsNothing: boolean;
+}
+
 /** What the call found and did; logged and kept in the audit trail. */
 export type Outcome =
-  'created' | 'already-created' | 'dropped' | 'already-absent' | 'left-unmanaged' | 'renamed' | 'already-renamed';
+  | 'created'
+  | 'already-created'
+  | 'dropped'
+  | 'already-absent'
+  | 'left-unmanaged'
+  | 'renamed'
+  | 'already-renamed'
+  | 'adopted'
+  | 'already-adopted'
+  | 'released'
+  | 'already-released';
 
 /** What an operation found and did, and anything worth an operator's look that did not stop it. */
 export interface OperationResult {
@@ -85,6 +109,10 @@ export interface EngineDriver extends Partial<ServerSurvey> {
    * two); does nothing if the database is gone. Engines that never shut a source lack it.
    */
   reopenCopySource?(databaseName: string): Promise<void>;
+  /** Marks an existing database that carries no marker (worker/engines/ownership.ts: adoptDatabase). */
+  adopt(request: AdoptRequest): Promise<OperationResult>;
+  /** Removes this instance's marker, never drops (worker/engines/ownership.ts: releaseDatabase). */
+  release(request: ReleaseRequest): Promise<OperationResult>;
   /** Whether retrying `err` may help (a template in use, a dropped connection...). */
   isTransient(err: unknown): boolean;
   close(): Promise<void>;
@@ -101,6 +129,8 @@ export interface ServerInspector extends Partial<ServerSurvey> {
   databasesMarkedFor(instanceId: string): Promise<string[]>;
   /** Sets this instance's ownership marker on the database (the caller has checked it carries no other). */
   markOwner(name: string, instanceId: string): Promise<void>;
+  /** Removes the ownership marker from the database (the caller has checked it is this instance's). */
+  clearOwner(name: string): Promise<void>;
   /** Throws a PermanentJobError when the database does not take writes. */
   assertWritable(name: string): Promise<void>;
   /** Whether retrying `err` may help (a dropped connection...). */

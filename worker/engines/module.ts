@@ -46,7 +46,9 @@ export type PlanRequest =
       databaseName: string;
       /** Staging names of the instance's create jobs (each is looked for first); unknown: one generic look. */
       stagingNames?: string[];
-    };
+    }
+  | { operation: 'adopt'; instanceId: string; databaseName: string }
+  | { operation: 'release'; instanceId: string; databaseName: string };
 
 /**
  * What an operation will run, built from the same statement builders the driver uses, so a DBA
@@ -130,5 +132,6 @@ export interface Inspection<S> {
   describe(name: string): PlannedStatement[];
   markedElsewhere(instanceId: string): PlannedStatement[];
   markOwner(name: string, instanceId: string): PlannedStatement[];
+  clearOwner(name: string): PlannedStatement[];
   assertWritable(name: string): PlannedStatement[];
 }

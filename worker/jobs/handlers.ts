@@ -1,5 +1,5 @@
 import type { InstanceEntity, JobEntity } from '../../shared/database/entities';
-import { stagingDatabaseName } from '../../shared/database-names';
+import { nameRulesFor, reservedNameSet, stagingDatabaseName } from '../../shared/database-names';
 import { PermanentJobError } from '../../shared/errors';
 import { mayOwnNoDatabase, OPERATIONS, Operation } from '../../shared/instances/status';
 import type { CopySource, EngineDriver, OperationResult } from '../engines/engine';
@@ -27,6 +27,8 @@ export interface HandlerDeps {
   registrations: Registrations;
   /** Writes (a date) or clears (null) the job's note that it shut its copy source (jobs.source_closed_at). */
   noteSourceClosed: (jobId: string, at: Date | null) => Promise<void>;
+  /** ODS_RESERVED_DATABASE_NAMES and the admin database's name, when the worker knows them: never adopted. */
+  reservedNames?: string[];
 }
 
 function required(value: string | null, what: string, job: JobEntity): string {
@@ -44,8 +46,9 @@ function withRegistration(result: OperationResult, registered: RegistryResult): 
 
 /**
  * The handler for each job type; the worker refuses to start if one is missing. With
- * registration on: create = database → register → Created; rename = database → re-point the
- * row; delete = unregister (refused while links remain, unless forced) → drop.
+ * registration on: create = database → register → Created (an adopting create marks the
+ * existing database instead of copying); rename = database → re-point the row; delete =
+ * unregister (refused while links remain, unless forced) → drop; release = unregister → unmark.
  */
 export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler> {
   const { driver } = deps;
@@ -110,9 +113,55 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
     };
   };
 
+  /**
+   * The API refuses these names; a job is checked again (an API replica with other reserved
+   * names, a row written by hand): never adopt a system, reserved, template or staging database.
+   */
+  const assertAdoptable = (databaseName: string): void => {
+    const reserved = reservedNameSet(driver.engine, [deps.templateDatabase, ...(deps.reservedNames ?? [])]);
+    const problems = nameRulesFor(driver.engine).validate(databaseName, reserved);
+    if (problems.length)
+      throw new PermanentJobError(
+        `refusing to adopt database "${databaseName}": it ${problems.join('; ')}; it was left untouched`,
+      );
+  };
+
+  /** Adopt: check and mark the existing database (nothing copied), then register it as a create does. */
+  const adopt = async (job: JobEntity): Promise<JobResult> => {
+    const request = {
+      instanceId: job.instanceId,
+      databaseName: required(job.targetDatabaseName, 'target database', job),
+    };
+    assertAdoptable(request.databaseName);
+    const registering = await registryOf(job);
+    if (!registering) return unregisteredTenant(job, await driver.adopt(request));
+    const [registry, instance] = registering;
+    const registration: RegisterRequest = {
+      instanceId: instance.id,
+      name: instance.instanceName,
+      instanceType: instance.instanceType,
+      databaseName: request.databaseName,
+      contexts: instance.contexts ?? [],
+      apiClientKeys: instance.apiClientKeys ?? [],
+      knownOdsInstanceId: instance.odsInstanceId,
+      adopting: true,
+    };
+    // Refused for good by EdFi_Admin: the instance will be CreateFailed, so the database goes
+    // back as it was, unmarked, never dropped (it held data before we came). ownsNothing: a
+    // database that is not ours (another marker) is left alone, and EdFi_Admin's reason stands.
+    const refused = async (err: unknown): Promise<never> => {
+      if (err instanceof PermanentJobError) await driver.release({ ...request, ownsNothing: true });
+      throw err;
+    };
+    await registry.preflight(registration).catch(refused);
+    const adopted = await driver.adopt(request);
+    return withRegistration(adopted, await registry.register(registration).catch(refused));
+  };
+
   const handlers: Record<Operation, JobHandler> = {
     create: async (job) => {
       refuseTemplate(job, required(job.targetDatabaseName, 'target database', job));
+      if (job.adopt) return adopt(job);
       const copy = copySourceOf(job);
       if (copy && !job.sourceDatabaseName) throw new PermanentJobError(`copy job ${job.id} has no source database`);
       const request = {
@@ -203,6 +252,31 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
         ownsNothing: mayOwnNoDatabase(job.priorStatus),
       });
       return unregistered ? withRegistration(dropped, unregistered) : unregisteredTenant(job, dropped);
+    },
+    // Like a delete, but the database is kept: unregister (refused while links remain, unless forced), then unmark.
+    release: async (job) => {
+      await refuseIfProtected(job);
+      const databaseName = required(job.sourceDatabaseName, 'source database', job);
+      const registering = await registryOf(job);
+      let unregistered: RegistryResult | undefined;
+      if (registering) {
+        const [registry, instance] = registering;
+        unregistered = await registry.unregister({
+          instanceId: instance.id,
+          name: instance.instanceName,
+          instanceType: instance.instanceType,
+          databaseName,
+          knownOdsInstanceId: instance.odsInstanceId,
+          force: job.force,
+          operation: 'release',
+        });
+      }
+      const released = await driver.release({
+        instanceId: job.instanceId,
+        databaseName,
+        ownsNothing: mayOwnNoDatabase(job.priorStatus),
+      });
+      return unregistered ? withRegistration(released, unregistered) : unregisteredTenant(job, released);
     },
   };
   const missing = OPERATIONS.filter((op) => typeof handlers[op] !== 'function');

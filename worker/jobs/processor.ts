@@ -31,6 +31,8 @@ export interface ProcessorDeps {
   templateDatabase: string;
   /** ODS_TEMPLATES: their databases are never an operation's target. */
   templates?: Templates;
+  /** Names an adopt never takes besides the system and template databases (RESERVED_DATABASE_NAMES, the admin database). */
+  reservedNames?: string[];
   workerId: string;
   log: Logger;
   /** Backoff for transient database-server errors, inside one run of the job. */
@@ -79,6 +81,7 @@ export class JobProcessor {
         this.admin(async () => {
           await deps.dataSource.getRepository(JobEntity).update({ id: jobId }, { sourceClosedAt: at });
         }),
+      reservedNames: deps.reservedNames,
       createJobIdsOf: (instanceId) =>
         this.admin(async () => {
           const rows = await deps.dataSource

@@ -14,7 +14,7 @@ const jsonColumn: ValueTransformer = {
   from: (text: string | null): unknown => (text === null ? null : JSON.parse(text)),
 };
 
-/** One ODS/API instance: one database on the ODS server. Kept as `Deleted` for history. */
+/** One ODS/API instance: one database on the ODS server. Kept as `Deleted` or `Released` for history. */
 @Entity({ name: 'instances' })
 export class InstanceEntity {
   @PrimaryColumn({ type: 'uuid', transformer: uuidColumn }) id: string;
@@ -52,4 +52,6 @@ export class InstanceEntity {
   /** The instance whose database this one's was copied from ("copy of"), if any. */
   @Column({ name: 'source_instance_id', type: 'uuid', transformer: uuidColumn, nullable: true })
   sourceInstanceId: string | null;
+  /** Registered from an existing database rather than copied: a delete releases it unless told to drop (docs/adopt-release.md). */
+  @Column({ type: FLAG, default: false }) adopted: boolean;
 }

@@ -62,4 +62,6 @@ export class JobEntity {
    * reopened it: whatever a crash left set is reopened by the job's next run or by the reconciler.
    */
   @Column({ name: 'source_closed_at', type: Date, nullable: true }) sourceClosedAt: Date | null;
+  /** A create that adopts the existing database instead of copying the template. */
+  @Column({ type: FLAG, default: false }) adopt: boolean;
 }

@@ -1,11 +1,13 @@
 import { PermanentJobError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/logger';
 import type {
+  AdoptRequest,
   CreateRequest,
   DatabaseDescription,
   DropRequest,
   EngineDriver,
   OperationResult,
+  ReleaseRequest,
   RenameRequest,
   ServerInspector,
   SurveyedDatabase,
@@ -15,7 +17,7 @@ import { commandArguments, Invocation, renderCommandLine } from './invocation';
 import { lastLines, redactOutput } from './output';
 import { CommandRun, runCommand } from './run';
 import type { CommandSettings } from './settings';
-import { assertOwned as assertOwnedBy, markedElsewhereWarnings } from '../ownership';
+import { adoptDatabase, assertOwned as assertOwnedBy, markedElsewhereWarnings, releaseDatabase } from '../ownership';
 
 /** The script asked to be run again later (an exit code in ODS_COMMAND_RETRY_EXIT_CODES), or timed out when told to retry. */
 export class CommandRetryError extends Error {
@@ -81,6 +83,18 @@ export class CommandDriver implements EngineDriver {
         `staging database "${req.stagingName}" still exists after the command finished; it is removed when the instance is deleted`,
       );
     return { outcome: 'created', warnings };
+  }
+
+  /** The database exists already: no script runs; the verify engine checks and marks it (docs/adopt-release.md). */
+  async adopt(req: AdoptRequest): Promise<OperationResult> {
+    this.checkNames(req.databaseName);
+    return adoptDatabase(this.options.inspector, req, (name) => this.step(name));
+  }
+
+  /** Nothing is dropped: no script runs; the verify engine removes the marker. */
+  async release(req: ReleaseRequest): Promise<OperationResult> {
+    this.checkNames(req.databaseName);
+    return releaseDatabase(this.options.inspector, req, (name) => this.step(name));
   }
 
   async rename(req: RenameRequest): Promise<OperationResult> {

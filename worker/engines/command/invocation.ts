@@ -1,5 +1,3 @@
-import type { PlanRequest } from '../module';
-
 /** One call of the command: the operation and its parameters, each value its own argument. */
 export type Invocation =
   | { operation: 'create'; instanceId: string; databaseName: string; templateDatabase: string; stagingName: string }
@@ -10,7 +8,7 @@ export type Invocation =
  * The arguments after the executable: the fixed ones (ODS_COMMAND_ARGS), the operation, then
  * `--flag value` pairs. Each value is one argument whatever it contains; no shell reads them.
  */
-export function commandArguments(fixed: readonly string[], call: Invocation | PlanRequest): string[] {
+export function commandArguments(fixed: readonly string[], call: Invocation): string[] {
   const head = [...fixed, call.operation, '--instance-id', call.instanceId];
   switch (call.operation) {
     case 'create':

@@ -1,7 +1,8 @@
 import type { OperationPlan, PlannedStatement, PlanRequest } from '../module';
-import { commandArguments, renderCommandLine } from './invocation';
+import { commandArguments, type Invocation, renderCommandLine } from './invocation';
 import type { CommandSettings } from './settings';
 import { verifyEngine } from './verify-engines';
+import { planAdoption } from '../adoption-plan';
 
 function when(statements: PlannedStatement[], condition: string): PlannedStatement[] {
   return statements.map((s) => ({ ...s, when: s.when ? `${condition}; ${s.when}` : condition }));
@@ -13,7 +14,7 @@ function when(statements: PlannedStatement[], condition: string): PlannedStateme
  */
 export function planCommand(request: PlanRequest, settings: CommandSettings): OperationPlan {
   const { inspection } = verifyEngine(settings.verify.engine);
-  const command = (call: PlanRequest, condition?: string): PlannedStatement => {
+  const command = (call: Invocation, condition?: string): PlannedStatement => {
     const argv = commandArguments(settings.args, call);
     return {
       purpose: `run the external command (${call.operation}); exit 0 is success, then checked on the server`,
@@ -34,6 +35,13 @@ export function planCommand(request: PlanRequest, settings: CommandSettings): Op
     `The command gets only PATH, HOME, USER, LANG, LC_ALL, LC_CTYPE, TZ, TMPDIR and the ODS_COMMAND_ENV_* variables (prefix removed); it runs with no shell and is ended with its process group after ${settings.timeoutMs} ms.`,
     `Exit codes ${settings.retryExitCodes.join(', ') || '(none)'} are retried with backoff; any other non-zero exit fails the job with the end of the command's output.`,
   ];
+  if (request.operation === 'adopt' || request.operation === 'release') {
+    const plan = planAdoption('command', request, inspection, base.privileges.slice(1));
+    return {
+      ...plan,
+      notes: [...plan.notes, 'The external command is not run: the verify engine checks and marks the database.'],
+    };
+  }
   if (request.operation === 'create') {
     const { databaseName, stagingName, instanceId } = request;
     return {

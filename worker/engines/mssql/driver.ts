@@ -16,6 +16,7 @@ import { errorMessage, PermanentJobError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/logger';
 import { sleep } from '../../../shared/retry';
 import {
+  AdoptRequest,
   CreateRequest,
   DatabaseDescription,
   DropRequest,
@@ -24,9 +25,10 @@ import {
   Outcome,
   ownershipMarker,
   parseOwnershipMarker,
+  ReleaseRequest,
   RenameRequest,
 } from '../engine';
-import { assertOwned, markedElsewhereWarnings } from '../ownership';
+import { adoptDatabase, assertOwned, markedElsewhereWarnings, releaseDatabase } from '../ownership';
 
 export interface MssqlDriverOptions {
   /** Privileged connection to the server (mssql://…/master). */
@@ -101,6 +103,27 @@ export class MssqlDriver implements EngineDriver {
 
   async rename(req: RenameRequest): Promise<OperationResult> {
     return { outcome: await this.renameDatabase(req), warnings: [] };
+  }
+
+  async adopt(req: AdoptRequest): Promise<OperationResult> {
+    return adoptDatabase(this.markers, req, (name) => this.step(name));
+  }
+
+  async release(req: ReleaseRequest): Promise<OperationResult> {
+    return releaseDatabase(this.markers, req, (name) => this.step(name));
+  }
+
+  /** What the shared adopt and release rules (worker/engines/ownership.ts) need of this server. */
+  private get markers() {
+    return {
+      describe: (name: string) => this.describe(name),
+      markOwner: (name: string, instanceId: string) => this.writeMarker(name, ownershipMarker(instanceId)),
+      clearOwner: async (name: string) => {
+        if (this.azure) await this.withSession(name, (s) => s.request().batch(statements.clearOwner()));
+        else await this.run(statements.clearOwner(name));
+      },
+      assertWritable: (name: string) => this.assertWritable(name),
+    };
   }
 
   private async createDatabase(req: CreateRequest): Promise<Outcome> {

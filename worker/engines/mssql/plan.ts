@@ -1,3 +1,4 @@
+import { planAdoption } from '../adoption-plan';
 import type { OperationPlan, PlannedStatement, PlanRequest } from '../module';
 import { ownershipMarker } from '../engine';
 import {
@@ -244,6 +245,34 @@ export function planMssql(request: PlanRequest, settings: MssqlSettings): Operat
     };
   }
   const privileges = [...(azure ? MANAGE_PRIVILEGES.azure : MANAGE_PRIVILEGES.server)];
+  if (request.operation === 'adopt' || request.operation === 'release') {
+    const on = (name: string) => (azure ? { database: name } : {});
+    return planAdoption(
+      'mssql',
+      request,
+      {
+        describe: (name) => looks(name, '', azure),
+        markOwner: (name, instanceId) => [
+          {
+            purpose: `mark ${name} as this instance's`,
+            sql: sql.markOwner(ownershipMarker(instanceId), azure ? undefined : name),
+            ...on(name),
+          },
+        ],
+        clearOwner: (name) => [
+          {
+            purpose: `remove this instance's marker from ${name} (the database is kept)`,
+            sql: sql.clearOwner(azure ? undefined : name),
+            ...on(name),
+          },
+        ],
+        assertWritable: (name) => [
+          { purpose: `prove ${name} opens and takes writes (nothing is kept)`, sql: sql.WRITE_PROBE, database: name },
+        ],
+      },
+      privileges,
+    );
+  }
   if (request.operation === 'rename') {
     const { from, to } = request;
     return {

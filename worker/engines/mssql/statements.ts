@@ -49,6 +49,15 @@ export function markOwner(marker: string, database?: string): string {
   );
 }
 
+/** Removes the marker (a release), if it is there: the database is kept, unmanaged. */
+export function clearOwner(database?: string): string {
+  const prefix = database ? `${q(database)}.` : '';
+  return (
+    `IF EXISTS (SELECT 1 FROM ${prefix}sys.extended_properties WHERE class = 0 AND name = ${literal(MARKER_PROPERTY)}) ` +
+    `EXEC ${prefix}sys.sp_dropextendedproperty @name = ${literal(MARKER_PROPERTY)}`
+  );
+}
+
 /** The directories the server uses when none is configured (each ends with a separator). */
 export const SERVER_DEFAULT_PATHS =
   "SELECT CAST(SERVERPROPERTY('InstanceDefaultDataPath') AS nvarchar(4000)) AS data_path, " +

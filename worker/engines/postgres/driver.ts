@@ -13,6 +13,7 @@ import { errorMessage, PermanentJobError } from '../../../shared/errors';
 import type { Logger } from '../../../shared/logger';
 import { sleep } from '../../../shared/retry';
 import {
+  AdoptRequest,
   CopySource,
   CreateRequest,
   DatabaseDescription,
@@ -23,11 +24,12 @@ import {
   Outcome,
   ownershipMarker,
   parseOwnershipMarker,
+  ReleaseRequest,
   RenameRequest,
   ServerInspector,
   SurveyedDatabase,
 } from '../engine';
-import { assertOwned, markedElsewhereWarnings } from '../ownership';
+import { adoptDatabase, assertOwned, markedElsewhereWarnings, releaseDatabase } from '../ownership';
 import { surveyPostgres, type VersionsSeen } from './survey';
 
 export interface PostgresDriverOptions {
@@ -88,6 +90,14 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
 
   async rename(req: RenameRequest): Promise<OperationResult> {
     return { outcome: await this.renameDatabase(req), warnings: [] };
+  }
+
+  async adopt(req: AdoptRequest): Promise<OperationResult> {
+    return adoptDatabase(this, req, (name) => this.step(name));
+  }
+
+  async release(req: ReleaseRequest): Promise<OperationResult> {
+    return releaseDatabase(this, req, (name) => this.step(name));
   }
 
   private async createDatabase(req: CreateRequest): Promise<Outcome> {
@@ -256,6 +266,10 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
 
   async markOwner(name: string, instanceId: string): Promise<void> {
     await this.withClient((c) => c.query(sql.markOwner(name, ownershipMarker(instanceId))));
+  }
+
+  async clearOwner(name: string): Promise<void> {
+    await this.withClient((c) => c.query(sql.clearOwner(name)));
   }
 
   /** Every database whose ownership marker names this instance, under whatever name. */

@@ -2,6 +2,7 @@ import type { OperationPlan, PlannedStatement, PlanRequest } from '../module';
 import { MARKER_KIND, ownershipMarker } from '../engine';
 import { createStrategyFor, type PostgresSettings } from './settings';
 import * as sql from './statements';
+import { planAdoption } from '../adoption-plan';
 
 const PRIVILEGES = {
   create: [
@@ -22,6 +23,8 @@ const PRIVILEGES = {
     "ownership of the database (the worker's role owns every database it created)",
     "membership in pg_signal_backend to end sessions of other roles (the ODS/API's)",
   ],
+  // COMMENT ON DATABASE needs ownership (or membership in the owning role).
+  adoption: ["ownership of the database, or membership in its owner's role (COMMENT ON DATABASE)"],
 } as const;
 
 const LOOK = 'look: which database, if any, has this name, and whose marker it carries';
@@ -100,6 +103,8 @@ const SESSION_NOTE = `Each new session of the worker first sends \`${sql.SESSION
 
 /** The PostgreSQL driver's statements for one operation, in the order it sends them. */
 export function planPostgres(request: PlanRequest, settings: PostgresSettings): OperationPlan {
+  if (request.operation === 'adopt' || request.operation === 'release')
+    return planAdoption('postgres', request, postgresInspection, [...PRIVILEGES.adoption]);
   const base = { engine: 'postgres', operation: request.operation, notes: [] as string[] };
   const version: PlannedStatement = {
     purpose: 'look: the server version (once per worker process, the first time an operation needs it)',
@@ -214,6 +219,9 @@ export const postgresInspection = {
   ],
   markOwner: (name: string, instanceId: string): PlannedStatement[] => [
     { purpose: `mark ${name} as this instance's`, sql: sql.markOwner(name, ownershipMarker(instanceId)) },
+  ],
+  clearOwner: (name: string): PlannedStatement[] => [
+    { purpose: `remove this instance's marker from ${name} (the database is kept)`, sql: sql.clearOwner(name) },
   ],
   assertWritable: (name: string): PlannedStatement[] =>
     sql.WRITE_PROBE.map((text) => ({

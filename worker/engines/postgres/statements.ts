@@ -50,6 +50,11 @@ export function markOwner(name: string, marker: string): string {
   return `COMMENT ON DATABASE ${q(name)} IS ${literal(marker)}`;
 }
 
+/** Removes the marker (a release): the database is kept, unmanaged. */
+export function clearOwner(name: string): string {
+  return `COMMENT ON DATABASE ${q(name)} IS NULL`;
+}
+
 export function renameDatabase(from: string, to: string): string {
   return `ALTER DATABASE ${q(from)} RENAME TO ${q(to)}`;
 }

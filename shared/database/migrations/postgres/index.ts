@@ -10,6 +10,7 @@ import { InstanceProtection1764210000000 } from './1764210000000-InstanceProtect
 import { InstanceTemplate1764215000000 } from './1764215000000-InstanceTemplate';
 import { Inventory1764220000000 } from './1764220000000-Inventory';
 import { CopySource1764230000000 } from './1764230000000-CopySource';
+import { Adoption1764240000000 } from './1764240000000-Adoption';
 
 /** Oldest first. Class names and timestamps are recorded in schema_migrations: never rename one. */
 export const POSTGRES_MIGRATIONS = [
@@ -25,4 +26,5 @@ export const POSTGRES_MIGRATIONS = [
   InstanceTemplate1764215000000,
   Inventory1764220000000,
   CopySource1764230000000,
+  Adoption1764240000000,
 ] as const;
