@@ -108,7 +108,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
     }),
   );
 
-  // Only a driver that can survey its server takes inventory runs (not SQL Server yet, nor a command engine verified on one).
+  // Only a driver that can survey its server takes inventory runs (not Azure SQL Database, nor a command engine verified on one that cannot).
   const survey = deps.driver.survey?.bind(deps.driver);
   const inventory = survey
     ? await InventoryWorker.start({

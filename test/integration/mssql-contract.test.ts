@@ -283,6 +283,26 @@ else
         });
       }
 
+      it('surveys the server for the inventory: size, state, sessions, marker and Ed-Fi versions', async () => {
+        const n = names();
+        const instanceId = randomUUID();
+        const d = driver();
+        await retrying(d, () => d.create(createRequest(instanceId, n)));
+        await on(n.db, `CREATE SCHEMA util`);
+        await on(n.db, `CREATE FUNCTION util.GetEdFiOdsVersion() RETURNS nvarchar(20) AS BEGIN RETURN N'7.3.0' END`);
+        const session = await connect(n.db);
+        const seen = (await d.survey!()).find((s) => s.name === n.db);
+        expect(seen).to.deep.include({
+          state: 'online',
+          markerInstanceId: instanceId,
+          edfiOdsVersion: '7.3.0',
+          edfiStandardVersion: null,
+        });
+        expect(seen!.sizeBytes).to.be.greaterThan(0);
+        expect(seen!.connections).to.be.at.least(1);
+        await session.close();
+      });
+
       it('drop ends dropped after a crash at drop.before', async () => {
         const n = names();
         const instanceId = randomUUID();

@@ -130,6 +130,32 @@ describe('the inventory', () => {
       );
     });
 
+    it("turns a catalog row into the inventory's shape: size in bytes, connectable only when online", () => {
+      const row = {
+        name: 'EdFi_Ods_2026',
+        state_desc: 'ONLINE',
+        user_access_desc: 'MULTI_USER',
+        is_read_only: false,
+        size_bytes: '52428800',
+        connections: 3,
+      };
+      expect(mssql.surveyedDatabase(row)).to.deep.equal({
+        name: 'EdFi_Ods_2026',
+        sizeBytes: 52_428_800,
+        state: 'online',
+        connections: 3,
+        allowsConnections: true,
+        markerInstanceId: null,
+        edfiOdsVersion: null,
+        edfiStandardVersion: null,
+      });
+      expect(mssql.surveyedDatabase({ ...row, state_desc: 'RESTORING', size_bytes: null })).to.deep.include({
+        state: 'restoring',
+        sizeBytes: null,
+        allowsConnections: false,
+      });
+    });
+
     it('normalizes state_desc, user access and the read-only flag', () => {
       const s = (state_desc: string, user_access_desc = 'MULTI_USER', is_read_only = false) =>
         mssql.surveyState({ state_desc, user_access_desc, is_read_only });

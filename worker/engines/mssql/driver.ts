@@ -27,6 +27,7 @@ import {
   parseOwnershipMarker,
   ReleaseRequest,
   RenameRequest,
+  SurveyedDatabase,
 } from '../engine';
 import { adoptDatabase, assertOwned, markedElsewhereWarnings, releaseDatabase } from '../ownership';
 
@@ -80,6 +81,9 @@ const ACTIVE_RDS_LIFECYCLES = new Set(['CREATED', 'IN_PROGRESS']);
  * transaction; long ones (BACKUP, RESTORE, DBCC CLONEDATABASE) on a session of their own with
  * no timeout, their progress read from a second session.
  */
+/** Longest time of a survey's look into one database (its marker, its Ed-Fi versions). */
+const SURVEY_TIMEOUT_MS = 5000;
+
 export class MssqlDriver implements EngineDriver {
   readonly engine = 'mssql' as const;
   private readonly config: sql.config;
@@ -95,6 +99,7 @@ export class MssqlDriver implements EngineDriver {
       pool: { max: options.poolSize ?? 4, min: 0 },
     };
     this.azure = isAzureSqlDatabase(options.settings);
+    if (!this.azure) this.survey = () => this.surveyServer();
   }
 
   async create(req: CreateRequest): Promise<OperationResult> {
@@ -446,6 +451,44 @@ export class MssqlDriver implements EngineDriver {
       if (owner === instanceId) marked.push(name);
     }
     return marked;
+  }
+
+  /**
+   * Every user database of the server, for the inventory (worker/inventory/): one catalog look,
+   * then each online database's marker and Ed-Fi versions on a short session of its own. Not on
+   * Azure SQL Database (no sys.master_files; each database is looked at alone there): the worker
+   * then takes no inventory and says so. Never run against a real SQL Server here (docs/inventory.md).
+   */
+  readonly survey?: () => Promise<SurveyedDatabase[]>;
+
+  private async surveyServer(): Promise<SurveyedDatabase[]> {
+    const rows = (await this.run<statements.SurveyRow>(statements.SURVEY_DATABASES)).recordset;
+    const surveyed: SurveyedDatabase[] = [];
+    for (const row of rows) {
+      const database = statements.surveyedDatabase(row);
+      if (database.state === 'online' || database.state === 'read-only') {
+        database.markerInstanceId = await this.readMarker(row.name).catch(() => null);
+        const versions = await this.withSession(
+          row.name,
+          (s) =>
+            s
+              .request()
+              .query<{ ods_version: string | null; standard_version: string | null }>(statements.EDFI_VERSIONS),
+          SURVEY_TIMEOUT_MS,
+        ).catch((err: unknown) => {
+          this.options.log.warn('could not read the Ed-Fi versions of a database', {
+            event: 'inventory.versions_unreadable',
+            database: row.name,
+            error: errorMessage(err),
+          });
+          return undefined;
+        });
+        database.edfiOdsVersion = versions?.recordset[0]?.ods_version ?? null;
+        database.edfiStandardVersion = versions?.recordset[0]?.standard_version ?? null;
+      }
+      surveyed.push(database);
+    }
+    return surveyed;
   }
 
   isTransient(err: unknown): boolean {

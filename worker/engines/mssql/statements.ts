@@ -1,4 +1,4 @@
-import type { DatabaseState } from '../engine';
+import type { DatabaseState, SurveyedDatabase } from '../engine';
 import { bracket, quote as q } from './names';
 
 /**
@@ -223,6 +223,31 @@ export const SURVEY_DATABASES = `SELECT d.name, d.state_desc, d.user_access_desc
 export const EDFI_VERSIONS =
   "SELECT CASE WHEN OBJECT_ID(N'util.GetEdFiOdsVersion') IS NOT NULL THEN CAST(util.GetEdFiOdsVersion() AS nvarchar(64)) END AS ods_version, " +
   "CASE WHEN OBJECT_ID(N'util.GetEdFiStandardVersion') IS NOT NULL THEN CAST(util.GetEdFiStandardVersion() AS nvarchar(64)) END AS standard_version";
+
+/** One row of SURVEY_DATABASES. */
+export interface SurveyRow {
+  name: string;
+  state_desc: string;
+  user_access_desc: string;
+  is_read_only: boolean;
+  size_bytes: string | number | null;
+  connections: number | null;
+}
+
+/** A SURVEY_DATABASES row as the inventory sees it, before its marker and versions are read. */
+export function surveyedDatabase(row: SurveyRow): SurveyedDatabase {
+  const state = surveyState(row);
+  return {
+    name: row.name,
+    sizeBytes: row.size_bytes === null ? null : Number(row.size_bytes),
+    state,
+    connections: row.connections,
+    allowsConnections: state === 'online' || state === 'read-only' || state === 'restricted-user',
+    markerInstanceId: null,
+    edfiOdsVersion: null,
+    edfiStandardVersion: null,
+  };
+}
 
 /** SQL Server's state_desc, user access and read-only flag as the inventory's normalized state. */
 export function surveyState(row: {
