@@ -3,6 +3,7 @@ import { expect } from 'chai';
 import { expectServerMatchesRecords } from '../support/consistency';
 import { CapturedLog } from '../support/log-capture';
 import { Stack, startStack } from '../support/stack';
+import { SMALL_TEMPLATE } from '../support/settings';
 
 /** Two deployments (two admin databases) that an operator pointed at one Redis with one QUEUE_PREFIX. */
 describe('two deployments sharing one Redis and queue prefix', () => {
@@ -12,8 +13,15 @@ describe('two deployments sharing one Redis and queue prefix', () => {
 
   before(async () => {
     stacks = [
-      await startStack({ env: { QUEUE_PREFIX: prefix }, logger: logs[0].logger }),
-      await startStack({ env: { QUEUE_PREFIX: prefix }, logger: logs[1].logger }),
+      // The small template: what is proven is that the deployments stay apart, not the copy.
+      await startStack({
+        env: { QUEUE_PREFIX: prefix, ODS_TEMPLATE_DATABASE: SMALL_TEMPLATE },
+        logger: logs[0].logger,
+      }),
+      await startStack({
+        env: { QUEUE_PREFIX: prefix, ODS_TEMPLATE_DATABASE: SMALL_TEMPLATE },
+        logger: logs[1].logger,
+      }),
     ];
   });
   after(async () => {

@@ -1,15 +1,26 @@
 import { expect } from 'chai';
 import { JobEntity } from '../../shared/database/entities';
 import { connectTo, dropDatabases, ownerOf, withServer } from '../support/ods-server';
-import { SMALL_TEMPLATE } from '../support/settings';
+import { randomBytes } from 'node:crypto';
+import { EDFI_TEMPLATE, SMALL_TEMPLATE } from '../support/settings';
 import { ApiProcess, WorkerProcess } from '../support/processes';
 import { Stack, startStack } from '../support/stack';
 
 describe('graceful shutdown', function () {
   this.timeout(90_000);
   let stack: Stack;
+  // A template of this file's own, held busy by a session in one test (SQLSTATE 55006, retried).
+  const busyTemplate = `odsim_busy_template_${randomBytes(4).toString('hex')}`;
   before(async () => {
-    stack = await startStack({ worker: false });
+    stack = await startStack({
+      worker: false,
+      env: {
+        ODS_TEMPLATES: JSON.stringify([
+          { name: 'minimal', database: EDFI_TEMPLATE },
+          { name: 'busy', database: busyTemplate },
+        ]),
+      },
+    });
   });
   after(async () => stack.stop());
 
@@ -39,15 +50,13 @@ describe('graceful shutdown', function () {
   }
 
   it('a worker stopping while a job waits to retry hands the job back at once; another worker finishes it', async () => {
-    // A template of this test's own, held busy by a session (SQLSTATE 55006, retried).
-    const template = stack.db('busy_template');
+    const template = busyTemplate;
     await withServer((c) =>
       c.query(`CREATE DATABASE ${c.escapeIdentifier(template)} TEMPLATE ${c.escapeIdentifier(SMALL_TEMPLATE)}`),
     );
     const holder = await connectTo(template);
     const env = {
       ...stack.env,
-      ODS_TEMPLATE_DATABASE: template,
       // Long enough that waiting out the retries would take minutes.
       TRANSIENT_RETRY_ATTEMPTS: '40',
       TRANSIENT_RETRY_BASE_MS: '2000',
@@ -57,7 +66,7 @@ describe('graceful shutdown', function () {
     try {
       const name = stack.db('handed_back');
       const r = await stack.request('POST', '/admin/instances', {
-        body: { instanceName: `Handed back ${stack.id}`, databaseName: name },
+        body: { instanceName: `Handed back ${stack.id}`, databaseName: name, template: 'busy' },
       });
       await worker.waitForEvent('job.retrying', (e) => e.code === '55006');
       worker.child.kill('SIGTERM');
@@ -73,7 +82,7 @@ describe('graceful shutdown', function () {
       expect((await stack.request('GET', `/admin/instances/${r.body.id}`)).body.status).to.equal('CreateInProgress');
 
       await holder.end();
-      await stack.startWorker({ ODS_TEMPLATE_DATABASE: template });
+      await stack.startWorker();
       const done = await stack.waitForStatus(r.body.id, 'Created', 60_000);
       expect(await ownerOf(done.databaseName)).to.equal(r.body.id);
       const finished = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: r.body.job.id });

@@ -183,7 +183,11 @@ describe('worker and PostgreSQL driver', () => {
       stream.on('data', (chunk) => lines.push(String(chunk)));
       stack = await startStack({
         env: {
-          ODS_TEMPLATE_DATABASE: SMALL_TEMPLATE,
+          // The template is chosen when the create is accepted (ODS_TEMPLATES); `gone` names none on the server.
+          ODS_TEMPLATES: JSON.stringify([
+            { name: 'small', database: SMALL_TEMPLATE },
+            { name: 'gone', database: 'odsim_no_such_template' },
+          ]),
           TRANSIENT_RETRY_ATTEMPTS: '40',
           TRANSIENT_RETRY_BASE_MS: '100',
           TRANSIENT_RETRY_MAX_MS: '300',
@@ -237,11 +241,9 @@ describe('worker and PostgreSQL driver', () => {
     });
 
     it('fails at once, without retrying, when the template does not exist', async () => {
-      await stack.stopWorkers();
-      await stack.startWorker({ ODS_TEMPLATE_DATABASE: 'odsim_no_such_template' });
       const before = lines.length;
       const r = await stack.request('POST', '/admin/instances', {
-        body: { instanceName: `No template ${stack.id}`, databaseName: stack.db('no_tpl') },
+        body: { instanceName: `No template ${stack.id}`, databaseName: stack.db('no_tpl'), template: 'gone' },
       });
       const failed = await stack.waitForStatus(r.body.id, 'CreateFailed');
       expect(failed.lastError).to.match(/template database "odsim_no_such_template" does not exist/);

@@ -33,7 +33,7 @@ export const mochaHooks = {
     else browser.skipped++;
   },
   afterAll() {
-    const slowest = [...fileTimes].sort((a, b) => b[1] - a[1]).slice(0, 12);
+    const slowest = [...fileTimes].sort((a, b) => b[1] - a[1]).slice(0, 25);
     if (slowest.length > 1)
       console.log(
         `\n  slowest test files (from the end of the previous test):\n${slowest

@@ -44,6 +44,19 @@ function withRegistration(result: OperationResult, registered: RegistryResult): 
   };
 }
 
+/** What EdFi_Admin is told of an instance whose database is `databaseName` (a create's, an adopt's). */
+function registrationOf(instance: InstanceEntity, databaseName: string): RegisterRequest {
+  return {
+    instanceId: instance.id,
+    name: instance.instanceName,
+    instanceType: instance.instanceType,
+    databaseName,
+    contexts: instance.contexts ?? [],
+    apiClientKeys: instance.apiClientKeys ?? [],
+    knownOdsInstanceId: instance.odsInstanceId,
+  };
+}
+
 /**
  * The handler for each job type; the worker refuses to start if one is missing. With
  * registration on: create = database → register → Created (an adopting create marks the
@@ -136,16 +149,7 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
     const registering = await registryOf(job);
     if (!registering) return unregisteredTenant(job, await driver.adopt(request));
     const [registry, instance] = registering;
-    const registration: RegisterRequest = {
-      instanceId: instance.id,
-      name: instance.instanceName,
-      instanceType: instance.instanceType,
-      databaseName: request.databaseName,
-      contexts: instance.contexts ?? [],
-      apiClientKeys: instance.apiClientKeys ?? [],
-      knownOdsInstanceId: instance.odsInstanceId,
-      adopting: true,
-    };
+    const registration: RegisterRequest = { ...registrationOf(instance, request.databaseName), adopting: true };
     // Refused for good by EdFi_Admin: the instance will be CreateFailed, so the database goes
     // back as it was, unmarked, never dropped (it held data before we came). ownsNothing: a
     // database that is not ours (another marker) is left alone, and EdFi_Admin's reason stands.
@@ -175,15 +179,7 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
       const registering = await registryOf(job);
       if (!registering) return unregisteredTenant(job, await driver.create(request));
       const [registry, instance] = registering;
-      const registration: RegisterRequest = {
-        instanceId: instance.id,
-        name: instance.instanceName,
-        instanceType: instance.instanceType,
-        databaseName: request.databaseName,
-        contexts: instance.contexts ?? [],
-        apiClientKeys: instance.apiClientKeys ?? [],
-        knownOdsInstanceId: instance.odsInstanceId,
-      };
+      const registration = registrationOf(instance, request.databaseName);
       // Refused for good by EdFi_Admin (an unknown client key, the name taken): the instance
       // will be CreateFailed, so no database of this instance may stay behind, whether this run
       // made it or an earlier one did before a crash. Only a database carrying our marker goes.
