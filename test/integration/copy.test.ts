@@ -166,7 +166,7 @@ describe('copying an instance with its data', function () {
     expect(await counts(stack)).to.deep.equal(before);
   });
 
-  it('keeps a source while its copy is queued: rename and delete of it get 409, and a source with an unfinished job cannot be copied', async () => {
+  it('keeps a source while its copy is queued: rename, delete and release of it get 409, and a source with an unfinished job cannot be copied', async () => {
     const other = await stack.createInstance('other');
     await stack.stopWorkers();
     // `other` gets an unfinished rename; `source` a queued copy.
@@ -185,6 +185,9 @@ describe('copying an instance with its data', function () {
       copying,
     );
     expectProblem(await stack.request('DELETE', `/admin/instances/${source.id}`), 409, copying);
+    // A release keeps the database but takes its marker away, which the copy checks: refused too.
+    expectProblem(await stack.request('POST', `/admin/instances/${source.id}/release`), 409, copying);
+    expectProblem(await stack.request('DELETE', `/admin/instances/${source.id}?dropDatabase=false`), 409, copying);
     expectProblem(await copy('twice'), 409, copying);
     // Protection does not take the database away: allowed while copied.
     expect((await stack.request('POST', `/admin/instances/${source.id}/protect`)).status).to.equal(200);
