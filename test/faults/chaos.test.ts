@@ -17,7 +17,7 @@ function prng(seed: number): () => number {
 
 describe('workers killed at random while creates, renames and deletes run', function () {
   this.timeout(240_000);
-  const INSTANCES = 20;
+  const INSTANCES = 14;
   const seed = Number(process.env.CHAOS_SEED ?? 7);
   let stack: Stack;
   const workers: WorkerProcess[] = [];

@@ -5,7 +5,7 @@ import { PrivateRedis, WorkerProcess } from '../support/processes';
 import { Stack, startStack } from '../support/stack';
 import { waitFor } from '../support/wait';
 
-const JOBS = 50;
+const JOBS = 30;
 
 /*
  * Redis keeps nothing on disk here, as on the test machines: a flush or a restart loses
