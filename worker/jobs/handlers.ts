@@ -162,6 +162,26 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
     return withRegistration(adopted, await registry.register(registration).catch(refused));
   };
 
+  /** A delete's or release's EdFi_Admin step (refused while client links remain, unless forced); none when registration is off. */
+  const unregisterFor = async (
+    job: JobEntity,
+    databaseName: string,
+    operation: 'delete' | 'release',
+  ): Promise<RegistryResult | undefined> => {
+    const registering = await registryOf(job);
+    if (!registering) return undefined;
+    const [registry, instance] = registering;
+    return registry.unregister({
+      instanceId: instance.id,
+      name: instance.instanceName,
+      instanceType: instance.instanceType,
+      databaseName,
+      knownOdsInstanceId: instance.odsInstanceId,
+      force: job.force,
+      ...(operation === 'release' ? { operation } : {}),
+    });
+  };
+
   const handlers: Record<Operation, JobHandler> = {
     create: async (job) => {
       refuseTemplate(job, required(job.targetDatabaseName, 'target database', job));
@@ -227,19 +247,7 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
       await refuseIfProtected(job);
       const databaseName = required(job.sourceDatabaseName, 'source database', job);
       refuseTemplate(job, databaseName);
-      const registering = await registryOf(job);
-      let unregistered: RegistryResult | undefined;
-      if (registering) {
-        const [registry, instance] = registering;
-        unregistered = await registry.unregister({
-          instanceId: instance.id,
-          name: instance.instanceName,
-          instanceType: instance.instanceType,
-          databaseName,
-          knownOdsInstanceId: instance.odsInstanceId,
-          force: job.force,
-        });
-      }
+      const unregistered = await unregisterFor(job, databaseName, 'delete');
       const createJobIds = await deps.createJobIdsOf(job.instanceId);
       const dropped = await driver.drop({
         instanceId: job.instanceId,
@@ -253,20 +261,7 @@ export function createHandlers(deps: HandlerDeps): Record<Operation, JobHandler>
     release: async (job) => {
       await refuseIfProtected(job);
       const databaseName = required(job.sourceDatabaseName, 'source database', job);
-      const registering = await registryOf(job);
-      let unregistered: RegistryResult | undefined;
-      if (registering) {
-        const [registry, instance] = registering;
-        unregistered = await registry.unregister({
-          instanceId: instance.id,
-          name: instance.instanceName,
-          instanceType: instance.instanceType,
-          databaseName,
-          knownOdsInstanceId: instance.odsInstanceId,
-          force: job.force,
-          operation: 'release',
-        });
-      }
+      const unregistered = await unregisterFor(job, databaseName, 'release');
       const released = await driver.release({
         instanceId: job.instanceId,
         databaseName,
