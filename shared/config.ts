@@ -20,6 +20,7 @@ import { CONTEXT_KEY, defaultNamePattern, MAX_CONTEXTS, namePatternProblems } fr
 import { defaultTemplate, parseTemplates, type Templates } from './templates';
 import { parseTenantIds } from './tenants';
 import { ADMIN_URL_SCHEMES } from './database/dialects/schemes';
+import { REGISTRATION_SECRET_SETTINGS } from '../worker/edfi-admin/settings';
 
 /**
  * Every setting the processes read, validated once at start-up. Defaults serve the local
@@ -335,6 +336,26 @@ function common(e: Environment, engineSettings: unknown): CommonConfig {
   };
 }
 
+/**
+ * The worker's secrets set (non-empty) in `env`, by name: ODS_SERVER_URL, and the EdFi_Admin login
+ * and encryption key (EDFI_ADMIN_DATABASE_URL, EDFI_ADMIN_ENCRYPTION_KEY, each maybe `_<TENANT>`).
+ */
+export function workerSecretsIn(env: NodeJS.ProcessEnv): string[] {
+  const secret = (name: string) =>
+    name === 'ODS_SERVER_URL' || REGISTRATION_SECRET_SETTINGS.some((s) => name === s || name.startsWith(`${s}_`));
+  return Object.keys(env)
+    .filter((name) => secret(name) && (env[name] ?? '') !== '')
+    .sort();
+}
+
+/** Why an API may not start holding the worker's secrets; names only, never values. */
+export function workerSecretProblems(env: NodeJS.ProcessEnv): string[] {
+  return workerSecretsIn(env).map(
+    (name) =>
+      `${name} is set: it is a worker-only secret and the API must not be given it (remove it from the API's environment)`,
+  );
+}
+
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
   // The engine's settings, never ODS_SERVER_URL: the API plans, it does not connect.
   const engine = engineSettingsReader(env);
@@ -367,8 +388,9 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): ApiConfig {
       'ODS_DATABASE_NAME_PATTERN',
     ],
     // The API only plans with them: settings it lacks (the command engine's executable, say) make
-    // dry runs unavailable, not the API.
-    (parsed) => (engine.check(parsed), []),
+    // dry runs unavailable, not the API. In production it refuses the worker's secrets; `npm start`
+    // and the tests run both processes from one environment, so elsewhere they are only ignored.
+    (parsed) => (engine.check(parsed), parsed.NODE_ENV === 'production' ? workerSecretProblems(env) : []),
   );
   const contextKeys = contextKeysOf(e);
   return {

@@ -294,6 +294,31 @@ describe('configuration', () => {
       expect(text).not.to.include('ods-server.internal');
     });
 
+    it("refuses, in production, an API given the worker's secrets, naming each and showing none", () => {
+      const secrets = {
+        ODS_SERVER_URL: 'postgres://ods_superuser:VeryPrivileged@ods-server.internal:5432/postgres',
+        EDFI_ADMIN_ENCRYPTION_KEY: 'S2V5S2V5S2V5S2V5S2V5S2V5S2V5S2V5S2V5S2V5S2U=',
+        EDFI_ADMIN_DATABASE_URL_DISTRICT_A: 'postgres://admin:AdminSecret@edfi/EdFi_Admin',
+      };
+      const err = configurationErrorOf(() =>
+        loadApiConfig({ NODE_ENV: 'production', TOKEN_SIGNING_KEY: STRONG_KEY, ...secrets }),
+      );
+      expect(err.problems).to.have.length(3);
+      for (const name of Object.keys(secrets))
+        expect(err.message).to.include(`${name} is set: it is a worker-only secret`);
+      for (const value of [...Object.values(secrets), 'VeryPrivileged', 'AdminSecret'])
+        expect(err.message).not.to.include(value);
+      // Empty means unset; the worker's other settings are not secrets.
+      expect(() =>
+        loadApiConfig({
+          NODE_ENV: 'production',
+          TOKEN_SIGNING_KEY: STRONG_KEY,
+          ODS_SERVER_URL: '',
+          WORKER_CONCURRENCY: '4',
+        }),
+      ).not.to.throw();
+    });
+
     it("gives the API the engine's settings to plan with; invalid ones disable its plans, not the API", () => {
       const api = loadApiConfig({ ODS_PG_CREATE_STRATEGY: 'FILE_COPY' });
       expect(api.ods.engineSettings).to.deep.equal({ createStrategy: 'file_copy', templateStrategies: {} });

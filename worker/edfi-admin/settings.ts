@@ -25,6 +25,8 @@ const POSTGRES_URL = /^postgres(ql)?:\/\/.+/;
 
 const URL_SETTING = 'EDFI_ADMIN_DATABASE_URL';
 const KEY_SETTING = 'EDFI_ADMIN_ENCRYPTION_KEY';
+/** The secret settings (each also with a `_<TENANT>` suffix): the EdFi_Admin login and the ODS/API's key. */
+export const REGISTRATION_SECRET_SETTINGS = [URL_SETTING, KEY_SETTING] as const;
 const CONNECTION_SETTING = 'EDFI_ODS_CONNECTION_STRING';
 
 /**
