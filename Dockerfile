@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
-# One image for both roles. The default command runs the API; the worker service runs
-# `node dist/worker/main.js` (see docker-compose.yml).
+# One image for both roles, chosen by the command: `api` (the default) or `worker`.
 #   docker build -t ods-instance-manager .
+#   docker run … ods-instance-manager            # the API
+#   docker run … ods-instance-manager worker     # a worker
+# See docs/deployment.md.
 
 ARG NODE_IMAGE=node:20-bookworm-slim
 
@@ -32,10 +34,22 @@ COPY --from=build /app/web/public ./web/public
 # The code stays root-owned and read-only to the process; only DATA_DIR is writable
 # (a named volume mounted there starts with this owner and mode).
 RUN mkdir -p /data && chown node:node /data && chmod 0700 /data
+# METRICS_*: each process's own Prometheus listener (the worker's also answers /health/live and
+# /health/ready); in a container it listens on every interface, and is published only if you say so.
 ENV DATA_DIR=/data \
     HOST=0.0.0.0 \
-    PORT=3000
+    PORT=3000 \
+    METRICS_HOST=0.0.0.0 \
+    METRICS_PORT=9464
 # The `node` user (uid 1000) of the official image.
 USER node
-EXPOSE 3000
-CMD ["node", "dist/api/main.js"]
+EXPOSE 3000 9464
+# The entry point checks the role's configuration (the API refuses the worker's secrets; a
+# production worker needs ODS_SERVER_URL), then runs the role in its own process: no shell between
+# the orchestrator's SIGTERM and the role's graceful shutdown.
+ENTRYPOINT ["node", "dist/shared/entrypoint.js"]
+CMD ["api"]
+# Role-aware: the API's /health/ready on PORT, a worker's /health/live on METRICS_PORT.
+# (Kubernetes ignores HEALTHCHECK and uses the probes in deploy/kubernetes.)
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["node", "dist/shared/healthcheck.js"]

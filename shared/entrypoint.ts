@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { loadApiConfig, loadWorkerConfig, workerSecretProblems } from './config';
 import { ConfigurationError, errorMessage } from './errors';
 import { loadRegistrationSettings } from '../worker/edfi-admin/settings';
+import { isRole, type Role } from './roles';
 
 /**
  * The container image's entry point: `node dist/shared/entrypoint.js [api|worker]` (default `api`).
@@ -9,12 +10,6 @@ import { loadRegistrationSettings } from '../worker/edfi-admin/settings';
  * same process (no shell, no child: signals reach the role's own shutdown handler). Problems name
  * settings, never their values.
  */
-export const ROLES = ['api', 'worker'] as const;
-export type Role = (typeof ROLES)[number];
-
-export function isRole(value: string): value is Role {
-  return (ROLES as readonly string[]).includes(value);
-}
 
 /** What stops `role` from starting with `env`; empty when it may start. */
 export function roleProblems(role: Role, env: NodeJS.ProcessEnv): string[] {

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { isRole, type Role } from './entrypoint';
+import { isRole, type Role } from './roles';
 
 /**
  * The image's HEALTHCHECK: `node dist/shared/healthcheck.js [api|worker]`, exit 0 when healthy.
