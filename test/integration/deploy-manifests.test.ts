@@ -6,6 +6,7 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { workerSecretsIn } from '../../shared/config';
 import { ROLES } from '../../shared/roles';
 import { SHUTDOWN_GRACE_MS } from '../../shared/shutdown';
+import { startStack } from '../support/stack';
 
 /**
  * The deployment files (Dockerfile, docker-compose.yml, deploy/kubernetes) hold the product's
@@ -208,6 +209,31 @@ describe('deployment files', function () {
 
     it('holds every invariant in the files as written', () => {
       checkInvariants(fileDocs, { scaledObject: true, secretTemplates: true });
+    });
+
+    it("counts with KEDA's query exactly the admin database's unfinished jobs", async () => {
+      const scaled = fileDocs.find((d) => d.kind === 'ScaledObject')!;
+      const query: string = scaled.spec.triggers[0].metadata.query;
+      const stack = await startStack({ worker: false });
+      try {
+        const count = async () => Number((await stack.dataSource.query(query))[0].count);
+        expect(await count()).to.equal(0);
+        for (const name of ['keda_a', 'keda_b']) {
+          const created = await stack.request('POST', '/admin/instances', {
+            body: { instanceName: `KEDA ${name} ${stack.id}`, databaseName: stack.db(name) },
+          });
+          expect(created.status).to.equal(201);
+        }
+        expect(await count()).to.equal(2);
+        // A running job still needs its worker; a finished one no longer does.
+        const [first, second] = await stack.dataSource.query<{ id: string }[]>('SELECT id FROM jobs ORDER BY id');
+        await stack.dataSource.query(`UPDATE jobs SET status = 'running' WHERE id = $1`, [first!.id]);
+        expect(await count()).to.equal(2);
+        await stack.dataSource.query(`UPDATE jobs SET status = 'succeeded' WHERE id = $1`, [second!.id]);
+        expect(await count()).to.equal(1);
+      } finally {
+        await stack.stop();
+      }
     });
 
     it('holds every invariant in what kubectl kustomize renders, for base and every overlay', function () {
