@@ -82,7 +82,20 @@ describe('deployment files', function () {
     let withProfile: { services: Record<string, Doc> };
 
     before(function () {
-      skipWithout(this, 'docker-compose', "Debian's `apt-get install -y docker-compose`; .ci/run installs it");
+      const raw = readFileSync(path.join(ROOT, 'docker-compose.yml'), 'utf8');
+      if (!has('docker-compose')) {
+        // The invariants still hold in the file itself: merge keys resolved, ${…} filled in as compose would.
+        console.log(
+          "      docker-compose is not on the PATH (Debian's `apt-get install -y docker-compose`; .ci/run installs it): " +
+            'checking the file as parsed, not as compose renders it',
+        );
+        const filled = raw.replace(
+          /\$\{([A-Z_]+)(?::?[-?][^}]*)?\}/g,
+          (_m, name: string) => dummies[name as keyof typeof dummies] ?? '',
+        );
+        rendered = withProfile = parseYaml(filled, { merge: true });
+        return;
+      }
       const config = (...args: string[]) =>
         parseYaml(
           execFileSync('docker-compose', ['-f', 'docker-compose.yml', ...args, 'config'], {
