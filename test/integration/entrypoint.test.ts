@@ -55,30 +55,31 @@ describe('container entry point', function () {
   const production = { NODE_ENV: 'production', TOKEN_SIGNING_KEY: 'k'.repeat(40) };
 
   it('refuses an unknown role, and more than one, with a usage message', async () => {
-    for (const args of [['scheduler'], ['api', 'worker']]) {
-      const { code, output } = await run(ENTRYPOINT, args, production);
+    const cases = [['scheduler'], ['api', 'worker']];
+    const results = await Promise.all(cases.map((args) => run(ENTRYPOINT, args, production)));
+    cases.forEach((args, i) => {
+      const { code, output } = results[i]!;
       expect(code, output).to.equal(2);
       expect(output).to.include(`unknown role "${args.join(' ')}"`);
       expect(output).to.include('"api" (the default) or "worker"');
-    }
+    });
   });
 
   it("refuses an API given the worker's secrets, naming them and printing no value, in any NODE_ENV", async () => {
-    for (const NODE_ENV of ['production', 'development']) {
-      const { code, output } = await run(ENTRYPOINT, ['api'], {
-        ...production,
-        NODE_ENV,
-        ODS_SERVER_URL: SECRET,
-        EDFI_ADMIN_ENCRYPTION_KEY: KEY,
-      });
+    const [direct, ...viaEntryPoint] = await Promise.all([
+      // The API's own config loading holds the line without the entry point (in production).
+      run(path.join(ROOT, 'dist/api/main.js'), [], { ...production, ODS_SERVER_URL: SECRET }),
+      ...['production', 'development'].map((NODE_ENV) =>
+        run(ENTRYPOINT, ['api'], { ...production, NODE_ENV, ODS_SERVER_URL: SECRET, EDFI_ADMIN_ENCRYPTION_KEY: KEY }),
+      ),
+    ]);
+    for (const { code, output } of viaEntryPoint) {
       expect(code, output).to.equal(1);
       expect(output).to.include('api: refusing to start');
       expect(output).to.include('ODS_SERVER_URL is set: it is a worker-only secret');
       expect(output).to.include('EDFI_ADMIN_ENCRYPTION_KEY is set: it is a worker-only secret');
       for (const value of [SECRET, 'Sup3rPrivileged', 'ods-server.internal', KEY]) expect(output).not.to.include(value);
     }
-    // The API's own config loading holds the line without the entry point (in production).
-    const direct = await run(path.join(ROOT, 'dist/api/main.js'), [], { ...production, ODS_SERVER_URL: SECRET });
     expect(direct.code, direct.output).to.equal(1);
     expect(direct.output).to.include('ODS_SERVER_URL is set: it is a worker-only secret');
     expect(direct.output).not.to.include('Sup3rPrivileged');
