@@ -11,6 +11,8 @@ export interface ReceivedSpan {
   /** OTLP's SpanKind: 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
   kind: number;
   attributes: Record<string, string | number | boolean>;
+  /** OTLP's status code: 0 unset, 1 ok, 2 error. */
+  statusCode: number;
 }
 
 interface OtlpValue {
@@ -34,6 +36,7 @@ interface OtlpExport {
         name: string;
         kind: number;
         attributes?: OtlpAttribute[];
+        status?: { code?: number };
       }[];
     }[];
   }[];
@@ -105,6 +108,7 @@ function decode(body: OtlpExport): ReceivedSpan[] {
         name: s.name,
         kind: s.kind,
         attributes: attributesOf(s.attributes),
+        statusCode: s.status?.code ?? 0,
       })),
     );
   });
