@@ -10,6 +10,9 @@ import {
 import { tracingActive } from '../../shared/tracing/provider';
 import { tracer } from '../../shared/tracing/spans';
 
+/** Probes and scrapes, every few seconds from every orchestrator and Prometheus: a trace each would bury the rest. */
+const UNTRACED = /^\/(health\/|metrics$)/;
+
 /**
  * A server span per request (docs/tracing.md), continuing the caller's trace when it sends a
  * W3C `traceparent`. A middleware rather than OpenTelemetry's require-hook instrumentation:
@@ -20,6 +23,7 @@ import { tracer } from '../../shared/tracing/spans';
 export function httpTracing(): RequestHandler | null {
   if (!tracingActive()) return null;
   return (req, res, next) => {
+    if (UNTRACED.test(req.path)) return next();
     const parent = propagation.extract(ROOT_CONTEXT, req.headers);
     const span = tracer().startSpan(
       req.method,
