@@ -18,6 +18,7 @@ import { healthRoutes } from './health/routes';
 import { notFound, onlyMethods, problemHandler } from './http/problems';
 import { requestContext } from './http/request-context';
 import { securityHeaders } from './http/security-headers';
+import { httpTracing } from './http/tracing';
 import { isBulkPath } from './instances/bulk';
 import { DatabaseNamePolicy } from './instances/database-name-policy';
 import { InstancePlanner } from './instances/plan';
@@ -64,6 +65,9 @@ export function createApp(deps: AppDeps): Express {
   app.set('trust proxy', false);
   app.set('query parser', 'simple');
 
+  // First, so the request's span covers everything after it (only when tracing is on: docs/tracing.md).
+  const tracing = httpTracing();
+  if (tracing) app.use(tracing);
   app.use(securityHeaders());
   app.use(requestContext(logger));
   const json = express.json({

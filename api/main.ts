@@ -8,6 +8,8 @@ import { createQueue, redisConnection } from '../shared/jobs/queue';
 import { createInventoryQueue } from '../shared/inventory/queue';
 import { createLogger } from '../shared/logger';
 import { onShutdownSignal } from '../shared/shutdown';
+import { startTracing } from '../shared/tracing/provider';
+import { loadTracingSettings } from '../shared/tracing/settings';
 import { createApp } from './app';
 import { bootstrapFirstClient, resolveSigningKey } from './auth/bootstrap';
 import { TokenService } from './auth/tokens';
@@ -15,7 +17,10 @@ import { EventHub } from './events/hub';
 
 async function main(): Promise<void> {
   const config = loadApiConfig();
+  const tracingSettings = loadTracingSettings(process.env, 'api');
   const log = createLogger('api', config.logLevel);
+  // Before the queue and the app are made: they take the tracing they find (docs/tracing.md).
+  const tracing = startTracing(tracingSettings, log);
   const dataSource = createAdminDataSource(config.adminDatabase);
   await prepareAdminDatabase(dataSource, config.adminDatabase, log);
   const signingKey = await resolveSigningKey(config, log);
@@ -76,6 +81,7 @@ async function main(): Promise<void> {
     await inventoryQueue.close();
     redis.disconnect();
     await dataSource.destroy();
+    await tracing?.shutdown(); // last: sends the spans of everything above
   });
 }
 

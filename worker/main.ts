@@ -4,6 +4,8 @@ import { createAdminDataSource, prepareAdminDatabase } from '../shared/database/
 import { redisConnection } from '../shared/jobs/queue';
 import { createLogger } from '../shared/logger';
 import { onShutdownSignal } from '../shared/shutdown';
+import { startTracing } from '../shared/tracing/provider';
+import { loadTracingSettings } from '../shared/tracing/settings';
 import { createDriver, engineModule } from './engines/registry';
 import { faultInjectionFromEnv } from './fault-injection';
 import { loadRegistrationSettings } from './edfi-admin/settings';
@@ -13,7 +15,10 @@ async function main(): Promise<void> {
   const config = loadWorkerConfig();
   // Read (and refused, naming the setting) before anything connects.
   const registration = loadRegistrationSettings(process.env);
+  const tracingSettings = loadTracingSettings(process.env, 'worker');
   const log = createLogger('worker', config.logLevel);
+  // Before the queue and the worker are made: they take the tracing they find (docs/tracing.md).
+  const tracing = startTracing(tracingSettings, log);
   const dataSource = createAdminDataSource(config.adminDatabase);
   // A worker may start before any API: it prepares the admin database itself, under the same lock.
   await prepareAdminDatabase(dataSource, config.adminDatabase, log);
@@ -41,6 +46,7 @@ async function main(): Promise<void> {
     await driver.close();
     redis.disconnect();
     await dataSource.destroy();
+    await tracing?.shutdown(); // last: sends the spans of the jobs finished above
   });
 }
 

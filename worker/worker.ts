@@ -9,6 +9,7 @@ import { readDeploymentId } from '../shared/deployment/identity';
 import { SharedRedisWatch } from '../shared/deployment/shared-redis';
 import { cappedExponentialBackoff, createQueue, JobPayload } from '../shared/jobs/queue';
 import type { Logger } from '../shared/logger';
+import { queueTelemetry } from '../shared/tracing/provider';
 import type { EngineDriver } from './engines/engine';
 import { Registrations } from './edfi-admin/registry';
 import type { RegistrationSettings } from './edfi-admin/settings';
@@ -98,6 +99,8 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
     stalledInterval: config.locks.stalledIntervalMs,
     maxStalledCount: 5,
     settings: { backoffStrategy: cappedExponentialBackoff },
+    // With tracing on, each delivery is a consumer span continuing the trace the job carries.
+    telemetry: queueTelemetry(),
   });
   worker.on('error', (err) => log.warn('worker error', { event: 'worker.error', error: err.message }));
   worker.on('failed', (job, err) =>

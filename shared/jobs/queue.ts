@@ -1,6 +1,7 @@
 import { JobsOptions, Queue } from 'bullmq';
 import IORedis, { RedisOptions } from 'ioredis';
 import type { Operation } from '../instances/status';
+import { queueTelemetry } from '../tracing/provider';
 
 /**
  * One queue per deployment carries every operation; the job name says which, the handler
@@ -50,8 +51,9 @@ export function redisConnection(url: string, options: RedisOptions = {}): IORedi
   return new IORedis(url, { maxRetriesPerRequest: null, ...options });
 }
 
+/** With tracing on, an add is a producer span and the job carries its W3C trace context (docs/tracing.md). */
 export function createQueue(connection: IORedis, prefix: string, deploymentId: string): Queue<JobPayload> {
-  return new Queue<JobPayload>(queueName(deploymentId), { connection, prefix });
+  return new Queue<JobPayload>(queueName(deploymentId), { connection, prefix, telemetry: queueTelemetry() });
 }
 
 /** Adds the job under its row's id: adding it twice is a no-op while BullMQ still holds it. */

@@ -16,6 +16,7 @@ import {
 import type { JobPayload } from '../../shared/jobs/queue';
 import { Logger, redactSecrets } from '../../shared/logger';
 import { retryTransient, RetryPolicy } from '../../shared/retry';
+import { inSpan } from '../../shared/tracing/spans';
 import type { EngineDriver, Outcome } from '../engines/engine';
 import { isTemplateDatabase, type Templates } from '../../shared/templates';
 import { Registrations } from '../edfi-admin/registry';
@@ -139,7 +140,7 @@ export class JobProcessor {
       throw new DelayedError();
     }
     try {
-      const job = await this.admin(() => this.claim(row));
+      const job = await inSpan('claim job', { 'odsim.job.id': row.id }, () => this.admin(() => this.claim(row)));
       if (!job) {
         log.info('job was finished meanwhile; duplicate delivery ignored', { event: 'job.duplicate_delivery' });
         return 'skipped';
@@ -158,7 +159,12 @@ export class JobProcessor {
           delivery.updateProgress({ percent, message }).catch(() => undefined);
           log.info('progress', { event: 'job.progress', percent, message });
         };
-        result = await retryTransient(() => withProgressReporter(toJob, () => this.handlers[job.type](job)), {
+        // One span per try, the engine's statements its children (docs/tracing.md).
+        const run = () =>
+          inSpan(`${job.type} instance`, spanAttributes(job), () =>
+            withProgressReporter(toJob, () => this.handlers[job.type](job)),
+          );
+        result = await retryTransient(run, {
           ...this.deps.transientRetry,
           signal: this.stopping.signal,
           // Neither calls a PermanentJobError transient (a database not ours, an unknown client
@@ -181,12 +187,14 @@ export class JobProcessor {
           throw new WorkerStoppingError(`worker stopped while job ${job.id} waited to retry`);
         }
         const reason = redactSecrets(errorText(err));
-        await this.admin(() => this.finish(job, 'failed', reason));
+        await inSpan('record outcome', spanAttributes(job), () => this.admin(() => this.finish(job, 'failed', reason)));
         log.warn('job failed', { event: 'job.failed', type: job.type, error: reason });
         return 'skipped';
       }
       const { outcome, warnings } = result;
-      await this.admin(() => this.finish(job, 'succeeded', null, result));
+      await inSpan('record outcome', spanAttributes(job), () =>
+        this.admin(() => this.finish(job, 'succeeded', null, result)),
+      );
       if (warnings.length)
         log.warn('job succeeded with warnings', { event: 'job.warning', type: job.type, outcome, warnings });
       log.info('job succeeded', { event: 'job.succeeded', type: job.type, outcome });
@@ -312,4 +320,14 @@ export class JobProcessor {
 /** An error's message, cut to fit the job and instance error columns. */
 function errorText(err: unknown): string {
   return errorMessage(err).slice(0, 1900);
+}
+
+/** What a job's spans say of it: ids and kind, no names a caller chose. */
+function spanAttributes(job: JobEntity): Record<string, string | number> {
+  return {
+    'odsim.job.id': job.id,
+    'odsim.job.type': job.type,
+    'odsim.instance.id': job.instanceId,
+    'odsim.job.attempt': job.attempts,
+  };
 }

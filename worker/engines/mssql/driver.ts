@@ -1,5 +1,6 @@
 import sql from 'mssql';
 import * as statements from './statements';
+import { traceStatements } from './traced-requests';
 import {
   isAzureSqlDatabase,
   MssqlSettings,
@@ -581,7 +582,10 @@ export class MssqlDriver implements EngineDriver {
     work: (session: sql.ConnectionPool) => Promise<T>,
     requestTimeout = this.config.requestTimeout,
   ): Promise<T> {
-    const session = new sql.ConnectionPool({ ...this.config, database, requestTimeout, pool: { max: 1, min: 0 } });
+    const session = traceStatements(
+      new sql.ConnectionPool({ ...this.config, database, requestTimeout, pool: { max: 1, min: 0 } }),
+      database,
+    );
     session.on('error', () => undefined);
     await session.connect();
     try {
@@ -605,7 +609,8 @@ export class MssqlDriver implements EngineDriver {
 
   private connected(): Promise<sql.ConnectionPool> {
     this.pool ??= (async () => {
-      const pool = new sql.ConnectionPool(this.config);
+      // Inside a job's trace each statement is a span (docs/tracing.md).
+      const pool = traceStatements(new sql.ConnectionPool(this.config), this.config.database);
       pool.on('error', (err: Error) =>
         this.options.log.warn('ODS server connection error', { event: 'ods_server.error', error: err.message }),
       );

@@ -1,4 +1,4 @@
-import { Client, Pool, PoolClient } from 'pg';
+import { Pool, PoolClient } from 'pg';
 import * as sql from './statements';
 import type { PostgresCreateStrategy } from './settings';
 import { sameServerUrl } from '../../../shared/urls';
@@ -31,6 +31,7 @@ import {
 } from '../engine';
 import { adoptDatabase, assertOwned, markedElsewhereWarnings, releaseDatabase } from '../ownership';
 import { surveyPostgres, type VersionsSeen } from './survey';
+import { TracedClient } from './traced-client';
 
 export interface PostgresDriverOptions {
   /** Privileged connection to the ODS server (a maintenance database such as `postgres`). */
@@ -74,7 +75,12 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
   private versionNum?: Promise<number>;
 
   constructor(private readonly options: PostgresDriverOptions) {
-    this.pool = new Pool({ ...this.sessionOptions(options.serverUrl), max: options.poolSize ?? 4 });
+    // Every statement passes TracedClient: inside a job's trace, each is a span (docs/tracing.md).
+    this.pool = new Pool({
+      ...this.sessionOptions(options.serverUrl),
+      max: options.poolSize ?? 4,
+      Client: TracedClient,
+    });
     this.pool.on('error', (err) =>
       options.log.warn('ODS server connection error', { event: 'ods_server.error', error: err.message }),
     );
@@ -363,7 +369,7 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
 
   /** Proves the database takes writes: a table created and rolled back, on a connection to it. */
   async assertWritable(name: string): Promise<void> {
-    const client = new Client(this.sessionOptions(sameServerUrl(this.options.serverUrl, name)));
+    const client = new TracedClient(this.sessionOptions(sameServerUrl(this.options.serverUrl, name)));
     client.on('error', () => undefined);
     await client.connect();
     try {
