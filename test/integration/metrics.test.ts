@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
 import { InstanceEntity } from '../../shared/database/entities';
 import { connectTo, withServer } from '../support/ods-server';
-import { SMALL_TEMPLATE } from '../support/settings';
+import { REDIS_URL, SMALL_TEMPLATE } from '../support/settings';
 import { type Sample, scrape, valueOf } from '../support/metrics';
 import { ApiProcess, freePort, PrivateRedis } from '../support/processes';
 import { Stack, startStack, type WorkerHandle } from '../support/stack';
 import { waitFor } from '../support/wait';
+import { createQueue, redisConnection } from '../../shared/jobs/queue';
 
 /** The change of one series between two scrapes (a series absent before counts from 0). */
 function delta(before: Sample[], after: Sample[], name: string, labels: Record<string, string>): number {
@@ -187,5 +188,25 @@ describe('metrics', () => {
     expect((await fetch(`http://127.0.0.1:${own.metricsListener!.address.port}/health/live`)).status).to.equal(200);
     await redis.start();
     await waitFor(async () => (await status()).status === 200, '200 again', 20_000);
+  });
+  it('counts a job the reconciler puts back on the queue after Redis lost its delivery', async () => {
+    await stack.stopWorkers();
+    const r = await stack.request('POST', '/admin/instances', {
+      body: { instanceName: `Lost ${stack.id}`, databaseName: stack.db('lost') },
+    });
+    // What a flush of Redis does to this one job: its row is queued, its delivery gone.
+    const connection = redisConnection(REDIS_URL);
+    const queue = createQueue(connection, stack.apiConfig.redis.prefix, stack.deploymentId);
+    try {
+      await (await queue.getJob(r.body.job.id))!.remove();
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
+    const fresh = await stack.startWorker({ METRICS_PORT: '0' });
+    await stack.waitForStatus(r.body.id, 'Created');
+    const after = await scrape(`http://127.0.0.1:${fresh.metricsListener!.address.port}/metrics`);
+    expect(valueOf(after, 'odsim_reconciler_reenqueued_total')).to.equal(1);
+    expect(valueOf(after, 'odsim_jobs_total', { type: 'create', outcome: 'succeeded' })).to.equal(1);
   });
 });
