@@ -77,7 +77,8 @@ export class ApiMetrics {
   });
   private readonly workers = new Gauge({
     name: 'odsim_workers',
-    help: "Workers attached to the operations queue (BullMQ's Queue.getWorkers: Redis CLIENT LIST); absent where Redis refuses CLIENT LIST.",
+    help: "Workers attached to the operations queue (BullMQ's Queue.getWorkers: Redis CLIENT LIST); absent when Redis refuses CLIENT LIST or does not answer.",
+    labelNames: ['queue'] as const,
     registers: [this.registry],
   });
 
@@ -116,22 +117,20 @@ export class ApiMetrics {
 
   private async collectQueue(): Promise<void> {
     const { queue } = this.deps;
-    try {
-      const [counts, workers] = await withTimeout(
-        Promise.all([queue.getJobCounts(...QUEUE_STATES), queue.getWorkers()]),
-        QUEUE_SCRAPE_TIMEOUT_MS,
-        'Redis did not answer in time',
-      );
-      this.queueJobs.reset();
-      for (const state of QUEUE_STATES) this.queueJobs.set({ queue: 'operations', state }, counts[state] ?? 0);
-      this.workers.reset();
-      if (!workers.some((w) => w.name === NO_CLIENT_LIST)) this.workers.set(workers.length);
-      this.queueUp.set(1);
-    } catch {
-      // Stale numbers would read as true: left out until Redis answers again.
-      this.queueJobs.reset();
-      this.workers.reset();
-      this.queueUp.set(0);
-    }
+    const bounded = <T>(read: Promise<T>) => withTimeout(read, QUEUE_SCRAPE_TIMEOUT_MS, 'Redis did not answer in time');
+    // Apart: a Redis that answers but refuses CLIENT LIST (an ACL without it) still gives the depth.
+    const [counts, workers] = await Promise.allSettled([
+      bounded(queue.getJobCounts(...QUEUE_STATES)),
+      bounded(queue.getWorkers()),
+    ]);
+    // Stale numbers would read as true: what Redis did not give is left out until it does (a label-less
+    // gauge would show 0 after a reset, hence the queue label).
+    this.queueJobs.reset();
+    this.workers.reset();
+    this.queueUp.set(counts.status === 'fulfilled' ? 1 : 0);
+    if (counts.status === 'fulfilled')
+      for (const state of QUEUE_STATES) this.queueJobs.set({ queue: 'operations', state }, counts.value[state] ?? 0);
+    if (workers.status === 'fulfilled' && !workers.value.some((w) => w.name === NO_CLIENT_LIST))
+      this.workers.set({ queue: 'operations' }, workers.value.length);
   }
 }

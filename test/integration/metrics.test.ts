@@ -165,6 +165,7 @@ describe('metrics', () => {
       expect(Date.now() - started).to.be.below(3000);
       expect(valueOf(down, 'odsim_queue_up')).to.equal(0);
       expect(valueOf(down, 'odsim_queue_jobs')).to.equal(undefined);
+      expect(valueOf(down, 'odsim_workers')).to.equal(undefined);
       expect(valueOf(down, 'odsim_instances', { status: 'Created' })).to.be.at.least(1);
     } finally {
       api.kill();
