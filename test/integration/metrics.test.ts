@@ -16,6 +16,17 @@ function delta(before: Sample[], after: Sample[], name: string, labels: Record<s
   return now - (valueOf(before, name, labels) ?? 0);
 }
 
+/**
+ * A scrape once `done` holds of it: the worker counts a job's end just after writing it, and BullMQ
+ * completes the delivery just after that, so an instance's status may be seen a moment earlier.
+ */
+function scrapeUntil(url: string, done: (s: Sample[]) => boolean, token?: string): Promise<Sample[]> {
+  return waitFor(async () => {
+    const samples = await scrape(url, token);
+    return done(samples) ? samples : undefined;
+  }, `a scrape of ${url} showing the jobs' ends`);
+}
+
 describe('metrics', () => {
   let stack: Stack;
   let worker: WorkerHandle;
@@ -52,7 +63,10 @@ describe('metrics', () => {
       body: { instanceName: `Taken ${stack.id}`, databaseName: taken },
     });
     await stack.waitForStatus(r.body.id, 'CreateFailed');
-    const after = await scrape(`${workerUrl}/metrics`);
+    const after = await scrapeUntil(
+      `${workerUrl}/metrics`,
+      (s) => delta(before, s, 'odsim_jobs_total', { type: 'create', outcome: 'failed' }) >= 1,
+    );
 
     const moved = (name: string, labels: Record<string, string>) => delta(before, after, name, labels);
     expect(moved('odsim_jobs_total', { type: 'create', outcome: 'succeeded' })).to.equal(1);
@@ -72,7 +86,11 @@ describe('metrics', () => {
     expect(valueOf(after, 'process_cpu_user_seconds_total')).to.be.greaterThan(0);
 
     // The API sees the same two jobs done, from Redis: both deliveries completed (a failed job ends its delivery).
-    const api = await scrape(`${stack.baseUrl}/metrics`, stack.tokens.read);
+    const api = await scrapeUntil(
+      `${stack.baseUrl}/metrics`,
+      (s) => valueOf(s, 'odsim_queue_jobs', { state: 'active' }) === 0,
+      stack.tokens.read,
+    );
     expect(valueOf(api, 'odsim_queue_up')).to.equal(1);
     expect(valueOf(api, 'odsim_queue_jobs', { queue: 'operations', state: 'completed' })).to.equal(2);
     expect(valueOf(api, 'odsim_queue_jobs', { queue: 'operations', state: 'waiting' })).to.equal(0);
@@ -121,7 +139,10 @@ describe('metrics', () => {
       await holder.end();
     }
     await stack.waitForStatus(instance.id, 'Deleted');
-    const after = await scrape(`${workerUrl}/metrics`);
+    const after = await scrapeUntil(
+      `${workerUrl}/metrics`,
+      (s) => delta(before, s, 'odsim_jobs_total', { type: 'delete', outcome: 'succeeded' }) >= 1,
+    );
     const moved = (name: string, labels: Record<string, string>) => delta(before, after, name, labels);
     const retries = moved('odsim_jobs_total', { type: 'delete', outcome: 'retried' });
     expect(retries).to.be.at.least(1);
@@ -206,7 +227,10 @@ describe('metrics', () => {
     }
     const fresh = await stack.startWorker({ METRICS_PORT: '0' });
     await stack.waitForStatus(r.body.id, 'Created');
-    const after = await scrape(`http://127.0.0.1:${fresh.metricsListener!.address.port}/metrics`);
+    const after = await scrapeUntil(
+      `http://127.0.0.1:${fresh.metricsListener!.address.port}/metrics`,
+      (s) => valueOf(s, 'odsim_jobs_total', { type: 'create', outcome: 'succeeded' }) === 1,
+    );
     expect(valueOf(after, 'odsim_reconciler_reenqueued_total')).to.equal(1);
     expect(valueOf(after, 'odsim_jobs_total', { type: 'create', outcome: 'succeeded' })).to.equal(1);
   });
