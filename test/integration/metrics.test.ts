@@ -153,6 +153,19 @@ describe('metrics', () => {
     expect(moved('odsim_copy_duration_seconds_count', { engine: 'postgres' })).to.equal(0);
   });
 
+  it('counts an inventory run, and the API reports its age', async () => {
+    const before = await scrape(`${workerUrl}/metrics`);
+    expect((await stack.request('POST', '/admin/inventory')).status).to.equal(202);
+    const after = await scrapeUntil(
+      `${workerUrl}/metrics`,
+      (s) => delta(before, s, 'odsim_inventory_runs_total', { outcome: 'succeeded' }) >= 1,
+    );
+    expect(delta(before, after, 'odsim_inventory_runs_total', { outcome: 'succeeded' })).to.equal(1);
+    expect(delta(before, after, 'odsim_inventory_runs_total', { outcome: 'failed' })).to.equal(0);
+    const api = await scrape(`${stack.baseUrl}/metrics`, stack.tokens.read);
+    expect(valueOf(api, 'odsim_inventory_age_seconds')).to.be.within(0, 60);
+  });
+
   it('serves the worker listener without a token, on loopback when METRICS_HOST is unset', async () => {
     expect(worker.metricsListener!.address.address).to.equal('127.0.0.1');
     const metrics = await fetch(`${workerUrl}/metrics`);
