@@ -38,6 +38,7 @@ import { InventoryStore } from '../shared/inventory/store';
 import { createInventoryQueue, type InventoryQueue } from '../shared/inventory/queue';
 import { inventoryRoutes } from './inventory/routes';
 import { METRICS_PATH, metricsRoutes } from './metrics/routes';
+import { ApiMetrics } from './metrics/registry';
 
 export interface AppDeps {
   config: ApiConfig;
@@ -55,6 +56,8 @@ export interface AppDeps {
   inventoryQueue?: InventoryQueue;
   /** The live change stream (`GET /admin/events`); an app built without one does not serve it. */
   events?: EventHub;
+  /** The process's metrics, shared with the METRICS_PORT listener (api/main.ts); made here when not given. */
+  metrics?: ApiMetrics;
 }
 
 /** Builds the HTTP API from its dependencies; starting, listening and stopping belong to main.ts. */
@@ -68,6 +71,9 @@ export function createApp(deps: AppDeps): Express {
   // First, so the request's span covers everything after it (only when tracing is on: docs/tracing.md).
   const tracing = httpTracing();
   if (tracing) app.use(tracing);
+  // Then the timing, so that every request is timed, those refused early included.
+  const metrics = deps.metrics ?? new ApiMetrics({ dataSource, queue: deps.queue });
+  app.use(metrics.http());
   app.use(securityHeaders());
   app.use(requestContext(logger));
   const json = express.json({
@@ -147,7 +153,7 @@ export function createApp(deps: AppDeps): Express {
   );
   // Metrics are no public page: the same bearer tokens, read access.
   app.use(METRICS_PATH, auth);
-  app.use(metricsRoutes(dataSource));
+  app.use(metricsRoutes(metrics));
   app.use(settingsRoutes(mode, config.tenants, clients, instances.deletionPolicy, config.ods.engine));
   if (deps.events) app.use(eventRoutes(deps.events, config.events.heartbeatMs, clients));
   app.use(docsRoutes());

@@ -14,6 +14,9 @@ import { createApp } from './app';
 import { bootstrapFirstClient, resolveSigningKey } from './auth/bootstrap';
 import { TokenService } from './auth/tokens';
 import { EventHub } from './events/hub';
+import { ApiMetrics } from './metrics/registry';
+import { METRICS_PATH } from './metrics/routes';
+import { startMetricsListener, type MetricsListener } from '../shared/metrics/listener';
 
 async function main(): Promise<void> {
   const config = loadApiConfig();
@@ -45,7 +48,9 @@ async function main(): Promise<void> {
   );
   await events.start();
 
+  const metrics = new ApiMetrics({ dataSource, queue });
   const app = createApp({
+    metrics,
     events,
     config,
     dataSource,
@@ -72,8 +77,19 @@ async function main(): Promise<void> {
     });
   });
 
+  // Prometheus without a token, apart from the API's port (docs/observability.md).
+  let metricsListener: MetricsListener | undefined;
+  if (config.metrics.port !== null)
+    metricsListener = await startMetricsListener(
+      { port: config.metrics.port, host: config.metrics.host },
+      { [METRICS_PATH]: async () => ({ status: 200, ...(await metrics.scrape()) }) },
+      log,
+      'api',
+    );
+
   onShutdownSignal(log, async () => {
     sharedRedis.stop();
+    await metricsListener?.close();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     await events.close(); // ends the open event streams, which would otherwise hold the server open
     await closed;

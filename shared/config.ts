@@ -47,6 +47,10 @@ class Environment {
   @Type(() => Number) @IsInt() @Min(0) @Max(65535) PORT = 3000;
   @IsString() HOST = '127.0.0.1';
   @IsString() @MaxLength(20) BODY_LIMIT = '16kb';
+  /** The unauthenticated Prometheus listener (docs/observability.md); unset: none. 0 takes any free port. */
+  @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(65535) METRICS_PORT?: number;
+  /** Loopback unless asked: the listener has no authentication (in Kubernetes, 0.0.0.0 behind a NetworkPolicy). */
+  @IsString() @MinLength(1) METRICS_HOST = '127.0.0.1';
 
   @Matches(ADMIN_DATABASE_URL, {
     message: `ADMIN_DATABASE_URL must be a ${Object.keys(ADMIN_URL_SCHEMES).join('://, ')}:// URL`,
@@ -140,6 +144,8 @@ export interface CommonConfig {
   };
   /** Tenant ids (TENANTS); empty: the deployment has no tenants and instances carry tenant ''. */
   tenants: string[];
+  /** METRICS_PORT / METRICS_HOST: the unauthenticated metrics listener; port null: none. */
+  metrics: { port: number | null; host: string };
 }
 
 export interface ApiConfig extends CommonConfig {
@@ -278,6 +284,8 @@ const COMMON_KEYS: (keyof Environment)[] = [
   'ODS_DEFAULT_TEMPLATE',
   'RESERVED_DATABASE_NAMES',
   'TENANTS',
+  'METRICS_PORT',
+  'METRICS_HOST',
 ];
 
 /**
@@ -333,6 +341,7 @@ function common(e: Environment, engineSettings: unknown): CommonConfig {
     },
     // Checked in parse(), so this cannot throw here.
     tenants: parseTenantIds(e.TENANTS),
+    metrics: { port: e.METRICS_PORT ?? null, host: e.METRICS_HOST },
   };
 }
 

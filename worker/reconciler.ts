@@ -35,6 +35,8 @@ export class Reconciler {
     private readonly restoreQueueSettings: () => Promise<unknown> = () => Promise.resolve(),
     /** The engine's way to let connections into a copy source again (absent: the engine never shuts one). */
     private readonly reopenCopySource?: (databaseName: string) => Promise<void>,
+    /** Told of each job put back on the queue (the worker's metrics count them). */
+    private readonly onReenqueued: () => void = () => undefined,
   ) {}
 
   async runOnce(): Promise<ReconcileReport> {
@@ -54,6 +56,7 @@ export class Reconciler {
       }
       await addJob(this.queue, { id: row.id, type: row.type, instanceId: row.instanceId, requestId: row.requestId });
       enqueued++;
+      this.onReenqueued();
       this.log.info('re-enqueued an unfinished job', {
         event: 'reconciler.enqueued',
         jobId: row.id,

@@ -17,6 +17,9 @@ import { JobLocks } from './jobs/job-locks';
 import { JobProcessor } from './jobs/processor';
 import { InventoryWorker } from './inventory/inventory-worker';
 import { Reconciler } from './reconciler';
+import { WorkerMetrics } from './metrics/worker-metrics';
+import { startWorkerListener } from './metrics/listener';
+import type { MetricsListener } from '../shared/metrics/listener';
 
 export interface WorkerDeps {
   config: WorkerConfig;
@@ -36,6 +39,9 @@ export interface RunningWorker {
   readonly workerId: string;
   readonly reconciler: Reconciler;
   readonly processor: JobProcessor;
+  readonly metrics: WorkerMetrics;
+  /** Where METRICS_PORT listens (/metrics, /health/live, /health/ready); absent when it is unset. */
+  readonly metricsListener?: MetricsListener;
   stop(): Promise<void>;
 }
 
@@ -79,7 +85,9 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
     config.concurrency.global,
     log,
   );
+  const metrics = new WorkerMetrics(deps.driver.engine);
   const processor = new JobProcessor({
+    metrics,
     dataSource: deps.dataSource,
     locks,
     driver: deps.driver,
@@ -123,6 +131,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
         intervalMs: config.inventoryIntervalMs,
         survey,
         log,
+        onRun: (outcome) => metrics.inventoryRun(outcome),
       })
     : null;
   if (!inventory)
@@ -135,10 +144,18 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
     config.reconcileIntervalMs,
     applyGlobalConcurrency,
     deps.driver.reopenCopySource?.bind(deps.driver),
+    () => metrics.reconcilerReenqueued(),
   );
   reconciler.start();
   const sharedRedis = new SharedRedisWatch(deps.redis, config.redis.prefix, deploymentId, log);
   sharedRedis.start();
+  const metricsListener =
+    config.metrics.port === null
+      ? undefined
+      : await startWorkerListener(
+          { port: config.metrics.port, host: config.metrics.host },
+          { metrics, dataSource: deps.dataSource, redis: deps.redis, log },
+        );
   log.info('worker started', {
     event: 'worker.started',
     concurrency: config.concurrency,
@@ -152,9 +169,12 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
     workerId,
     reconciler,
     processor,
+    metrics,
+    metricsListener,
     stop() {
       stopping ??= (async () => {
         sharedRedis.stop();
+        await metricsListener?.close();
         deps.redis.removeListener('ready', onRedisReady);
         await reconciler.stop();
         processor.stopWaiting();

@@ -3,6 +3,7 @@ import type { Logger } from '../../shared/logger';
 import type { EngineDriver } from './engine';
 import type { EngineModule, OperationPlan, PlanRequest } from './module';
 import { reportProgress } from '../jobs/progress';
+import { observeStep } from '../jobs/steps';
 import { commandEngine } from './command';
 import { mssqlEngine } from './mssql';
 import { postgresEngine } from './postgres';
@@ -32,7 +33,11 @@ export function createDriver(
     lockTimeoutMs: config.ods.lockTimeoutMs,
     poolSize: config.concurrency.perWorker + 2,
     log,
-    onStep,
+    // The running job's metrics time the clone between its steps (worker/jobs/steps.ts).
+    onStep: async (step) => {
+      observeStep(step);
+      await onStep?.(step);
+    },
     onProgress: reportProgress,
   });
 }

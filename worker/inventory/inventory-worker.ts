@@ -22,6 +22,8 @@ export interface InventoryWorkerDeps {
   intervalMs: number;
   survey: ServerSurvey['survey'];
   log: Logger;
+  /** Told of each run's end (the worker's metrics count them). */
+  onRun?: (outcome: 'succeeded' | 'failed') => void;
 }
 
 /** Takes one inventory: records the run, surveys the server, replaces the stored facts. Never changes a database. */
@@ -68,7 +70,14 @@ export class InventoryWorker {
     await scheduleInventory(queue, deps.intervalMs);
     const worker = new Worker(
       inventoryQueueName(deps.deploymentId),
-      () => takeInventory(store, deps.survey, deps.workerId, log),
+      () =>
+        takeInventory(store, deps.survey, deps.workerId, log).then(
+          () => deps.onRun?.('succeeded'),
+          (err: unknown) => {
+            deps.onRun?.('failed');
+            throw err;
+          },
+        ),
       {
         connection: deps.redis,
         prefix: deps.prefix,

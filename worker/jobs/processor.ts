@@ -23,6 +23,8 @@ import { Registrations } from '../edfi-admin/registry';
 import { createHandlers, JobHandler, JobResult } from './handlers';
 import { type ProgressReporter, withProgressReporter } from './progress';
 import type { JobLocks } from './job-locks';
+import { withStepObserver } from './steps';
+import { WorkerMetrics } from '../metrics/worker-metrics';
 
 export interface ProcessorDeps {
   dataSource: DataSource;
@@ -42,6 +44,8 @@ export interface ProcessorDeps {
   adminRetry?: RetryPolicy;
   /** EdFi_Admin registration per tenant; off when absent. */
   registrations?: Registrations;
+  /** Where job outcomes, durations and errors are counted (METRICS_PORT); a private one when absent. */
+  metrics?: WorkerMetrics;
 }
 
 /** Asked BullMQ to try again later: the instance is busy with another worker. */
@@ -67,8 +71,10 @@ export class JobProcessor {
   private readonly adminRetry: RetryPolicy;
 
   private readonly registrations: Registrations;
+  private readonly metrics: WorkerMetrics;
 
   constructor(private readonly deps: ProcessorDeps) {
+    this.metrics = deps.metrics ?? new WorkerMetrics(deps.driver.engine);
     this.adminRetry = deps.adminRetry ?? { attempts: 8, baseDelayMs: 250, maxDelayMs: 5000 };
     this.registrations = deps.registrations ?? Registrations.none();
     this.handlers = createHandlers({
@@ -153,6 +159,10 @@ export class JobProcessor {
         slot: lock.slot,
       });
       let result: JobResult;
+      // Neither calls a PermanentJobError transient (a database not ours, an unknown client
+      // key, links blocking a delete): the job fails at once with its reason, never retried.
+      const isTransient = (err: unknown) => this.deps.driver.isTransient(err) || this.registrations.isTransient(err);
+      const run = this.metrics.jobRun(job.type, isTransient);
       try {
         const toJob: ProgressReporter = (percent, message) => {
           // Seen on the queue dashboard; a report lost with Redis costs nothing the job needs.
@@ -160,24 +170,27 @@ export class JobProcessor {
           log.info('progress', { event: 'job.progress', percent, message });
         };
         // One span per try, the engine's statements its children (docs/tracing.md).
-        const run = () =>
+        const tryOnce = () =>
           inSpan(`${job.type} instance`, spanAttributes(job), () =>
-            withProgressReporter(toJob, () => this.handlers[job.type](job)),
-          );
-        result = await retryTransient(run, {
+            withStepObserver(run.step, () => withProgressReporter(toJob, () => this.handlers[job.type](job))),
+          ).catch((err: unknown) => {
+            run.error(err);
+            throw err;
+          });
+        result = await retryTransient(tryOnce, {
           ...this.deps.transientRetry,
           signal: this.stopping.signal,
-          // Neither calls a PermanentJobError transient (a database not ours, an unknown client
-          // key, links blocking a delete): the job fails at once with its reason, never retried.
-          isTransient: (err) => this.deps.driver.isTransient(err) || this.registrations.isTransient(err),
-          onRetry: (err, attempt, delayMs) =>
+          isTransient,
+          onRetry: (err, attempt, delayMs) => {
+            run.retried();
             log.warn('transient error; retrying', {
               event: 'job.retrying',
               attempt,
               delayMs,
               error: redactSecrets(errorText(err)),
               code: errorCode(err),
-            }),
+            });
+          },
         });
       } catch (err) {
         if (this.stopping.signal.aborted) {
@@ -188,6 +201,7 @@ export class JobProcessor {
         }
         const reason = redactSecrets(errorText(err));
         await inSpan('record outcome', spanAttributes(job), () => this.admin(() => this.finish(job, 'failed', reason)));
+        run.ended('failed');
         log.warn('job failed', { event: 'job.failed', type: job.type, error: reason });
         return 'skipped';
       }
@@ -195,6 +209,7 @@ export class JobProcessor {
       await inSpan('record outcome', spanAttributes(job), () =>
         this.admin(() => this.finish(job, 'succeeded', null, result)),
       );
+      run.ended('succeeded');
       if (warnings.length)
         log.warn('job succeeded with warnings', { event: 'job.warning', type: job.type, outcome, warnings });
       log.info('job succeeded', { event: 'job.succeeded', type: job.type, outcome });
