@@ -119,10 +119,18 @@ describe('container entry point', function () {
       const env: Record<string, string> = { ...stack.env, ...production, REDIS_URL: redis.url, LOG_LEVEL: 'info' };
       delete env.ODS_SERVER_URL;
       // The worker first (it prepares the admin database itself), alone: the healthcheck finds its role in /proc.
-      const worker = new Child(ENTRYPOINT, ['worker'], { ...env, ODS_SERVER_URL: POSTGRES_URL });
+      const metricsPort = String(await freePort());
+      const worker = new Child(ENTRYPOINT, ['worker'], {
+        ...env,
+        ODS_SERVER_URL: POSTGRES_URL,
+        METRICS_PORT: metricsPort,
+      });
       children.push(worker);
       await waitFor(async () => worker.output.includes('"event":"worker.started"'), `the worker\n${worker.output}`);
-      // No metrics listener without METRICS_PORT: the worker's healthcheck says so rather than pass.
+      // The worker's health is asked of its metrics listener (docs/observability.md).
+      const workerHealthy = await run(HEALTHCHECK, [], { METRICS_PORT: metricsPort });
+      expect(workerHealthy.code, workerHealthy.output).to.equal(0);
+      // Without METRICS_PORT there is nothing to ask: the healthcheck says so rather than pass.
       const unconfigured = await run(HEALTHCHECK, [], {});
       expect(unconfigured.code).to.equal(1);
       expect(unconfigured.output).to.include('METRICS_PORT is not set');
