@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../shared/redis';
 import type { DataSource } from 'typeorm';
 import { databaseNameOf, type WorkerConfig } from '../shared/config';
 import { createAdminLockSessions } from '../shared/database/data-source';
@@ -22,7 +22,7 @@ export interface WorkerDeps {
   dataSource: DataSource;
   driver: EngineDriver;
   /** Used for the queue and as the template for BullMQ's own blocking connection. */
-  redis: IORedis;
+  redis: RedisClient;
   logger: Logger;
   workerId?: string;
   /** EdFi_Admin per tenant (worker/edfi-admin/settings.ts); registration is off when absent or empty. */

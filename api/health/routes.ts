@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../../shared/redis';
 import type { DataSource } from 'typeorm';
 import { withTimeout } from '../../shared/retry';
 import { onlyMethods } from '../http/problems';
@@ -16,7 +16,7 @@ async function check(probe: () => Promise<unknown>): Promise<'up' | 'down'> {
 }
 
 /** Unauthenticated: says whether the process lives and whether its dependencies answer, nothing more. */
-export function healthRoutes(deps: { dataSource: DataSource; redis: IORedis }): Router {
+export function healthRoutes(deps: { dataSource: DataSource; redis: RedisClient }): Router {
   const router = Router();
   router.get('/health/live', (_req, res) => {
     res.json({ status: 'up' });
