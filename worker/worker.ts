@@ -16,6 +16,7 @@ import { JobLocks } from './jobs/job-locks';
 import { JobProcessor } from './jobs/processor';
 import { InventoryWorker } from './inventory/inventory-worker';
 import { Reconciler } from './reconciler';
+import { checkRedisSetup } from './redis-check';
 
 export interface WorkerDeps {
   config: WorkerConfig;
@@ -55,6 +56,8 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
     : Registrations.none();
   if (registrations.enabled)
     log.info('registering instances in EdFi_Admin', { event: 'edfi_admin.enabled', tenants: registrations.tenants });
+  // Warns, once at start, of a Redis that may evict or forget the queue (docs/redis.md); never holds the start.
+  void checkRedisSetup(deps.redis, log);
   const queue = createQueue(deps.redis, config.redis.prefix, deploymentId);
   queue.on('error', (err) => log.warn('queue error', { event: 'queue.error', error: err.message }));
   // BullMQ's global concurrency is a gate, not the limit: the admin database's slots are
