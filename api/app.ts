@@ -1,5 +1,5 @@
 import express, { Express } from 'express';
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../shared/redis';
 import type { DataSource } from 'typeorm';
 import type { ApiConfig } from '../shared/config';
 import { JobDispatcher } from '../shared/jobs/dispatcher';
@@ -47,7 +47,7 @@ export interface AppDeps {
   /** This deployment's id (from the admin database): tokens and queue names carry it. */
   deploymentId: string;
   /** The connection the queue uses; readiness pings it. */
-  redis: IORedis;
+  redis: RedisClient;
   tokens: TokenService;
   logger: Logger;
   /** Told of every secret hash start and end (tests count how many run at once). */

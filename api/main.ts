@@ -7,6 +7,7 @@ import { SharedRedisWatch } from '../shared/deployment/shared-redis';
 import { createQueue, redisConnection } from '../shared/jobs/queue';
 import { createInventoryQueue } from '../shared/inventory/queue';
 import { createLogger } from '../shared/logger';
+import { redactRedisUrl } from '../shared/redis';
 import { onShutdownSignal } from '../shared/shutdown';
 import { startTracing } from '../shared/tracing/provider';
 import { loadTracingSettings } from '../shared/tracing/settings';
@@ -31,8 +32,8 @@ async function main(): Promise<void> {
   await bootstrapFirstClient(config, dataSource, log, deploymentId);
 
   // No offline queue: while Redis is down an enqueue fails at once and the reconciler takes over.
-  const redis = redisConnection(config.redis.url, { enableOfflineQueue: false });
-  redis.on('error', (err) => log.warn('redis connection error', { event: 'redis.error', error: err.message }));
+  const redis = redisConnection(config.redis.target, { enableOfflineQueue: false });
+  redis.on('error', (err: Error) => log.warn('redis connection error', { event: 'redis.error', error: err.message }));
   const queue = createQueue(redis, config.redis.prefix, deploymentId);
   queue.on('error', () => undefined);
   // POST /admin/inventory asks a worker for a run through it (docs/inventory.md).
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
       host: config.http.host,
       port: config.http.port,
       adminDatabase: redactUrl(config.adminDatabase.url),
+      redis: redactRedisUrl(config.redis.url),
       deploymentId,
     });
   });

@@ -21,6 +21,7 @@ import { defaultTemplate, parseTemplates, type Templates } from './templates';
 import { parseTenantIds } from './tenants';
 import { ADMIN_URL_SCHEMES } from './database/dialects/schemes';
 import { REGISTRATION_SECRET_SETTINGS } from '../worker/edfi-admin/settings';
+import { keyPrefix, parseRedisUrl, RedisTarget, redisUrlProblems } from './redis';
 
 /**
  * Every setting the processes read, validated once at start-up. Defaults serve the local
@@ -38,7 +39,6 @@ const toBool = ({ value }: { value: unknown }) =>
 
 /** postgres://, postgresql://, mssql:// or sqlserver:// (shared/database/dialects/schemes.ts). */
 const ADMIN_DATABASE_URL = new RegExp(`^(${Object.keys(ADMIN_URL_SCHEMES).join('|')})://.+`, 'i');
-const REDIS_URL = /^rediss?:\/\/.+/;
 
 class Environment {
   @IsIn(['development', 'production', 'test']) NODE_ENV = 'development';
@@ -61,8 +61,10 @@ class Environment {
   // 2 at least: start-up holds the migration lock on one connection while migrating on another.
   @Type(() => Number) @IsInt() @Min(2) @Max(100) ADMIN_DATABASE_POOL_SIZE = 10;
 
-  @Matches(REDIS_URL, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
-  REDIS_URL = 'redis://127.0.0.1:6379';
+  /** One server, a Sentinel set or a cluster (shared/redis.ts, docs/redis.md); checked in parse(). */
+  @IsString() REDIS_URL = 'redis://127.0.0.1:6379';
+  /** The Sentinels' own password (REDIS_URL's is the Redis servers'). */
+  @IsOptional() @IsString() REDIS_SENTINEL_PASSWORD?: string;
   @Matches(/^[A-Za-z0-9_-]{1,40}$/) QUEUE_PREFIX = 'odsim';
   @Type(() => Number) @IsInt() @Min(50) ENQUEUE_TIMEOUT_MS = 2000;
   @Type(() => Number) @IsInt() @Min(1) @Max(100_000) MAX_UNFINISHED_JOBS_PER_CLIENT = 50;
@@ -128,7 +130,8 @@ export interface CommonConfig {
   env: 'development' | 'production' | 'test';
   logLevel: string;
   adminDatabase: { url: string; connectTimeoutMs: number; poolSize: number; queryTimeoutMs?: number };
-  redis: { url: string; prefix: string };
+  /** `prefix`: the key prefix, QUEUE_PREFIX or, on a cluster, the hash tag {QUEUE_PREFIX} (shared/redis.ts). */
+  redis: { url: string; prefix: string; target: RedisTarget };
   ods: {
     engine: EngineName;
     /** The default template's database (ODS_TEMPLATE_DATABASE unless ODS_TEMPLATES says otherwise). */
@@ -240,6 +243,12 @@ function parse(
       problems.push((err as Error).message);
     }
   }
+  // The URL may hold a password: the problems name hosts and names, never it.
+  problems.push(
+    ...redisUrlProblems(parsed.REDIS_URL, parsed.REDIS_SENTINEL_PASSWORD).map((p) =>
+      p.replace(/^REDIS_URL:? /, 'REDIS_URL=(hidden): '),
+    ),
+  );
   if (known.has('ODS_CONTEXT_KEYS')) problems.push(...contextModeProblems(parsed));
   if (known.has('ODS_TEMPLATES') && ENGINES.includes(parsed.ODS_ENGINE)) problems.push(...templatesOf(parsed).problems);
   if (ENGINES.includes(parsed.ODS_ENGINE)) problems.push(...more(parsed));
@@ -277,6 +286,7 @@ const COMMON_KEYS: (keyof Environment)[] = [
   'ADMIN_DATABASE_QUERY_TIMEOUT_MS',
   'ADMIN_DATABASE_POOL_SIZE',
   'REDIS_URL',
+  'REDIS_SENTINEL_PASSWORD',
   'QUEUE_PREFIX',
   'ODS_ENGINE',
   'ODS_TEMPLATE_DATABASE',
@@ -317,6 +327,12 @@ function withTemplateStrategies(e: Environment, settings: unknown, templates: Te
   return hook.apply(settings, Object.fromEntries(chosen.map((t) => [t.database.toLowerCase(), t.strategy as string])));
 }
 
+function redisSettings(e: Environment): CommonConfig['redis'] {
+  // Checked in parse(), so this cannot throw here.
+  const target = parseRedisUrl(e.REDIS_URL, e.REDIS_SENTINEL_PASSWORD);
+  return { url: e.REDIS_URL, prefix: keyPrefix(e.QUEUE_PREFIX, target), target };
+}
+
 function common(e: Environment, engineSettings: unknown): CommonConfig {
   // Checked in parse(), so the templates are valid here.
   const { templates } = templatesOf(e);
@@ -329,7 +345,7 @@ function common(e: Environment, engineSettings: unknown): CommonConfig {
       queryTimeoutMs: e.ADMIN_DATABASE_QUERY_TIMEOUT_MS,
       poolSize: e.ADMIN_DATABASE_POOL_SIZE,
     },
-    redis: { url: e.REDIS_URL, prefix: e.QUEUE_PREFIX },
+    redis: redisSettings(e),
     ods: {
       engine: e.ODS_ENGINE,
       templateDatabase: defaultTemplate(templates).database,

@@ -1,4 +1,4 @@
-import type IORedis from 'ioredis';
+import type { RedisClient } from './redis';
 import type { DataSource } from 'typeorm';
 import { withTimeout } from './retry';
 
@@ -21,7 +21,7 @@ async function check(probe: () => Promise<unknown>): Promise<CheckResult> {
 }
 
 /** Whether the admin database and Redis answer, each within a bounded time (the API's and the worker's /health/ready). */
-export async function readiness(deps: { dataSource: DataSource; redis: IORedis }): Promise<Readiness> {
+export async function readiness(deps: { dataSource: DataSource; redis: RedisClient }): Promise<Readiness> {
   const [adminDatabase, redis] = await Promise.all([
     check(() => deps.dataSource.query('SELECT 1')),
     check(() => deps.redis.ping()),

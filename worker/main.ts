@@ -3,6 +3,7 @@ import { loadWorkerConfig, redactUrl } from '../shared/config';
 import { createAdminDataSource, prepareAdminDatabase } from '../shared/database/data-source';
 import { redisConnection } from '../shared/jobs/queue';
 import { createLogger } from '../shared/logger';
+import { redactRedisUrl } from '../shared/redis';
 import { onShutdownSignal } from '../shared/shutdown';
 import { startTracing } from '../shared/tracing/provider';
 import { loadTracingSettings } from '../shared/tracing/settings';
@@ -32,12 +33,13 @@ async function main(): Promise<void> {
   });
   const onStep = faultInjectionFromEnv(process.env, log);
   const driver = createDriver(config, log, onStep);
-  const redis = redisConnection(config.redis.url);
-  redis.on('error', (err) => log.warn('redis connection error', { event: 'redis.error', error: err.message }));
+  const redis = redisConnection(config.redis.target);
+  redis.on('error', (err: Error) => log.warn('redis connection error', { event: 'redis.error', error: err.message }));
   const worker = await createWorker({ config, dataSource, driver, redis, logger: log, registration, onStep });
   log.info('connected', {
     event: 'worker.connected',
     odsServer: redactUrl(config.ods.serverUrl),
+    redis: redactRedisUrl(config.redis.url),
     template: config.ods.templateDatabase,
   });
 

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Worker } from 'bullmq';
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../shared/redis';
 import type { DataSource } from 'typeorm';
 import { databaseNameOf, type WorkerConfig } from '../shared/config';
 import { createAdminLockSessions } from '../shared/database/data-source';
@@ -20,13 +20,14 @@ import { Reconciler } from './reconciler';
 import { WorkerMetrics } from './metrics/worker-metrics';
 import { startWorkerListener } from './metrics/listener';
 import type { MetricsListener } from '../shared/metrics/listener';
+import { checkRedisSetup } from './redis-check';
 
 export interface WorkerDeps {
   config: WorkerConfig;
   dataSource: DataSource;
   driver: EngineDriver;
   /** Used for the queue and as the template for BullMQ's own blocking connection. */
-  redis: IORedis;
+  redis: RedisClient;
   logger: Logger;
   workerId?: string;
   /** EdFi_Admin per tenant (worker/edfi-admin/settings.ts); registration is off when absent or empty. */
@@ -62,6 +63,8 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
     : Registrations.none();
   if (registrations.enabled)
     log.info('registering instances in EdFi_Admin', { event: 'edfi_admin.enabled', tenants: registrations.tenants });
+  // Warns, once at start, of a Redis that may evict or forget the queue (docs/redis.md); never holds the start.
+  void checkRedisSetup(deps.redis, log);
   const queue = createQueue(deps.redis, config.redis.prefix, deploymentId);
   queue.on('error', (err) => log.warn('queue error', { event: 'queue.error', error: err.message }));
   // BullMQ's global concurrency is a gate, not the limit: the admin database's slots are

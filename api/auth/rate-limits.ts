@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { ClientRateLimitInfo, IncrementResponse, MemoryStore, Options, rateLimit, Store } from 'express-rate-limit';
-import type IORedis from 'ioredis';
 import { RedisReply, RedisStore } from 'rate-limit-redis';
 import { errorMessage, TooManyRequestsError } from '../../shared/errors';
 import type { Logger } from '../../shared/logger';
+import { isCluster, masterConnections, type RedisClient } from '../../shared/redis';
 import { withTimeout } from '../../shared/retry';
 
 const WINDOW_MS = 60_000;
@@ -29,13 +29,17 @@ export class SharedLimitStore implements Store {
   private lastWarnAt = 0;
 
   constructor(
-    private readonly redis: IORedis,
+    private readonly redis: RedisClient,
     readonly prefix: string,
     private readonly log: Logger,
   ) {
     this.shared = new RedisStore({
       prefix,
-      sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
+      sendCommandCluster: ({ command: [name, ...args] }) =>
+        // A script is loaded on every master of a cluster: its EVALSHA goes to the node of its key's slot.
+        (isCluster(redis) && name!.toUpperCase() === 'SCRIPT'
+          ? Promise.all(masterConnections(redis).map((node) => node.call(name!, ...args))).then((all) => all[0])
+          : redis.call(name!, ...args)) as Promise<RedisReply>,
     });
   }
 
@@ -106,7 +110,7 @@ export class SharedLimitStore implements Store {
 }
 
 export interface TokenLimitSettings {
-  redis: IORedis;
+  redis: RedisClient;
   /** The deployment's QUEUE_PREFIX and id: two deployments on one Redis never share a count. */
   keyPrefix: string;
   perAddressPerMinute: number;

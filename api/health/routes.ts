@@ -1,11 +1,11 @@
 import { Router } from 'express';
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../../shared/redis';
 import type { DataSource } from 'typeorm';
 import { readiness } from '../../shared/health';
 import { onlyMethods } from '../http/problems';
 
 /** Unauthenticated: says whether the process lives and whether its dependencies answer, nothing more. */
-export function healthRoutes(deps: { dataSource: DataSource; redis: IORedis }): Router {
+export function healthRoutes(deps: { dataSource: DataSource; redis: RedisClient }): Router {
   const router = Router();
   router.get('/health/live', (_req, res) => {
     res.json({ status: 'up' });

@@ -1,6 +1,6 @@
-import type IORedis from 'ioredis';
 import type { Logger } from '../logger';
 import { errorMessage } from '../errors';
+import type { RedisClient } from '../redis';
 
 /** A deployment seen within this long is taken to be running. */
 const RECENT_MS = 10 * 60_000;
@@ -15,7 +15,7 @@ export class SharedRedisWatch {
   private readonly warned = new Set<string>();
 
   constructor(
-    private readonly redis: IORedis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly deploymentId: string,
     private readonly log: Logger,

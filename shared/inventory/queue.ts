@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq';
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../redis';
 
 /**
  * Inventory runs travel on a queue of their own, beside the instance operations: a worker
@@ -12,7 +12,7 @@ export function inventoryQueueName(deploymentId: string): string {
 
 export type InventoryQueue = Queue<Record<string, never>>;
 
-export function createInventoryQueue(connection: IORedis, prefix: string, deploymentId: string): InventoryQueue {
+export function createInventoryQueue(connection: RedisClient, prefix: string, deploymentId: string): InventoryQueue {
   return new Queue(inventoryQueueName(deploymentId), { connection, prefix });
 }
 

@@ -1,7 +1,8 @@
 import { JobsOptions, Queue } from 'bullmq';
-import IORedis, { RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 import type { Operation } from '../instances/status';
 import { queueTelemetry } from '../tracing/provider';
+import { createRedisConnection, parseRedisUrl, RedisClient, RedisTarget } from '../redis';
 
 /**
  * One queue per deployment carries every operation; the job name says which, the handler
@@ -47,12 +48,16 @@ export function cappedExponentialBackoff(attemptsMade: number): number {
   return Math.min(60_000, 1000 * 2 ** Math.max(0, attemptsMade - 1));
 }
 
-export function redisConnection(url: string, options: RedisOptions = {}): IORedis {
-  return new IORedis(url, { maxRetriesPerRequest: null, ...options });
+/** A connection to REDIS_URL's server, Sentinel set or cluster (shared/redis.ts); config carries the parsed target. */
+export function redisConnection(target: string | RedisTarget, options: RedisOptions = {}): RedisClient {
+  return createRedisConnection(typeof target === 'string' ? parseRedisUrl(target) : target, options);
 }
 
-/** With tracing on, an add is a producer span and the job carries its W3C trace context (docs/tracing.md). */
-export function createQueue(connection: IORedis, prefix: string, deploymentId: string): Queue<JobPayload> {
+/**
+ * `prefix`: the key prefix from config (a hash tag on a cluster: shared/redis.ts keyPrefix). With
+ * tracing on, an add is a producer span and the job carries its W3C trace context (docs/tracing.md).
+ */
+export function createQueue(connection: RedisClient, prefix: string, deploymentId: string): Queue<JobPayload> {
   return new Queue<JobPayload>(queueName(deploymentId), { connection, prefix, telemetry: queueTelemetry() });
 }
 

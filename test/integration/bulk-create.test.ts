@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import type { Queue } from 'bullmq';
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../../shared/redis';
 import { createApp } from '../../api/app';
 import { TokenService } from '../../api/auth/tokens';
 import { silentLogger } from '../../shared/logger';
@@ -43,7 +43,7 @@ function expectProblem(r: HttpResult, status: number, fields: string[] = []): vo
   for (const field of fields) expect(r.body.errors, JSON.stringify(r.body)).to.have.property(field);
 }
 
-function queueOf(stack: Stack): { queue: Queue<JobPayload>; redis: IORedis } {
+function queueOf(stack: Stack): { queue: Queue<JobPayload>; redis: RedisClient } {
   const redis = redisConnection(stack.apiConfig.redis.url);
   redis.on('error', () => undefined);
   return { queue: createQueue(redis, stack.apiConfig.redis.prefix, stack.deploymentId), redis };
@@ -53,7 +53,7 @@ describe('bulk create (POST /admin/instances/bulk)', () => {
   describe('without a mode', () => {
     let stack: Stack;
     let queue: Queue<JobPayload>;
-    let redis: IORedis;
+    let redis: RedisClient;
     let n = 0;
     before(async () => {
       stack = await startStack({ env: { BULK_CREATE_MAX: '5' } });
@@ -271,7 +271,7 @@ describe('bulk create (POST /admin/instances/bulk)', () => {
     let stack: Stack;
     let server: Server;
     let baseUrl: string;
-    let unreachable: IORedis;
+    let unreachable: RedisClient;
     before(async () => {
       stack = await startStack({ worker: false });
       // An API of the same deployment whose queue points at a closed port: every enqueue fails.

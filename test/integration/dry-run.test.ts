@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Queue } from 'bullmq';
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../../shared/redis';
 import { stagingDatabaseName } from '../../shared/database-names';
 import { createQueue, type JobPayload, redisConnection } from '../../shared/jobs/queue';
 import { planOperation } from '../../worker/engines/registry';
@@ -16,7 +16,7 @@ import { type HttpResult, Stack, startStack } from '../support/stack';
 describe('dry runs (?dryRun=true): the plan, and nothing done', function () {
   this.timeout(60_000);
   let stack: Stack;
-  let redis: IORedis;
+  let redis: RedisClient;
   let queue: Queue<JobPayload>;
   let existing: { id: string; databaseName: string; instanceName: string };
 

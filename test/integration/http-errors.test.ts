@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../../shared/redis';
 import type { DataSource } from 'typeorm';
 import { createApp } from '../../api/app';
 import { TokenService } from '../../api/auth/tokens';
@@ -90,7 +90,7 @@ async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: number 
 }
 
 /** An API built by hand around `deps`, as main.ts builds it, listening on a free port. */
-async function listenApp(stack: Stack, deps: { config: ApiConfig; dataSource: DataSource; redis: IORedis }) {
+async function listenApp(stack: Stack, deps: { config: ApiConfig; dataSource: DataSource; redis: RedisClient }) {
   const queue = createQueue(deps.redis, deps.config.redis.prefix, stack.deploymentId);
   queue.on('error', () => undefined);
   const tokens = new TokenService(stack.apiConfig.tokens.signingKey!, {

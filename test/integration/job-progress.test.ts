@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Queue } from 'bullmq';
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../../shared/redis';
 import { createQueue, type JobPayload, redisConnection } from '../../shared/jobs/queue';
 import type { CreateRequest, EngineDriver } from '../../worker/engines/engine';
 import { createDriver } from '../../worker/engines/registry';
@@ -17,7 +17,7 @@ import { type Stack, startStack } from '../support/stack';
 describe('job progress from the engine', function () {
   this.timeout(60_000);
   let stack: Stack;
-  let redis: IORedis;
+  let redis: RedisClient;
   let queue: Queue<JobPayload>;
 
   before(async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Queue } from 'bullmq';
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../../shared/redis';
 import { AuditEventEntity, DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { createQueue, type JobPayload, redisConnection } from '../../shared/jobs/queue';
 import { databaseExists, databasesLike, withServer } from '../support/ods-server';
@@ -17,7 +17,7 @@ describe('school-year rollover (POST /admin/instances/rollover)', function () {
   this.timeout(120_000);
   let stack: Stack;
   let queue: Queue<JobPayload>;
-  let redis: IORedis;
+  let redis: RedisClient;
   /** The sources of tenant A, by their short name. */
   const ids: Record<string, string> = {};
 

@@ -114,14 +114,18 @@ export class WorkerFleet {
 /** A private Redis (nothing on disk) that a test may flush, stop and restart without touching anyone else's. */
 export class PrivateRedis {
   private child?: ChildProcess;
-  constructor(readonly port: number) {}
+  /** `args`: more redis-server options, after (and so over) the defaults, e.g. ['--maxmemory', '100mb']. */
+  constructor(
+    readonly port: number,
+    private readonly args: string[] = [],
+  ) {}
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort());
+  static async start(args: string[] = []): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(await freePort(), args);
     await redis.start();
     return redis;
   }
@@ -129,7 +133,10 @@ export class PrivateRedis {
   async start(): Promise<void> {
     this.child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', '/tmp'],
+      [
+        ...['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', '/tmp'],
+        ...this.args,
+      ],
       { stdio: 'ignore' },
     );
     await waitFor(() => this.command((c) => c.ping()).then((r) => r === 'PONG'), `redis on ${this.port}`, 10_000);

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import type IORedis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import { createApp } from '../../api/app';
 import { EventHub } from '../../api/events/hub';
@@ -18,6 +17,7 @@ import { stagingDatabaseName } from '../../shared/database-names';
 import { createQueue, redisConnection } from '../../shared/jobs/queue';
 import { createInventoryQueue } from '../../shared/inventory/queue';
 import { Logger, silentLogger } from '../../shared/logger';
+import type { RedisClient } from '../../shared/redis';
 import { withTimeout } from '../../shared/retry';
 import type { EngineDriver } from '../../worker/engines/engine';
 import { createDriver } from '../../worker/engines/registry';
@@ -81,10 +81,10 @@ export class Stack {
   private server?: Server;
   private readonly moreServers: Server[] = [];
   private hashGateProbe?: GateProbe;
-  private redis?: IORedis;
+  private redis?: RedisClient;
   private queue?: ReturnType<typeof createQueue>;
   private readonly hubs: EventHub[] = [];
-  private readonly workers: { handle: WorkerHandle; redis: IORedis }[] = [];
+  private readonly workers: { handle: WorkerHandle; redis: RedisClient }[] = [];
 
   constructor(options: StackOptions = {}) {
     this.env = {
@@ -129,7 +129,7 @@ export class Stack {
 
   async start(options: StackOptions = {}): Promise<this> {
     await prepareAdminDatabase(this.dataSource, this.apiConfig.adminDatabase, this.log);
-    this.redis = redisConnection(this.apiConfig.redis.url, { enableOfflineQueue: false });
+    this.redis = redisConnection(this.apiConfig.redis.target, { enableOfflineQueue: false });
     this.redis.on('error', () => undefined);
     this.deploymentId = await readDeploymentId(this.dataSource);
     this.queue = createQueue(this.redis, this.apiConfig.redis.prefix, this.deploymentId);
@@ -189,7 +189,7 @@ export class Stack {
   async startWorker(env: Record<string, string> = {}, driver?: EngineDriver): Promise<WorkerHandle> {
     const config = loadWorkerConfig({ ...this.env, ...env });
     const registration = loadRegistrationSettings({ ...this.env, ...env });
-    const redis = redisConnection(config.redis.url);
+    const redis = redisConnection(config.redis.target);
     redis.on('error', () => undefined);
     const engine = driver ?? createDriver(config, this.log);
     const running = await createWorker({

@@ -136,6 +136,15 @@ describe('external command engine', () => {
       );
     });
 
+    it('masks the passwords of a Sentinel REDIS_URL (several hosts) and of REDIS_SENTINEL_PASSWORD', () => {
+      const { settings } = settingsFor({
+        REDIS_URL: 'redis-sentinel://:redis-pass@s1:26379,s2:26379/mymaster',
+        REDIS_SENTINEL_PASSWORD: 'sentinel-pass',
+      });
+      expect(settings.environment).to.not.have.property('REDIS_SENTINEL_PASSWORD');
+      expect([...settings.secrets].sort()).to.deep.equal(['redis-pass', 'sentinel-pass']);
+    });
+
     it('refuses a pass-through variable whose name is not a variable name', () => {
       const { problems } = settingsFor({ 'ODS_COMMAND_ENV_A-B': 'x', ODS_COMMAND_ENV_: 'y' });
       expect(problems).to.have.lengthOf(2);

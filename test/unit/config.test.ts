@@ -28,7 +28,11 @@ describe('configuration', () => {
         queryTimeoutMs: 15000,
         poolSize: 10,
       });
-      expect(c.redis).to.deep.equal({ url: 'redis://127.0.0.1:6379', prefix: 'odsim' });
+      expect(c.redis).to.deep.equal({
+        url: 'redis://127.0.0.1:6379',
+        prefix: 'odsim',
+        target: { kind: 'single', url: 'redis://127.0.0.1:6379' },
+      });
       expect(c.ods).to.deep.equal({
         engine: 'postgres',
         templateDatabase: 'EdFi_Ods_Minimal_Template',

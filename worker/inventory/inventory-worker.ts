@@ -1,5 +1,5 @@
 import { Worker } from 'bullmq';
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../../shared/redis';
 import type { DataSource } from 'typeorm';
 import { errorMessage } from '../../shared/errors';
 import {
@@ -14,7 +14,7 @@ import type { ServerSurvey } from '../engines/engine';
 
 export interface InventoryWorkerDeps {
   dataSource: DataSource;
-  redis: IORedis;
+  redis: RedisClient;
   prefix: string;
   deploymentId: string;
   workerId: string;

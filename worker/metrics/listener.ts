@@ -1,4 +1,4 @@
-import type IORedis from 'ioredis';
+import type { RedisClient } from '../../shared/redis';
 import type { DataSource } from 'typeorm';
 import type { Logger } from '../../shared/logger';
 import { readiness } from '../../shared/health';
@@ -14,7 +14,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  */
 export function startWorkerListener(
   options: { port: number; host: string },
-  deps: { metrics: WorkerMetrics; dataSource: DataSource; redis: IORedis; log: Logger },
+  deps: { metrics: WorkerMetrics; dataSource: DataSource; redis: RedisClient; log: Logger },
 ): Promise<MetricsListener> {
   return startMetricsListener(
     options,

@@ -35,7 +35,8 @@ export const PASS_THROUGH_PREFIX = 'ODS_COMMAND_ENV_';
 /** A variable whose value is masked in the command's output. */
 const SECRET_NAME = /pass|pwd|secret|token|key|credential|connection_?string/i;
 /** The worker's own settings that hold credentials: their passwords (URLs) or whole values are masked too. */
-const WORKER_SECRET_NAME = /^(ADMIN_DATABASE_URL|ODS_SERVER_URL|REDIS_URL|EDFI_ADMIN_.*|TOKEN_.*)$/;
+const WORKER_SECRET_NAME =
+  /^(ADMIN_DATABASE_URL|ODS_SERVER_URL|REDIS_URL|REDIS_SENTINEL_PASSWORD|EDFI_ADMIN_.*|TOKEN_.*)$/;
 const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Shorter values would mask ordinary words in the output. */
 const MIN_SECRET_LENGTH = 4;
@@ -103,8 +104,11 @@ function retryCodes(raw: string | undefined, problems: string[]): number[] {
 
 function passwordOf(url: string): string | null {
   try {
-    const password = decodeURIComponent(new URL(url).password);
-    return password || null;
+    // A URL of several hosts (redis-sentinel://:pw@h1,h2/name) is no WHATWG URL: its user part is read as is.
+    const password = URL.canParse(url)
+      ? new URL(url).password
+      : (/^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^:@/?#]*:([^@/?#]*)@/.exec(url)?.[1] ?? '');
+    return decodeURIComponent(password) || null;
   } catch {
     return null;
   }
