@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'chai';
+import { parser as promql } from '@prometheus-io/lezer-promql';
 import { parse } from 'yaml';
 import { methodLabel, routeLabel, UNMATCHED_ROUTE } from '../../api/metrics/http';
 import { ApiMetrics } from '../../api/metrics/registry';
@@ -17,6 +18,22 @@ const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 function registeredNames(): Set<string> {
   const api = new ApiMetrics({ dataSource: undefined as never, queue: undefined as never });
   return new Set([...metricNames(api.registry), ...metricNames(new WorkerMetrics('postgres').registry)]);
+}
+
+/**
+ * Where PromQL's own grammar (the Prometheus project's parser, as its web UI uses) finds a syntax
+ * error in an expression; Grafana's variables (`$__rate_interval`…) stand for a duration.
+ */
+function promqlErrors(expr: string): string[] {
+  const text = expr.replace(/\$__[a-z_]+/gi, '5m');
+  const errors: string[] = [];
+  promql.parse(text).iterate({
+    enter: (node) => {
+      if (node.type.isError)
+        errors.push(`at ${node.from}: …${text.slice(Math.max(0, node.from - 20), node.from + 20)}…`);
+    },
+  });
+  return errors;
 }
 
 /** The odsim_ metrics a text refers to, with the histogram series suffixes taken off. */
@@ -123,6 +140,17 @@ describe('metrics', () => {
         'OdsimInventoryStale',
       ]);
       expect(all.find((r) => r.alert === 'OdsimNoWorkerAlive')?.for).to.equal('2m');
+    });
+
+    it('every expression of the dashboard and the alert rules is valid PromQL', () => {
+      const exprs = [
+        ...dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => ({ where: p.title, expr: t.expr }))),
+        ...rules.groups.flatMap((g) => g.rules).map((r) => ({ where: r.alert, expr: r.expr })),
+      ];
+      expect(exprs.length).to.be.greaterThan(15);
+      for (const { where, expr } of exprs) expect(promqlErrors(expr), `${where}: ${expr}`).to.deep.equal([]);
+      // The check itself finds a broken expression.
+      expect(promqlErrors('sum by (type (increase(odsim_jobs_total[5m]))')).to.not.be.empty;
     });
 
     it('docs/observability.md describes every odsim_ metric registered', () => {
