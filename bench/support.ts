@@ -1,3 +1,7 @@
+import { appendFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
 /** What every benchmark script reads its settings and reports its progress with. */
 
 /** A setting from the environment: a positive integer, or the fallback when unset. */
@@ -10,3 +14,35 @@ export function positiveInt(value: string | undefined, fallback: number): number
 
 /** Progress goes to stderr, so stdout carries only the markdown of the results. */
 export const progress = (line: string) => process.stderr.write(`${line}\n`);
+
+/**
+ * The machine a run measured, as one markdown line: date (UTC), CPU count, Node.js and the
+ * PostgreSQL server's version (`serverVersion`: what `SHOW server_version` answered).
+ */
+export function machineLine(serverVersion: string, at = new Date()): string {
+  const date = at
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/:\d\d\.\d+Z$/, ' UTC');
+  return `Run of ${date}: ${os.cpus().length} CPUs, load average ${os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} at the start, Node.js ${process.version}, PostgreSQL ${serverVersion}.`;
+}
+
+/**
+ * Appends a run's results to docs/benchmarks.md under `heading` (a `###` line is made of it),
+ * and prints them: every benchmark keeps its dated figures there, newest last.
+ */
+export function appendResults(heading: string, markdown: string): void {
+  const text = `\n### ${heading}\n\n${markdown.trim()}\n`;
+  process.stdout.write(text);
+  appendFileSync(path.resolve(__dirname, '../../docs/benchmarks.md'), text);
+}
+
+/** Percentile (0–100) of samples, nearest rank. */
+export function percentile(samples: readonly number[], p: number): number {
+  if (!samples.length) return NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
