@@ -57,11 +57,22 @@ export function shapeOf(database: string): Promise<{ tablesAndViews: number; rel
   }, urlFor(database));
 }
 
+/** How many DROP DATABASE statements a clean-up sends at once. */
+const DROPS_AT_ONCE = 8;
+
+/**
+ * Drops the databases, several at once, each on its own session. A DROP DATABASE waits for a
+ * checkpoint (0.5–6 s here after a copy of the Ed-Fi-scale template); drops that wait together
+ * share one, so six take about a second instead of twenty.
+ */
 export async function dropDatabases(names: string[]): Promise<void> {
-  if (!names.length) return;
-  await withServer(async (c) => {
-    for (const name of names) await c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`);
-  });
+  const queue = [...new Set(names)];
+  const dropper = () =>
+    withServer(async (c) => {
+      for (let name = queue.shift(); name !== undefined; name = queue.shift())
+        await c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`);
+    });
+  await Promise.all(Array.from({ length: Math.min(DROPS_AT_ONCE, queue.length) }, dropper));
 }
 
 /** A plain session on `database`, as an ODS/API connection pool would hold. */
