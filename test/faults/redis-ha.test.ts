@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { AuditEventEntity, JobEntity } from '../../shared/database/entities';
-import { expectServerMatchesRecords } from '../support/consistency';
+import { JobEntity } from '../../shared/database/entities';
+import { expectEachCreatedOnce, expectServerMatchesRecords } from '../support/consistency';
 import { WorkerFleet } from '../support/processes';
 import { RedisClusterNodes, SentinelSet } from '../support/redis-ha';
 import { SMALL_TEMPLATE } from '../support/settings';
@@ -93,15 +93,7 @@ describe('Redis behind Sentinel and as a cluster', function () {
         45_000,
         200,
       );
-      for (const id of ids)
-        expect((await stack.request('GET', `/admin/instances/${id}`)).body.status).to.equal('Created');
-      const audit = await stack.dataSource
-        .getRepository(AuditEventEntity)
-        .find({ where: { action: 'instance.create', outcome: 'succeeded' } });
-      expect(audit.map((a) => a.instanceId).sort(), 'one successful create per instance').to.deep.equal(
-        [...ids].sort(),
-      );
-      const clones = audit.filter((a) => JSON.parse(a.details!).outcome === 'created').length;
+      const { clones } = await expectEachCreatedOnce(stack, ids);
       await expectServerMatchesRecords(stack);
 
       // The workers and the API now talk to the promoted replica.

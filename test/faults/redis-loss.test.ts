@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { AuditEventEntity, JobEntity } from '../../shared/database/entities';
-import { expectServerMatchesRecords } from '../support/consistency';
+import { JobEntity } from '../../shared/database/entities';
+import { expectEachCreatedOnce, expectServerMatchesRecords } from '../support/consistency';
 import { PrivateRedis, WorkerProcess } from '../support/processes';
 import { Stack, startStack } from '../support/stack';
 import { waitFor } from '../support/wait';
@@ -70,16 +70,7 @@ describe(`losing Redis while ${JOBS} jobs are queued or running`, function () {
           180_000,
           200,
         );
-        for (const id of ids)
-          expect((await stack.request('GET', `/admin/instances/${id}`)).body.status).to.equal('Created');
-        const audit = await stack.dataSource
-          .getRepository(AuditEventEntity)
-          .find({ where: { action: 'instance.create', outcome: 'succeeded' } });
-        expect(audit).to.have.length(JOBS);
-        const created = audit.filter((a) => JSON.parse(a.details!).outcome === 'created').length;
-        expect(created + audit.filter((a) => JSON.parse(a.details!).outcome === 'already-created').length).to.equal(
-          JOBS,
-        );
+        const { clones: created } = await expectEachCreatedOnce(stack, ids);
         await expectServerMatchesRecords(stack);
         const reEnqueued = workers.flatMap((w) => w.events('reconciler.enqueued')).length;
         expect(reEnqueued, 're-enqueued by the reconciler').to.be.greaterThan(0);

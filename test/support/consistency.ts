@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { InstanceEntity, JobEntity } from '../../shared/database/entities';
+import { AuditEventEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
 import { stagingDatabaseName } from '../../shared/database-names';
 import { isGone } from '../../shared/instances/status';
 import { databasesLike, ownerOf } from './ods-server';
@@ -34,4 +34,24 @@ export async function expectServerMatchesRecords(stack: Stack): Promise<void> {
     jobs.map((j) => stagingDatabaseName(j.id)).filter((n) => staging.has(n)),
     'staging clones left',
   ).to.deep.equal([]);
+}
+
+/**
+ * Each of `ids` reached Created through exactly one successful create (one audit row each,
+ * whatever faults struck meanwhile). Returns how many of those cloned; the others found their
+ * database already made by an earlier run and only finished the job.
+ */
+export async function expectEachCreatedOnce(stack: Stack, ids: string[]): Promise<{ clones: number }> {
+  for (const id of ids)
+    expect((await stack.request('GET', `/admin/instances/${id}`)).body.status, `instance ${id}`).to.equal('Created');
+  const audit = await stack.dataSource
+    .getRepository(AuditEventEntity)
+    .find({ where: { action: 'instance.create', outcome: 'succeeded' } });
+  expect(audit.map((a) => a.instanceId).sort(), 'one successful create per instance').to.deep.equal([...ids].sort());
+  const outcomes = audit.map((a) => (JSON.parse(a.details!) as { outcome: string }).outcome);
+  expect(
+    outcomes.filter((o) => o !== 'created' && o !== 'already-created'),
+    'other outcomes',
+  ).to.deep.equal([]);
+  return { clones: outcomes.filter((o) => o === 'created').length };
 }

@@ -63,7 +63,25 @@ export class RedisProcess {
   }
 }
 
-const NO_DISK = ['--save', '', '--appendonly', 'no'];
+/** A data node on a free loopback port, its files in `dir`, nothing kept on disk. */
+async function startDataNode(dir: string, name: string, args: string[]): Promise<RedisProcess> {
+  const port = await freePort();
+  return RedisProcess.start(port, [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--dbfilename',
+    `${name}-${port}.rdb`,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    ...args,
+  ]);
+}
 
 /** A master, one replica and three Sentinels (quorum 2) watching `mymaster`, tuned to fail over in seconds. */
 export class SentinelSet {
@@ -86,19 +104,7 @@ export class SentinelSet {
     const started: RedisProcess[] = [];
     try {
       const node = async (name: string, args: string[]) => {
-        const port = await freePort();
-        const p = await RedisProcess.start(port, [
-          '--port',
-          String(port),
-          '--bind',
-          '127.0.0.1',
-          '--dir',
-          dir,
-          '--dbfilename',
-          `${name}.rdb`,
-          ...NO_DISK,
-          ...args,
-        ]);
+        const p = await startDataNode(dir, name, args);
         started.push(p);
         return p;
       };
@@ -204,22 +210,12 @@ export class RedisClusterNodes {
     const nodes: RedisProcess[] = [];
     try {
       for (let i = 0; i < masters; i++) {
-        const port = await freePort();
         nodes.push(
-          await RedisProcess.start(port, [
-            '--port',
-            String(port),
-            '--bind',
-            '127.0.0.1',
-            '--dir',
-            dir,
-            '--dbfilename',
-            `node-${port}.rdb`,
-            ...NO_DISK,
+          await startDataNode(dir, 'node', [
             '--cluster-enabled',
             'yes',
             '--cluster-config-file',
-            join(dir, `nodes-${port}.conf`),
+            join(dir, `nodes-${i}.conf`),
             '--cluster-node-timeout',
             '2000',
           ]),
