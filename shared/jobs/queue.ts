@@ -69,3 +69,14 @@ export function addJob(queue: Queue<JobPayload>, job: QueueJobRef) {
     { ...JOB_OPTIONS, jobId: job.id },
   );
 }
+
+/** addJob for many at once: one round trip to Redis (BullMQ's addBulk), each add as idempotent as addJob's. */
+export function addJobs(queue: Queue<JobPayload>, jobs: readonly QueueJobRef[]) {
+  return queue.addBulk(
+    jobs.map((job) => ({
+      name: job.type,
+      data: { jobId: job.id, instanceId: job.instanceId, requestId: job.requestId },
+      opts: { ...JOB_OPTIONS, jobId: job.id },
+    })),
+  );
+}
