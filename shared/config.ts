@@ -92,10 +92,13 @@ class Environment {
   @Type(() => Number) @IsInt() @Min(100) ODS_LOCK_TIMEOUT_MS = 5_000;
   @Type(() => Number) @IsInt() @Min(1) @Max(64) WORKER_CONCURRENCY = 2;
   @Type(() => Number) @IsInt() @Min(1) @Max(64) GLOBAL_CONCURRENCY = 2;
-  // A dead worker's job comes back within about lock + interval; a live worker renews its
-  // lock every half lock duration, and the per-instance advisory lock guards a misjudged stall.
+  // A dead worker's job comes back within about lock + interval (5–12 s after the kill: the lock
+  // lapses 5–10 s after its last renewal, the check runs every 2 s; docs/benchmarks.md). A live
+  // worker renews its lock every half lock duration, so only the lock's length decides how long
+  // a live worker may go unheard before BullMQ judges it stalled; the check's interval only says
+  // how soon a lapsed lock is noticed. The per-instance advisory lock guards a misjudged stall.
   @Type(() => Number) @IsInt() @Min(1000) JOB_LOCK_DURATION_MS = 10_000;
-  @Type(() => Number) @IsInt() @Min(500) STALLED_INTERVAL_MS = 5_000;
+  @Type(() => Number) @IsInt() @Min(500) STALLED_INTERVAL_MS = 2_000;
   @Type(() => Number) @IsInt() @Min(200) RECONCILE_INTERVAL_MS = 5_000;
   /** How often one worker takes an inventory of the ODS server (docs/inventory.md); 0: only on demand. */
   @Type(() => Number) @IsInt() @Min(0) INVENTORY_INTERVAL_MS = 60_000;

@@ -1,9 +1,10 @@
 import type { Queue } from 'bullmq';
-import { DataSource, In, IsNull, Not } from 'typeorm';
+import { DataSource, Equal, In, IsNull, MoreThan, Not } from 'typeorm';
 import { JobEntity } from '../shared/database/entities';
 import { UNFINISHED_JOB_STATUSES } from '../shared/instances/status';
-import { addJob, JobPayload } from '../shared/jobs/queue';
+import { addJobs, JobPayload } from '../shared/jobs/queue';
 import type { Logger } from '../shared/logger';
+import type { RedisClient } from '../shared/redis';
 import { errorMessage } from '../shared/errors';
 
 export interface ReconcileReport {
@@ -13,7 +14,15 @@ export interface ReconcileReport {
   reopened: number;
 }
 
+/** Rows read, and jobs looked up in Redis, per round trip. */
+const PAGE = 1000;
+/** Copy sources left shut, looked at per pass. */
 const BATCH = 1000;
+
+interface Cursor {
+  createdAt: Date;
+  id: string;
+}
 
 /**
  * Redis is only the delivery mechanism; the job rows are the truth. Every unfinished row
@@ -41,31 +50,91 @@ export class Reconciler {
 
   async runOnce(): Promise<ReconcileReport> {
     await this.restoreQueueSettings();
-    const rows = await this.dataSource.getRepository(JobEntity).find({
-      where: { status: In([...UNFINISHED_JOB_STATUSES]) },
-      order: { createdAt: 'ASC' },
-      take: BATCH,
-    });
+    let unfinished = 0;
     let enqueued = 0;
+    // Every unfinished row, a page at a time (keyset on created_at, id): a pass never stops at
+    // the oldest page, whose jobs may all be waiting, while a newer row has lost its job.
+    for (let after: Cursor | undefined; ;) {
+      const rows = await this.unfinishedPage(after);
+      unfinished += rows.length;
+      enqueued += await this.reconcilePage(rows);
+      const last = rows[rows.length - 1];
+      if (rows.length < PAGE || !last) break;
+      // Rows created within one millisecond share a key to the millisecond: never loop on them.
+      if (after && last.createdAt.getTime() === after.createdAt.getTime() && last.id === after.id) break;
+      after = { createdAt: last.createdAt, id: last.id };
+    }
+    return { unfinished, enqueued, reopened: await this.reopenLeftClosedSources() };
+  }
+
+  /** Unfinished rows after `after`, oldest first; only the columns a re-enqueue needs. */
+  private unfinishedPage(after?: Cursor): Promise<JobEntity[]> {
+    const unfinished = In([...UNFINISHED_JOB_STATUSES]);
+    return this.dataSource.getRepository(JobEntity).find({
+      select: { id: true, type: true, status: true, instanceId: true, requestId: true, createdAt: true },
+      where: after
+        ? [
+            { status: unfinished, createdAt: MoreThan(after.createdAt) },
+            { status: unfinished, createdAt: Equal(after.createdAt), id: MoreThan(after.id) },
+          ]
+        : { status: unfinished },
+      order: { createdAt: 'ASC', id: 'ASC' },
+      take: PAGE,
+    });
+  }
+
+  /**
+   * One round trip asks Redis about every row of the page: does the job's hash exist, and is it
+   * in the completed or failed set. Missing or finished ones are added again in one more (BullMQ's
+   * addBulk); a finished one is removed first, as a re-add under its id would do nothing.
+   * On a cluster the keys share the prefix's hash tag, so one pipeline reaches one node.
+   */
+  private async reconcilePage(rows: readonly JobEntity[]): Promise<number> {
+    if (!rows.length) return 0;
+    // BullMQ's own connection (an ioredis client or cluster, shared/redis.ts), typed loosely by BullMQ.
+    const client = (await this.queue.client) as unknown as RedisClient;
+    const pipeline = client.pipeline();
     for (const row of rows) {
-      const state = await this.queue.getJobState(row.id);
-      if (state === 'completed' || state === 'failed') {
-        await (await this.queue.getJob(row.id))?.remove().catch(() => undefined);
-      } else if (state !== 'unknown') {
-        continue;
-      }
-      await addJob(this.queue, { id: row.id, type: row.type, instanceId: row.instanceId, requestId: row.requestId });
-      enqueued++;
+      pipeline.exists(this.queue.toKey(row.id));
+      pipeline.zscore(this.queue.keys.completed!, row.id);
+      pipeline.zscore(this.queue.keys.failed!, row.id);
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    const reply = (i: number): unknown => {
+      const [err, value] = replies[i] ?? [new Error('no reply from Redis')];
+      if (err) throw err;
+      return value;
+    };
+    const lost: { row: JobEntity; bullState: string }[] = [];
+    for (const [i, row] of rows.entries()) {
+      const exists = reply(3 * i) === 1;
+      const bullState = !exists
+        ? 'unknown'
+        : reply(3 * i + 1) !== null
+          ? 'completed'
+          : reply(3 * i + 2) !== null
+            ? 'failed'
+            : null;
+      if (bullState) lost.push({ row, bullState });
+    }
+    if (!lost.length) return 0;
+    for (const { row, bullState } of lost)
+      if (bullState !== 'unknown') await this.queue.remove(row.id).catch(() => undefined);
+    await addJobs(
+      this.queue,
+      lost.map(({ row }) => ({ id: row.id, type: row.type, instanceId: row.instanceId, requestId: row.requestId })),
+    );
+    for (const { row, bullState } of lost) {
       this.onReenqueued();
       this.log.info('re-enqueued an unfinished job', {
         event: 'reconciler.enqueued',
         jobId: row.id,
         requestId: row.requestId,
-        bullState: state,
+        bullState,
         status: row.status,
       });
     }
-    return { unfinished: rows.length, enqueued, reopened: await this.reopenLeftClosedSources() };
+    return lost.length;
   }
 
   /**

@@ -61,11 +61,22 @@ export function createQueue(connection: RedisClient, prefix: string, deploymentI
   return new Queue<JobPayload>(queueName(deploymentId), { connection, prefix, telemetry: queueTelemetry() });
 }
 
+/** A job as BullMQ adds it: under its row's id, ids only in its data, the product's options. */
+function asBulkJob(job: QueueJobRef) {
+  return {
+    name: job.type,
+    data: { jobId: job.id, instanceId: job.instanceId, requestId: job.requestId },
+    opts: { ...JOB_OPTIONS, jobId: job.id },
+  };
+}
+
 /** Adds the job under its row's id: adding it twice is a no-op while BullMQ still holds it. */
 export function addJob(queue: Queue<JobPayload>, job: QueueJobRef) {
-  return queue.add(
-    job.type,
-    { jobId: job.id, instanceId: job.instanceId, requestId: job.requestId },
-    { ...JOB_OPTIONS, jobId: job.id },
-  );
+  const { name, data, opts } = asBulkJob(job);
+  return queue.add(name, data, opts);
+}
+
+/** addJob for many at once: one round trip to Redis (BullMQ's addBulk), each add as idempotent as addJob's. */
+export function addJobs(queue: Queue<JobPayload>, jobs: readonly QueueJobRef[]) {
+  return queue.addBulk(jobs.map(asBulkJob));
 }

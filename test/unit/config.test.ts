@@ -78,7 +78,7 @@ describe('configuration', () => {
         lockTimeoutMs: 5_000,
       });
       expect(c.concurrency).to.deep.equal({ perWorker: 2, global: 2 });
-      expect(c.locks).to.deep.equal({ lockDurationMs: 10_000, stalledIntervalMs: 5_000 });
+      expect(c.locks).to.deep.equal({ lockDurationMs: 10_000, stalledIntervalMs: 2_000 });
       expect(c.reconcileIntervalMs).to.equal(5_000);
       expect(c.inventoryIntervalMs).to.equal(60_000);
       expect(c.transientRetry).to.deep.equal({ attempts: 8, baseDelayMs: 1_000, maxDelayMs: 30_000 });
