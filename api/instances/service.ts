@@ -430,11 +430,11 @@ export class InstanceService {
   }
 
   /**
-   * One page of the tenant's instances and the count of all that match, in three statements that
-   * stay cheap as the table grows (docs/benchmarks.md, "Listing at scale"): the page's ids alone,
-   * which an index on (tenant, created_at, id) including status answers without reading the table,
-   * however far the offset; then those rows by primary key; and, at the same time as the ids, a
-   * plain COUNT(*) (TypeORM's getManyAndCount counts DISTINCT ids, which sorts every matching id).
+   * One page of the tenant's instances and the count of all that match (docs/benchmarks.md,
+   * "Listing at scale"): the page's ids alone, which an index on (tenant, created_at, id) including
+   * status answers without reading the table however far the offset; then those rows by primary
+   * key; and the count on another connection at the same time as the ids (getManyAndCount sent
+   * the page and then the count, one after the other, on one connection).
    */
   async list(
     query: ListInstancesQuery,
