@@ -429,36 +429,59 @@ export class InstanceService {
     return { instance, job, inventory: inventory.get(id) };
   }
 
+  /**
+   * One page of the tenant's instances and the count of all that match (docs/benchmarks.md,
+   * "Listing at scale"): the page's ids alone, which an index on (tenant, created_at, id) including
+   * status answers without reading the table however far the offset; then those rows by primary
+   * key; and the count on another connection at the same time as the ids (getManyAndCount sent
+   * the page and then the count, one after the other, on one connection).
+   */
   async list(
     query: ListInstancesQuery,
     tenant: string,
   ): Promise<{ items: InstanceEntity[]; total: number; inventory: Map<string, InstanceInventory> }> {
-    const factsRun = await this.inventory.factsRun();
-    const qb = this.dataSource
-      .getRepository(InstanceEntity)
-      .createQueryBuilder('i')
-      .where('i.tenant = :tenant', { tenant });
-    if (query.status) qb.andWhere('i.status = :status', { status: query.status });
-    else if (query.includeDeleted !== 'true') qb.andWhere('i.status NOT IN (:...gone)', { gone: [...GONE_STATUSES] });
-    if (query.protected) qb.andWhere({ protected: query.protected === 'true' });
+    const repo = this.dataSource.getRepository(InstanceEntity);
+    const factsRunning = this.inventory.factsRun();
+    const matching = repo.createQueryBuilder('i').where('i.tenant = :tenant', { tenant });
+    if (query.status) matching.andWhere('i.status = :status', { status: query.status });
+    else if (query.includeDeleted !== 'true')
+      matching.andWhere('i.status NOT IN (:...gone)', { gone: [...GONE_STATUSES] });
+    if (query.protected) matching.andWhere({ protected: query.protected === 'true' });
     if (query.drift) {
       // The drift rule as SQL (shared/inventory/drift.ts); before any run no instance drifts.
+      const factsRun = await factsRunning;
       const params = { driftStatus: DRIFT_STATUS, runStart: factsRun?.startedAt ?? new Date(0) };
-      if (query.drift === 'true') qb.andWhere(factsRun ? `(${DRIFT_SQL})` : '1 = 0', params);
-      else if (factsRun) qb.andWhere(`NOT (${DRIFT_SQL})`, params);
+      if (query.drift === 'true') matching.andWhere(factsRun ? `(${DRIFT_SQL})` : '1 = 0', params);
+      else if (factsRun) matching.andWhere(`NOT (${DRIFT_SQL})`, params);
     }
     if (query.instanceName) {
       // Searched on the folded form, so a search finds the names that look like it.
       const pattern = `%${instanceNameKey(query.instanceName).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      qb.andWhere(`i.instance_name_key LIKE :pattern ESCAPE '\\'`, { pattern });
+      matching.andWhere(`i.instance_name_key LIKE :pattern ESCAPE '\\'`, { pattern });
     }
-    const [items, total] = await qb
-      .orderBy('i.created_at', query.order === 'desc' ? 'DESC' : 'ASC')
-      .addOrderBy('i.id', query.order === 'desc' ? 'DESC' : 'ASC')
-      .skip(query.offset)
-      .take(query.limit)
-      .getManyAndCount();
-    return { items, total, inventory: await this.inventory.forInstances(items, new Date(), factsRun) };
+    const direction = query.order === 'desc' ? 'DESC' : 'ASC';
+    const [pageIds, counted, factsRun] = await Promise.all([
+      matching
+        .clone()
+        .select('i.id', 'id')
+        .orderBy('i.created_at', direction)
+        .addOrderBy('i.id', direction)
+        .offset(query.offset)
+        .limit(query.limit)
+        .getRawMany<{ id: string }>(),
+      matching.clone().select('COUNT(*)', 'total').getRawOne<{ total: number | string }>(),
+      factsRunning,
+    ]);
+    // SQL Server answers a raw uniqueidentifier in capitals; the entity's ids are lower case (uuidColumn).
+    const ids = pageIds.map((r) => r.id.toLowerCase());
+    const byId = new Map((ids.length ? await repo.findBy({ id: In(ids) }) : []).map((i) => [i.id, i]));
+    // Rows are read again by id (instance rows are never deleted): one whose status changed in between shows the new one.
+    const items = ids.flatMap((id) => byId.get(id) ?? []);
+    return {
+      items,
+      total: Number(counted?.total ?? 0),
+      inventory: await this.inventory.forInstances(items, new Date(), factsRun),
+    };
   }
 
   /** The tenant's instances that are not gone (Deleted, Released), oldest first (what a rollover plans from). */

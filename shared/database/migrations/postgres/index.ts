@@ -11,6 +11,7 @@ import { InstanceTemplate1764215000000 } from './1764215000000-InstanceTemplate'
 import { Inventory1764220000000 } from './1764220000000-Inventory';
 import { CopySource1764230000000 } from './1764230000000-CopySource';
 import { Adoption1764240000000 } from './1764240000000-Adoption';
+import { ListingIndexes1764250000000 } from './1764250000000-ListingIndexes';
 
 /** Oldest first. Class names and timestamps are recorded in schema_migrations: never rename one. */
 export const POSTGRES_MIGRATIONS = [
@@ -27,4 +28,5 @@ export const POSTGRES_MIGRATIONS = [
   Inventory1764220000000,
   CopySource1764230000000,
   Adoption1764240000000,
+  ListingIndexes1764250000000,
 ] as const;
