@@ -53,22 +53,37 @@ describe('worker and PostgreSQL driver', () => {
         body: { instanceName: `Twice ${stack.id}`, databaseName: stack.db('twice') },
       });
       expect(r.status).to.equal(201);
-      const worker = await stack.startWorker({ RECONCILE_INTERVAL_MS: '3600000' });
-      await worker.reconciler.stop();
-      const job = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: r.body.job.id });
-      const results = await Promise.allSettled([
-        worker.processor.process(delivery(job)),
-        worker.processor.process(delivery(job)),
-      ]);
-      const outcomes = results.map((x) => (x.status === 'fulfilled' ? x.value : (x.reason as Error).constructor.name));
-      // One run clones; the other finds the instance locked (BullMQ would retry it) or already finished.
-      expect(outcomes.filter((o) => o === 'created')).to.have.length(1);
-      expect(await worker.processor.process(delivery(job))).to.equal('skipped');
-      const row = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: job.id });
+      // Only the deliveries below may run the job: the worker's own BullMQ consumer would otherwise
+      // take the queued job too, and win the race now and then. A paused queue hands it nothing.
+      const redis = redisConnection(stack.workerConfig.redis.url);
+      const queue = createQueue(redis, stack.workerConfig.redis.prefix, stack.deploymentId);
+      await queue.pause();
+      try {
+        const worker = await stack.startWorker({ RECONCILE_INTERVAL_MS: '3600000' });
+        await worker.reconciler.stop();
+        const job = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: r.body.job.id });
+        const results = await Promise.allSettled([
+          worker.processor.process(delivery(job)),
+          worker.processor.process(delivery(job)),
+        ]);
+        const outcomes = results.map((x) =>
+          x.status === 'fulfilled' ? x.value : (x.reason as Error).constructor.name,
+        );
+        // One run clones; the other finds the instance locked (BullMQ would retry it) or already finished.
+        expect(
+          outcomes.filter((o) => o === 'created'),
+          `outcomes ${outcomes.join(', ')}`,
+        ).to.have.length(1);
+        expect(await worker.processor.process(delivery(job))).to.equal('skipped');
+      } finally {
+        await queue.resume();
+        await queue.close();
+        redis.disconnect();
+      }
+      const jobId = r.body.job.id as string;
+      const row = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ id: jobId });
       expect(row).to.include({ status: 'succeeded', attempts: 1 });
-      const audit = await stack.dataSource
-        .getRepository(AuditEventEntity)
-        .countBy({ jobId: job.id, outcome: 'succeeded' });
+      const audit = await stack.dataSource.getRepository(AuditEventEntity).countBy({ jobId, outcome: 'succeeded' });
       expect(audit).to.equal(1);
       expect(await ownerOf(stack.db('twice'))).to.equal(r.body.id);
       await stack.stopWorkers();
