@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Client } from 'pg';
 import { JobEntity } from '../shared/database/entities';
@@ -12,7 +11,7 @@ import { ED_FI_SCALE, ensureStandInTemplate } from '../worker/templates/stand-in
 import { databasesLike, dropDatabases, shapeOf, withServer } from '../test/support/ods-server';
 import { EDFI_TEMPLATE, POSTGRES_URL } from '../test/support/settings';
 import { Stack } from '../test/support/stack';
-import { positiveInt, progress } from './support';
+import { cpuTicks, positiveInt, progress, runBenchmark } from './support';
 
 /**
  * Create latency on an Ed-Fi-sized template:
@@ -66,18 +65,6 @@ function stats(samples: number[]): Stats {
 }
 
 const fmt = (ms: number) => ms.toFixed(1);
-
-/** Linux /proc/stat: idle (with iowait) and total CPU ticks over all CPUs; undefined elsewhere. */
-function cpuTicks(): { idle: number; total: number } | undefined {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
-    const [, , , idle, iowait] = fields;
-    if (idle === undefined || iowait === undefined) return undefined;
-    return { idle: idle + iowait, total: fields.reduce((a, b) => a + b, 0) };
-  } catch {
-    return undefined;
-  }
-}
 
 /** Measures the share of CPU time that was idle while `work` ran (NaN where /proc/stat is missing). */
 async function idleDuring<T>(work: () => Promise<T>): Promise<{ value: T; idle: number }> {
@@ -405,10 +392,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

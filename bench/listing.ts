@@ -1,10 +1,9 @@
 import 'reflect-metadata';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { GONE_STATUSES } from '../shared/instances/status';
 import { sleep } from '../shared/retry';
 import { Stack } from '../test/support/stack';
-import { appendResults, machineLine, percentile, positiveInt, progress } from './support';
+import { appendResults, cpuTicks, machineLine, percentile, positiveInt, progress, runBenchmark } from './support';
 
 /**
  * Issue 13, benchmarks 5 and 9 (listing half): `GET /admin/instances` at 1k, 10k and 100k instance
@@ -33,18 +32,6 @@ const LABEL = process.env.BENCH_LABEL ?? '';
 const PAGE = 25;
 const QUIET_TIMEOUT_S = Number(process.env.BENCH_QUIET_TIMEOUT_S ?? 120);
 const QUIET_IDLE = Number(process.env.BENCH_QUIET_IDLE ?? 0.6);
-
-/** Linux /proc/stat: idle (with iowait) and total CPU ticks over all CPUs; undefined elsewhere. */
-function cpuTicks(): { idle: number; total: number } | undefined {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
-    const [, , , idle, iowait] = fields;
-    if (idle === undefined || iowait === undefined) return undefined;
-    return { idle: idle + iowait, total: fields.reduce((a, b) => a + b, 0) };
-  } catch {
-    return undefined;
-  }
-}
 
 const idleShare = (before = cpuTicks(), after = cpuTicks()) =>
   before && after && after.total > before.total ? (after.idle - before.idle) / (after.total - before.total) : NaN;
@@ -299,10 +286,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

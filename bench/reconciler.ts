@@ -13,7 +13,7 @@ import { dropDatabases, withServer } from '../test/support/ods-server';
 import { insertUnfinishedJobs } from '../test/support/job-rows';
 import { PrivateRedis } from '../test/support/processes';
 import { EDFI_TEMPLATE, POSTGRES_URL, urlFor } from '../test/support/settings';
-import { appendResults, machineLine, percentile, positiveInt, progress } from './support';
+import { appendResults, machineLine, percentile, positiveInt, progress, runBenchmark } from './support';
 
 /**
  * One reconciler pass (worker/reconciler.ts) over BENCH_RECONCILE_JOBS (10,000) unfinished job rows,
@@ -209,10 +209,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    process.stderr.write(`${(err as Error).stack ?? err}\n`);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -7,7 +7,7 @@ import { withServer } from '../test/support/ods-server';
 import { WorkerFleet, WorkerProcess } from '../test/support/processes';
 import { Stack } from '../test/support/stack';
 import { waitFor } from '../test/support/wait';
-import { appendResults, machineLine, percentile, positiveInt, progress } from './support';
+import { appendResults, machineLine, percentile, positiveInt, progress, runBenchmark } from './support';
 
 /**
  * Time to resume a dead worker's job, at the DEFAULT lock settings of shared/config.ts.
@@ -107,10 +107,4 @@ async function main(): Promise<void> {
   );
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    process.stderr.write(`${(err as Error).stack ?? err}\n`);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

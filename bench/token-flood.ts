@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { cpus } from 'node:os';
 import { Stack, startStack } from '../test/support/stack';
 import { postToken } from '../test/support/token-requests';
-import { positiveInt, progress } from './support';
+import { positiveInt, progress, runBenchmark } from './support';
 
 /**
  * Issue 6, finding 1: does a flood of wrong secrets on /connect/token slow authenticated
@@ -112,10 +112,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runBenchmark(main);
