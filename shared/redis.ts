@@ -170,9 +170,14 @@ export function createRedisConnection(target: RedisTarget, options: RedisOptions
         failoverDetector: true,
       });
     case 'cluster': {
-      const { enableOfflineQueue, lazyConnect, ...redisOptions } = base;
+      // The offline queue stays on for a cluster whatever `options` say: ioredis also queues there a
+      // command whose slot it has not (re)learned the node of, even while connected; without it such
+      // commands fail ("Cluster isn't ready and enableOfflineQueue options is false") and the API's
+      // queue reads and enqueues failed now and then on a healthy cluster. Failing fast while Redis is
+      // down is the callers' own timeouts' job (ENQUEUE_TIMEOUT_MS, the health and scrape limits).
+      const { enableOfflineQueue: _asked, lazyConnect, ...redisOptions } = base;
       return new Cluster(target.nodes, {
-        enableOfflineQueue,
+        enableOfflineQueue: true,
         lazyConnect,
         redisOptions: {
           ...redisOptions,
