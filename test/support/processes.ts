@@ -159,14 +159,23 @@ export class PrivateRedis {
     await this.command((c) => c.flushall());
   }
 
-  private async command<T>(work: (c: IORedis) => Promise<T>): Promise<T> {
-    const client = new IORedis(this.url, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return await work(client);
-    } finally {
-      client.disconnect();
-    }
+  private command<T>(work: (c: IORedis) => Promise<T>): Promise<T> {
+    return redisCommand(this.port, work);
+  }
+}
+
+/** A command on a connection of its own to 127.0.0.1:`port`, which fails rather than waits if the server is down. */
+export async function redisCommand<T>(port: number, work: (c: IORedis) => Promise<T>): Promise<T> {
+  const client = new IORedis(port, '127.0.0.1', {
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    lazyConnect: true,
+  });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return await work(client);
+  } finally {
+    client.disconnect();
   }
 }

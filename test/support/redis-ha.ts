@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import IORedis from 'ioredis';
-import { freePort } from './processes';
+import { freePort, redisCommand } from './processes';
 import { waitFor } from './wait';
 
 /*
@@ -47,19 +47,8 @@ export class RedisProcess {
   }
 
   /** A command on a connection of its own, which fails rather than waits if the process is down. */
-  async command<T>(work: (c: IORedis) => Promise<T>): Promise<T> {
-    const client = new IORedis(this.port, '127.0.0.1', {
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      lazyConnect: true,
-    });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return await work(client);
-    } finally {
-      client.disconnect();
-    }
+  command<T>(work: (c: IORedis) => Promise<T>): Promise<T> {
+    return redisCommand(this.port, work);
   }
 }
 
