@@ -49,6 +49,8 @@ describe('web UI: choosing the template of a new instance (in a browser) @slow',
     await page.getByRole('button', { name: 'New instance' }).click();
     const dialog = page.getByRole('dialog', { name: 'New instance' });
     const template = dialog.getByLabel('Template');
+    // The dialog fills the select from GET /admin/templates after it opens: read it once filled.
+    await template.locator('option').nth(1).waitFor({ state: 'attached' });
     expect(await template.locator('option').allTextContents()).to.deep.equal([
       `minimal: Ed-Fi-sized stand-in (${EDFI_TEMPLATE})`,
       `small: a few tables (${SMALL_TEMPLATE})`,
