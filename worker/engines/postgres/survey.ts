@@ -1,5 +1,6 @@
 import { Client, type ClientConfig, type Pool } from 'pg';
-import { STAGING_PREFIX } from '../../../shared/database-names';
+// The leaf module, not the folder's index: that one imports the engine registry, which imports this file.
+import { STAGING_PREFIX } from '../../../shared/database-names/staging';
 import { errorCode, SQLSTATE } from '../../../shared/database/postgres-errors';
 import { errorMessage } from '../../../shared/errors';
 import type { Logger } from '../../../shared/logger';
