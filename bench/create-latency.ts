@@ -11,15 +11,24 @@ import { ED_FI_SCALE, ensureStandInTemplate } from '../worker/templates/stand-in
 import { databasesLike, dropDatabases, shapeOf, withServer } from '../test/support/ods-server';
 import { EDFI_TEMPLATE, POSTGRES_URL } from '../test/support/settings';
 import { Stack } from '../test/support/stack';
-import { cpuTicks, positiveInt, progress, runBenchmark } from './support';
+import { OtlpReceiver } from '../test/support/otlp-receiver';
+import { startTracing, type Tracing } from '../shared/tracing/provider';
+import { loadTracingSettings } from '../shared/tracing/settings';
+import { appendResults, cpuTicks, machineLine, positiveInt, progress, runBenchmark } from './support';
 
 /**
- * Create latency on an Ed-Fi-sized template:
+ * Create overhead (issue 13, benchmark 1) on an Ed-Fi-sized template:
  *   (a) bare `CREATE DATABASE x TEMPLATE t STRATEGY = …` on one open connection, timed around the statement;
- *   (b) end to end through the product: POST /admin/instances, then GET every POLL_MS until `Created`
+ *   (b) end to end through the product, from the POST /admin/instances being sent until the client
+ *       learns `Created`: (poll) by GET /admin/instances/{id} every POLL_MS, (sse) from the
+ *       `GET /admin/events` stream, opened once beforehand as a UI keeps it open
  *       (an API and an in-process worker from test/support/stack.ts, on an isolated admin database).
- * Both for STRATEGY = FILE_COPY and WAL_LOG, interleaved, BENCH_ITERATIONS each (default 10), after
- * one untimed warm-up round. Prints markdown on stdout; progress goes to stderr.
+ * Both for STRATEGY = FILE_COPY and WAL_LOG (BENCH_STRATEGIES), interleaved, BENCH_ITERATIONS each
+ * (default 20), after one untimed warm-up round. Then BENCH_SPORADIC (default 5) creates of the default
+ * strategy each after BENCH_SPORADIC_IDLE_S (12) seconds of idleness, as an administrator's occasional
+ * create meets the service: connection pools idle out. BENCH_TRACE=1 instead runs the creates with
+ * tracing on (to an OTLP receiver in this process) and prints where the time of each create goes,
+ * span by span. Prints markdown on stdout; progress goes to stderr.
  * On a shared machine other work (test runs, builds) competes for CPU and disk and can multiply a
  * clone's time, so each timed sample first waits for the CPUs to be idle (BENCH_QUIET_IDLE, default
  * 0.8, for up to BENCH_QUIET_TIMEOUT_S, default 300 s; 0 disables) and the report says how idle they were.
@@ -29,15 +38,30 @@ import { cpuTicks, positiveInt, progress, runBenchmark } from './support';
  * time in inode allocation (`recently_deleted` in perf) — an artefact of file churn, not of the product.
  */
 
-const ITERATIONS = positiveInt(process.env.BENCH_ITERATIONS, 10);
+const ITERATIONS = positiveInt(process.env.BENCH_ITERATIONS, 20);
 const POLL_MS = positiveInt(process.env.BENCH_POLL_MS, 20);
 /** Before each timed sample, wait (at most this long) until the machine's CPUs are this idle; 0 turns the wait off. */
 const QUIET_TIMEOUT_S = Number(process.env.BENCH_QUIET_TIMEOUT_S ?? 300);
 const QUIET_IDLE = Number(process.env.BENCH_QUIET_IDLE ?? 0.8);
 /** An untimed CHECKPOINT before each timed sample (BENCH_CHECKPOINT=0 turns it off). */
 const CHECKPOINT = !['0', 'false', 'no', 'off'].includes((process.env.BENCH_CHECKPOINT ?? '1').toLowerCase());
-const STRATEGIES = ['file_copy', 'wal_log'] as const;
-type Strategy = (typeof STRATEGIES)[number];
+const ALL_STRATEGIES = ['file_copy', 'wal_log'] as const;
+type Strategy = (typeof ALL_STRATEGIES)[number];
+const STRATEGIES: Strategy[] = (process.env.BENCH_STRATEGIES ?? ALL_STRATEGIES.join(','))
+  .split(',')
+  .map((x) => x.trim().toLowerCase())
+  .filter(Boolean)
+  .map((x) => {
+    if (!(ALL_STRATEGIES as readonly string[]).includes(x)) throw new Error(`BENCH_STRATEGIES: unknown strategy ${x}`);
+    return x as Strategy;
+  });
+/** Creates made after the pools have idled out (0 skips the phase), and how long each waits first. */
+const SPORADIC = Number(process.env.BENCH_SPORADIC ?? 5);
+const SPORADIC_IDLE_S = positiveInt(process.env.BENCH_SPORADIC_IDLE_S, 12);
+/** Trace mode: tracing on, creates only (no bare), and a table of where each create's time goes. */
+const TRACE = ['1', 'true', 'yes', 'on'].includes((process.env.BENCH_TRACE ?? '').toLowerCase());
+const MODES = ['poll', 'sse'] as const;
+type Mode = (typeof MODES)[number];
 
 const RUN_ID = randomBytes(3).toString('hex');
 /** Set by SIGINT/SIGTERM: the run stops at the next step and cleans up. */
@@ -99,38 +123,6 @@ async function waitForQuiet(): Promise<boolean> {
   return false;
 }
 
-interface Samples {
-  bare: number[];
-  e2e: number[];
-  /** POST /admin/instances until its 201. */
-  post: number[];
-  /** Job row created (by the API) until a worker marked it running. */
-  pickup: number[];
-  /** Job row running until finished: the worker's whole create (clone, mark, check writable, rename). */
-  run: number[];
-  /** Created in the DB (job finished_at) until the poller saw it. */
-  seen: number[];
-  retries: number;
-  /** CPU idle share while each bare / e2e sample ran. */
-  bareIdle: number[];
-  e2eIdle: number[];
-  /** Samples taken although the machine never became quiet. */
-  noisy: number;
-}
-
-const newSamples = (): Samples => ({
-  bare: [],
-  e2e: [],
-  post: [],
-  pickup: [],
-  run: [],
-  seen: [],
-  retries: 0,
-  bareIdle: [],
-  e2eIdle: [],
-  noisy: 0,
-});
-
 /** Runs `work`, retrying (untimed, not counted) while the template is in use by someone else (55006). */
 async function unlessTemplateBusy<T>(work: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
@@ -153,47 +145,6 @@ async function bareCreate(client: Client, strategy: Strategy, name: string): Pro
   });
 }
 
-async function productCreate(
-  stack: Stack,
-  suffix: string,
-  out: Samples | undefined,
-  onTimed?: () => void,
-): Promise<number> {
-  const start = process.hrtime.bigint();
-  const created = await stack.request('POST', '/admin/instances', {
-    body: { instanceName: `Bench ${RUN_ID} ${suffix}`, databaseName: stack.db(suffix) },
-  });
-  const postMs = elapsedMs(start);
-  if (created.status !== 201)
-    throw new Error(`POST /admin/instances: ${created.status} ${JSON.stringify(created.body)}`);
-  const id: string = created.body.id;
-  let total: number;
-  let seenAt: number;
-  for (;;) {
-    const r = await stack.request('GET', `/admin/instances/${id}`);
-    if (r.status !== 200) throw new Error(`GET /admin/instances/${id}: ${r.status} ${JSON.stringify(r.body)}`);
-    if (r.body.status === 'Created') {
-      total = elapsedMs(start);
-      seenAt = Date.now();
-      onTimed?.();
-      break;
-    }
-    if (r.body.status === 'CreateFailed') throw new Error(`instance ${id} CreateFailed: ${r.body.lastError}`);
-    if (elapsedMs(start) > 300_000) throw new Error(`instance ${id} still ${r.body.status} after 300 s`);
-    await sleep(POLL_MS);
-  }
-  const job = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ instanceId: id, type: 'create' });
-  if (out) {
-    out.e2e.push(total);
-    out.post.push(postMs);
-    out.pickup.push(job.startedAt!.getTime() - job.createdAt.getTime());
-    out.run.push(job.finishedAt!.getTime() - job.startedAt!.getTime());
-    out.seen.push(seenAt - job.finishedAt!.getTime());
-    out.retries += job.attempts - 1;
-  }
-  return total;
-}
-
 /** The one row of a query that always returns exactly one. */
 function onlyRow<T>(rows: T[]): T {
   const row = rows[0];
@@ -205,6 +156,9 @@ async function serverFacts(): Promise<Record<string, string>> {
   return withServer(async (c) => {
     const facts: Record<string, string> = {};
     facts.version = onlyRow((await c.query<{ v: string }>('SELECT version() AS v')).rows).v;
+    facts.serverVersion = onlyRow(
+      (await c.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows,
+    ).v;
     for (const setting of [
       'shared_buffers',
       'fsync',
@@ -222,6 +176,265 @@ async function serverFacts(): Promise<Record<string, string>> {
   });
 }
 
+interface Samples {
+  bare: number[];
+  /** End to end, by mode: POST sent → client knows `Created`. */
+  e2e: Record<Mode, number[]>;
+  /** POST /admin/instances until its 201. */
+  post: number[];
+  /** Job row created (by the API) until a worker marked it running. */
+  pickup: number[];
+  /** Job row running until finished: the worker's whole create (clone, mark, rename, check writable). */
+  run: number[];
+  /** Finished in the admin database (job finished_at) until the client knew, by mode. */
+  seen: Record<Mode, number[]>;
+  retries: number;
+  /** CPU idle share while each bare / e2e sample ran. */
+  bareIdle: number[];
+  e2eIdle: number[];
+  /** Samples taken although the machine never became quiet. */
+  noisy: number;
+}
+
+const newSamples = (): Samples => ({
+  bare: [],
+  e2e: { poll: [], sse: [] },
+  post: [],
+  pickup: [],
+  run: [],
+  seen: { poll: [], sse: [] },
+  retries: 0,
+  bareIdle: [],
+  e2eIdle: [],
+  noisy: 0,
+});
+
+/**
+ * One `GET /admin/events` stream, open for the whole run as the UI keeps it: tells when an
+ * instance's `Created` event arrives (the clock read as the chunk is received).
+ */
+class CreatedWatcher {
+  private readonly arrived = new Map<string, number>();
+  private readonly waiters = new Map<string, (at: number) => void>();
+  private readonly abort = new AbortController();
+  private buffer = '';
+
+  static async open(stack: Stack): Promise<CreatedWatcher> {
+    const watcher = new CreatedWatcher();
+    const response = await fetch(`${stack.baseUrl}/admin/events`, {
+      headers: { authorization: `Bearer ${stack.tokens.full}` },
+      signal: watcher.abort.signal,
+    });
+    if (response.status !== 200 || !response.body) throw new Error(`GET /admin/events: ${response.status}`);
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    void (async () => {
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          watcher.take(decoder.decode(value, { stream: true }), performance.now());
+        }
+      } catch {
+        // closed
+      }
+    })();
+    return watcher;
+  }
+
+  /** performance.now() when the instance's `Created` event arrived. */
+  created(instanceId: string): Promise<number> {
+    const at = this.arrived.get(instanceId);
+    if (at !== undefined) return Promise.resolve(at);
+    return new Promise((resolve) => this.waiters.set(instanceId, resolve));
+  }
+
+  close(): void {
+    this.abort.abort();
+  }
+
+  private take(text: string, at: number): void {
+    this.buffer += text;
+    let end: number;
+    while ((end = this.buffer.indexOf('\n\n')) >= 0) {
+      const block = this.buffer.slice(0, end);
+      this.buffer = this.buffer.slice(end + 2);
+      const data = block
+        .split('\n')
+        .filter((l) => l.startsWith('data: '))
+        .map((l) => l.slice(6))
+        .join('\n');
+      if (!data) continue;
+      const event = JSON.parse(data) as { type: string; instanceId: string; status: string };
+      if (event.type !== 'instance' || event.status !== 'Created') continue;
+      this.arrived.set(event.instanceId, at);
+      this.waiters.get(event.instanceId)?.(at);
+      this.waiters.delete(event.instanceId);
+    }
+  }
+}
+
+/** One HTTP call as a client makes it (fetch), without the test stack's contract checks, which cost the client time. */
+async function call(
+  stack: Stack,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  const headers: Record<string, string> = { authorization: `Bearer ${stack.tokens.full}` };
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(stack.baseUrl + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+interface Product {
+  stack: Stack;
+  watcher: CreatedWatcher;
+}
+
+/** POST, then learn `Created` by `mode`; returns the instance id. Times go into `out` when given. */
+async function productCreate(product: Product, suffix: string, mode: Mode, out?: Samples): Promise<string> {
+  const { stack, watcher } = product;
+  const start = performance.now();
+  const created = await call(stack, 'POST', '/admin/instances', {
+    instanceName: `Bench ${RUN_ID} ${suffix}`,
+    databaseName: stack.db(suffix),
+  });
+  const postMs = performance.now() - start;
+  if (created.status !== 201)
+    throw new Error(`POST /admin/instances: ${created.status} ${JSON.stringify(created.body)}`);
+  const id: string = created.body.id;
+  let knownAt: number;
+  let knownWall: number;
+  if (mode === 'sse') {
+    knownAt = await Promise.race([
+      watcher.created(id),
+      sleep(300_000).then(() => {
+        throw new Error(`no Created event for ${id} within 300 s`);
+      }),
+    ]);
+    knownWall = Date.now() - (performance.now() - knownAt);
+  } else {
+    for (;;) {
+      const r = await call(stack, 'GET', `/admin/instances/${id}`);
+      if (r.status !== 200) throw new Error(`GET /admin/instances/${id}: ${r.status} ${JSON.stringify(r.body)}`);
+      if (r.body.status === 'Created') {
+        knownAt = performance.now();
+        knownWall = Date.now();
+        break;
+      }
+      if (r.body.status === 'CreateFailed') throw new Error(`instance ${id} CreateFailed: ${r.body.lastError}`);
+      if (performance.now() - start > 300_000) throw new Error(`instance ${id} still ${r.body.status} after 300 s`);
+      await sleep(POLL_MS);
+    }
+  }
+  if (out) {
+    const job = await stack.dataSource.getRepository(JobEntity).findOneByOrFail({ instanceId: id, type: 'create' });
+    out.e2e[mode].push(knownAt - start);
+    out.post.push(postMs);
+    out.pickup.push(job.startedAt!.getTime() - job.createdAt.getTime());
+    out.run.push(job.finishedAt!.getTime() - job.startedAt!.getTime());
+    out.seen[mode].push(knownWall - job.finishedAt!.getTime());
+    out.retries += job.attempts - 1;
+  }
+  return id;
+}
+
+/** Timed `work`, with the share of CPU idle while it ran; `out` gets both. */
+async function timedIdle(work: () => Promise<unknown>, idleOut: number[]): Promise<void> {
+  const before = cpuTicks();
+  await work();
+  const after = cpuTicks();
+  idleOut.push(before && after ? (after.idle - before.idle) / Math.max(1, after.total - before.total) : NaN);
+}
+
+async function startProduct(strategy: Strategy, log: ReturnType<typeof silentLogger>): Promise<Product> {
+  // The product's defaults for everything that is not about isolation (the test stack speeds some up).
+  const options = {
+    worker: false,
+    logger: log,
+    env: {
+      ODS_PG_CREATE_STRATEGY: strategy,
+      RECONCILE_INTERVAL_MS: '5000',
+      JOB_LOCK_DURATION_MS: '10000',
+      STALLED_INTERVAL_MS: '2000',
+      GLOBAL_CONCURRENCY: '2',
+      WORKER_CONCURRENCY: '2',
+      EVENTS_POLL_MS: '5000',
+    },
+  };
+  const stack = new Stack(options);
+  stacks.push(stack); // registered before it starts, so a failed start is cleaned up too
+  await stack.start(options);
+  // The driver as worker/main.ts builds it, so ODS_PG_CREATE_STRATEGY reaches CREATE DATABASE.
+  await stack.startWorker({}, createDriver(stack.workerConfig, log));
+  return { stack, watcher: await CreatedWatcher.open(stack) };
+}
+
+const stacks: Stack[] = [];
+const watchers: CreatedWatcher[] = [];
+
+/** Trace mode: each create's spans, by name, with their offsets from the POST's server span. */
+async function traceRun(products: Map<Strategy, Product>, receiver: OtlpReceiver, tracing: Tracing): Promise<string> {
+  const ids = new Map<Strategy, string[]>();
+  for (const strategy of STRATEGIES) ids.set(strategy, []);
+  for (let i = 0; i < ITERATIONS && !interrupted; i++) {
+    for (const strategy of STRATEGIES) {
+      if (CHECKPOINT) await withServer((c) => c.query('CHECKPOINT'));
+      await waitForQuiet();
+      ids.get(strategy)!.push(await productCreate(products.get(strategy)!, `t${i}`, 'sse'));
+      progress(`  traced ${i + 1}/${ITERATIONS} ${strategy}`);
+    }
+  }
+  await sleep(1500);
+  await tracing.shutdown();
+  const lines: string[] = [];
+  for (const strategy of STRATEGIES) {
+    // span label → durations and offsets (ms from the start of the POST's server span)
+    const rows = new Map<string, { start: number[]; dur: number[]; order: number }>();
+    let order = 0;
+    for (const id of ids.get(strategy)!) {
+      // The worker's spans carry the instance id; the POST's server span is the root of their trace.
+      const anchor = receiver.spans.find((s) => s.attributes['odsim.instance.id'] === id);
+      const trace = anchor ? receiver.spans.filter((s) => s.traceId === anchor.traceId) : [];
+      const root = trace.find((s) => s.kind === 2 && s.attributes['http.request.method'] === 'POST');
+      if (!trace.length) continue;
+      const t0 = root?.startMs ?? Math.min(...trace.map((s) => s.startMs));
+      const seen = new Map<string, number>();
+      for (const span of [...trace].sort((a, b) => a.startMs - b.startMs)) {
+        // BullMQ names its spans after the queue, which carries the deployment id.
+        const name = span.name.replace(/-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}/g, '');
+        const n = (seen.get(name) ?? 0) + 1;
+        seen.set(name, n);
+        const label = n > 1 ? `${name} (${n})` : name;
+        const row = rows.get(label) ?? { start: [], dur: [], order: order++ };
+        row.start.push(span.startMs - t0);
+        row.dur.push(span.endMs - span.startMs);
+        rows.set(label, row);
+      }
+    }
+    lines.push('');
+    lines.push(
+      `${strategy.toUpperCase()}: spans of ${ids.get(strategy)!.length} creates (medians, ms; offset from the POST's arrival)`,
+    );
+    lines.push('');
+    lines.push('| span | n | starts at | duration | p95 duration |');
+    lines.push('| --- | ---: | ---: | ---: | ---: |');
+    const median = (xs: number[]) => stats(xs).median;
+    for (const [label, row] of [...rows].sort((a, b) => median(a[1].start) - median(b[1].start))) {
+      lines.push(
+        `| ${label.replace(/\|/g, '\\|')} | ${row.dur.length} | ${fmt(median(row.start))} | ${fmt(median(row.dur))} | ${fmt(stats(row.dur).p95)} |`,
+      );
+    }
+  }
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
   const onSignal = () => {
     if (interrupted) process.exit(130);
@@ -237,38 +450,51 @@ async function main(): Promise<void> {
   const shape = await shapeOf(EDFI_TEMPLATE);
   const facts = await serverFacts();
 
-  const stacks = new Map<Strategy, Stack>();
+  let receiver: OtlpReceiver | undefined;
+  let tracing: Tracing | null = null;
+  if (TRACE) {
+    receiver = await OtlpReceiver.start();
+    tracing = startTracing(
+      loadTracingSettings(
+        {
+          OTEL_TRACES_EXPORTER: 'otlp',
+          OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces`,
+          OTEL_BSP_SCHEDULE_DELAY: '500',
+        },
+        'api',
+      ),
+      log,
+    );
+  }
+
+  const products = new Map<Strategy, Product>();
   const bare = new Client({ connectionString: POSTGRES_URL, application_name: 'odsim-bench' });
   bare.on('error', () => undefined);
   const results = new Map<Strategy, Samples>(STRATEGIES.map((s) => [s, newSamples()]));
+  const sporadic = newSamples();
+  const startedAt = new Date();
+  const loadAtStart = machineLine(facts.serverVersion!, startedAt);
   try {
     await bare.connect();
     for (const strategy of STRATEGIES) {
-      // The product's defaults for everything that is not about isolation (the test stack speeds some up).
-      const options = {
-        worker: false,
-        logger: log,
-        env: {
-          ODS_PG_CREATE_STRATEGY: strategy,
-          RECONCILE_INTERVAL_MS: '5000',
-          JOB_LOCK_DURATION_MS: '60000',
-          STALLED_INTERVAL_MS: '30000',
-          GLOBAL_CONCURRENCY: '2',
-          WORKER_CONCURRENCY: '2',
-        },
-      };
-      // Registered before it starts, so a failed start is cleaned up too (what startStack() does, in two steps).
-      const stack = new Stack(options);
-      stacks.set(strategy, stack);
-      await stack.start(options);
-      // The driver as worker/main.ts builds it, so ODS_PG_CREATE_STRATEGY reaches CREATE DATABASE.
-      await stack.startWorker({}, createDriver(stack.workerConfig, log));
+      const product = await startProduct(strategy, log);
+      products.set(strategy, product);
+      watchers.push(product.watcher);
     }
 
     progress(`warm-up round (untimed)`);
     for (const strategy of STRATEGIES) {
       await bareCreate(bare, strategy, `${BARE_PREFIX}warmup_${strategy}`);
-      await productCreate(stacks.get(strategy)!, `warmup`, undefined);
+      for (const mode of MODES) await productCreate(products.get(strategy)!, `warmup${mode}`, mode);
+    }
+
+    if (TRACE) {
+      const table = await traceRun(products, receiver!, tracing!);
+      appendResults(
+        `Create overhead, where the time goes (traced): run of ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+        `${loadAtStart}\n\nTemplate \`${EDFI_TEMPLATE}\` (${shape.tablesAndViews} tables and views, ${facts.templateSize}); tracing on (OpenTelemetry to an OTLP receiver in the benchmark's process), event stream, ${ITERATIONS} creates per strategy. Tracing itself adds time to every span; read the offsets and durations as shares, not as the untraced latency.\n${table}`,
+      );
+      return;
     }
 
     for (let i = 0; i < ITERATIONS && !interrupted; i++) {
@@ -284,7 +510,7 @@ async function main(): Promise<void> {
           if (CHECKPOINT) await bare.query('CHECKPOINT');
           if (!(await waitForQuiet())) out.noisy++;
         };
-        const steps = [
+        const steps: (() => Promise<void>)[] = [
           async () => {
             await settle();
             const { value, idle } = await idleDuring(() =>
@@ -293,29 +519,36 @@ async function main(): Promise<void> {
             out.bare.push(value);
             out.bareIdle.push(idle);
           },
-          async () => {
+          ...MODES.map((mode) => async () => {
             await settle();
-            const before = cpuTicks();
-            let after: ReturnType<typeof cpuTicks>;
-            await productCreate(stacks.get(strategy)!, `b${i}`, out, () => {
-              after = cpuTicks();
-            });
-            out.e2eIdle.push(
-              before && after! ? (after.idle - before.idle) / Math.max(1, after.total - before.total) : NaN,
-            );
-          },
+            await timedIdle(() => productCreate(products.get(strategy)!, `b${i}${mode}`, mode, out), out.e2eIdle);
+          }),
         ];
-        if ((i >> 1) % 2) steps.reverse();
+        // Rotate the three so that each takes each place in turn.
+        for (let k = 0; k < i % steps.length; k++) steps.push(steps.shift()!);
         for (const step of steps) await step();
         progress(
-          `  ${i + 1}/${ITERATIONS} ${strategy}: bare ${fmt(out.bare.at(-1)!)} ms, e2e ${fmt(out.e2e.at(-1)!)} ms` +
-            ` (POST ${fmt(out.post.at(-1)!)}, pickup ${out.pickup.at(-1)}, worker ${out.run.at(-1)}, seen after ${out.seen.at(-1)})`,
+          `  ${i + 1}/${ITERATIONS} ${strategy}: bare ${fmt(out.bare.at(-1)!)} ms, poll ${fmt(out.e2e.poll.at(-1)!)} ms, sse ${fmt(out.e2e.sse.at(-1)!)} ms` +
+            ` (last: POST ${fmt(out.post.at(-1)!)}, pickup ${out.pickup.at(-1)}, worker ${out.run.at(-1)})`,
         );
       }
     }
+
+    // Sporadic creates: the pools of API and worker have been idle longer than their idle timeout.
+    const sporadicStrategy = STRATEGIES.includes('wal_log') ? 'wal_log' : STRATEGIES[0]!;
+    for (let i = 0; i < SPORADIC && !interrupted; i++) {
+      progress(`  sporadic ${i + 1}/${SPORADIC}: idle ${SPORADIC_IDLE_S} s first`);
+      await sleep(SPORADIC_IDLE_S * 1000);
+      if (CHECKPOINT) await bare.query('CHECKPOINT');
+      if (!(await waitForQuiet())) sporadic.noisy++;
+      await timedIdle(() => productCreate(products.get(sporadicStrategy)!, `s${i}`, 'sse', sporadic), sporadic.e2eIdle);
+      progress(
+        `    sse ${fmt(sporadic.e2e.sse.at(-1)!)} ms (POST ${fmt(sporadic.post.at(-1)!)}, pickup ${sporadic.pickup.at(-1)}, worker ${sporadic.run.at(-1)})`,
+      );
+    }
     if (interrupted) throw new Error('interrupted');
 
-    const lines: string[] = [];
+    const lines: string[] = [loadAtStart, ''];
     lines.push(
       `Template \`${EDFI_TEMPLATE}\`: ${shape.tablesAndViews} tables and views, ${shape.relations} relations, ${facts.templateSize}.`,
     );
@@ -323,7 +556,7 @@ async function main(): Promise<void> {
       `${facts.version}; shared_buffers=${facts.shared_buffers}, fsync=${facts.fsync}, synchronous_commit=${facts.synchronous_commit}, wal_level=${facts.wal_level}, full_page_writes=${facts.full_page_writes}, max_wal_size=${facts.max_wal_size}.`,
     );
     lines.push(
-      `${ITERATIONS} iterations per measurement, interleaved, after one untimed warm-up round; ${CHECKPOINT ? 'an untimed CHECKPOINT before each sample' : 'no CHECKPOINT between samples'}; poll interval ${POLL_MS} ms; p95 is nearest-rank.`,
+      `${ITERATIONS} iterations per measurement, interleaved (bare, polled, event stream; the order rotates), after one untimed warm-up round; ${CHECKPOINT ? 'an untimed CHECKPOINT before each sample' : 'no CHECKPOINT between samples'}; poll interval ${POLL_MS} ms; p95 is nearest-rank. API and worker run in the benchmark's process (test/support/stack.ts), at the product's defaults but for isolation.`,
     );
     const pct = (xs: number[]) =>
       xs.some(Number.isNaN)
@@ -333,49 +566,57 @@ async function main(): Promise<void> {
       `${cpus().length} CPUs. Each timed sample waited for the CPUs to be ≥${(100 * QUIET_IDLE).toFixed(0)}% idle (timeout ${QUIET_TIMEOUT_S} s); ` +
         STRATEGIES.map((s) => {
           const r = results.get(s)!;
-          return `${s.toUpperCase()}: ${r.noisy} of ${2 * ITERATIONS} samples taken while still busy, CPU idle during bare ${pct(r.bareIdle)}, during e2e ${pct(r.e2eIdle)}`;
+          return `${s.toUpperCase()}: ${r.noisy} of ${3 * ITERATIONS} samples taken while still busy, CPU idle during bare ${pct(r.bareIdle)}, during e2e ${pct(r.e2eIdle)}`;
         }).join('; ') +
         '.',
     );
     lines.push('');
-    lines.push('| strategy | measurement | n | min ms | median ms | p95 ms | max ms |');
-    lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
-    const row = (strategy: string, what: string, s: Stats) =>
-      lines.push(
-        `| ${strategy} | ${what} | ${s.n} | ${fmt(s.min)} | ${fmt(s.median)} | ${fmt(s.p95)} | ${fmt(s.max)} |`,
-      );
+    lines.push(
+      '| strategy | measurement | n | min ms | median ms | p95 ms | max ms | median ÷ bare median (target ≤ 1.10) |',
+    );
+    lines.push('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const strategy of STRATEGIES) {
       const r = results.get(strategy)!;
-      row(strategy.toUpperCase(), 'bare `CREATE DATABASE … TEMPLATE`', stats(r.bare));
-      row(strategy.toUpperCase(), 'end to end (POST → GET shows Created)', stats(r.e2e));
-    }
-    lines.push('');
-    lines.push('| strategy | median bare ms | median e2e ms | overhead ms (median e2e − median bare) | overhead % |');
-    lines.push('| --- | ---: | ---: | ---: | ---: |');
-    for (const strategy of STRATEGIES) {
-      const r = results.get(strategy)!;
-      const b = stats(r.bare).median;
-      const e = stats(r.e2e).median;
-      lines.push(`| ${strategy.toUpperCase()} | ${fmt(b)} | ${fmt(e)} | ${fmt(e - b)} | ${fmt((100 * (e - b)) / b)} |`);
+      const b = stats(r.bare);
+      const row = (what: string, s: Stats) =>
+        lines.push(
+          `| ${strategy.toUpperCase()} | ${what} | ${s.n} | ${fmt(s.min)} | ${fmt(s.median)} | ${fmt(s.p95)} | ${fmt(s.max)} | ${(s.median / b.median).toFixed(3)} |`,
+        );
+      row('bare `CREATE DATABASE … TEMPLATE`', b);
+      row(`end to end, polled every ${POLL_MS} ms`, stats(r.e2e.poll));
+      row('end to end, event stream', stats(r.e2e.sse));
     }
     lines.push('');
     lines.push("Where the end-to-end time goes (medians, ms; from the job row's timestamps, so ±1 ms):");
     lines.push('');
     lines.push(
-      '| strategy | POST → 201 | job queued → running (pickup) | running → finished (worker: clone, mark, check, rename) | finished → seen by poller | job retries |',
+      '| strategy | POST → 201 | job queued → running (pickup) | running → finished (worker) | worker − bare median | finished → known, polled | finished → known, stream | job retries |',
     );
-    lines.push('| --- | ---: | ---: | ---: | ---: | ---: |');
+    lines.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     for (const strategy of STRATEGIES) {
       const r = results.get(strategy)!;
       lines.push(
-        `| ${strategy.toUpperCase()} | ${fmt(stats(r.post).median)} | ${fmt(stats(r.pickup).median)} | ${fmt(stats(r.run).median)} | ${fmt(stats(r.seen).median)} | ${r.retries} |`,
+        `| ${strategy.toUpperCase()} | ${fmt(stats(r.post).median)} | ${fmt(stats(r.pickup).median)} | ${fmt(stats(r.run).median)} | ${fmt(stats(r.run).median - stats(r.bare).median)} | ${fmt(stats(r.seen.poll).median)} | ${fmt(stats(r.seen.sse).median)} | ${r.retries} |`,
       );
     }
-    process.stdout.write(`${lines.join('\n')}\n`);
+    if (sporadic.e2e.sse.length) {
+      const s = stats(sporadic.e2e.sse);
+      lines.push('');
+      lines.push(
+        `Sporadic creates (${sporadicStrategy.toUpperCase()}, event stream), each after ${SPORADIC_IDLE_S} s without any request: n ${s.n}, median ${fmt(s.median)} ms, max ${fmt(s.max)} ms; POST → 201 median ${fmt(stats(sporadic.post).median)} ms, pickup ${fmt(stats(sporadic.pickup).median)} ms, worker ${fmt(stats(sporadic.run).median)} ms; ${sporadic.noisy} taken while still busy.`,
+      );
+    }
+    appendResults(
+      `Create overhead: run of ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC`,
+      lines.join('\n'),
+    );
   } finally {
     progress('cleaning up');
-    for (const stack of stacks.values())
+    for (const watcher of watchers) watcher.close();
+    for (const stack of stacks)
       await stack.stop().catch((err) => progress(`stack clean-up failed: ${(err as Error).message}`));
+    await tracing?.shutdown().catch(() => undefined);
+    await receiver?.stop().catch(() => undefined);
     await bare.end().catch(() => undefined);
     await dropDatabases(await databasesLike(BARE_PREFIX)).catch((err) =>
       progress(`clean-up failed: ${(err as Error).message}`),
@@ -383,9 +624,7 @@ async function main(): Promise<void> {
     const left = [
       ...(await databasesLike(BARE_PREFIX)),
       ...(
-        await Promise.all(
-          [...stacks.values()].flatMap((s) => [databasesLike(`t_${s.id}_`), databasesLike(`odsim_t_${s.id}`)]),
-        )
+        await Promise.all(stacks.flatMap((s) => [databasesLike(`t_${s.id}_`), databasesLike(`odsim_t_${s.id}`)]))
       ).flat(),
     ];
     if (left.length) progress(`WARNING: databases left behind: ${left.join(', ')}`);

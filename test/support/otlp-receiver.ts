@@ -13,6 +13,9 @@ export interface ReceivedSpan {
   attributes: Record<string, string | number | boolean>;
   /** OTLP's status code: 0 unset, 1 ok, 2 error. */
   statusCode: number;
+  /** Start and end, in milliseconds since the epoch (fractional): for timelines (bench/create-latency.ts). */
+  startMs: number;
+  endMs: number;
 }
 
 interface OtlpValue {
@@ -37,6 +40,8 @@ interface OtlpExport {
         kind: number;
         attributes?: OtlpAttribute[];
         status?: { code?: number };
+        startTimeUnixNano?: string | number;
+        endTimeUnixNano?: string | number;
       }[];
     }[];
   }[];
@@ -96,6 +101,12 @@ export class OtlpReceiver {
   }
 }
 
+/** OTLP JSON carries nanoseconds as a decimal string (or a number): milliseconds, NaN when absent. */
+function nanosToMs(value: string | number | undefined): number {
+  if (value === undefined || value === '') return NaN;
+  return Number(BigInt(value) / 1000n) / 1000;
+}
+
 function decode(body: OtlpExport): ReceivedSpan[] {
   return (body.resourceSpans ?? []).flatMap((rs) => {
     const service = String(attributesOf(rs.resource?.attributes)['service.name'] ?? '');
@@ -109,6 +120,8 @@ function decode(body: OtlpExport): ReceivedSpan[] {
         kind: s.kind,
         attributes: attributesOf(s.attributes),
         statusCode: s.status?.code ?? 0,
+        startMs: nanosToMs(s.startTimeUnixNano),
+        endMs: nanosToMs(s.endTimeUnixNano),
       })),
     );
   });
