@@ -303,6 +303,27 @@ for (const major of MAJORS) {
         });
       });
 
+      describe('no false success', () => {
+        it('never reports a create done when the copy refuses writes, nor on a re-run', async () => {
+          const n = names();
+          const instanceId = randomUUID();
+          // Sessions on the copy become read-only once it is marked, as a database-level setting makes them.
+          const d = driver({
+            onStep: async (step) => {
+              if (step === 'create.marked')
+                await sql('postgres', `ALTER DATABASE "${n.staging}" SET default_transaction_read_only = on`);
+            },
+          });
+          const err = await rejection(retrying(d, () => d.create(createRequest(instanceId, n))));
+          expect(err).to.be.instanceOf(PermanentJobError);
+          expect(err.message).to.match(/does not accept writes/);
+          const rerun = driver();
+          const again = await rejection(retrying(rerun, () => rerun.create(createRequest(instanceId, n))));
+          expect(again).to.be.instanceOf(PermanentJobError);
+          expect(again.message).to.match(/does not accept writes/);
+        });
+      });
+
       describe('a crash at each step', () => {
         /** Stands for the worker dying between two statements: the operation stops here, whatever it held. */
         class Crash extends Error {}
