@@ -109,7 +109,9 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
   private async createDatabase(req: CreateRequest): Promise<Outcome> {
     // First thing on a resumed copy: an earlier run shut the source and did not say it reopened it.
     if (req.copy?.closedNote.isSet()) await this.reopenSource(req.templateDatabase, req.copy);
-    const existing = await this.describe(req.databaseName);
+    // Both looks in one statement: the name asked for, and the staging copy an earlier run may have left.
+    const found = await this.describeAll([req.databaseName, req.stagingName]);
+    const existing = found.get(req.databaseName);
     if (existing) {
       assertOwned(existing, req.instanceId, 'create');
       if (!existing.valid)
@@ -119,7 +121,7 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
       await this.assertWritable(req.databaseName);
       return 'already-created';
     }
-    const staging = await this.describe(req.stagingName);
+    const staging = found.get(req.stagingName);
     if (staging && !staging.valid) await this.dropDatabase(req.stagingName);
     if (!staging || !staging.valid) {
       await this.step('create.cloning');
@@ -129,7 +131,9 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
     }
     await this.markOwner(req.stagingName, req.instanceId);
     await this.step('create.marked');
-    await this.assertWritable(req.stagingName);
+    // Renamed, then proven writable under its name: the probe's session may then end on its own
+    // time (a backend takes ~10 ms to exit), where before the rename had to wait for it. Until the
+    // probe passes the job is not done, and a re-run finds the marked database and probes it again.
     try {
       await this.withClient((c) => c.query(sql.renameDatabase(req.stagingName, req.databaseName)));
     } catch (err) {
@@ -143,6 +147,7 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
       throw err;
     }
     await this.step('create.renamed');
+    await this.assertWritable(req.databaseName);
     return 'created';
   }
 
@@ -167,7 +172,9 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
   }
 
   private async renameDatabase(req: RenameRequest): Promise<Outcome> {
-    const [source, target] = await Promise.all([this.describe(req.from), this.describe(req.to)]);
+    const found = await this.describeAll([req.from, req.to]);
+    const source = found.get(req.from);
+    const target = found.get(req.to);
     if (target) {
       assertOwned(target, req.instanceId, 'rename onto');
       if (source)
@@ -254,20 +261,28 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
   }
 
   async describe(name: string): Promise<DatabaseDescription | null> {
+    return (await this.describeAll([name])).get(name) ?? null;
+  }
+
+  /** The databases among `names` that exist, by name, in one statement. */
+  private async describeAll(names: string[]): Promise<Map<string, DatabaseDescription>> {
     const result = await this.withClient((c) =>
       c.query<{ datname: string; datallowconn: boolean; datconnlimit: number; marker: string | null }>(
-        sql.DESCRIBE_DATABASE,
-        [name],
+        sql.DESCRIBE_DATABASES,
+        [names],
       ),
     );
-    const row = result.rows[0];
-    if (!row) return null;
-    return {
-      name: row.datname,
-      ownerInstanceId: parseOwnershipMarker(row.marker),
-      valid: row.datconnlimit !== -2,
-      acceptsConnections: row.datallowconn,
-    };
+    return new Map(
+      result.rows.map((row) => [
+        row.datname,
+        {
+          name: row.datname,
+          ownerInstanceId: parseOwnershipMarker(row.marker),
+          valid: row.datconnlimit !== -2,
+          acceptsConnections: row.datallowconn,
+        },
+      ]),
+    );
   }
 
   async markOwner(name: string, instanceId: string): Promise<void> {
@@ -378,7 +393,9 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
       if (this.isTransient(err)) throw err;
       throw new PermanentJobError(`database "${name}" does not accept writes: ${errorMessage(err)}`);
     } finally {
-      await client.end().catch(() => undefined);
+      // Not waited for: the backend's exit takes ~10 ms and nothing after the probe needs the
+      // database to itself (a rename or drop of it ends its sessions first in any case).
+      client.end().catch(() => undefined);
     }
   }
 

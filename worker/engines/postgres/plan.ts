@@ -53,7 +53,7 @@ function dropStatements(name: string): PlannedStatement[] {
       when: `PostgreSQL ${force} and newer`,
       serverVersions: { from: force },
     },
-    { purpose: `${LOOK} ($1 = '${name}'), again just before the drop`, sql: sql.DESCRIBE_DATABASE, ...legacy },
+    { purpose: `${LOOK} ($1 = '{${name}}'), again just before the drop`, sql: sql.DESCRIBE_DATABASES, ...legacy },
     { purpose: `shut ${name} to new connections`, sql: sql.allowConnections(name, false), ...legacy },
     {
       purpose: `end ${name}'s sessions ($1 = '${name}')`,
@@ -74,7 +74,7 @@ function copyClosingSource(
   cloneStatements: PlannedStatement[],
 ): PlannedStatement[] {
   return [
-    { purpose: `${LOOK} ($1 = '${source}', the copy's source)`, sql: sql.DESCRIBE_DATABASE },
+    { purpose: `${LOOK} ($1 = '{${source}}', the copy's source)`, sql: sql.DESCRIBE_DATABASES },
     { purpose: `shut ${source} to new connections`, sql: sql.allowConnections(source, false) },
     version,
     ...versionVariants(
@@ -84,7 +84,7 @@ function copyClosingSource(
       sql.terminateSessions,
     ),
     ...cloneStatements,
-    { purpose: `look: ${source} still exists ($1 = '${source}')`, sql: sql.DESCRIBE_DATABASE },
+    { purpose: `look: ${source} still exists ($1 = '{${source}}')`, sql: sql.DESCRIBE_DATABASES },
     { purpose: `open ${source} to connections again`, sql: sql.allowConnections(source, true) },
   ];
 }
@@ -119,8 +119,10 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
       ? versionVariants(`copy ${what} into the staging database`, sql.PG_VERSION.createStrategy, clone, clone)
       : [{ purpose: `copy ${what} into the staging database`, sql: clone(sql.PG_VERSION.createStrategy) }];
     const statements: PlannedStatement[] = [
-      { purpose: `${LOOK} ($1 = '${databaseName}')`, sql: sql.DESCRIBE_DATABASE },
-      { purpose: `${LOOK} ($1 = '${stagingName}', the staging copy)`, sql: sql.DESCRIBE_DATABASE },
+      {
+        purpose: `look: which of '${databaseName}' and its staging copy '${stagingName}' exist, and whose marker each carries ($1 = both names)`,
+        sql: sql.DESCRIBE_DATABASES,
+      },
       ...(copy?.disconnectSource
         ? copyClosingSource(templateDatabase, version, cloneStatements)
         : [version, ...cloneStatements]),
@@ -128,12 +130,12 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
         purpose: "mark the copy as this instance's",
         sql: sql.markOwner(stagingName, ownershipMarker(request.instanceId)),
       },
-      ...sql.WRITE_PROBE.map((text) => ({
-        purpose: 'prove the copy takes writes (nothing is kept)',
-        sql: text,
-        database: stagingName,
-      })),
       { purpose: 'give the copy its name', sql: sql.renameDatabase(stagingName, databaseName) },
+      ...sql.WRITE_PROBE.map((text) => ({
+        purpose: 'prove the copy takes writes, under its name (nothing is kept)',
+        sql: text,
+        database: databaseName,
+      })),
     ];
     return {
       ...base,
@@ -155,8 +157,7 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
       ...base,
       strategy: null,
       statements: [
-        { purpose: `${LOOK} ($1 = '${from}')`, sql: sql.DESCRIBE_DATABASE },
-        { purpose: `${LOOK} ($1 = '${to}')`, sql: sql.DESCRIBE_DATABASE },
+        { purpose: `${LOOK} ($1 = '{${from},${to}}', both names)`, sql: sql.DESCRIBE_DATABASES },
         { purpose: `shut ${from} to new connections`, sql: sql.allowConnections(from, false) },
         version,
         ...versionVariants(
@@ -179,13 +180,13 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
   const { databaseName, stagingNames } = request;
   const stagingLooks: PlannedStatement[] = stagingNames
     ? stagingNames.map((name) => ({
-        purpose: `look: a staging copy of this instance's create job that a crash left ($1 = '${name}')`,
-        sql: sql.DESCRIBE_DATABASE,
+        purpose: `look: a staging copy of this instance's create job that a crash left ($1 = '{${name}}')`,
+        sql: sql.DESCRIBE_DATABASES,
       }))
     : [
         {
           purpose: "look: a staging copy of this instance's create job that a crash left ($1 = its staging name)",
-          sql: sql.DESCRIBE_DATABASE,
+          sql: sql.DESCRIBE_DATABASES,
           when: 'once for each create job of the instance',
         },
       ];
@@ -194,7 +195,7 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
     strategy: null,
     statements: [
       ...stagingLooks,
-      { purpose: `${LOOK} ($1 = '${databaseName}')`, sql: sql.DESCRIBE_DATABASE },
+      { purpose: `${LOOK} ($1 = '{${databaseName}}')`, sql: sql.DESCRIBE_DATABASES },
       version,
       ...dropStatements(databaseName),
     ],
@@ -210,7 +211,9 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
 
 /** What the PostgreSQL driver sends when it checks, for another engine, work it did not do (worker/engines/command/). */
 export const postgresInspection = {
-  describe: (name: string): PlannedStatement[] => [{ purpose: `${LOOK} ($1 = '${name}')`, sql: sql.DESCRIBE_DATABASE }],
+  describe: (name: string): PlannedStatement[] => [
+    { purpose: `${LOOK} ($1 = '{${name}}')`, sql: sql.DESCRIBE_DATABASES },
+  ],
   markedElsewhere: (instanceId: string): PlannedStatement[] => [
     {
       purpose: `look: databases carrying the marker of instance ${instanceId} under another name`,

@@ -22,8 +22,9 @@ export const PG_VERSION = {
   createStrategy: 150000,
 } as const;
 
-export const DESCRIBE_DATABASE =
-  "SELECT datname, datallowconn, datconnlimit, shobj_description(oid, 'pg_database') AS marker FROM pg_database WHERE datname = $1";
+/** The databases whose names are in $1 (a text array), with what a job needs to know of each. */
+export const DESCRIBE_DATABASES =
+  "SELECT datname, datallowconn, datconnlimit, shobj_description(oid, 'pg_database') AS marker FROM pg_database WHERE datname = ANY($1::text[])";
 
 export const DATABASES_WITH_MARKERS = `SELECT datname, marker FROM (SELECT datname, shobj_description(oid, 'pg_database') AS marker FROM pg_database) d
        WHERE strpos(marker, $1) > 0 ORDER BY datname`;
