@@ -9,6 +9,7 @@ import {
   violatedUniqueConstraint,
 } from '../postgres-errors';
 import { POSTGRES_MIGRATIONS } from '../migrations/postgres';
+import { KEEP_ONE_WARM } from '../pools';
 import type { AdminDatabaseSettings, AdminDialect, AdminLockName, LockSession, LockSessions } from './dialect';
 
 /** Connection settings shared by the TypeORM pool, the worker's lock sessions and the event listener. */
@@ -78,7 +79,7 @@ export const postgresDialect: AdminDialect = {
     logging: false,
     poolSize: db.poolSize,
     connectTimeoutMS: db.connectTimeoutMs,
-    extra: { ...connectionOptions(db), application_name: 'ods-instance-manager' },
+    extra: { ...connectionOptions(db), ...KEEP_ONE_WARM, application_name: 'ods-instance-manager' },
   }),
 
   async ensureDatabase(db, log) {
@@ -136,6 +137,7 @@ export const postgresDialect: AdminDialect = {
       connectionString: db.url,
       max: size,
       ...connectionOptions(db),
+      ...KEEP_ONE_WARM,
       application_name: 'ods-instance-manager-locks',
     });
     // An idle session that breaks is replaced by the pool; nothing is held on it.

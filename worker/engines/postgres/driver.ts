@@ -2,6 +2,7 @@ import { Pool, PoolClient } from 'pg';
 import * as sql from './statements';
 import type { PostgresCreateStrategy } from './settings';
 import { sameServerUrl } from '../../../shared/urls';
+import { KEEP_ONE_WARM } from '../../../shared/database/pools';
 import {
   errorCode,
   isConnectionFailure,
@@ -79,6 +80,8 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
     this.pool = new Pool({
       ...this.sessionOptions(options.serverUrl),
       max: options.poolSize ?? 4,
+      // One session kept open between jobs (shared/database/dialects/postgres.ts says why).
+      ...KEEP_ONE_WARM,
       Client: TracedClient,
     });
     this.pool.on('error', (err) =>
