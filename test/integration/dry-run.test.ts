@@ -4,6 +4,7 @@ import type { RedisClient } from '../../shared/redis';
 import { stagingDatabaseName } from '../../shared/database-names';
 import { createQueue, type JobPayload, redisConnection } from '../../shared/jobs/queue';
 import { planOperation } from '../../worker/engines/registry';
+import { WRITE_PROBE } from '../../worker/engines/postgres/statements';
 import { databaseExists } from '../support/ods-server';
 import { REDIS_URL, SMALL_TEMPLATE } from '../support/settings';
 import { type HttpResult, Stack, startStack } from '../support/stack';
@@ -96,7 +97,7 @@ describe('dry runs (?dryRun=true): the plan, and nothing done', function () {
       expect(sql).to.include(`CREATE DATABASE "${staging}" TEMPLATE "${SMALL_TEMPLATE}"`);
       // Renamed, then proven writable under its own name (the probe's session then ends on its own time).
       expect(sql).to.include(`ALTER DATABASE "${staging}" RENAME TO "${databaseName}"`);
-      expect(r.body.statements.at(-1)).to.deep.include({ sql: 'ROLLBACK', database: databaseName });
+      expect(r.body.statements.at(-1)).to.deep.include({ sql: WRITE_PROBE, database: databaseName });
       expect(r.body.privileges).to.not.be.empty;
       expect(r.body.notes.join(' '))
         .to.match(/ids made for this plan/)

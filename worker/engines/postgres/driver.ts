@@ -391,7 +391,7 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
     client.on('error', () => undefined);
     await client.connect();
     try {
-      for (const statement of sql.WRITE_PROBE) await client.query(statement);
+      await client.query(sql.WRITE_PROBE);
     } catch (err) {
       if (this.isTransient(err)) throw err;
       throw new PermanentJobError(`database "${name}" does not accept writes: ${errorMessage(err)}`);

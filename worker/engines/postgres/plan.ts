@@ -131,11 +131,11 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
         sql: sql.markOwner(stagingName, ownershipMarker(request.instanceId)),
       },
       { purpose: 'give the copy its name', sql: sql.renameDatabase(stagingName, databaseName) },
-      ...sql.WRITE_PROBE.map((text) => ({
+      {
         purpose: 'prove the copy takes writes, under its name (nothing is kept)',
-        sql: text,
+        sql: sql.WRITE_PROBE,
         database: databaseName,
-      })),
+      },
     ];
     return {
       ...base,
@@ -226,10 +226,7 @@ export const postgresInspection = {
   clearOwner: (name: string): PlannedStatement[] => [
     { purpose: `remove this instance's marker from ${name} (the database is kept)`, sql: sql.clearOwner(name) },
   ],
-  assertWritable: (name: string): PlannedStatement[] =>
-    sql.WRITE_PROBE.map((text) => ({
-      purpose: `prove ${name} takes writes (nothing is kept)`,
-      sql: text,
-      database: name,
-    })),
+  assertWritable: (name: string): PlannedStatement[] => [
+    { purpose: `prove ${name} takes writes (nothing is kept)`, sql: sql.WRITE_PROBE, database: name },
+  ],
 };

@@ -85,13 +85,12 @@ export function terminateSessions(version: number): string {
  * In a schema of its own, which the database's owner may always create: `public` may belong to
  * whoever restored the template (PostgreSQL 15+ grants no CREATE on it to others), as on RDS,
  * Azure and Cloud SQL, where the worker is not a superuser.
+ *
+ * One round trip: sent as a single simple query, the statements run in order and an error stops
+ * the rest (the session is closed after it in any case).
  */
-export const WRITE_PROBE = [
-  'BEGIN',
-  'CREATE SCHEMA odsim_write_probe',
-  'CREATE TABLE odsim_write_probe.probe (id int)',
-  'ROLLBACK',
-] as const;
+export const WRITE_PROBE =
+  'BEGIN; CREATE SCHEMA odsim_write_probe; CREATE TABLE odsim_write_probe.probe (id int); ROLLBACK';
 
 /** Databases an inventory leaves out: PostgreSQL's own and the managed services' maintenance databases. */
 export const SYSTEM_DATABASES = [
