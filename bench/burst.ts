@@ -199,6 +199,8 @@ interface JobFacts {
   attemptsOverOne: number;
   /** How many jobs ran at once, at most (from the job rows). */
   maxRunning: number;
+  /** Deliveries put back because no concurrency slot was free (`job.slot_wait` in the workers' debug log). */
+  slotWaits: number;
 }
 
 /** Runs `items` through `work` on `limit` sessions at once; returns each item's end, relative to the start. */
@@ -225,7 +227,7 @@ async function bareRun(
   return { wallMs: now() - start, latencies, busyMs };
 }
 
-function jobFacts(rows: JobEntity[], seenAt: Map<string, number>): JobFacts {
+function jobFacts(rows: JobEntity[], seenAt: Map<string, number>, slotWaits: number): JobFacts {
   const ms = (d: Date | null) => (d ? d.getTime() : NaN);
   const starts = rows.map((r) => ms(r.startedAt)).sort((a, b) => a - b);
   const handoff: number[] = [];
@@ -249,6 +251,7 @@ function jobFacts(rows: JobEntity[], seenAt: Map<string, number>): JobFacts {
     seen: rows.map((r) => (seenAt.get(r.instanceId) ?? NaN) - ms(r.finishedAt)),
     attemptsOverOne: rows.reduce((n, r) => n + r.attempts - 1, 0),
     maxRunning,
+    slotWaits,
   };
 }
 
@@ -330,6 +333,7 @@ async function main(): Promise<void> {
         api: api!.child.pid!,
         ...Object.fromEntries(workers.map((w, i) => [`worker ${i + 1}`, w.child.pid!])),
       });
+      const slotWaitsBefore = slotWaits();
       const start = now();
       let ids: string[];
       if (kind === 'create') {
@@ -363,7 +367,7 @@ async function main(): Promise<void> {
       const rssMiB = rss.stop();
       const rows = await stack.dataSource.getRepository(JobEntity).find({ where: { instanceId: In(ids), type: kind } });
       const seenAt = new Map(ids.map((id, i) => [id, seen[i]!]));
-      const jobs = jobFacts(rows, seenAt);
+      const jobs = jobFacts(rows, seenAt, slotWaits() - slotWaitsBefore);
       const busy = jobs.run.reduce((a, b) => a + b, 0);
       return { wallMs, latencies: seen.map((t) => t - start), rssMiB, jobs, occupancy: busy / (n * wallMs) };
     };
@@ -391,9 +395,12 @@ async function main(): Promise<void> {
       sessions.push(c);
     }
 
+    // Counted from the workers' own log (LOG_LEVEL=debug: the only debug line a worker writes in a burst).
+    const slotWaits = () =>
+      workers.reduce((sum, w) => sum + w.lines.filter((l) => l.includes('"event":"job.slot_wait"')).length, 0);
     const startWorkers = async (n: number) => {
       await stopWorkers();
-      const env = { ...stack.env, GLOBAL_CONCURRENCY: String(n), WORKER_CONCURRENCY: String(n), LOG_LEVEL: 'info' };
+      const env = { ...stack.env, GLOBAL_CONCURRENCY: String(n), WORKER_CONCURRENCY: String(n), LOG_LEVEL: 'debug' };
       workers = [new WorkerProcess(env), new WorkerProcess(env)];
       await Promise.all(workers.map((w) => w.waitForEvent('worker.started')));
     };
@@ -430,7 +437,7 @@ async function main(): Promise<void> {
     lines.push(
       `Template \`${EDFI_TEMPLATE}\`: ${shape.tablesAndViews} tables and views, ${shape.relations} relations, ${facts.size}; ` +
         `default copy strategy (WAL_LOG on PostgreSQL 15+). ${COUNT} items per phase. Product: API child process + 2 worker ` +
-        `processes, each WORKER_CONCURRENCY=N, GLOBAL_CONCURRENCY=N, other settings at their defaults. Bare: N sessions. ` +
+        `processes, each WORKER_CONCURRENCY=N, GLOBAL_CONCURRENCY=N, LOG_LEVEL=debug (to count slot waits), other settings at their defaults. Bare: N sessions. ` +
         `An untimed CHECKPOINT and a wait for ≥${(100 * QUIET_IDLE).toFixed(0)}% idle CPUs before each phase; ` +
         `${phases.filter((p) => p.noisy).length} of ${phases.length} phases measured on a machine that never got quiet.`,
     );
@@ -461,15 +468,16 @@ async function main(): Promise<void> {
     lines.push(
       "Where the product phases' time goes (from the job rows, ms, min / median / p95 / max): queued = job row created → " +
         "running; run = running → finished (the worker's whole operation); hand-off = a job's finish → the next start of " +
-        'any job (only while jobs were left); seen = finished → the event stream showed it.',
+        'any job (only while jobs were left); seen = finished → the event stream showed it; slot waits = deliveries ' +
+        'a worker took but put back for 0.5–1.5 s because all N concurrency slots were held (`job.slot_wait`).',
     );
     lines.push('');
-    lines.push('| N | phase | queued | run | hand-off | seen | most running at once | extra attempts |');
-    lines.push('| ---: | --- | --- | --- | --- | --- | ---: | ---: |');
+    lines.push('| N | phase | queued | run | hand-off | seen | most running at once | extra attempts | slot waits |');
+    lines.push('| ---: | --- | --- | --- | --- | --- | ---: | ---: | ---: |');
     for (const p of phases.filter((ph) => ph.jobs)) {
       const j = p.jobs!;
       lines.push(
-        `| ${p.label.match(/N=(\d+)/)![1]} | ${p.label.replace(/N=\d+ /, '')} | ${dist(j.queued)} | ${dist(j.run)} | ${dist(j.handoff)} | ${dist(j.seen)} | ${j.maxRunning} | ${j.attemptsOverOne} |`,
+        `| ${p.label.match(/N=(\d+)/)![1]} | ${p.label.replace(/N=\d+ /, '')} | ${dist(j.queued)} | ${dist(j.run)} | ${dist(j.handoff)} | ${dist(j.seen)} | ${j.maxRunning} | ${j.attemptsOverOne} | ${j.slotWaits} |`,
       );
     }
     lines.push('');
