@@ -96,6 +96,18 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; NaN if unreadable. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces), counted from field 3; utime and stime are 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return NaN;
+  }
+}
+
 /** Samples the RSS of some processes every 50 ms; `stop()` gives each one's peak in MiB. */
 function sampleRss(pids: Record<string, number>): { stop(): Record<string, number> } {
   const peak: Record<string, number> = Object.fromEntries(Object.keys(pids).map((k) => [k, 0]));
@@ -184,6 +196,8 @@ interface Phase {
   occupancy?: number;
   /** Product only. */
   rssMiB?: Record<string, number>;
+  /** Product only: CPU seconds each product process used during the phase. */
+  cpu?: Record<string, number>;
   jobs?: JobFacts;
 }
 
@@ -334,6 +348,11 @@ async function main(): Promise<void> {
         ...Object.fromEntries(workers.map((w, i) => [`worker ${i + 1}`, w.child.pid!])),
       });
       const slotWaitsBefore = slotWaits();
+      const pids: Record<string, number> = {
+        api: api!.child.pid!,
+        ...Object.fromEntries(workers.map((w, i) => [`worker ${i + 1}`, w.child.pid!])),
+      };
+      const cpuBefore = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid)]));
       const start = now();
       let ids: string[];
       if (kind === 'create') {
@@ -365,11 +384,12 @@ async function main(): Promise<void> {
       const seen = await events!.allIn(ids, endStatus);
       const wallMs = Math.max(...seen) - start;
       const rssMiB = rss.stop();
+      const cpu = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, cpuSeconds(pid) - cpuBefore[k]!]));
       const rows = await stack.dataSource.getRepository(JobEntity).find({ where: { instanceId: In(ids), type: kind } });
       const seenAt = new Map(ids.map((id, i) => [id, seen[i]!]));
       const jobs = jobFacts(rows, seenAt, slotWaits() - slotWaitsBefore);
       const busy = jobs.run.reduce((a, b) => a + b, 0);
-      return { wallMs, latencies: seen.map((t) => t - start), rssMiB, jobs, occupancy: busy / (n * wallMs) };
+      return { wallMs, latencies: seen.map((t) => t - start), rssMiB, cpu, jobs, occupancy: busy / (n * wallMs) };
     };
 
     const barePhase = async (
@@ -491,6 +511,20 @@ async function main(): Promise<void> {
     lines.push(
       `| VmHWM at the end (API over the whole run; the workers of the last N since their start) | ${names.map((k) => hwm[k]?.toFixed(0) ?? '').join(' | ')} |`,
     );
+    lines.push('');
+    lines.push(
+      "CPU seconds the product's own processes used during each product phase (user + system, /proc/<pid>/stat), " +
+        'on a machine of 2 CPUs where the copies themselves need the CPUs too:',
+    );
+    lines.push('');
+    lines.push(`| phase | ${names.join(' | ')} | total | wall s |`);
+    lines.push(`| --- | ${names.map(() => '---:').join(' | ')} | ---: | ---: |`);
+    for (const p of phases.filter((ph) => ph.cpu))
+      lines.push(
+        `| ${p.label} | ${names.map((k) => p.cpu![k]?.toFixed(1) ?? '').join(' | ')} | ${Object.values(p.cpu!)
+          .reduce((a, b) => a + b, 0)
+          .toFixed(1)} | ${secs(p.wallMs)} |`,
+      );
     const markdown = lines.join('\n');
     if (RECORD) appendResults(`Burst: run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`, markdown);
     else process.stdout.write(`${markdown}\n`);
