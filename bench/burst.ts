@@ -34,7 +34,8 @@ import { appendResults, cpuTicks, machineLine, percentile, positiveInt, progress
  * (on ext4 without a journal, creating ~2,700 files right after dropping as many is slow: see
  * "Caveats" in docs/benchmarks.md), so the deletes come last, and every database is dropped at
  * the end (also on SIGINT). BENCH_BURST_COUNT (100), BENCH_BURST_LIMITS ("2,4"),
- * BENCH_QUIET_IDLE (0.8), BENCH_QUIET_TIMEOUT_S (300), BENCH_BURST_RECORD (1: append to docs).
+ * BENCH_QUIET_IDLE (0.8), BENCH_QUIET_TIMEOUT_S (300), BENCH_BURST_RECORD (1: append to docs),
+ * BENCH_BURST_DELETES (1; 0 measures the creates only).
  */
 
 const COUNT = positiveInt(process.env.BENCH_BURST_COUNT, 100);
@@ -42,6 +43,8 @@ const LIMITS = (process.env.BENCH_BURST_LIMITS ?? '2,4').split(',').map((n) => p
 const QUIET_TIMEOUT_S = Number(process.env.BENCH_QUIET_TIMEOUT_S ?? 300);
 const QUIET_IDLE = Number(process.env.BENCH_QUIET_IDLE ?? 0.8);
 const RECORD = !['0', 'false', 'no', 'off'].includes((process.env.BENCH_BURST_RECORD ?? '1').toLowerCase());
+/** BENCH_BURST_DELETES=0 measures the creates only. */
+const DELETES = !['0', 'false', 'no', 'off'].includes((process.env.BENCH_BURST_DELETES ?? '1').toLowerCase());
 const TARGET = 1.15;
 
 const RUN_ID = randomBytes(3).toString('hex');
@@ -94,6 +97,18 @@ function statusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   } catch {
     return NaN;
   }
+}
+
+/** The server's checkpoint counters (PostgreSQL ≤ 16: pg_stat_bgwriter). */
+async function checkpointStats(): Promise<{ timed: number; requested: number; ms: number }> {
+  return withServer(async (c) => {
+    const r = await c.query<{ timed: string; requested: string; ms: string }>(
+      `SELECT checkpoints_timed::text AS timed, checkpoints_req::text AS requested,
+              (checkpoint_write_time + checkpoint_sync_time)::text AS ms FROM pg_stat_bgwriter`,
+    );
+    const row = r.rows[0]!;
+    return { timed: Number(row.timed), requested: Number(row.requested), ms: Number(row.ms) };
+  }).catch(() => ({ timed: NaN, requested: NaN, ms: NaN }));
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; NaN if unreadable. */
@@ -192,6 +207,8 @@ interface Phase {
   latencies: number[];
   idle: number;
   noisy: boolean;
+  /** Checkpoints the server ran during the phase (pg_stat_bgwriter), and their write + sync time (s). */
+  checkpoints: { timed: number; requested: number; seconds: number };
   /** Sum of the time the N slots were busy with a copy (drop) / (N × wall): how full the limit was kept. */
   occupancy?: number;
   /** Product only. */
@@ -320,14 +337,22 @@ async function main(): Promise<void> {
 
     const measure = async (
       label: string,
-      work: () => Promise<Omit<Phase, 'label' | 'idle' | 'noisy'>>,
+      work: () => Promise<Omit<Phase, 'label' | 'idle' | 'noisy' | 'checkpoints'>>,
     ): Promise<void> => {
       if (interrupted) throw new Error('interrupted');
       const noisy = await settle();
       progress(`  ${label} …`);
       const before = cpuTicks();
+      const checkpointsBefore = await checkpointStats();
       const result = await work();
-      const phase: Phase = { label, ...result, idle: idleBetween(before, cpuTicks()), noisy };
+      const idle = idleBetween(before, cpuTicks());
+      const checkpointsAfter = await checkpointStats();
+      const checkpoints = {
+        timed: checkpointsAfter.timed - checkpointsBefore.timed,
+        requested: checkpointsAfter.requested - checkpointsBefore.requested,
+        seconds: (checkpointsAfter.ms - checkpointsBefore.ms) / 1000,
+      };
+      const phase: Phase = { label, ...result, idle, noisy, checkpoints };
       phases.push(phase);
       progress(
         `  ${label}: ${secs(phase.wallMs)} s, per item ${dist(phase.latencies)} ms (min/median/p95/max), CPU idle ${(100 * phase.idle).toFixed(0)}%` +
@@ -342,7 +367,7 @@ async function main(): Promise<void> {
     const productPhase = async (
       n: number,
       kind: 'create' | 'delete',
-    ): Promise<Omit<Phase, 'label' | 'idle' | 'noisy'>> => {
+    ): Promise<Omit<Phase, 'label' | 'idle' | 'noisy' | 'checkpoints'>> => {
       const rss = sampleRss({
         api: api!.child.pid!,
         ...Object.fromEntries(workers.map((w, i) => [`worker ${i + 1}`, w.child.pid!])),
@@ -395,7 +420,7 @@ async function main(): Promise<void> {
     const barePhase = async (
       n: number,
       kind: 'create' | 'delete',
-    ): Promise<Omit<Phase, 'label' | 'idle' | 'noisy'>> => {
+    ): Promise<Omit<Phase, 'label' | 'idle' | 'noisy' | 'checkpoints'>> => {
       const names =
         kind === 'create' ? Array.from({ length: COUNT }, (_, i) => `${BARE_PREFIX}n${n}_${i}`) : bareOf.get(n)!;
       if (kind === 'create') bareOf.set(n, names);
@@ -435,7 +460,7 @@ async function main(): Promise<void> {
       if (k % 2) steps.reverse();
       for (const step of steps) await step();
     }
-    for (const [k, n] of [...LIMITS.entries()].reverse()) {
+    for (const [k, n] of DELETES ? [...LIMITS.entries()].reverse() : []) {
       await startWorkers(n);
       const steps = [
         () => measure(`N=${n} product deletes`, () => productPhase(n, 'delete')),
@@ -463,13 +488,13 @@ async function main(): Promise<void> {
     );
     lines.push('');
     lines.push(
-      '| N | what | wall s | product ÷ bare | target | per item ms from the burst start: min / median / p95 / max | slots busy | CPU idle |',
+      '| N | what | wall s | product ÷ bare | target | per item ms from the burst start: min / median / p95 / max | slots busy | CPU idle | checkpoints (requested + timed), their s |',
     );
-    lines.push('| ---: | --- | ---: | ---: | --- | --- | ---: | ---: |');
+    lines.push('| ---: | --- | ---: | ---: | --- | --- | ---: | ---: | ---: |');
     for (const n of LIMITS) {
       for (const [kind, bareLabel, productLabel, target] of [
         ['creates', `N=${n} bare creates`, `N=${n} product creates`, `≤ ${TARGET}×`],
-        ['deletes', `N=${n} bare drops`, `N=${n} product deletes`, '(none)'],
+        ...(DELETES ? [['deletes', `N=${n} bare drops`, `N=${n} product deletes`, '(none)'] as const] : []),
       ] as const) {
         const b = byLabel(bareLabel);
         const p = byLabel(productLabel);
@@ -480,7 +505,7 @@ async function main(): Promise<void> {
           [p, true],
         ] as const)
           lines.push(
-            `| ${n} | ${ph.label.replace(`N=${n} `, '')} | ${secs(ph.wallMs)} | ${isProduct ? `${ratio.toFixed(2)}×` : ''} | ${isProduct ? target + verdict : ''} | ${dist(ph.latencies)} | ${ph.occupancy === undefined ? '' : `${(100 * ph.occupancy).toFixed(0)}%`} | ${(100 * ph.idle).toFixed(0)}% |`,
+            `| ${n} | ${ph.label.replace(`N=${n} `, '')} | ${secs(ph.wallMs)} | ${isProduct ? `${ratio.toFixed(2)}×` : ''} | ${isProduct ? target + verdict : ''} | ${dist(ph.latencies)} | ${ph.occupancy === undefined ? '' : `${(100 * ph.occupancy).toFixed(0)}%`} | ${(100 * ph.idle).toFixed(0)}% | ${ph.checkpoints.requested} + ${ph.checkpoints.timed}, ${ph.checkpoints.seconds.toFixed(1)} |`,
           );
       }
     }
