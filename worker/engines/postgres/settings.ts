@@ -16,7 +16,7 @@ export interface PostgresSettings {
 }
 
 /** From `npm run bench:copy-strategy` (docs/benchmarks.md, "Copy strategy by size"). */
-export const DEFAULT_FILE_COPY_ABOVE_MB = 100;
+export const DEFAULT_FILE_COPY_ABOVE_MB = 300;
 /** How long a template's size is trusted before it is read again (templates rarely change). */
 export const TEMPLATE_SIZE_TTL_MS = 10 * 60_000;
 
