@@ -143,7 +143,7 @@ export interface CommonConfig {
     templates: Templates;
     reservedNames: string[];
     /**
-     * The engine's own non-secret settings, parsed by its module (ODS_PG_CREATE_STRATEGY, ODS_MSSQL_…):
+     * The engine's own non-secret settings, parsed by its module (ODS_PG_CREATE_STRATEGY, ODS_PG_FILE_COPY_ABOVE_MB, ODS_MSSQL_…):
      * the worker runs with them, the API plans with them (`?dryRun=true`).
      */
     engineSettings: unknown;

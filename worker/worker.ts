@@ -46,6 +46,13 @@ export interface RunningWorker {
   stop(): Promise<void>;
 }
 
+/**
+ * How long a delivered job waits in the worker for a free concurrency slot before it is put back on the
+ * queue: longer than most copies, so in a burst the extra jobs the gate lets through take the next free
+ * slot directly; bounded, so a job never sits here indefinitely while slots are held elsewhere.
+ */
+const SLOT_WAIT_MS = 10_000;
+
 /** Wires processor, BullMQ worker and reconciler; `main.ts` only reads config and connects. */
 export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
   const { config, logger } = deps;
@@ -83,10 +90,13 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
   deps.redis.on('ready', onRedisReady);
 
   // One session per job slot of this worker, plus one so that a session being handed back never delays the next job.
+  // A job the gate let through while every slot is held waits here for one (woken at once when a job of this
+  // worker ends) rather than being put back and fetched again and again: see worker/jobs/job-locks.ts.
   const locks = new JobLocks(
     createAdminLockSessions(config.adminDatabase, config.concurrency.perWorker + 1, log),
     config.concurrency.global,
     log,
+    { slotWaitMs: SLOT_WAIT_MS },
   );
   const metrics = new WorkerMetrics(deps.driver.engine);
   const processor = new JobProcessor({
@@ -181,6 +191,7 @@ export async function createWorker(deps: WorkerDeps): Promise<RunningWorker> {
         deps.redis.removeListener('ready', onRedisReady);
         await reconciler.stop();
         processor.stopWaiting();
+        locks.stopWaiting();
         await worker.close();
         await inventory?.stop();
         await queue.close();

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { ApiConfig, databaseNameOf, loadApiConfig, loadWorkerConfig, redactUrl } from '../../shared/config';
 import { ConfigurationError } from '../../shared/errors';
 import { defaultTemplates } from '../../shared/templates';
+import { DEFAULT_FILE_COPY_ABOVE_MB } from '../../worker/engines/postgres/settings';
 
 function configurationErrorOf(load: () => unknown): ConfigurationError {
   try {
@@ -38,7 +39,7 @@ describe('configuration', () => {
         templateDatabase: 'EdFi_Ods_Minimal_Template',
         templates: { list: defaultTemplates('EdFi_Ods_Minimal_Template'), defaultName: 'minimal' },
         reservedNames: ['EdFi_Admin', 'EdFi_Security'],
-        engineSettings: { createStrategy: '', templateStrategies: {} },
+        engineSettings: { createStrategy: '', templateStrategies: {}, fileCopyAboveMb: DEFAULT_FILE_COPY_ABOVE_MB },
       });
       expect(c.enqueueTimeoutMs).to.equal(2000);
       expect(c.tokens).to.deep.equal({
@@ -74,7 +75,7 @@ describe('configuration', () => {
         reservedNames: ['EdFi_Admin', 'EdFi_Security'],
         serverUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
         createStandInTemplate: false,
-        engineSettings: { createStrategy: '', templateStrategies: {} },
+        engineSettings: { createStrategy: '', templateStrategies: {}, fileCopyAboveMb: DEFAULT_FILE_COPY_ABOVE_MB },
         lockTimeoutMs: 5_000,
       });
       expect(c.concurrency).to.deep.equal({ perWorker: 2, global: 2 });
@@ -325,7 +326,11 @@ describe('configuration', () => {
 
     it("gives the API the engine's settings to plan with; invalid ones disable its plans, not the API", () => {
       const api = loadApiConfig({ ODS_PG_CREATE_STRATEGY: 'FILE_COPY' });
-      expect(api.ods.engineSettings).to.deep.equal({ createStrategy: 'file_copy', templateStrategies: {} });
+      expect(api.ods.engineSettings).to.deep.equal({
+        createStrategy: 'file_copy',
+        templateStrategies: {},
+        fileCopyAboveMb: DEFAULT_FILE_COPY_ABOVE_MB,
+      });
       expect(api.engineSettingsProblems).to.deep.equal([]);
       expect(loadWorkerConfig({ ODS_PG_CREATE_STRATEGY: 'FILE_COPY' }).ods.engineSettings).to.deep.equal(
         api.ods.engineSettings,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type OperationPlan, type PlanRequest, runsOn } from '../../worker/engines/module';
 import { planOperation } from '../../worker/engines/registry';
+import { parsePostgresSettings } from '../../worker/engines/postgres/settings';
 
 const run = promisify(execFile);
 const CLI = join(__dirname, '..', '..', 'api', 'cli.js');
@@ -103,7 +104,7 @@ describe('plans', () => {
         if (printed.request.operation === 'create')
           expect(printed.request.templateDatabase).to.equal('EdFi_Ods_Minimal_Template');
         expect(printed.statements).to.deep.equal(
-          planOperation('postgres', printed.request, { createStrategy: '' }).statements,
+          planOperation('postgres', printed.request, parsePostgresSettings({}).settings).statements,
         );
       }
     });

@@ -37,8 +37,14 @@ import { TracedClient } from './traced-client';
 export interface PostgresDriverOptions {
   /** Privileged connection to the ODS server (a maintenance database such as `postgres`). */
   serverUrl: string;
-  /** CREATE DATABASE … STRATEGY on PostgreSQL 15+ for a template; empty leaves the server's default. */
-  createStrategyFor?: (template: string) => PostgresCreateStrategy;
+  /**
+   * CREATE DATABASE … STRATEGY on PostgreSQL 15+ for a template; empty leaves the server's default.
+   * `sizeOf` reads the template's size (asked only on 15+, and only by a choice that depends on it).
+   */
+  createStrategyFor?: (
+    template: string,
+    sizeOf: () => Promise<number>,
+  ) => PostgresCreateStrategy | Promise<PostgresCreateStrategy>;
   poolSize?: number;
   /**
    * lock_timeout of every session, so every DDL statement: a lock held elsewhere (an open
@@ -345,9 +351,15 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
     const version = await this.serverVersion();
     try {
       // CREATE DATABASE cannot run inside a transaction block: a bare statement on its own connection.
-      await this.withClient((c) =>
-        c.query(sql.createFromTemplate(name, template, this.options.createStrategyFor?.(template) ?? '', version)),
-      );
+      await this.withClient(async (c) => {
+        const sizeOf = async () =>
+          Number((await c.query<{ bytes: string }>(sql.DATABASE_SIZE, [template])).rows[0]?.bytes ?? NaN);
+        const strategy =
+          version >= sql.PG_VERSION.createStrategy
+            ? ((await this.options.createStrategyFor?.(template, sizeOf)) ?? '')
+            : '';
+        return c.query(sql.createFromTemplate(name, template, strategy, version));
+      });
     } catch (err) {
       if (errorCode(err) === SQLSTATE.undefinedDatabase)
         throw new PermanentJobError(`template database "${template}" does not exist`);

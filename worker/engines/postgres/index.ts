@@ -3,7 +3,7 @@ import { PostgresDriver } from './driver';
 import * as names from './names';
 import { planPostgres, postgresInspection } from './plan';
 import {
-  createStrategyFor,
+  CreateStrategyChooser,
   parsePostgresSettings,
   type PostgresCreateStrategy,
   PostgresSettings,
@@ -13,9 +13,11 @@ import {
 import { preparePostgres } from './prepare';
 
 function driverFor(context: DriverContext<PostgresSettings>): PostgresDriver {
+  // One per driver (so per worker): the template sizes it read are kept for a while.
+  const strategies = new CreateStrategyChooser(context.settings);
   return new PostgresDriver({
     serverUrl: context.serverUrl,
-    createStrategyFor: (template) => createStrategyFor(context.settings, template),
+    createStrategyFor: (template, sizeOf) => strategies.choose(template, sizeOf),
     lockTimeoutMs: context.lockTimeoutMs,
     poolSize: context.poolSize,
     log: context.log,

@@ -1,6 +1,6 @@
 import type { OperationPlan, PlannedStatement, PlanRequest } from '../module';
 import { MARKER_KIND, ownershipMarker } from '../engine';
-import { createStrategyFor, type PostgresSettings } from './settings';
+import { choosesBySize, createStrategyFor, type PostgresSettings } from './settings';
 import * as sql from './statements';
 import { planAdoption } from '../adoption-plan';
 
@@ -39,6 +39,40 @@ function versionVariants(
   return [
     { purpose, sql: newer(minimum), when: `PostgreSQL ${major} and newer`, serverVersions: { from: major } },
     { purpose, sql: older(minimum - 10000), when: `PostgreSQL before ${major}`, serverVersions: { before: major } },
+  ];
+}
+
+/** The copy when the strategy depends on the template's size (PostgreSQL 15+; older servers have no STRATEGY). */
+function bySizeStatements(purpose: string, staging: string, template: string, thresholdMb: number): PlannedStatement[] {
+  const major = sql.PG_VERSION.createStrategy / 10000;
+  const newer = { serverVersions: { from: major } };
+  const at = (strategy: 'file_copy' | 'wal_log') =>
+    sql.createFromTemplate(staging, template, strategy, sql.PG_VERSION.createStrategy);
+  return [
+    {
+      purpose: `look: the size of ${template}, to choose the copy strategy ($1 = '${template}'; read again after 10 minutes)`,
+      sql: sql.DATABASE_SIZE,
+      when: `PostgreSQL ${major} and newer`,
+      ...newer,
+    },
+    {
+      purpose,
+      sql: at('file_copy'),
+      when: `PostgreSQL ${major} and newer, ${template} ${thresholdMb} MB or more`,
+      ...newer,
+    },
+    {
+      purpose,
+      sql: at('wal_log'),
+      when: `PostgreSQL ${major} and newer, ${template} under ${thresholdMb} MB`,
+      ...newer,
+    },
+    {
+      purpose,
+      sql: sql.createFromTemplate(staging, template, '', sql.PG_VERSION.createStrategy - 10000),
+      when: `PostgreSQL before ${major}`,
+      serverVersions: { before: major },
+    },
   ];
 }
 
@@ -115,9 +149,13 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
     const strategy = createStrategyFor(settings, templateDatabase);
     const clone = (v: number) => sql.createFromTemplate(stagingName, templateDatabase, strategy, v);
     const what = copy ? `the source database ${templateDatabase}` : 'the template';
-    const cloneStatements: PlannedStatement[] = strategy
-      ? versionVariants(`copy ${what} into the staging database`, sql.PG_VERSION.createStrategy, clone, clone)
-      : [{ purpose: `copy ${what} into the staging database`, sql: clone(sql.PG_VERSION.createStrategy) }];
+    const bySize = choosesBySize(settings, templateDatabase) ? settings.fileCopyAboveMb! : null;
+    const cloneStatements: PlannedStatement[] =
+      bySize !== null
+        ? bySizeStatements(`copy ${what} into the staging database`, stagingName, templateDatabase, bySize)
+        : strategy
+          ? versionVariants(`copy ${what} into the staging database`, sql.PG_VERSION.createStrategy, clone, clone)
+          : [{ purpose: `copy ${what} into the staging database`, sql: clone(sql.PG_VERSION.createStrategy) }];
     const statements: PlannedStatement[] = [
       {
         purpose: `look: which of '${databaseName}' and its staging copy '${stagingName}' exist, and whose marker each carries ($1 = both names)`,
@@ -139,7 +177,10 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
     ];
     return {
       ...base,
-      strategy: strategy || 'server default',
+      strategy:
+        bySize !== null
+          ? `by size: file_copy if ${templateDatabase} is ${bySize} MB or more, else wal_log (PostgreSQL 15+)`
+          : strategy || 'server default',
       statements,
       privileges: copy ? [...PRIVILEGES.copy] : [...PRIVILEGES.create],
       notes: [
@@ -148,6 +189,11 @@ export function planPostgres(request: PlanRequest, settings: PostgresSettings): 
         `When "${databaseName}" already carries this instance's marker (a re-run), only the write probe runs on it.`,
         `A staging copy an interrupted drop left invalid is dropped first (as a delete drops), then copied again.`,
         SESSION_NOTE,
+        ...(bySize !== null
+          ? [
+              `No strategy is set for ${templateDatabase} (ODS_TEMPLATES' strategy, ODS_PG_CREATE_STRATEGY), so the worker chooses by its size (ODS_PG_FILE_COPY_ABOVE_MB=${bySize}): WAL_LOG writes the whole copy into the WAL and leaves it for the next checkpoint, which costs more than FILE_COPY's two checkpoints for a large template (docs/benchmarks.md, "Copy strategy by size"). The size is read once and kept for 10 minutes per worker; if it cannot be read, the server's default is used.`,
+            ]
+          : []),
       ],
     };
   }

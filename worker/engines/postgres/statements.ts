@@ -30,6 +30,8 @@ export const DATABASES_WITH_MARKERS = `SELECT datname, marker FROM (SELECT datna
        WHERE strpos(marker, $1) > 0 ORDER BY datname`;
 
 export const SERVER_VERSION = 'SHOW server_version_num';
+/** $1: a database; its size in bytes (as text), for the copy strategy chosen by size. */
+export const DATABASE_SIZE = 'SELECT pg_database_size($1)::text AS bytes';
 
 /**
  * Sent once on each new pooled session, before any statement of an operation: 14+ then notices a
