@@ -56,7 +56,7 @@ describe('PostgreSQL copy strategy chosen by the template size', () => {
       expect(await chooser.choose('t', sizeOf)).to.equal('wal_log');
     });
 
-    it('reads a template size once, keeps it for a while per template, then reads it again', async () => {
+    it('reads a template size once, keeps it for a while per template, then reads it again beside a copy', async () => {
       let clock = 0;
       const chooser = new CreateStrategyChooser(settings(), () => clock);
       const reads: string[] = [];
@@ -73,7 +73,12 @@ describe('PostgreSQL copy strategy chosen by the template size', () => {
       sizes.big = 10 * MB;
       clock += TEMPLATE_SIZE_TTL_MS - 1;
       expect(await chooser.choose('big', sizeOf('big'))).to.equal('file_copy');
+      expect(reads).to.deep.equal(['big', 'small']);
+      // Aged out: this copy goes by the size it has, without waiting; the size is read again beside it.
       clock += 1;
+      expect(await chooser.choose('big', sizeOf('big'))).to.equal('file_copy');
+      await chooser.settled();
+      expect(reads).to.deep.equal(['big', 'small', 'big']);
       expect(await chooser.choose('big', sizeOf('big'))).to.equal('wal_log');
       expect(reads).to.deep.equal(['big', 'small', 'big']);
     });
@@ -81,6 +86,20 @@ describe('PostgreSQL copy strategy chosen by the template size', () => {
     it("leaves the server's default when the size cannot be read", async () => {
       const chooser = new CreateStrategyChooser(settings());
       expect(await chooser.choose('t', () => Promise.reject(new Error('permission denied')))).to.equal('');
+    });
+
+    it('keeps the size it has when reading it again fails, and tries again at the next copy', async () => {
+      let clock = 0;
+      const chooser = new CreateStrategyChooser(settings(), () => clock);
+      expect(await chooser.choose('t', () => Promise.resolve(450 * MB))).to.equal('file_copy');
+      clock += TEMPLATE_SIZE_TTL_MS;
+      let tries = 0;
+      const failing = () => (tries++, Promise.reject(new Error('connection lost')));
+      expect(await chooser.choose('t', failing)).to.equal('file_copy');
+      await chooser.settled();
+      expect(await chooser.choose('t', failing)).to.equal('file_copy');
+      await chooser.settled();
+      expect(tries).to.equal(2);
     });
   });
 });

@@ -351,9 +351,12 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
     const version = await this.serverVersion();
     try {
       // CREATE DATABASE cannot run inside a transaction block: a bare statement on its own connection.
+      // On a pooled session of its own: the chooser may read it again beside the copy, after this session is back.
+      const sizeOf = () =>
+        this.withClient(async (c) =>
+          Number((await c.query<{ bytes: string }>(sql.DATABASE_SIZE, [template])).rows[0]?.bytes ?? NaN),
+        );
       await this.withClient(async (c) => {
-        const sizeOf = async () =>
-          Number((await c.query<{ bytes: string }>(sql.DATABASE_SIZE, [template])).rows[0]?.bytes ?? NaN);
         const strategy =
           version >= sql.PG_VERSION.createStrategy
             ? ((await this.options.createStrategyFor?.(template, sizeOf)) ?? '')

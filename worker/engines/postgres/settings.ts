@@ -41,10 +41,14 @@ export function strategyForSize(thresholdMb: number, sizeBytes: number): 'file_c
 
 /**
  * The strategy for one copy: the one set, else by the template's size (read through `sizeOf`, kept
- * for TEMPLATE_SIZE_TTL_MS per template). A size that cannot be read leaves the server's default.
+ * per template). A size that cannot be read leaves the server's default. The first copy of a
+ * template waits for its size; after TEMPLATE_SIZE_TTL_MS a copy goes by the size it has and reads
+ * it again beside the copy (pg_database_size stats every file of the template: 20-30 ms for the
+ * 40 MB stand-in here), so an occasional create never waits for it; the next copy sees the new size.
  */
 export class CreateStrategyChooser {
   private readonly sizes = new Map<string, { bytes: number; readAt: number }>();
+  private readonly refreshing = new Map<string, Promise<void>>();
 
   constructor(
     private readonly settings: PostgresSettings,
@@ -55,15 +59,29 @@ export class CreateStrategyChooser {
     if (!choosesBySize(this.settings, template)) return createStrategyFor(this.settings, template);
     const key = template.toLowerCase();
     let known = this.sizes.get(key);
-    if (!known || this.now() - known.readAt >= TEMPLATE_SIZE_TTL_MS) {
+    if (!known) {
       try {
         known = { bytes: await sizeOf(), readAt: this.now() };
       } catch {
         return '';
       }
       this.sizes.set(key, known);
+    } else if (this.now() - known.readAt >= TEMPLATE_SIZE_TTL_MS && !this.refreshing.has(key)) {
+      const refresh = sizeOf().then(
+        (bytes) => void this.sizes.set(key, { bytes, readAt: this.now() }),
+        () => undefined, // kept as it was; read again by the next copy
+      );
+      this.refreshing.set(
+        key,
+        refresh.finally(() => this.refreshing.delete(key)),
+      );
     }
     return strategyForSize(this.settings.fileCopyAboveMb!, known.bytes);
+  }
+
+  /** Settles once the size reads under way have ended (tests). */
+  async settled(): Promise<void> {
+    await Promise.all(this.refreshing.values());
   }
 }
 
