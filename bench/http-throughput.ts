@@ -41,11 +41,27 @@ const CONNECTIONS = positiveInt(process.env.BENCH_CONNECTIONS, 50);
 const POST_CONNECTIONS = positiveInt(process.env.BENCH_POST_CONNECTIONS, 10);
 const LABEL = process.env.BENCH_LABEL ?? '';
 const PROFILE_DIR = process.env.BENCH_API_PROFILE_DIR;
+/** BENCH_ONLY=jobs,POST: only the measurements whose name holds one of the words (development runs). */
+const ONLY = process.env.BENCH_ONLY?.split(',').map((w) => w.trim());
 
 const ROOT = path.resolve(__dirname, '../..');
 /** What both servers run with; only PORT and the API's own settings differ. */
 const COMMON_ENV = { NODE_ENV: 'production', LOG_LEVEL: 'info' };
 const NODE_FLAGS: string[] = [];
+
+/** CPU time (user + system) of a process, in ms; NaN when it cannot be read. */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on. */
+const CLOCK_TICKS = 100;
 
 class Server {
   readonly exited: Promise<void>;
@@ -77,6 +93,11 @@ class Server {
       50,
     );
     return server;
+  }
+
+  /** CPU time (user + system) this process has used, in ms (/proc/<pid>/stat). */
+  cpuMs(): number {
+    return processCpuMs(this.child.pid!);
   }
 
   /** kB of /proc/<pid>/status's field (VmRSS, VmHWM); NaN where there is none. */
@@ -112,6 +133,10 @@ interface Measurement {
   created: number;
   errors: number;
   idle: number;
+  /** CPU time the server process used per request, µs. */
+  serverCpuUs: number;
+  /** CPU time the admin database's PostgreSQL backends used per request, µs (product only). */
+  dbCpuUs: number;
   rssPeakMb: number;
   bytesPerResponse: number;
 }
@@ -130,12 +155,17 @@ async function measure(
   api: Server,
   connections: number,
   requests: () => Request[],
+  backends: () => Promise<number[]>,
 ): Promise<Measurement> {
   await load(server.baseUrl, connections, WARMUP_S, requests());
   let rssPeak = api.memoryKb('VmRSS');
   const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, api.memoryKb('VmRSS'))), 100);
+  const pids = bare ? [] : await backends();
+  const dbCpu = () => pids.reduce((sum, pid) => sum + (processCpuMs(pid) || 0), 0);
   const before = cpuTicks();
+  const [serverBefore, dbBefore] = [server.cpuMs(), dbCpu()];
   const result = await load(server.baseUrl, connections, DURATION_S, requests());
+  const [serverAfter, dbAfter] = [server.cpuMs(), dbCpu()];
   const after = cpuTicks();
   clearInterval(sampler);
   const statuses = result.statusCodeStats as Record<string, { count: number }> | undefined;
@@ -153,12 +183,15 @@ async function measure(
     created: statuses?.['201']?.count ?? 0,
     errors: result.errors + result.timeouts,
     idle: before && after ? (after.idle - before.idle) / (after.total - before.total) : NaN,
+    serverCpuUs: ((serverAfter - serverBefore) * 1000) / result.requests.total,
+    dbCpuUs: bare ? NaN : ((dbAfter - dbBefore) * 1000) / result.requests.total,
     rssPeakMb: rssPeak / 1024,
     bytesPerResponse: result.requests.total ? result.throughput.total / result.requests.total : NaN,
   };
   progress(
     `  round ${round} ${name}: ${m.rps.toFixed(0)} req/s, p50 ${m.p50} ms, p99 ${m.p99} ms, non-2xx ${m.non2xx}, ` +
-      `201s ${m.created}, errors ${m.errors}, CPU idle ${(m.idle * 100).toFixed(0)}%, API RSS ≤ ${m.rssPeakMb.toFixed(0)} MB` +
+      `201s ${m.created}, errors ${m.errors}, CPU idle ${(m.idle * 100).toFixed(0)}%, ` +
+      `server CPU ${m.serverCpuUs.toFixed(0)} µs/req, PostgreSQL CPU ${m.dbCpuUs.toFixed(0)} µs/req, API RSS ≤ ${m.rssPeakMb.toFixed(0)} MB` +
       (statuses
         ? `, statuses ${JSON.stringify(Object.fromEntries(Object.entries(statuses).map(([k, v]) => [k, v.count])))}`
         : ''),
@@ -256,32 +289,36 @@ async function main(): Promise<void> {
       },
     ];
 
+    // The API's pool connections (its event hub's LISTEN connection idles): their CPU is the database's share.
+    const backends = async () =>
+      (
+        await dataSource.query<{ pid: number }[]>(
+          `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+        )
+      ).map((r) => r.pid);
+    const cases = [
+      { name: 'GET /admin/jobs/{id}', connections: CONNECTIONS, bare: get('/bare/job'), product: get(jobPath, auth) },
+      {
+        name: 'GET /admin/instances/{id}',
+        connections: CONNECTIONS,
+        bare: get('/bare/job'),
+        product: get(instancePath, auth),
+      },
+      {
+        name: 'POST /admin/instances',
+        connections: POST_CONNECTIONS,
+        bare: post('/bare/instances', json),
+        product: post('/admin/instances', { ...auth, ...json }),
+      },
+    ].filter((c) => !ONLY || ONLY.some((word) => c.name.includes(word)));
     const results: Measurement[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       progress(`round ${round} of ${ROUNDS}`);
-      const a = api;
-      const b = bare;
-      results.push(await measure(round, 'bare GET', true, b, a, CONNECTIONS, get('/bare/job')));
-      results.push(await measure(round, 'GET /admin/jobs/{id}', false, a, a, CONNECTIONS, get(jobPath, auth)));
-      results.push(await measure(round, 'bare GET', true, b, a, CONNECTIONS, get('/bare/job')));
-      results.push(
-        await measure(round, 'GET /admin/instances/{id}', false, a, a, CONNECTIONS, get(instancePath, auth)),
-      );
-      results.push(await measure(round, 'bare POST', true, b, a, POST_CONNECTIONS, post('/bare/instances', json)));
-      results.push(
-        await measure(
-          round,
-          'POST /admin/instances',
-          false,
-          a,
-          a,
-          POST_CONNECTIONS,
-          post('/admin/instances', {
-            ...auth,
-            ...json,
-          }),
-        ),
-      );
+      for (const c of cases) {
+        const bareName = c.name.startsWith('GET') ? 'bare GET' : 'bare POST';
+        results.push(await measure(round, bareName, true, bare, api, c.connections, c.bare, backends));
+        results.push(await measure(round, c.name, false, api, api, c.connections, c.product, backends));
+      }
     }
     const hwmMb = api.memoryKb('VmHWM') / 1024;
     const counts = await dataSource.query<{ n: number }[]>(
@@ -294,9 +331,9 @@ async function main(): Promise<void> {
     const rows = results.map((m, i) => {
       const baseline = m.bare ? undefined : results[i - 1];
       const ratio = baseline ? (m.rps / baseline.rps).toFixed(2) : '';
-      return `| ${m.round} | ${m.name} | ${m.connections} | ${m.total} | ${m.rps.toFixed(0)} | ${ratio} | ${f1(m.p50)} | ${f1(m.p99)} | ${f1(m.max)} | ${m.non2xx} | ${m.name.startsWith('POST') ? m.created : ''} | ${m.errors} | ${(m.idle * 100).toFixed(0)} | ${m.rssPeakMb.toFixed(0)} |`;
+      return `| ${m.round} | ${m.name} | ${m.connections} | ${m.total} | ${m.rps.toFixed(0)} | ${ratio} | ${f1(m.p50)} | ${f1(m.p99)} | ${f1(m.max)} | ${m.non2xx} | ${m.name.startsWith('POST') ? m.created : ''} | ${m.errors} | ${(m.idle * 100).toFixed(0)} | ${m.serverCpuUs.toFixed(0)} | ${m.bare ? '' : m.dbCpuUs.toFixed(0)} | ${m.rssPeakMb.toFixed(0)} |`;
     });
-    const summary = ['GET /admin/jobs/{id}', 'GET /admin/instances/{id}', 'POST /admin/instances'].map((name) => {
+    const summary = cases.map(({ name }) => {
       const pairs = results.flatMap((m, i) => (m.name === name ? [[results[i - 1]!, m] as const] : []));
       const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
       const rps = mean(pairs.map(([, m]) => m.rps));
@@ -319,8 +356,8 @@ async function main(): Promise<void> {
         `Response bodies: job ${sizes[0]} bytes, instance ${sizes[1]} bytes, bare ${bareSize} bytes. ` +
         `API: MAX_UNFINISHED_JOBS_PER_CLIENT=100000, admin pool 10 (default), no worker.${LABEL ? ` Label: ${LABEL}.` : ''}`,
       '',
-      '| round | measurement | connections | requests | req/s | × bare | p50 ms | p99 ms | max ms | non-2xx | 201s | errors | CPU idle % | API RSS peak MB |',
-      '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| round | measurement | connections | requests | req/s | × bare | p50 ms | p99 ms | max ms | non-2xx | 201s | errors | CPU idle % | server CPU µs/req | PostgreSQL CPU µs/req | API RSS peak MB |',
+      '| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
       ...rows,
       '',
       '| measurement | req/s (mean of rounds) | bare req/s | × bare | worst p99 ms | target |',
