@@ -4,6 +4,8 @@ import { recordAudit } from '../../shared/audit';
 import { CONSTRAINTS } from '../../shared/database/constraints';
 import { type AdminDialect, dialectOf } from '../../shared/database/dialects';
 import { DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
+import { PreparedInsert } from '../../shared/database/prepared-insert';
+import { PreparedRead } from '../../shared/database/prepared-read';
 import { DRIFT_SQL, DRIFT_STATUS } from '../../shared/inventory/drift';
 import type { InstanceInventory, InventoryStore } from '../../shared/inventory/store';
 import { type EngineName, nameKey } from '../../shared/database-names';
@@ -116,12 +118,38 @@ export interface InstanceServiceOptions {
  * writes the instance, its job and an audit row; the job is handed to the queue after commit.
  */
 export class InstanceService {
+  /** What GET /admin/instances/{id} reads on every poll: SQL made once (shared/database/prepared-read.ts). */
+  private readonly reads: {
+    instance: PreparedRead<InstanceEntity, 'id' | 'tenant'>;
+    latestJob: PreparedRead<JobEntity, 'instanceId'>;
+  };
+  /** The rows every request that makes a job writes: SQL made once (shared/database/prepared-insert.ts). */
+  private readonly inserts: {
+    instance: PreparedInsert<InstanceEntity>;
+    claim: PreparedInsert<DatabaseNameClaimEntity>;
+    job: PreparedInsert<JobEntity>;
+  };
+
   constructor(
     private readonly dataSource: DataSource,
     private readonly dispatcher: JobDispatcher,
     private readonly inventory: InventoryStore,
     private readonly options: InstanceServiceOptions,
-  ) {}
+  ) {
+    this.inserts = {
+      instance: new PreparedInsert(dataSource, InstanceEntity),
+      claim: new PreparedInsert(dataSource, DatabaseNameClaimEntity),
+      job: new PreparedInsert(dataSource, JobEntity),
+    };
+    this.reads = {
+      instance: new PreparedRead(dataSource, InstanceEntity, 'i', ['id', 'tenant'], (qb) =>
+        qb.where('i.id = :id').andWhere('i.tenant = :tenant'),
+      ),
+      latestJob: new PreparedRead(dataSource, JobEntity, 'j', ['instanceId'], (qb) =>
+        qb.where('j.instance_id = :instanceId').orderBy('j.created_at', 'DESC').limit(1),
+      ),
+    };
+  }
 
   /** `dto.databaseName` is the name to create: given, or derived by ContextMode. */
   async create(dto: CreateInstanceDto, caller: Caller, options: WriteOptions = {}): Promise<InstanceWithJob> {
@@ -130,7 +158,7 @@ export class InstanceService {
     const job = await this.inTransaction({ contexts: instance.contexts ?? [], dryRun: options.dryRun }, async (m) => {
       const source = await this.copySourceOf(m, dto, caller);
       await this.assertWithinQuota(m, caller);
-      await m.insert(InstanceEntity, instance);
+      await this.inserts.instance.insert(m, instance);
       await this.claim(m, instance.id, dto.databaseName);
       return this.addCreateJob(m, instance, source, dto, caller);
     });
@@ -418,14 +446,20 @@ export class InstanceService {
     return { deletesEnabled: this.options.deletesEnabled };
   }
 
-  /** Another tenant's instance is not found, as if it did not exist. */
+  /**
+   * Another tenant's instance is not found, as if it did not exist. The instance, its latest job
+   * and the inventory run its facts come from are read at once (a job read for an instance that
+   * turns out not to be the tenant's is dropped unseen).
+   */
   async get(id: string, tenant: string): Promise<InstanceWithJob> {
-    const instance = isUuid(id) ? await this.dataSource.getRepository(InstanceEntity).findOneBy({ id, tenant }) : null;
-    if (!instance) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
-    const [job, inventory] = await Promise.all([
-      this.latestJob(this.dataSource.manager, id),
-      this.inventory.forInstances([instance]),
+    if (!isUuid(id)) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
+    const [instance, job, factsRun] = await Promise.all([
+      this.reads.instance.one({ id, tenant }),
+      this.reads.latestJob.one({ instanceId: id }),
+      this.inventory.factsRun(),
     ]);
+    if (!instance) throw new NotFoundError(`No instance with id ${id.slice(0, 64)}.`);
+    const inventory = await this.inventory.forInstances([instance], new Date(), factsRun);
     return { instance, job, inventory: inventory.get(id) };
   }
 
@@ -805,7 +839,14 @@ export class InstanceService {
   }
 
   private async claim(m: EntityManager, instanceId: string, databaseName: string): Promise<void> {
-    await m.insert(DatabaseNameClaimEntity, { nameKey: nameKey(databaseName), instanceId, createdAt: new Date() });
+    await this.inserts.claim.insert(
+      m,
+      Object.assign(new DatabaseNameClaimEntity(), {
+        nameKey: nameKey(databaseName),
+        instanceId,
+        createdAt: new Date(),
+      }),
+    );
   }
 
   private async addJob(
@@ -843,7 +884,7 @@ export class InstanceService {
       sourceClosedAt: null,
       adopt,
     });
-    await m.insert(JobEntity, job);
+    await this.inserts.job.insert(m, job);
     await recordAudit(m, {
       actor: caller.clientId,
       action: `instance.${type}`,

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { DataSource } from 'typeorm';
-import { JobEntity } from '../../shared/database/entities';
+import { InstanceEntity, JobEntity } from '../../shared/database/entities';
+import { PreparedRead } from '../../shared/database/prepared-read';
 import { NotFoundError } from '../../shared/errors';
 import { errorDetail, requireAccess } from '../auth/middleware';
 import { onlyMethods } from '../http/problems';
@@ -32,9 +33,13 @@ export function jobRoutes(dataSource: DataSource): Router {
     res.set('Total-Count', String(total)).json(items.map((j) => jobView(j, errorDetail(req))));
   });
 
+  // What clients poll: SQL made once, and the tenant checked through the instance's primary key.
+  const jobOfTenant = new PreparedRead(dataSource, JobEntity, 'j', ['id', 'tenant'], (qb) =>
+    qb.innerJoin(InstanceEntity, 'i', 'i.id = j.instance_id AND i.tenant = :tenant').where('j.id = :id'),
+  );
   router.get('/admin/jobs/:id', requireAccess('read'), async (req, res) => {
     const id = pathId(req);
-    const job = isUuid(id) ? await ofTenant(req.tenant!).andWhere('j.id = :id', { id }).getOne() : null;
+    const job = isUuid(id) ? await jobOfTenant.one({ id, tenant: req.tenant! }) : null;
     if (!job) throw new NotFoundError(`No job with id ${id.slice(0, 64)}.`);
     res.json(jobView(job, errorDetail(req)));
   });
