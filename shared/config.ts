@@ -60,6 +60,11 @@ class Environment {
   @Type(() => Number) @IsInt() @Min(100) ADMIN_DATABASE_QUERY_TIMEOUT_MS = 15_000;
   // 2 at least: start-up holds the migration lock on one connection while migrating on another.
   @Type(() => Number) @IsInt() @Min(2) @Max(100) ADMIN_DATABASE_POOL_SIZE = 10;
+  /**
+   * How long a request waits for one of the pool's connections when all are in use (a burst), apart
+   * from ADMIN_DATABASE_CONNECT_TIMEOUT_MS, which bounds opening one (an unreachable server).
+   */
+  @Type(() => Number) @IsInt() @Min(100) ADMIN_DATABASE_POOL_WAIT_MS = 15_000;
 
   /** One server, a Sentinel set or a cluster (shared/redis.ts, docs/redis.md); checked in parse(). */
   @IsString() REDIS_URL = 'redis://127.0.0.1:6379';
@@ -132,7 +137,14 @@ class Environment {
 export interface CommonConfig {
   env: 'development' | 'production' | 'test';
   logLevel: string;
-  adminDatabase: { url: string; connectTimeoutMs: number; poolSize: number; queryTimeoutMs?: number };
+  adminDatabase: {
+    url: string;
+    connectTimeoutMs: number;
+    poolSize: number;
+    queryTimeoutMs?: number;
+    /** Waiting for a free pooled connection (PostgreSQL admin databases); connectTimeoutMs when absent. */
+    poolWaitMs?: number;
+  };
   /** `prefix`: the key prefix, QUEUE_PREFIX or, on a cluster, the hash tag {QUEUE_PREFIX} (shared/redis.ts). */
   redis: { url: string; prefix: string; target: RedisTarget };
   ods: {
@@ -288,6 +300,7 @@ const COMMON_KEYS: (keyof Environment)[] = [
   'ADMIN_DATABASE_CONNECT_TIMEOUT_MS',
   'ADMIN_DATABASE_QUERY_TIMEOUT_MS',
   'ADMIN_DATABASE_POOL_SIZE',
+  'ADMIN_DATABASE_POOL_WAIT_MS',
   'REDIS_URL',
   'REDIS_SENTINEL_PASSWORD',
   'QUEUE_PREFIX',
@@ -347,6 +360,7 @@ function common(e: Environment, engineSettings: unknown): CommonConfig {
       connectTimeoutMs: e.ADMIN_DATABASE_CONNECT_TIMEOUT_MS,
       queryTimeoutMs: e.ADMIN_DATABASE_QUERY_TIMEOUT_MS,
       poolSize: e.ADMIN_DATABASE_POOL_SIZE,
+      poolWaitMs: e.ADMIN_DATABASE_POOL_WAIT_MS,
     },
     redis: redisSettings(e),
     ods: {

@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { isPoolWaitTimeout } from '../../shared/database/postgres-errors';
 import {
   AppError,
   errorMessage,
@@ -52,7 +53,13 @@ export function problemHandler(
   return (err, req, res, _next) => {
     let problem: AppError | undefined =
       err instanceof AppError ? err : fromBodyParser(err as { type?: string; status?: number });
-    if (!problem && isUnavailable(err)) {
+    if (!problem && isPoolWaitTimeout(err)) {
+      // Reachable, but every connection of this process's pool stayed in use for ADMIN_DATABASE_POOL_WAIT_MS.
+      problem = new ServiceUnavailableError(
+        'The API is too busy to reach its admin database now; try again shortly.',
+        1,
+      );
+    } else if (!problem && isUnavailable(err)) {
       problem = new ServiceUnavailableError('The admin database is unreachable; try again shortly.', 5);
     }
     if (problem?.retryAfterSeconds !== undefined && !res.headersSent)

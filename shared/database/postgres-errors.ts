@@ -22,9 +22,20 @@ const CONNECTION_CODES = new Set<string>([
   '57P03', // cannot_connect_now
   '53300', // too_many_connections
 ]);
-/** node-postgres says these in words only (pool timeouts, a socket that closed, a read that timed out). */
+/**
+ * node-postgres says these in words only (pool timeouts, a socket that closed, a read that timed
+ * out, a client's own connect timeout: "timeout expired").
+ */
 const CONNECTION_MESSAGES =
-  /timeout exceeded when trying to connect|Query read timeout|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error/i;
+  /timeout exceeded when trying to connect|Query read timeout|Connection terminated|connect ECONNREFUSED|Client has encountered a connection error|^timeout expired$/i;
+
+/** What pg's pool says when no connection came free in time: the pool is saturated, not the server away. */
+export const POOL_WAIT_TIMEOUT = /timeout exceeded when trying to connect/i;
+
+/** Whether `err` (or an error it wraps) is a wait for a free pooled connection that ran out. */
+export function isPoolWaitTimeout(err: unknown): boolean {
+  return chain(err).some((e) => typeof e.message === 'string' && POOL_WAIT_TIMEOUT.test(e.message));
+}
 
 interface DriverError {
   code?: unknown;

@@ -27,6 +27,7 @@ describe('configuration', () => {
         url: 'postgres://postgres@127.0.0.1:5432/ods_instance_manager',
         connectTimeoutMs: 3000,
         queryTimeoutMs: 15000,
+        poolWaitMs: 15000,
         poolSize: 10,
       });
       expect(c.redis).to.deep.equal({

@@ -1,4 +1,4 @@
-import { Client, Pool, type PoolClient } from 'pg';
+import { Client, type ClientConfig, Pool, type PoolClient } from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import { databaseNameOf, sameServerUrl } from '../../urls';
 import { errorMessage } from '../../errors';
@@ -23,6 +23,26 @@ function connectionOptions(db: AdminDatabaseSettings) {
     keepAlive: true,
     statement_timeout: 30_000,
   };
+}
+
+/**
+ * Two bounds where pg's pool has one (connectionTimeoutMillis, for opening a connection and for
+ * waiting for a free one alike): opening stays at connectTimeoutMs (an unreachable server is
+ * answered 503 at once), waiting for a pooled connection gets poolWaitMs, so that a burst of
+ * requests queues for the pool instead of being refused as if the server were gone.
+ */
+function boundedWaits(db: AdminDatabaseSettings): { connectionTimeoutMillis: number; Client?: typeof Client } {
+  const waitMs = db.poolWaitMs ?? db.connectTimeoutMs;
+  if (waitMs === db.connectTimeoutMs) return { connectionTimeoutMillis: waitMs };
+  class ConnectBoundedClient extends Client {
+    constructor(config?: string | ClientConfig) {
+      super({
+        ...(typeof config === 'string' ? { connectionString: config } : config),
+        connectionTimeoutMillis: db.connectTimeoutMs,
+      });
+    }
+  }
+  return { connectionTimeoutMillis: waitMs, Client: ConnectBoundedClient };
 }
 
 /** Locks named by text (an instance id, a client id) are hashed to 64 bits by the server. */
@@ -79,7 +99,12 @@ export const postgresDialect: AdminDialect = {
     logging: false,
     poolSize: db.poolSize,
     connectTimeoutMS: db.connectTimeoutMs,
-    extra: { ...connectionOptions(db), ...KEEP_ONE_WARM, application_name: 'ods-instance-manager' },
+    extra: {
+      ...connectionOptions(db),
+      ...KEEP_ONE_WARM,
+      ...boundedWaits(db),
+      application_name: 'ods-instance-manager',
+    },
   }),
 
   async ensureDatabase(db, log) {
