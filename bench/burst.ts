@@ -13,7 +13,20 @@ import { databasesLike, dropDatabases, shapeOf, withServer } from '../test/suppo
 import { ApiProcess, WorkerProcess } from '../test/support/processes';
 import { EDFI_TEMPLATE, POSTGRES_URL } from '../test/support/settings';
 import { Stack } from '../test/support/stack';
-import { appendResults, cpuTicks, machineLine, percentile, positiveInt, progress, runBenchmark } from './support';
+import {
+  appendResults,
+  cpuTicks,
+  idleShare,
+  interruptible,
+  machineLine,
+  percentile,
+  positiveInt,
+  progress,
+  quietGate,
+  runBenchmark,
+  stopRequest,
+  waitForQuiet,
+} from './support';
 
 /**
  * Burst (issue 13, benchmark 2, and benchmark 9's burst half): COUNT creates posted at once
@@ -40,8 +53,7 @@ import { appendResults, cpuTicks, machineLine, percentile, positiveInt, progress
 
 const COUNT = positiveInt(process.env.BENCH_BURST_COUNT, 100);
 const LIMITS = (process.env.BENCH_BURST_LIMITS ?? '2,4').split(',').map((n) => positiveInt(n.trim(), 2));
-const QUIET_TIMEOUT_S = Number(process.env.BENCH_QUIET_TIMEOUT_S ?? 300);
-const QUIET_IDLE = Number(process.env.BENCH_QUIET_IDLE ?? 0.8);
+const QUIET = quietGate({ idle: 0.8, timeoutS: 300 });
 const RECORD = !['0', 'false', 'no', 'off'].includes((process.env.BENCH_BURST_RECORD ?? '1').toLowerCase());
 /** BENCH_BURST_DELETES=0 measures the creates only. */
 const DELETES = !['0', 'false', 'no', 'off'].includes((process.env.BENCH_BURST_DELETES ?? '1').toLowerCase());
@@ -49,7 +61,6 @@ const TARGET = 1.15;
 
 const RUN_ID = randomBytes(3).toString('hex');
 const BARE_PREFIX = `odsim_bench_${RUN_ID}_`;
-let interrupted = false;
 
 /** Wall-clock milliseconds with sub-millisecond resolution (comparable with the job rows' timestamps). */
 const now = () => performance.timeOrigin + performance.now();
@@ -81,27 +92,6 @@ async function send(phase: string, url: string, init: RequestInit): Promise<Resp
     unavailable.set(phase, (unavailable.get(phase) ?? 0) + 1);
     await sleep(200);
   }
-}
-
-function idleBetween(before: ReturnType<typeof cpuTicks>, after: ReturnType<typeof cpuTicks>): number {
-  return before && after && after.total > before.total
-    ? (after.idle - before.idle) / (after.total - before.total)
-    : NaN;
-}
-
-/** Waits until the CPUs have been at least QUIET_IDLE idle for three 500 ms windows in a row. False on timeout. */
-async function waitForQuiet(): Promise<boolean> {
-  if (!(QUIET_TIMEOUT_S > 0) || !cpuTicks()) return true;
-  const deadline = Date.now() + QUIET_TIMEOUT_S * 1000;
-  let calm = 0;
-  while (Date.now() < deadline && !interrupted) {
-    const before = cpuTicks();
-    await sleep(500);
-    calm = idleBetween(before, cpuTicks()) >= QUIET_IDLE ? calm + 1 : 0;
-    if (calm >= 3) return true;
-  }
-  if (!interrupted) progress(`  machine still busy after ${QUIET_TIMEOUT_S} s: measuring anyway (marked noisy)`);
-  return interrupted;
 }
 
 /** kB from a /proc/<pid>/status line, or NaN. */
@@ -201,7 +191,7 @@ class EventWatch {
     for (;;) {
       const times = ids.map((id) => this.seen.get(`${id}:${status}`));
       if (times.every((t) => t !== undefined)) return times;
-      if (Date.now() > deadline || interrupted)
+      if (Date.now() > deadline || stopRequest.interrupted)
         throw new Error(`${times.filter((t) => t === undefined).length} instances never seen ${status}`);
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);
@@ -305,13 +295,7 @@ const dist = (xs: number[]) =>
   `${fmt(percentile(xs, 0))} / ${fmt(percentile(xs, 50))} / ${fmt(percentile(xs, 95))} / ${fmt(percentile(xs, 100))}`;
 
 async function main(): Promise<void> {
-  const onSignal = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    progress('interrupted: finishing the current step and cleaning up (Ctrl-C again to quit at once)');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  interruptible();
 
   const log = silentLogger();
   progress(`template ${EDFI_TEMPLATE}: ensuring it exists (the first build takes a while)`);
@@ -347,20 +331,20 @@ async function main(): Promise<void> {
 
     const settle = async () => {
       await withServer((c) => c.query('CHECKPOINT'));
-      return !(await waitForQuiet());
+      return !(await waitForQuiet(QUIET));
     };
 
     const measure = async (
       label: string,
       work: () => Promise<Omit<Phase, 'label' | 'idle' | 'noisy' | 'checkpoints'>>,
     ): Promise<void> => {
-      if (interrupted) throw new Error('interrupted');
+      if (stopRequest.interrupted) throw new Error('interrupted');
       const noisy = await settle();
       progress(`  ${label} …`);
       const before = cpuTicks();
       const checkpointsBefore = await checkpointStats();
       const result = await work();
-      const idle = idleBetween(before, cpuTicks());
+      const idle = idleShare(before);
       const checkpointsAfter = await checkpointStats();
       const checkpoints = {
         timed: checkpointsAfter.timed - checkpointsBefore.timed,
@@ -501,7 +485,7 @@ async function main(): Promise<void> {
       `Template \`${EDFI_TEMPLATE}\`: ${shape.tablesAndViews} tables and views, ${shape.relations} relations, ${facts.size}; ` +
         `default copy strategy (WAL_LOG on PostgreSQL 15+). ${COUNT} items per phase. Product: API child process + 2 worker ` +
         `processes, each WORKER_CONCURRENCY=N, GLOBAL_CONCURRENCY=N, LOG_LEVEL=debug (to count slot waits), other settings at their defaults. Bare: N sessions. ` +
-        `An untimed CHECKPOINT and a wait for ≥${(100 * QUIET_IDLE).toFixed(0)}% idle CPUs before each phase; ` +
+        `An untimed CHECKPOINT and a wait for ≥${(100 * QUIET.idle).toFixed(0)}% idle CPUs before each phase; ` +
         `${phases.filter((p) => p.noisy).length} of ${phases.length} phases measured on a machine that never got quiet.`,
     );
     lines.push('');

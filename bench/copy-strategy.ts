@@ -3,12 +3,22 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
 import { silentLogger } from '../shared/logger';
-import { sleep } from '../shared/retry';
 import { quote } from '../worker/engines/postgres/names';
 import { ED_FI_SCALE, ensureStandInTemplate } from '../worker/templates/stand-in';
 import { connectTo, databaseExists, databasesLike, dropDatabases, withServer } from '../test/support/ods-server';
 import { EDFI_TEMPLATE, POSTGRES_URL } from '../test/support/settings';
-import { appendResults, cpuTicks, machineLine, percentile, positiveInt, progress, runBenchmark } from './support';
+import {
+  appendResults,
+  interruptible,
+  machineLine,
+  percentile,
+  positiveInt,
+  progress,
+  quietGate,
+  runBenchmark,
+  stopRequest,
+  waitForQuiet,
+} from './support';
 
 /**
  * Copy strategy by size (issue 13, benchmark 8): `CREATE DATABASE … TEMPLATE … STRATEGY = WAL_LOG`
@@ -32,31 +42,15 @@ const ITERATIONS = positiveInt(process.env.BENCH_ITERATIONS, 5);
 /** Rows in each of the populated template's four bulk tables (~100 MB each with its index). */
 const POPULATED_ROWS = positiveInt(process.env.BENCH_POPULATED_ROWS, 400_000);
 const DROP_POPULATED = ['1', 'true', 'yes', 'on'].includes((process.env.BENCH_DROP_POPULATED ?? '').toLowerCase());
-const QUIET_TIMEOUT_S = Number(process.env.BENCH_QUIET_TIMEOUT_S ?? 300);
-const QUIET_IDLE = Number(process.env.BENCH_QUIET_IDLE ?? 0.8);
+const QUIET = quietGate({ idle: 0.8, timeoutS: 300 });
 const RECORD = !['0', 'false', 'no', 'off'].includes((process.env.BENCH_COPY_RECORD ?? '1').toLowerCase());
 const STRATEGIES = ['WAL_LOG', 'FILE_COPY'] as const;
 type Strategy = (typeof STRATEGIES)[number];
 
 const RUN_ID = randomBytes(3).toString('hex');
 const PREFIX = `odsim_bench_${RUN_ID}_`;
-let interrupted = false;
 
 const now = () => performance.now();
-
-async function waitForQuiet(): Promise<boolean> {
-  if (!(QUIET_TIMEOUT_S > 0) || !cpuTicks()) return true;
-  const deadline = Date.now() + QUIET_TIMEOUT_S * 1000;
-  let calm = 0;
-  while (Date.now() < deadline && !interrupted) {
-    const before = cpuTicks()!;
-    await sleep(500);
-    const after = cpuTicks()!;
-    calm = (after.idle - before.idle) / Math.max(1, after.total - before.total) >= QUIET_IDLE ? calm + 1 : 0;
-    if (calm >= 3) return true;
-  }
-  return interrupted;
-}
 
 /** The stand-in plus `tables` bulk tables: made once, then kept (a template nobody connects to). */
 async function ensurePopulatedTemplate(name: string, tables: number): Promise<void> {
@@ -102,7 +96,7 @@ async function walDiff(c: Client, from: string, to: string): Promise<number> {
 
 async function sample(c: Client, template: string, strategy: Strategy, name: string): Promise<Sample> {
   await c.query('CHECKPOINT');
-  const noisy = !(await waitForQuiet());
+  const noisy = !(await waitForQuiet(QUIET));
   const before = await lsn(c);
   const t0 = now();
   await c.query(`CREATE DATABASE ${quote(name)} TEMPLATE ${quote(template)} STRATEGY = ${strategy}`);
@@ -119,13 +113,7 @@ const ms = (x: number) => x.toFixed(0);
 const mb = (bytes: number) => (bytes / 1048576).toFixed(1);
 
 async function main(): Promise<void> {
-  const onSignal = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    progress('interrupted: finishing the current sample and cleaning up (Ctrl-C again to quit at once)');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  interruptible();
 
   const c = new Client({ connectionString: POSTGRES_URL, application_name: 'odsim-bench-copy' });
   c.on('error', () => undefined);
@@ -153,11 +141,11 @@ async function main(): Promise<void> {
     for (const t of templates)
       sizes.set(t, Number((await c.query<{ s: string }>('SELECT pg_database_size($1)::text AS s', [t])).rows[0]!.s));
 
-    for (let i = 0; i < ITERATIONS && !interrupted; i++) {
+    for (let i = 0; i < ITERATIONS && !stopRequest.interrupted; i++) {
       const order = templates.flatMap((t) => STRATEGIES.map((s) => [t, s] as const));
       if (i % 2) order.reverse();
       for (const [template, strategy] of order) {
-        if (interrupted) break;
+        if (stopRequest.interrupted) break;
         const key = `${template} ${strategy}`;
         const s = await sample(
           c,
@@ -171,12 +159,12 @@ async function main(): Promise<void> {
         );
       }
     }
-    if (interrupted) throw new Error('interrupted');
+    if (stopRequest.interrupted) throw new Error('interrupted');
 
     const lines = [
       machine,
       '',
-      `${settings}. ${ITERATIONS} samples per row, interleaved (order reversed every other iteration); before each, an untimed CHECKPOINT and a wait for ≥${(100 * QUIET_IDLE).toFixed(0)}% idle CPUs. ` +
+      `${settings}. ${ITERATIONS} samples per row, interleaved (order reversed every other iteration); before each, an untimed CHECKPOINT and a wait for ≥${(100 * QUIET.idle).toFixed(0)}% idle CPUs. ` +
         `${[...samples.values()].flat().filter((s) => s.noisy).length} of ${[...samples.values()].flat().length} samples taken on a machine that never got quiet. Medians, with min–max.`,
       '',
       '| template | size MB | strategy | statement ms | CHECKPOINT after ms | statement + CHECKPOINT ms | WAL MB |',

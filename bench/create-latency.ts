@@ -11,10 +11,23 @@ import { ED_FI_SCALE, ensureStandInTemplate } from '../worker/templates/stand-in
 import { databasesLike, dropDatabases, shapeOf, withServer } from '../test/support/ods-server';
 import { EDFI_TEMPLATE, POSTGRES_URL } from '../test/support/settings';
 import { Stack } from '../test/support/stack';
+import { EventStream } from '../test/support/event-stream';
 import { OtlpReceiver } from '../test/support/otlp-receiver';
 import { startTracing, type Tracing } from '../shared/tracing/provider';
 import { loadTracingSettings } from '../shared/tracing/settings';
-import { appendResults, cpuTicks, machineLine, positiveInt, progress, runBenchmark } from './support';
+import {
+  appendResults,
+  cpuTicks,
+  idleShare,
+  interruptible,
+  machineLine,
+  positiveInt,
+  progress,
+  quietGate,
+  runBenchmark,
+  stopRequest,
+  waitForQuiet,
+} from './support';
 
 /**
  * Create overhead (issue 13, benchmark 1) on an Ed-Fi-sized template:
@@ -40,9 +53,8 @@ import { appendResults, cpuTicks, machineLine, positiveInt, progress, runBenchma
 
 const ITERATIONS = positiveInt(process.env.BENCH_ITERATIONS, 20);
 const POLL_MS = positiveInt(process.env.BENCH_POLL_MS, 20);
-/** Before each timed sample, wait (at most this long) until the machine's CPUs are this idle; 0 turns the wait off. */
-const QUIET_TIMEOUT_S = Number(process.env.BENCH_QUIET_TIMEOUT_S ?? 300);
-const QUIET_IDLE = Number(process.env.BENCH_QUIET_IDLE ?? 0.8);
+/** Before each timed sample, wait (at most BENCH_QUIET_TIMEOUT_S) until the machine's CPUs are BENCH_QUIET_IDLE idle. */
+const QUIET = quietGate({ idle: 0.8, timeoutS: 300 });
 /** An untimed CHECKPOINT before each timed sample (BENCH_CHECKPOINT=0 turns it off). */
 const CHECKPOINT = !['0', 'false', 'no', 'off'].includes((process.env.BENCH_CHECKPOINT ?? '1').toLowerCase());
 const ALL_STRATEGIES = ['file_copy', 'wal_log'] as const;
@@ -64,8 +76,6 @@ const MODES = ['poll', 'sse'] as const;
 type Mode = (typeof MODES)[number];
 
 const RUN_ID = randomBytes(3).toString('hex');
-/** Set by SIGINT/SIGTERM: the run stops at the next step and cleans up. */
-let interrupted = false;
 const BARE_PREFIX = `odsim_bench_${RUN_ID}_`;
 
 const elapsedMs = (start: bigint) => Number(process.hrtime.bigint() - start) / 1e6;
@@ -94,33 +104,7 @@ const fmt = (ms: number) => ms.toFixed(1);
 async function idleDuring<T>(work: () => Promise<T>): Promise<{ value: T; idle: number }> {
   const before = cpuTicks();
   const value = await work();
-  const after = cpuTicks();
-  const idle =
-    before && after && after.total > before.total ? (after.idle - before.idle) / (after.total - before.total) : NaN;
-  return { value, idle };
-}
-
-/** Waits until the CPUs have been at least QUIET_IDLE idle for three 500 ms windows in a row. False on timeout. */
-async function waitForQuiet(): Promise<boolean> {
-  if (!(QUIET_TIMEOUT_S > 0) || !cpuTicks()) return true;
-  const started = Date.now();
-  const deadline = started + QUIET_TIMEOUT_S * 1000;
-  let calm = 0;
-  let announced = false;
-  while (Date.now() < deadline && !interrupted) {
-    const { idle } = await idleDuring(() => sleep(500));
-    calm = idle >= QUIET_IDLE ? calm + 1 : 0;
-    if (calm >= 3) return true;
-    if (!announced && Date.now() - started > 5000) {
-      progress(
-        `  waiting for the machine to be quiet (CPU idle now ${(100 * idle).toFixed(0)}%; want ≥${(100 * QUIET_IDLE).toFixed(0)}% for 1.5 s)`,
-      );
-      announced = true;
-    }
-  }
-  if (interrupted) return true;
-  progress(`  machine still busy after ${QUIET_TIMEOUT_S} s: taking the sample anyway (counted as noisy)`);
-  return false;
+  return { value, idle: idleShare(before) };
 }
 
 /** Runs `work`, retrying (untimed, not counted) while the template is in use by someone else (55006). */
@@ -211,35 +195,27 @@ const newSamples = (): Samples => ({
 
 /**
  * One `GET /admin/events` stream, open for the whole run as the UI keeps it: tells when an
- * instance's `Created` event arrives (the clock read as the chunk is received).
+ * instance's `Created` event arrives (the clock read as the event is parsed from its chunk).
  */
 class CreatedWatcher {
   private readonly arrived = new Map<string, number>();
   private readonly waiters = new Map<string, (at: number) => void>();
-  private readonly abort = new AbortController();
-  private buffer = '';
+
+  private constructor(private readonly stream: EventStream) {
+    stream.onEvent(({ event, data }) => {
+      if (event !== 'instance' || data.status !== 'Created') return;
+      const at = performance.now();
+      const instanceId = String(data.instanceId);
+      this.arrived.set(instanceId, at);
+      this.waiters.get(instanceId)?.(at);
+      this.waiters.delete(instanceId);
+    });
+  }
 
   static async open(stack: Stack): Promise<CreatedWatcher> {
-    const watcher = new CreatedWatcher();
-    const response = await fetch(`${stack.baseUrl}/admin/events`, {
-      headers: { authorization: `Bearer ${stack.tokens.full}` },
-      signal: watcher.abort.signal,
-    });
-    if (response.status !== 200 || !response.body) throw new Error(`GET /admin/events: ${response.status}`);
-    const reader = response.body.getReader();
-    const decoder = new TextDecoder();
-    void (async () => {
-      try {
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          watcher.take(decoder.decode(value, { stream: true }), performance.now());
-        }
-      } catch {
-        // closed
-      }
-    })();
-    return watcher;
+    const stream = await EventStream.open(stack.baseUrl, stack.tokens.full);
+    if (stream.status !== 200) throw new Error(`GET /admin/events: ${stream.status}`);
+    return new CreatedWatcher(stream);
   }
 
   /** performance.now() when the instance's `Created` event arrived. */
@@ -250,27 +226,7 @@ class CreatedWatcher {
   }
 
   close(): void {
-    this.abort.abort();
-  }
-
-  private take(text: string, at: number): void {
-    this.buffer += text;
-    let end: number;
-    while ((end = this.buffer.indexOf('\n\n')) >= 0) {
-      const block = this.buffer.slice(0, end);
-      this.buffer = this.buffer.slice(end + 2);
-      const data = block
-        .split('\n')
-        .filter((l) => l.startsWith('data: '))
-        .map((l) => l.slice(6))
-        .join('\n');
-      if (!data) continue;
-      const event = JSON.parse(data) as { type: string; instanceId: string; status: string };
-      if (event.type !== 'instance' || event.status !== 'Created') continue;
-      this.arrived.set(event.instanceId, at);
-      this.waiters.get(event.instanceId)?.(at);
-      this.waiters.delete(event.instanceId);
-    }
+    this.stream.close();
   }
 }
 
@@ -349,8 +305,7 @@ async function productCreate(product: Product, suffix: string, mode: Mode, out?:
 async function timedIdle(work: () => Promise<unknown>, idleOut: number[]): Promise<void> {
   const before = cpuTicks();
   await work();
-  const after = cpuTicks();
-  idleOut.push(before && after ? (after.idle - before.idle) / Math.max(1, after.total - before.total) : NaN);
+  idleOut.push(idleShare(before));
 }
 
 async function startProduct(strategy: Strategy, log: ReturnType<typeof silentLogger>): Promise<Product> {
@@ -383,10 +338,10 @@ const watchers: CreatedWatcher[] = [];
 async function traceRun(products: Map<Strategy, Product>, receiver: OtlpReceiver, tracing: Tracing): Promise<string> {
   const ids = new Map<Strategy, string[]>();
   for (const strategy of STRATEGIES) ids.set(strategy, []);
-  for (let i = 0; i < ITERATIONS && !interrupted; i++) {
+  for (let i = 0; i < ITERATIONS && !stopRequest.interrupted; i++) {
     for (const strategy of STRATEGIES) {
       if (CHECKPOINT) await withServer((c) => c.query('CHECKPOINT'));
-      await waitForQuiet();
+      await waitForQuiet(QUIET);
       ids.get(strategy)!.push(await productCreate(products.get(strategy)!, `t${i}`, 'sse'));
       progress(`  traced ${i + 1}/${ITERATIONS} ${strategy}`);
     }
@@ -436,13 +391,7 @@ async function traceRun(products: Map<Strategy, Product>, receiver: OtlpReceiver
 }
 
 async function main(): Promise<void> {
-  const onSignal = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    progress('interrupted: finishing the current step and cleaning up (Ctrl-C again to quit at once)');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  interruptible();
 
   const log = silentLogger();
   progress(`template ${EDFI_TEMPLATE}: ensuring it exists (the first build takes a while)`);
@@ -497,18 +446,18 @@ async function main(): Promise<void> {
       return;
     }
 
-    for (let i = 0; i < ITERATIONS && !interrupted; i++) {
+    for (let i = 0; i < ITERATIONS && !stopRequest.interrupted; i++) {
       // Alternate which strategy and which measurement goes first, so neither always follows the other.
       const order = i % 2 ? [...STRATEGIES].reverse() : [...STRATEGIES];
       for (const strategy of order) {
-        if (interrupted) break;
+        if (stopRequest.interrupted) break;
         const out = results.get(strategy)!;
         // Every sample starts from clean shared buffers (an untimed CHECKPOINT) on a quiet machine. Without
         // the checkpoint a FILE_COPY clone, which checkpoints first, would pay for writing out the ~40 MB
         // that the WAL_LOG clone just before it left dirty, and the interleaving would decide the result.
         const settle = async () => {
           if (CHECKPOINT) await bare.query('CHECKPOINT');
-          if (!(await waitForQuiet())) out.noisy++;
+          if (!(await waitForQuiet(QUIET))) out.noisy++;
         };
         const steps: (() => Promise<void>)[] = [
           async () => {
@@ -536,17 +485,17 @@ async function main(): Promise<void> {
 
     // Sporadic creates: the pools of API and worker have been idle longer than their idle timeout.
     const sporadicStrategy = STRATEGIES.includes('wal_log') ? 'wal_log' : STRATEGIES[0]!;
-    for (let i = 0; i < SPORADIC && !interrupted; i++) {
+    for (let i = 0; i < SPORADIC && !stopRequest.interrupted; i++) {
       progress(`  sporadic ${i + 1}/${SPORADIC}: idle ${SPORADIC_IDLE_S} s first`);
       await sleep(SPORADIC_IDLE_S * 1000);
       if (CHECKPOINT) await bare.query('CHECKPOINT');
-      if (!(await waitForQuiet())) sporadic.noisy++;
+      if (!(await waitForQuiet(QUIET))) sporadic.noisy++;
       await timedIdle(() => productCreate(products.get(sporadicStrategy)!, `s${i}`, 'sse', sporadic), sporadic.e2eIdle);
       progress(
         `    sse ${fmt(sporadic.e2e.sse.at(-1)!)} ms (POST ${fmt(sporadic.post.at(-1)!)}, pickup ${sporadic.pickup.at(-1)}, worker ${sporadic.run.at(-1)})`,
       );
     }
-    if (interrupted) throw new Error('interrupted');
+    if (stopRequest.interrupted) throw new Error('interrupted');
 
     const lines: string[] = [loadAtStart, ''];
     lines.push(
@@ -563,7 +512,7 @@ async function main(): Promise<void> {
         ? 'n/a'
         : `${(100 * stats(xs).median).toFixed(0)}% (lowest ${(100 * stats(xs).min).toFixed(0)}%)`;
     lines.push(
-      `${cpus().length} CPUs. Each timed sample waited for the CPUs to be ≥${(100 * QUIET_IDLE).toFixed(0)}% idle (timeout ${QUIET_TIMEOUT_S} s); ` +
+      `${cpus().length} CPUs. Each timed sample waited for the CPUs to be ≥${(100 * QUIET.idle).toFixed(0)}% idle (timeout ${QUIET.timeoutS} s); ` +
         STRATEGIES.map((s) => {
           const r = results.get(s)!;
           return `${s.toUpperCase()}: ${r.noisy} of ${3 * ITERATIONS} samples taken while still busy, CPU idle during bare ${pct(r.bareIdle)}, during e2e ${pct(r.e2eIdle)}`;

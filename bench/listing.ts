@@ -1,9 +1,19 @@
 import 'reflect-metadata';
 import { createHash } from 'node:crypto';
 import { GONE_STATUSES } from '../shared/instances/status';
-import { sleep } from '../shared/retry';
 import { Stack } from '../test/support/stack';
-import { appendResults, cpuTicks, machineLine, percentile, positiveInt, progress, runBenchmark } from './support';
+import {
+  appendResults,
+  cpuTicks,
+  idleShare,
+  machineLine,
+  percentile,
+  positiveInt,
+  progress,
+  quietGate,
+  runBenchmark,
+  waitForQuiet,
+} from './support';
 
 /**
  * Issue 13, benchmarks 5 and 9 (listing half): `GET /admin/instances` at 1k, 10k and 100k instance
@@ -30,25 +40,7 @@ const WARMUP = positiveInt(process.env.BENCH_WARMUP, 10);
 const SIZES = (process.env.BENCH_SIZES ?? '1000,10000,100000').split(',').map((s) => positiveInt(s.trim(), 1));
 const LABEL = process.env.BENCH_LABEL ?? '';
 const PAGE = 25;
-const QUIET_TIMEOUT_S = Number(process.env.BENCH_QUIET_TIMEOUT_S ?? 120);
-const QUIET_IDLE = Number(process.env.BENCH_QUIET_IDLE ?? 0.6);
-
-const idleShare = (before = cpuTicks(), after = cpuTicks()) =>
-  before && after && after.total > before.total ? (after.idle - before.idle) / (after.total - before.total) : NaN;
-
-/** Waits until the CPUs have been QUIET_IDLE idle for three 500 ms windows in a row; false on timeout. */
-async function waitForQuiet(): Promise<boolean> {
-  if (!(QUIET_TIMEOUT_S > 0) || !cpuTicks()) return true;
-  const deadline = Date.now() + QUIET_TIMEOUT_S * 1000;
-  let calm = 0;
-  while (Date.now() < deadline) {
-    const before = cpuTicks();
-    await sleep(500);
-    calm = idleShare(before) >= QUIET_IDLE ? calm + 1 : 0;
-    if (calm >= 3) return true;
-  }
-  return false;
-}
+const QUIET = quietGate({ idle: 0.6, timeoutS: 120 });
 
 /** Status of row n: most are Created; some deleted, released, failed or in flight. */
 const STATUS_SQL = `CASE
@@ -130,7 +122,7 @@ const elapsedMs = (start: bigint) => Number(process.hrtime.bigint() - start) / 1
 const fmt = (ms: number) => ms.toFixed(1);
 
 async function timeCase(stack: Stack, path: string): Promise<Omit<Result, 'size' | 'name'>> {
-  const quiet = await waitForQuiet();
+  const quiet = await waitForQuiet(QUIET);
   const ticks = cpuTicks();
   const headers = { authorization: `Bearer ${stack.tokens.full}` };
   const samples: number[] = [];
@@ -244,7 +236,7 @@ async function main(): Promise<void> {
     );
     const idles = results.map((r) => r.idle).filter((x) => !Number.isNaN(x));
     lines.push(
-      `Before each case the run waited (up to ${QUIET_TIMEOUT_S} s) for the CPUs to be ≥${(100 * QUIET_IDLE).toFixed(0)}% idle; ` +
+      `Before each case the run waited (up to ${QUIET.timeoutS} s) for the CPUs to be ≥${(100 * QUIET.idle).toFixed(0)}% idle; ` +
         `${results.filter((r) => !r.quiet).length} of ${results.length} cases started on a machine still busy; ` +
         `CPU idle while the cases ran: median ${(100 * percentile(idles, 50)).toFixed(0)}%, lowest ${(100 * Math.min(...idles)).toFixed(0)}%.`,
     );

@@ -69,3 +69,68 @@ export function runBenchmark(main: () => Promise<void>): void {
     },
   );
 }
+
+/** The share of CPU time that was idle between two readings of cpuTicks() (NaN without /proc/stat). */
+export function idleShare(before = cpuTicks(), after = cpuTicks()): number {
+  return before && after && after.total > before.total
+    ? (after.idle - before.idle) / (after.total - before.total)
+    : NaN;
+}
+
+/** Set by the first SIGINT or SIGTERM once interruptible() ran: a benchmark stops at its next step and cleans up. */
+export const stopRequest = { interrupted: false };
+
+/** The first SIGINT/SIGTERM asks the run to stop at its next step and clean up; a second quits at once. */
+export function interruptible(): void {
+  const onSignal = () => {
+    if (stopRequest.interrupted) process.exit(130);
+    stopRequest.interrupted = true;
+    progress('interrupted: finishing the current step and cleaning up (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+/** BENCH_QUIET_IDLE and BENCH_QUIET_TIMEOUT_S, with each benchmark's own defaults. */
+export interface QuietGate {
+  /** The share of CPU time that must be idle (0–1). */
+  idle: number;
+  /** How long to wait at most; 0 turns the wait off. */
+  timeoutS: number;
+}
+
+export function quietGate(defaults: QuietGate): QuietGate {
+  return {
+    idle: Number(process.env.BENCH_QUIET_IDLE ?? defaults.idle),
+    timeoutS: Number(process.env.BENCH_QUIET_TIMEOUT_S ?? defaults.timeoutS),
+  };
+}
+
+/**
+ * Waits until the CPUs have been at least `gate.idle` idle for three 500 ms windows in a row, so
+ * that other work on a shared machine does not decide a sample. True when quiet (or the gate is
+ * off, or the run was interrupted); false on timeout: the caller counts the sample as noisy.
+ */
+export async function waitForQuiet(gate: QuietGate): Promise<boolean> {
+  if (!(gate.timeoutS > 0) || !cpuTicks()) return true;
+  const started = Date.now();
+  const deadline = started + gate.timeoutS * 1000;
+  let calm = 0;
+  let announced = false;
+  while (Date.now() < deadline && !stopRequest.interrupted) {
+    const before = cpuTicks();
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const idle = idleShare(before);
+    calm = idle >= gate.idle ? calm + 1 : 0;
+    if (calm >= 3) return true;
+    if (!announced && Date.now() - started > 5000) {
+      progress(
+        `  waiting for the machine to be quiet (CPU idle now ${(100 * idle).toFixed(0)}%; want ≥${(100 * gate.idle).toFixed(0)}% for 1.5 s)`,
+      );
+      announced = true;
+    }
+  }
+  if (stopRequest.interrupted) return true;
+  progress(`  machine still busy after ${gate.timeoutS} s: measuring anyway (counted as noisy)`);
+  return false;
+}

@@ -18,6 +18,7 @@ export class EventStream {
   ended = false;
   private readonly abort = new AbortController();
   private buffer = '';
+  private readonly listeners: ((event: StreamEvent) => void)[] = [];
 
   static async open(
     baseUrl: string,
@@ -56,6 +57,11 @@ export class EventStream {
     return waitFor(async () => this.events.find(match), what, timeoutMs, 20);
   }
 
+  /** Calls `listener` with each event as it is read (the benchmarks time arrivals with it). */
+  onEvent(listener: (event: StreamEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
   close(): void {
     this.abort.abort();
   }
@@ -74,7 +80,10 @@ export class EventStream {
         else if (line.startsWith('event: ')) event.event = line.slice(7);
         else if (line.startsWith('data: ')) data += line.slice(6);
       }
-      if (data) this.events.push({ ...event, data: JSON.parse(data) as Record<string, unknown> });
+      if (!data) continue;
+      const parsed: StreamEvent = { ...event, data: JSON.parse(data) as Record<string, unknown> };
+      this.events.push(parsed);
+      for (const listener of this.listeners) listener(parsed);
     }
   }
 }
