@@ -9,25 +9,32 @@ import { type Stack, startStack } from '../support/stack';
  * database is unreachable" (30-51 of 100 POSTs in issue 13's burst benchmark).
  */
 describe('admin-database pool: every connection in use', () => {
-  /** Holds every connection of the stack's pool (its size: 2) for `ms`. */
-  const holdThePool = (stack: Stack, ms: number) =>
-    Promise.all([1, 2].map(() => stack.dataSource.query(`SELECT pg_sleep(${ms / 1000})`)));
-
-  describe('within ADMIN_DATABASE_POOL_WAIT_MS', () => {
-    let stack: Stack;
+  /** A stack without workers whose admin pool has 2 connections, with these bounds (ms). */
+  function withPool(connectTimeoutMs: number, poolWaitMs: number): () => Stack {
+    let stack: Stack | undefined;
     before(async () => {
       stack = await startStack({
         worker: false,
         env: {
           ADMIN_DATABASE_POOL_SIZE: '2',
-          ADMIN_DATABASE_CONNECT_TIMEOUT_MS: '300',
-          ADMIN_DATABASE_POOL_WAIT_MS: '10000',
+          ADMIN_DATABASE_CONNECT_TIMEOUT_MS: String(connectTimeoutMs),
+          ADMIN_DATABASE_POOL_WAIT_MS: String(poolWaitMs),
         },
       });
     });
     after(async () => stack?.stop());
+    return () => stack!;
+  }
+
+  /** Holds both connections of the stack's pool for `ms`. */
+  const holdThePool = (stack: Stack, ms: number) =>
+    Promise.all([1, 2].map(() => stack.dataSource.query(`SELECT pg_sleep(${ms / 1000})`)));
+
+  describe('within ADMIN_DATABASE_POOL_WAIT_MS', () => {
+    const theStack = withPool(300, 10_000);
 
     it('waits for a free connection, longer than the connect timeout, and answers', async () => {
+      const stack = theStack();
       const held = holdThePool(stack, 1500);
       await sleep(200);
       const [list, create] = await Promise.all([
@@ -43,20 +50,10 @@ describe('admin-database pool: every connection in use', () => {
   });
 
   describe('beyond ADMIN_DATABASE_POOL_WAIT_MS', () => {
-    let stack: Stack;
-    before(async () => {
-      stack = await startStack({
-        worker: false,
-        env: {
-          ADMIN_DATABASE_POOL_SIZE: '2',
-          ADMIN_DATABASE_CONNECT_TIMEOUT_MS: '3000',
-          ADMIN_DATABASE_POOL_WAIT_MS: '300',
-        },
-      });
-    });
-    after(async () => stack?.stop());
+    const theStack = withPool(3000, 300);
 
     it('answers 503 saying the API is too busy (not that the database is unreachable), with Retry-After, writing nothing', async () => {
+      const stack = theStack();
       const held = holdThePool(stack, 1500);
       await sleep(200);
       const r = await stack.request('POST', '/admin/instances', {
