@@ -39,7 +39,7 @@ describe('external command engine', () => {
         killGraceMs: 5_000,
         retryExitCodes: [75],
         timeoutIsTransient: false,
-        verify: { engine: 'postgres', settings: { createStrategy: '', templateStrategies: {} } },
+        verify: { engine: 'postgres', settings: { createStrategy: '', templateStrategies: {}, fileCopyAboveMb: 300 } },
       });
     });
 
