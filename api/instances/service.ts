@@ -468,7 +468,9 @@ export class InstanceService {
    * "Listing at scale"): the page's ids alone, which an index on (tenant, created_at, id) including
    * status answers without reading the table however far the offset; then those rows by primary
    * key; and the count on another connection at the same time as the ids (getManyAndCount sent
-   * the page and then the count, one after the other, on one connection).
+   * the page and then the count, one after the other, on one connection). The count of a list
+   * filtered by tenant and status alone is the sum of a few rows of instance_counts, which
+   * triggers keep (InstanceCounts1764260000000); any other filter counts the matching rows.
    */
   async list(
     query: ListInstancesQuery,
@@ -493,8 +495,9 @@ export class InstanceService {
       const pattern = `%${instanceNameKey(query.instanceName).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
       matching.andWhere(`i.instance_name_key LIKE :pattern ESCAPE '\\'`, { pattern });
     }
+    const countedByTriggers = !query.protected && !query.drift && !query.instanceName;
     const direction = query.order === 'desc' ? 'DESC' : 'ASC';
-    const [pageIds, counted, factsRun] = await Promise.all([
+    const [pageIds, total, factsRun] = await Promise.all([
       matching
         .clone()
         .select('i.id', 'id')
@@ -503,7 +506,13 @@ export class InstanceService {
         .offset(query.offset)
         .limit(query.limit)
         .getRawMany<{ id: string }>(),
-      matching.clone().select('COUNT(*)', 'total').getRawOne<{ total: number | string }>(),
+      countedByTriggers
+        ? this.countByStatus(tenant, query)
+        : matching
+            .clone()
+            .select('COUNT(*)', 'total')
+            .getRawOne<{ total: number | string }>()
+            .then((r) => Number(r?.total ?? 0)),
       factsRunning,
     ]);
     // SQL Server answers a raw uniqueidentifier in capitals; the entity's ids are lower case (uuidColumn).
@@ -513,9 +522,23 @@ export class InstanceService {
     const items = ids.flatMap((id) => byId.get(id) ?? []);
     return {
       items,
-      total: Number(counted?.total ?? 0),
+      total,
       inventory: await this.inventory.forInstances(items, new Date(), factsRun),
     };
+  }
+
+  /** The tenant's instances in the statuses a list asks for, from the counts the triggers keep. */
+  private async countByStatus(tenant: string, query: ListInstancesQuery): Promise<number> {
+    const counts = this.dataSource
+      .createQueryBuilder()
+      .select('COALESCE(SUM(c.n), 0)', 'total')
+      .from('instance_counts', 'c')
+      .where('c.tenant = :tenant', { tenant });
+    if (query.status) counts.andWhere('c.status = :status', { status: query.status });
+    else if (query.includeDeleted !== 'true')
+      counts.andWhere('c.status NOT IN (:...gone)', { gone: [...GONE_STATUSES] });
+    const counted = await counts.getRawOne<{ total: number | string }>();
+    return Number(counted?.total ?? 0);
   }
 
   /** The tenant's instances that are not gone (Deleted, Released), oldest first (what a rollover plans from). */

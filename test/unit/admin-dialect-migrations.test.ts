@@ -142,4 +142,76 @@ describe('the admin database migrations of each dialect', () => {
     expect(triggers).to.have.length(2);
     for (const t of triggers) expect(t).to.include('AFTER INSERT, UPDATE AS BEGIN SET NOCOUNT ON;');
   });
+
+  describe('instance counts kept by triggers (InstanceCounts, SQL Server; untested on a server here)', () => {
+    const statements = () => mssql.get('InstanceCounts1764260000000')!;
+    const triggers = () => statements().filter((s) => s.startsWith('CREATE TRIGGER'));
+
+    it('keep the counts in a table keyed by tenant, status and shard, compared exactly as the instances are', () => {
+      expect(statements()[0]).to.equal(
+        'CREATE TABLE instance_counts ( tenant nvarchar(64) COLLATE Latin1_General_100_BIN2 NOT NULL, ' +
+          'status nvarchar(32) COLLATE Latin1_General_100_BIN2 NOT NULL, shard smallint NOT NULL, n bigint NOT NULL, ' +
+          'CONSTRAINT pk_instance_counts PRIMARY KEY (tenant, status, shard) )',
+      );
+    });
+
+    it('count on insert, update and delete, with one trigger each, as on PostgreSQL', () => {
+      expect(
+        triggers().map((t) => /^CREATE TRIGGER (\w+) ON instances AFTER (\w+) AS/.exec(t)?.slice(1)),
+      ).to.deep.equal([
+        ['tr_instances_count_insert', 'INSERT'],
+        ['tr_instances_count_update', 'UPDATE'],
+        ['tr_instances_count_delete', 'DELETE'],
+      ]);
+      const postgresText = postgres.get('InstanceCounts1764260000000')!.join('\n');
+      for (const event of ['insert', 'update', 'delete'])
+        expect(postgresText).to.include(
+          `CREATE TRIGGER tr_instances_count_${event} AFTER ${event.toUpperCase()} ON instances`,
+        );
+    });
+
+    it("add +1 per inserted row and -1 per deleted row to the transaction's shard, merging under HOLDLOCK", () => {
+      for (const t of triggers()) {
+        expect(t).to.include('BEGIN SET NOCOUNT ON;');
+        expect(t).to.include('DECLARE @shard smallint = CAST(CURRENT_TRANSACTION_ID() % 8 AS smallint);');
+        expect(t).to.include('MERGE instance_counts WITH (HOLDLOCK) AS c');
+        expect(t).to.match(
+          /SELECT tenant COLLATE \S+ AS tenant, status COLLATE \S+ AS status, 1 AS n FROM inserted UNION ALL/,
+        );
+        expect(t).to.match(
+          /SELECT tenant COLLATE \S+ AS tenant, status COLLATE \S+ AS status, -1 AS n FROM deleted \) d/,
+        );
+        // An update that moves nothing writes nothing.
+        expect(t).to.include('GROUP BY d.tenant, d.status HAVING SUM(d.n) <> 0');
+        expect(t).to.include('ON c.tenant = d.tenant AND c.status = d.status AND c.shard = @shard');
+        expect(t).to.include('WHEN MATCHED THEN UPDATE SET n = c.n + d.n');
+        expect(t).to.match(
+          /WHEN NOT MATCHED THEN INSERT \(tenant, status, shard, n\) VALUES \(d\.tenant, d\.status, @shard, d\.n\); END$/,
+        );
+      }
+    });
+
+    it('backfill the rows already there after the triggers exist, holding writers off until the migration commits', () => {
+      const all = statements();
+      const backfill = all.findIndex((s) => s.startsWith('INSERT INTO instance_counts'));
+      expect(backfill).to.equal(all.length - 1);
+      expect(all.slice(0, backfill).filter((s) => s.startsWith('CREATE TRIGGER'))).to.have.length(3);
+      expect(all[backfill]).to.equal(
+        'INSERT INTO instance_counts (tenant, status, shard, n) ' +
+          'SELECT tenant, status, 0, COUNT_BIG(*) FROM instances WITH (TABLOCKX, HOLDLOCK) GROUP BY tenant, status',
+      );
+    });
+
+    it('take back all it made on the way down', async () => {
+      const sent: string[] = [];
+      const runner = { query: async (sql: string) => void sent.push(sql) } as unknown as QueryRunner;
+      await new (MSSQL_MIGRATIONS.find((m) => m.name === 'InstanceCounts1764260000000')!)().down(runner);
+      expect(sent).to.deep.equal([
+        'DROP TRIGGER tr_instances_count_delete',
+        'DROP TRIGGER tr_instances_count_update',
+        'DROP TRIGGER tr_instances_count_insert',
+        'DROP TABLE instance_counts',
+      ]);
+    });
+  });
 });

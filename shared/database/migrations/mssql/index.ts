@@ -12,6 +12,7 @@ import { Inventory1764220000000 } from './1764220000000-Inventory';
 import { CopySource1764230000000 } from './1764230000000-CopySource';
 import { Adoption1764240000000 } from './1764240000000-Adoption';
 import { ListingIndexes1764250000000 } from './1764250000000-ListingIndexes';
+import { InstanceCounts1764260000000 } from './1764260000000-InstanceCounts';
 
 /** Oldest first, one for each PostgreSQL migration, under the same class name and timestamp. */
 export const MSSQL_MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MSSQL_MIGRATIONS = [
   CopySource1764230000000,
   Adoption1764240000000,
   ListingIndexes1764250000000,
+  InstanceCounts1764260000000,
 ] as const;
