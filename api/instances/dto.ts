@@ -18,7 +18,7 @@ import {
 } from '../../shared/instances/contexts';
 import { instanceNameProblems, normalizeInstanceName } from '../../shared/instances/instance-name';
 import { INSTANCE_STATUSES, InstanceStatus } from '../../shared/instances/status';
-import { PageQuery } from '../http/paging';
+import { CursorPageQuery } from '../http/paging';
 
 /** Names are stored normalised (NFC, plain spaces, trimmed), so what is checked is what is kept. */
 const NormalizedName = () =>
@@ -255,7 +255,7 @@ export class UpdateInstanceDto {
   databaseName?: string;
 }
 
-export class ListInstancesQuery extends PageQuery {
+export class ListInstancesQuery extends CursorPageQuery {
   @IsOptional()
   @IsIn(INSTANCE_STATUSES)
   status?: InstanceStatus;

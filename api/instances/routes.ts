@@ -40,10 +40,16 @@ export function instanceRoutes(
 
   router.get('/admin/instances', requireAccess('read'), async (req, res) => {
     const query = toDto(ListInstancesQuery, { ...req.query }, 'query string');
-    const { items, total, inventory } = await service.list(query, req.tenant!);
-    res
-      .set('Total-Count', String(total))
-      .json(items.map((i) => instanceView(i, errorDetail(req), undefined, policy, inventory.get(i.id))));
+    const { items, total, next, inventory } = await service.list(query, req.tenant!);
+    res.set('Total-Count', String(total));
+    if (next) {
+      // The same list from the next page on: the query as sent, with the cursor in place of any offset.
+      const url = new URL(req.originalUrl, 'http://localhost');
+      url.searchParams.delete('offset');
+      url.searchParams.set('after', next.toString());
+      res.set('Next-Cursor', next.toString()).set('Link', `<${url.pathname}${url.search}>; rel="next"`);
+    }
+    res.json(items.map((i) => instanceView(i, errorDetail(req), undefined, policy, inventory.get(i.id))));
   });
 
   router.post('/admin/instances', requireAccess('write'), requireJsonBody(), async (req, res) => {

@@ -32,6 +32,7 @@ import {
 import { sleep } from '../../shared/retry';
 import { findTemplate, type Templates } from '../../shared/templates';
 import type { JobDispatcher } from '../../shared/jobs/dispatcher';
+import { PageCursor } from '../http/paging';
 import { isUuid } from '../http/resources';
 import type { CreateInstanceDto, ListInstancesQuery, UpdateInstanceDto } from './dto';
 import { type DeletionPolicy, protectionRefusal } from './protection';
@@ -466,16 +467,22 @@ export class InstanceService {
   /**
    * One page of the tenant's instances and the count of all that match (docs/benchmarks.md,
    * "Listing at scale"): the page's ids alone, which an index on (tenant, created_at, id) including
-   * status answers without reading the table however far the offset; then those rows by primary
-   * key; and the count on another connection at the same time as the ids (getManyAndCount sent
-   * the page and then the count, one after the other, on one connection). The count of a list
+   * status answers without reading the table, from an offset or after a cursor (keyset: the index
+   * is entered at the cursor, so a far page costs what the first does); then those rows by primary
+   * key; and the count on another connection at the same time as the ids. The count of a list
    * filtered by tenant and status alone is the sum of a few rows of instance_counts, which
    * triggers keep (InstanceCounts1764260000000); any other filter counts the matching rows.
+   * `next` is where the page after this one starts, if there is one.
    */
   async list(
     query: ListInstancesQuery,
     tenant: string,
-  ): Promise<{ items: InstanceEntity[]; total: number; inventory: Map<string, InstanceInventory> }> {
+  ): Promise<{
+    items: InstanceEntity[];
+    total: number;
+    next?: PageCursor;
+    inventory: Map<string, InstanceInventory>;
+  }> {
     const repo = this.dataSource.getRepository(InstanceEntity);
     const factsRunning = this.inventory.factsRun();
     const matching = repo.createQueryBuilder('i').where('i.tenant = :tenant', { tenant });
@@ -497,15 +504,25 @@ export class InstanceService {
     }
     const countedByTriggers = !query.protected && !query.drift && !query.instanceName;
     const direction = query.order === 'desc' ? 'DESC' : 'ASC';
+    const page = matching.clone().select('i.id', 'id');
+    if (query.after) {
+      // (created_at, id) beyond the cursor's, written so that created_at bounds the index range in both dialects.
+      const [beyond, orEqual] = direction === 'ASC' ? ['>', '>='] : ['<', '<='];
+      page.andWhere(
+        `i.created_at ${orEqual} :afterTime AND (i.created_at ${beyond} :afterTime OR i.id ${beyond} :afterId)`,
+        {
+          afterTime: query.after.createdAt,
+          afterId: query.after.id,
+        },
+      );
+    }
+    page
+      .orderBy('i.created_at', direction)
+      .addOrderBy('i.id', direction)
+      .offset(query.after ? 0 : query.offset)
+      .limit(query.limit + 1); // one more: is there a next page?
     const [pageIds, total, factsRun] = await Promise.all([
-      matching
-        .clone()
-        .select('i.id', 'id')
-        .orderBy('i.created_at', direction)
-        .addOrderBy('i.id', direction)
-        .offset(query.offset)
-        .limit(query.limit)
-        .getRawMany<{ id: string }>(),
+      page.getRawMany<{ id: string }>(),
       countedByTriggers
         ? this.countByStatus(tenant, query)
         : matching
@@ -516,13 +533,15 @@ export class InstanceService {
       factsRunning,
     ]);
     // SQL Server answers a raw uniqueidentifier in capitals; the entity's ids are lower case (uuidColumn).
-    const ids = pageIds.map((r) => r.id.toLowerCase());
+    const ids = pageIds.slice(0, query.limit).map((r) => r.id.toLowerCase());
     const byId = new Map((ids.length ? await repo.findBy({ id: In(ids) }) : []).map((i) => [i.id, i]));
     // Rows are read again by id (instance rows are never deleted): one whose status changed in between shows the new one.
     const items = ids.flatMap((id) => byId.get(id) ?? []);
+    const last = items.at(-1);
     return {
       items,
       total,
+      next: pageIds.length > query.limit && last ? PageCursor.of(last) : undefined,
       inventory: await this.inventory.forInstances(items, new Date(), factsRun),
     };
   }

@@ -70,6 +70,30 @@ const queryParameters = (names: string[]) =>
   names.map((name) => ({ name, in: 'query', required: false, schema: { type: 'string' } }));
 /** How many a list route's filter matched in all, whatever the page. */
 const TOTAL_COUNT = { required: true, schema: { type: 'string', pattern: '^\\d+$' } };
+/** Keyset paging: the page after the one a cursor (Next-Cursor, or the after= of Link rel="next") ends. */
+const AFTER_PARAMETER = {
+  name: 'after',
+  in: 'query',
+  required: false,
+  description:
+    'Start after this cursor (from Next-Cursor or Link rel="next"), in the same order and filters; not with offset. ' +
+    'A far page costs what the first does, and rows created meanwhile do not shift it.',
+  schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,100}$' },
+};
+/** Sent when there is a page after this one. */
+const NEXT_PAGE = {
+  'Next-Cursor': {
+    required: false,
+    description: 'The cursor of the next page: send it as after=.',
+    schema: { type: 'string', pattern: '^[A-Za-z0-9_-]+$' },
+  },
+  Link: {
+    required: false,
+    description:
+      'The next page: `<path?…&after=cursor>; rel="next"` (RFC 8288), the same query with the cursor in place of offset.',
+    schema: { type: 'string' },
+  },
+};
 
 const inventoryRunSchema = nullable({
   type: 'object',
@@ -657,10 +681,11 @@ export const OPENAPI_DOCUMENT = {
           'order',
           'protected',
           'drift',
-        ]),
+        ]).concat(AFTER_PARAMETER),
         responses: {
           '200': json({ type: 'array', items: ref('Instance') }, 'A page of instances.', {
             'Total-Count': TOTAL_COUNT,
+            ...NEXT_PAGE,
           }),
           ...TENANTED,
           ...AUTHENTICATED,

@@ -38,6 +38,67 @@ describe('lists for the web UI: jobs across instances, newest first, and what ea
     expect(page.body.map((i: { id: string }) => i.id)).to.deep.equal(ids.slice().reverse().slice(1, 3));
   });
 
+  it('pages by cursor in either order: Next-Cursor and Link rel="next" lead through the same rows as offsets', async () => {
+    // Two created in the same millisecond: the id decides between them, in the cursor as in the order.
+    await stack.dataSource.query(
+      `UPDATE instances SET created_at = (SELECT created_at FROM instances WHERE id = $1) WHERE id = $2`,
+      [created[0].id, created[1].id],
+    );
+    for (const order of ['asc', 'desc']) {
+      const all = (await stack.request('GET', `/admin/instances?order=${order}`)).body.map((i: { id: string }) => i.id);
+      expect(all).to.have.length(4);
+      const seen: string[] = [];
+      let path: string | null = `/admin/instances?order=${order}&limit=1`;
+      while (path) {
+        const r: HttpResult = await stack.request('GET', path);
+        expect(r.status, JSON.stringify(r.body)).to.equal(200);
+        expect(r.headers.get('total-count')).to.equal('4');
+        seen.push(...r.body.map((i: { id: string }) => i.id));
+        const link = r.headers.get('link');
+        const cursor = r.headers.get('next-cursor');
+        if (!link) {
+          expect(cursor).to.equal(null);
+          break;
+        }
+        const target = /^<([^>]+)>; rel="next"$/.exec(link)?.[1];
+        expect(target).to.match(new RegExp(`^/admin/instances\\?order=${order}&limit=1&after=`));
+        expect(new URL(target!, 'http://x').searchParams.get('after')).to.equal(cursor);
+        path = target!;
+      }
+      expect(seen, order).to.deep.equal(all);
+    }
+    // A page from an offset links on by cursor too, without the offset, keeping the filters.
+    const page = await stack.request('GET', '/admin/instances?limit=2&offset=1&includeDeleted=true');
+    const link = /^<([^>]+)>/.exec(page.headers.get('link') ?? '')?.[1];
+    expect(link).to.equal(`/admin/instances?limit=2&includeDeleted=true&after=${page.headers.get('next-cursor')}`);
+    const after = await stack.request('GET', link!);
+    const ids = (await stack.request('GET', '/admin/instances')).body.map((i: { id: string }) => i.id);
+    expect(after.body.map((i: { id: string }) => i.id)).to.deep.equal(ids.slice(3, 5));
+  });
+
+  it('refuses a cursor it did not make, and a cursor with an offset, with 400 naming after', async () => {
+    const first = await stack.request('GET', '/admin/instances?limit=1');
+    const cursor = first.headers.get('next-cursor')!;
+    expect(cursor).to.be.a('string');
+    const forged = Buffer.from('not a cursor').toString('base64url');
+    const wrongId = Buffer.from(`${Date.now()}.not-a-uuid-not-a-uuid-not-a-uuid-xxxx`).toString('base64url');
+    for (const query of [
+      `after=${forged}`,
+      `after=${wrongId}`,
+      'after=%2F%2F%2F',
+      'after=',
+      `after=${cursor}&offset=0`,
+    ]) {
+      const r = await stack.request('GET', `/admin/instances?${query}`);
+      expectProblem(r, 400);
+      expect(Object.keys(r.body.errors), query).to.deep.equal(['after']);
+    }
+    const both = await stack.request('GET', `/admin/instances?offset=1&after=${cursor}`);
+    expect(both.body.errors.after.join(' ')).to.match(/offset/);
+    // Nothing changed: the list is as it was.
+    expect((await stack.request('GET', '/admin/instances?limit=1')).body).to.deep.equal(first.body);
+  });
+
   it('refuses an unknown order with 400 naming the field', async () => {
     const r = await stack.request('GET', '/admin/instances?order=sideways');
     expectProblem(r, 400);

@@ -177,7 +177,18 @@ export function formAlert(): HTMLElement {
 }
 
 /** "Showing 26–50 of 120", with previous and next. */
-export function pager(offset: number, count: number, total: number, go: (offset: number) => void, limit: number) {
+/**
+ * "Showing x–y of N" and the previous and next page. `next` is the API's cursor of the page after
+ * this one (Next-Cursor), handed to `go` with the next offset so the list can page on by cursor.
+ */
+export function pager(
+  offset: number,
+  count: number,
+  total: number,
+  go: (offset: number, after?: string) => void,
+  limit: number,
+  next?: string,
+) {
   const summary = total === 0 ? 'Nothing to show' : `Showing ${offset + 1}–${offset + count} of ${total}`;
   return h(
     'nav',
@@ -190,7 +201,12 @@ export function pager(offset: number, count: number, total: number, go: (offset:
     ),
     h(
       'button',
-      { type: 'button', class: 'secondary', disabled: offset + count >= total, onclick: () => go(offset + limit) },
+      {
+        type: 'button',
+        class: 'secondary',
+        disabled: offset + count >= total,
+        onclick: () => go(offset + limit, next),
+      },
       'Next page',
     ),
   );
