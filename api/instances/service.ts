@@ -489,7 +489,11 @@ export class InstanceService {
     if (query.status) matching.andWhere('i.status = :status', { status: query.status });
     else if (query.includeDeleted !== 'true')
       matching.andWhere('i.status NOT IN (:...gone)', { gone: [...GONE_STATUSES] });
-    if (query.protected) matching.andWhere({ protected: query.protected === 'true' });
+    // A literal, not a parameter: SQL Server uses a filtered index only for a predicate it can see.
+    if (query.protected) {
+      const value = dialectOf(this.dataSource).booleanLiteral(query.protected === 'true');
+      matching.andWhere(`i.${matching.escape('protected')} = ${value}`);
+    }
     if (query.drift) {
       // The drift rule as SQL (shared/inventory/drift.ts); before any run no instance drifts.
       const factsRun = await factsRunning;

@@ -17,7 +17,10 @@ const OWNER = `odsim_t_lowner_${run}`;
 const PLAIN = `odsim_t_lplain_${run}`;
 
 /** Migrates `database` as `role` and returns the instances table's index names. */
-async function migrateAs(role: string, database: string): Promise<{ indexes: string[]; searchPlan: string }> {
+async function migrateAs(
+  role: string,
+  database: string,
+): Promise<{ indexes: string[]; searchPlan: string; protectedPlan: string }> {
   const url = new URL(urlFor(database));
   url.username = role;
   const settings = { url: url.toString(), connectTimeoutMs: 3000, poolSize: 2 };
@@ -29,15 +32,26 @@ async function migrateAs(role: string, database: string): Promise<{ indexes: str
         `SELECT indexname AS name FROM pg_indexes WHERE tablename = 'instances' ORDER BY 1`,
       )
     ).map((r) => r.name);
-    // The search's condition as the service sends it (a parameter, ESCAPE), planned as on a large table.
-    const plan = await dataSource.transaction(async (m) => {
-      await m.query('SET LOCAL enable_seqscan = off');
-      return m.query<{ 'QUERY PLAN': string }[]>(
-        `EXPLAIN SELECT i.id FROM instances i WHERE i.instance_name_key LIKE $1 ESCAPE '\\'`,
-        ['%pine valley%'],
-      );
-    });
-    return { indexes, searchPlan: plan.map((r) => r['QUERY PLAN']).join('\n') };
+    /** A statement's plan as on a large table (no sequential scan while an index can answer). */
+    const planOf = (sql: string, params: unknown[]) =>
+      dataSource.transaction(async (m) => {
+        await m.query('SET LOCAL enable_seqscan = off');
+        const plan = await m.query<{ 'QUERY PLAN': string }[]>(`EXPLAIN ${sql}`, params);
+        return plan.map((r) => r['QUERY PLAN']).join('\n');
+      });
+    return {
+      indexes,
+      // The search's condition as the service sends it (a parameter, ESCAPE).
+      searchPlan: await planOf(`SELECT i.id FROM instances i WHERE i.instance_name_key LIKE $1 ESCAPE '\\'`, [
+        '%pine valley%',
+      ]),
+      // A page of protected=true as the service sends it (the flag as a literal, which the partial index needs).
+      protectedPlan: await planOf(
+        `SELECT i.id FROM instances i WHERE i.tenant = $1 AND i.status NOT IN ('Deleted', 'Released') AND i."protected" = true
+         ORDER BY i.created_at DESC, i.id DESC LIMIT 26`,
+        [''],
+      ),
+    };
   } finally {
     if (dataSource.isInitialized) await dataSource.destroy();
   }
@@ -72,6 +86,13 @@ describe('listing indexes of the admin database (PostgreSQL)', function () {
     expect(indexes).to.include('ix_instances_name_search');
     expect(indexes).not.to.include('ix_instances_created_at');
     expect(searchPlan).to.match(/ix_instances_name_search/);
+  });
+
+  it('finds protected instances in a partial index of them alone, in list order (ProtectedListing)', async () => {
+    const { indexes, protectedPlan } = await migrateAs(OWNER, OWNER);
+    expect(indexes).to.include('ix_instances_protected');
+    expect(protectedPlan).to.match(/Index (Only )?Scan Backward using ix_instances_protected/);
+    expect(protectedPlan).not.to.match(/Sort/);
   });
 
   it('still migrates where the server refuses the extension, leaving the search without its index', async () => {

@@ -115,10 +115,11 @@ describe('the admin database migrations of each dialect', () => {
 
   it('keep to what a SQL Server filtered index accepts: comparisons, IN and IS [NOT] NULL joined by AND', () => {
     const filters = all(mssql)
-      .map((s) => /^CREATE (?:UNIQUE )?INDEX \w+ ON \w+ \([^)]*\) WHERE (.*)$/.exec(s)?.[1])
+      .map((s) => /^CREATE (?:UNIQUE )?INDEX \w+ ON \w+ \([^)]*\)(?: INCLUDE \([^)]*\))? WHERE (.*)$/.exec(s)?.[1])
       .filter((w): w is string => w !== undefined);
     expect(filters).to.have.length.greaterThan(4);
-    const conjunct = /^\w+ (?:IN \('[^']*'(?:, '[^']*')*\)|(?:=|<>|<|>|<=|>=) '[^']*'|IS (?:NOT )?NULL)$/;
+    const conjunct =
+      /^(?:\w+|\[\w+\]) (?:IN \('[^']*'(?:, '[^']*')*\)|(?:=|<>|<|>|<=|>=) (?:'[^']*'|\d+)|IS (?:NOT )?NULL)$/;
     for (const filter of filters) for (const part of filter.split(' AND ')) expect(part, filter).to.match(conjunct);
   });
 
@@ -213,5 +214,14 @@ describe('the admin database migrations of each dialect', () => {
         'DROP TABLE instance_counts',
       ]);
     });
+  });
+
+  it('serve protected=true from a filtered index of the protected instances in both dialects (ProtectedListing)', () => {
+    expect(mssql.get('ProtectedListing1764270000000')).to.deep.equal([
+      'CREATE INDEX ix_instances_protected ON instances (tenant, created_at, id) INCLUDE (status) WHERE [protected] = 1',
+    ]);
+    expect(postgres.get('ProtectedListing1764270000000')).to.deep.equal([
+      'CREATE INDEX ix_instances_protected ON instances (tenant, created_at, id) INCLUDE (status) WHERE protected',
+    ]);
   });
 });

@@ -75,6 +75,9 @@ export interface AdminDialect {
   /** The server cannot be reached or cannot take a session now (as opposed to a bad statement). */
   readonly isUnavailable: (err: unknown) => boolean;
 
+  /** A boolean column's value as SQL text: a literal where a partial (filtered) index must see it (`true`, `1`). */
+  readonly booleanLiteral: (value: boolean) => string;
+
   readonly eventLog: EventLogSql;
   /** Calls `onChange` when the change log grows; null where the server has no notifications (the hub then polls). */
   listenForEvents(

@@ -332,6 +332,8 @@ export const mssqlDialect: AdminDialect = {
       return typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code);
     }),
 
+  booleanLiteral: (value) => (value ? '1' : '0'),
+
   eventLog: {
     latestId: 'SELECT coalesce(max(id), 0) AS id FROM events',
     after: `SELECT TOP (@1) e.id, e.kind, e.instance_id, e.job_id, e.status, e.occurred_at, i.tenant

@@ -179,6 +179,7 @@ export const postgresDialect: AdminDialect = {
   violatedUniqueConstraint,
   isSerializationFailure,
   isUnavailable: isConnectionFailure,
+  booleanLiteral: (value) => (value ? 'true' : 'false'),
 
   eventLog: {
     latestId: 'SELECT coalesce(max(id), 0) AS id FROM events',

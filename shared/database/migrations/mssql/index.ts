@@ -13,6 +13,7 @@ import { CopySource1764230000000 } from './1764230000000-CopySource';
 import { Adoption1764240000000 } from './1764240000000-Adoption';
 import { ListingIndexes1764250000000 } from './1764250000000-ListingIndexes';
 import { InstanceCounts1764260000000 } from './1764260000000-InstanceCounts';
+import { ProtectedListing1764270000000 } from './1764270000000-ProtectedListing';
 
 /** Oldest first, one for each PostgreSQL migration, under the same class name and timestamp. */
 export const MSSQL_MIGRATIONS = [
@@ -31,4 +32,5 @@ export const MSSQL_MIGRATIONS = [
   Adoption1764240000000,
   ListingIndexes1764250000000,
   InstanceCounts1764260000000,
+  ProtectedListing1764270000000,
 ] as const;
