@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { createHash } from 'node:crypto';
+import { PageCursor } from '../api/http/paging';
 import { GONE_STATUSES } from '../shared/instances/status';
 import { Stack } from '../test/support/stack';
 import {
@@ -25,8 +26,10 @@ import {
  * answers can be compared), then VACUUM ANALYZE (the state autovacuum keeps a table in). For each
  * size, one client (fetch, keep-alive) sends BENCH_REQUESTS (100) requests per case, one at a time,
  * after BENCH_WARMUP (10) untimed ones, and the table shows median, p95 and p99 (nearest rank).
- * The same queries the service sends are also timed alone on the database (the page, and the
- * count behind Total-Count), so the table says where the time goes. RSS is sampled every 20 ms
+ * The middle and last pages are read both by offset and by cursor (`after`, made from the row before
+ * the page as read from the database: what a client holds after paging there), and the two give the
+ * same rows (the same digest). The same queries the service sends are also timed alone on the
+ * database (the page, and the count behind Total-Count), so the table says where the time goes. RSS is sampled every 20 ms
  * with process.memoryUsage() (API and client share the process; the client holds one response
  * at a time). Prints markdown on stdout, progress on stderr, and appends it to docs/benchmarks.md.
  * BENCH_SIZES (1000,10000,100000) chooses the sizes; BENCH_LABEL names the run (e.g. "before").
@@ -79,19 +82,40 @@ async function insertRows(stack: Stack, from: number, to: number): Promise<void>
   );
 }
 
+/** What a case's path is made from, at one size. */
+interface Table {
+  /** Live instances (the default list's Total-Count). */
+  live: number;
+  /** The cursor of the row just before the page that starts at `offset` of the default list, in `order`. */
+  cursorBefore: (offset: number, order: 'asc' | 'desc') => string;
+}
+
 interface Case {
   name: string;
-  path: (live: number, all: number) => string;
+  path: (table: Table) => string;
 }
 
 const CASES: Case[] = [
   { name: 'first page', path: () => `/admin/instances?limit=${PAGE}` },
-  { name: 'middle page', path: (live) => `/admin/instances?limit=${PAGE}&offset=${Math.floor(live / 2)}` },
-  { name: 'last page', path: (live) => `/admin/instances?limit=${PAGE}&offset=${Math.max(0, live - PAGE)}` },
+  { name: 'middle page', path: ({ live }) => `/admin/instances?limit=${PAGE}&offset=${middle(live)}` },
+  { name: 'last page', path: ({ live }) => `/admin/instances?limit=${PAGE}&offset=${last(live)}` },
+  // The same pages by keyset: the same rows (the same digest) as by offset.
+  {
+    name: 'middle page by cursor',
+    path: (t) => `/admin/instances?limit=${PAGE}&after=${t.cursorBefore(middle(t.live), 'asc')}`,
+  },
+  {
+    name: 'last page by cursor',
+    path: (t) => `/admin/instances?limit=${PAGE}&after=${t.cursorBefore(last(t.live), 'asc')}`,
+  },
   { name: 'first page, newest first', path: () => `/admin/instances?limit=${PAGE}&order=desc` },
   {
     name: 'last page, newest first',
-    path: (live) => `/admin/instances?limit=${PAGE}&order=desc&offset=${Math.max(0, live - PAGE)}`,
+    path: ({ live }) => `/admin/instances?limit=${PAGE}&order=desc&offset=${last(live)}`,
+  },
+  {
+    name: 'last page, newest first, by cursor',
+    path: (t) => `/admin/instances?limit=${PAGE}&order=desc&after=${t.cursorBefore(last(t.live), 'desc')}`,
   },
   { name: 'includeDeleted, first page', path: () => `/admin/instances?limit=${PAGE}&includeDeleted=true` },
   { name: 'status=Created', path: () => `/admin/instances?limit=${PAGE}&status=Created` },
@@ -103,6 +127,10 @@ const CASES: Case[] = [
   { name: 'instanceName=#777 (few)', path: () => `/admin/instances?limit=${PAGE}&instanceName=%23777` },
   { name: 'instanceName=nowhere (none)', path: () => `/admin/instances?limit=${PAGE}&instanceName=nowhere` },
 ];
+
+/** Where the middle and the last page of the default list start. */
+const middle = (live: number) => Math.floor(live / 2);
+const last = (live: number) => Math.max(0, live - PAGE);
 
 interface Result {
   size: number;
@@ -188,11 +216,37 @@ async function main(): Promise<void> {
         )
       )[0]!.live;
 
+      // Cursors as a client holds them after paging there: from the row before the page, read from the database.
+      const rowsBefore = new Map<string, { id: string; created_at: Date }>();
+      for (const [offset, order] of [
+        [middle(live), 'asc'],
+        [last(live), 'asc'],
+        [last(live), 'desc'],
+      ] as const) {
+        const [row] = await stack.dataSource.query<{ id: string; created_at: Date }[]>(
+          `SELECT i.id, i.created_at FROM instances i WHERE i.tenant = '' AND i.status NOT IN (${gone})
+           ORDER BY i.created_at ${order}, i.id ${order} OFFSET ${offset - 1} LIMIT 1`,
+        );
+        rowsBefore.set(`${offset}:${order}`, row!);
+      }
+      const rowBefore = (offset: number, order: 'asc' | 'desc') => {
+        const row = rowsBefore.get(`${offset}:${order}`);
+        if (!row) throw new Error(`no row read before offset ${offset} ${order}`);
+        return row;
+      };
+      const table: Table = {
+        live,
+        cursorBefore: (offset, order) => {
+          const row = rowBefore(offset, order);
+          return PageCursor.of({ createdAt: row.created_at, id: row.id }).toString();
+        },
+      };
+
       const before = process.memoryUsage().rss;
       peakRss = before;
       sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 20);
       for (const c of CASES) {
-        const r = await timeCase(stack, c.path(live, size));
+        const r = await timeCase(stack, c.path(table));
         results.push({ size, name: c.name, ...r });
         progress(
           `  ${size} ${c.name}: median ${fmt(r.median)} p99 ${fmt(r.p99)} ms (Total-Count ${r.total}, CPU idle ${(
@@ -204,22 +258,36 @@ async function main(): Promise<void> {
       // What the database alone takes for the statements the service sends (api/instances/service.ts), after the requests.
       const where = `i.tenant = $1 AND i.status NOT IN (${gone})`;
       const count = await timeSql(stack, `SELECT COUNT(*) AS total FROM instances i WHERE ${where}`, ['']);
+      const kept = await timeSql(
+        stack,
+        `SELECT COALESCE(SUM(c.n), 0) AS total FROM instance_counts c WHERE c.tenant = $1 AND c.status NOT IN (${gone})`,
+        [''],
+      );
       const first = await timeSql(
         stack,
         `SELECT i.id FROM instances i WHERE ${where} ORDER BY i.created_at ASC, i.id ASC LIMIT ${PAGE}`,
         [''],
       );
-      const last = await timeSql(
+      const lastByOffset = await timeSql(
         stack,
         `SELECT i.id FROM instances i WHERE ${where} ORDER BY i.created_at ASC, i.id ASC LIMIT ${PAGE} OFFSET ${live - PAGE}`,
         [''],
+      );
+      const anchor = rowBefore(last(live), 'asc');
+      const lastByCursor = await timeSql(
+        stack,
+        `SELECT i.id FROM instances i WHERE ${where} AND i.created_at >= $2 AND (i.created_at > $2 OR i.id > $3)
+         ORDER BY i.created_at ASC, i.id ASC LIMIT ${PAGE + 1}`,
+        ['', anchor.created_at, anchor.id],
       );
       const search = await timeSql(
         stack,
         `SELECT COUNT(*) AS total FROM instances i WHERE ${where} AND i.instance_name_key LIKE $2 ESCAPE '\\'`,
         ['', '%#777%'],
       );
-      sqlRows.push(`| ${size} | ${fmt(count)} | ${fmt(first)} | ${fmt(last)} | ${fmt(search)} |`);
+      sqlRows.push(
+        `| ${size} | ${fmt(count)} | ${fmt(kept)} | ${fmt(first)} | ${fmt(lastByOffset)} | ${fmt(lastByCursor)} | ${fmt(search)} |`,
+      );
 
       rss.push(
         `| ${size} | ${(before / 2 ** 20).toFixed(0)} | ${(peakRss / 2 ** 20).toFixed(0)} | ${(
@@ -256,13 +324,13 @@ async function main(): Promise<void> {
     }
     lines.push('');
     lines.push(
-      "The database alone (median of 30, ms): the statements the service sends for the default list since 9af13a2 (`COUNT(*)`; the page's ids, then its rows by id):",
+      "The database alone (median of 30, ms): the statements behind the default list. Total-Count is the sum of instance_counts since 2301c87 (`COUNT(*)`, timed beside it, is what a filter the counts do not know still sends); the page's ids by offset or, since d7a79f0, after a cursor (one row more than the page), then its rows by id:",
     );
     lines.push('');
     lines.push(
-      "| rows | count (Total-Count) | first page's ids | last page's ids (offset) | count of a name search (#777) |",
+      "| rows | COUNT(*) | count from instance_counts (Total-Count) | first page's ids | last page's ids (offset) | last page's ids (cursor) | count of a name search (#777) |",
     );
-    lines.push('| ---: | ---: | ---: | ---: | ---: |');
+    lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
     lines.push(...sqlRows);
     lines.push('');
     lines.push('Peak RSS of the API process during the listing requests (MiB; sampled every 20 ms):');
