@@ -515,7 +515,7 @@ export class InstanceService {
       page.andWhere(
         `i.created_at ${orEqual} :afterTime AND (i.created_at ${beyond} :afterTime OR i.id ${beyond} :afterId)`,
         {
-          afterTime: query.after.createdAt,
+          afterTime: dialectOf(this.dataSource).timeParameter(query.after.createdAt),
           afterId: query.after.id,
         },
       );

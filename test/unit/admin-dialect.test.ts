@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ConnectionError, RequestError } from 'mssql';
-import { DataSource, type EntityManager, QueryFailedError } from 'typeorm';
+import { DataSource, type EntityManager, MssqlParameter, QueryFailedError } from 'typeorm';
 import { loadApiConfig } from '../../shared/config';
 import { adminDialectFor, adminDialectNameOf, dialectOf } from '../../shared/database/dialects';
 import {
@@ -399,6 +399,31 @@ describe('the admin database dialect', () => {
       expect(postgresDialect.eventLog.prune).to.equal(
         'DELETE FROM events WHERE occurred_at < now() - make_interval(hours => $1)',
       );
+    });
+  });
+
+  describe('values the instance list writes into its SQL', () => {
+    it("sends a page cursor's time as datetime2(3) on SQL Server, not the driver's default datetime (1/300 s)", () => {
+      const at = new Date('2026-11-26T09:35:16.124Z'); // datetime would round it to .123
+      const ms = new DataSource({ ...mssqlDialect.dataSourceOptions(settings('mssql://sa:pw@h/odsim')) });
+      const [, params] = ms
+        .createQueryBuilder()
+        .select('i.id')
+        .from('instances', 'i')
+        .where('i.created_at >= :t', { t: mssqlDialect.timeParameter(at) })
+        .getQueryAndParameters();
+      expect(params).to.have.length(1);
+      expect(params[0]).to.be.instanceOf(MssqlParameter);
+      expect(params[0]).to.deep.include({ value: at, type: 'datetime2', params: [3] });
+      expect(postgresDialect.timeParameter(at)).to.equal(at);
+    });
+
+    it('writes a flag as a literal a filtered index can match: 1/0 on SQL Server, true/false on PostgreSQL', () => {
+      expect([mssqlDialect.booleanLiteral(true), mssqlDialect.booleanLiteral(false)]).to.deep.equal(['1', '0']);
+      expect([postgresDialect.booleanLiteral(true), postgresDialect.booleanLiteral(false)]).to.deep.equal([
+        'true',
+        'false',
+      ]);
     });
   });
 });

@@ -77,6 +77,11 @@ export interface AdminDialect {
 
   /** A boolean column's value as SQL text: a literal where a partial (filtered) index must see it (`true`, `1`). */
   readonly booleanLiteral: (value: boolean) => string;
+  /**
+   * A time as a query parameter, compared with a time column at the column's precision (the mssql
+   * driver sends a bare Date as datetime, rounded to 1/300 s, which would move a page cursor).
+   */
+  readonly timeParameter: (value: Date) => unknown;
 
   readonly eventLog: EventLogSql;
   /** Calls `onChange` when the change log grows; null where the server has no notifications (the hub then polls). */

@@ -1,5 +1,5 @@
 import { ConnectionPool, NVarChar, type config as MssqlConfig } from 'mssql';
-import type { DataSource, EntityManager } from 'typeorm';
+import { type DataSource, type EntityManager, MssqlParameter } from 'typeorm';
 import { errorMessage } from '../../errors';
 import { MSSQL_MIGRATIONS } from '../migrations/mssql';
 import {
@@ -333,6 +333,8 @@ export const mssqlDialect: AdminDialect = {
     }),
 
   booleanLiteral: (value) => (value ? '1' : '0'),
+  // datetime2(3), as every time column is on SQL Server (Initial1764061200000).
+  timeParameter: (value) => new MssqlParameter(value, 'datetime2', 3),
 
   eventLog: {
     latestId: 'SELECT coalesce(max(id), 0) AS id FROM events',

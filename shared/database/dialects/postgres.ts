@@ -180,6 +180,7 @@ export const postgresDialect: AdminDialect = {
   isSerializationFailure,
   isUnavailable: isConnectionFailure,
   booleanLiteral: (value) => (value ? 'true' : 'false'),
+  timeParameter: (value) => value,
 
   eventLog: {
     latestId: 'SELECT coalesce(max(id), 0) AS id FROM events',
