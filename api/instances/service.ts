@@ -77,6 +77,16 @@ function conflictFrom(
   }
 }
 
+/** The statuses a list asks for, as a condition on `alias.status`; none with includeDeleted=true. */
+function statusFilter(
+  query: Pick<ListInstancesQuery, 'status' | 'includeDeleted'>,
+  alias: string,
+): [string, Record<string, unknown>] | undefined {
+  if (query.status) return [`${alias}.status = :status`, { status: query.status }];
+  if (query.includeDeleted !== 'true') return [`${alias}.status NOT IN (:...gone)`, { gone: [...GONE_STATUSES] }];
+  return undefined;
+}
+
 /**
  * Carries a dry run's result out of its transaction: thrown after every check and write, so the
  * transaction rolls back and nothing (instance, job, name claim, audit or event row) is kept.
@@ -486,9 +496,8 @@ export class InstanceService {
     const repo = this.dataSource.getRepository(InstanceEntity);
     const factsRunning = this.inventory.factsRun();
     const matching = repo.createQueryBuilder('i').where('i.tenant = :tenant', { tenant });
-    if (query.status) matching.andWhere('i.status = :status', { status: query.status });
-    else if (query.includeDeleted !== 'true')
-      matching.andWhere('i.status NOT IN (:...gone)', { gone: [...GONE_STATUSES] });
+    const statuses = statusFilter(query, 'i');
+    if (statuses) matching.andWhere(...statuses);
     // A literal, not a parameter: SQL Server uses a filtered index only for a predicate it can see.
     if (query.protected) {
       const value = dialectOf(this.dataSource).booleanLiteral(query.protected === 'true');
@@ -557,9 +566,8 @@ export class InstanceService {
       .select('COALESCE(SUM(c.n), 0)', 'total')
       .from('instance_counts', 'c')
       .where('c.tenant = :tenant', { tenant });
-    if (query.status) counts.andWhere('c.status = :status', { status: query.status });
-    else if (query.includeDeleted !== 'true')
-      counts.andWhere('c.status NOT IN (:...gone)', { gone: [...GONE_STATUSES] });
+    const statuses = statusFilter(query, 'c');
+    if (statuses) counts.andWhere(...statuses);
     const counted = await counts.getRawOne<{ total: number | string }>();
     return Number(counted?.total ?? 0);
   }
