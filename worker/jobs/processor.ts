@@ -317,17 +317,24 @@ export class JobProcessor {
     await m.delete(DatabaseNameClaimEntity, { nameKey: nameKey(name), instanceId: job.instanceId });
   }
 
+  /**
+   * An admin-database step, tried again while the database is unavailable or when its transaction
+   * lost a deadlock (the instance-count rows a concurrent API transaction holds, docs/benchmarks.md
+   * "Listing at scale"): a transaction the server aborted left nothing behind, and each step here
+   * is safe to run again, so the race costs a retry rather than one of the job's attempts.
+   */
   private admin<T>(op: () => Promise<T>): Promise<T> {
+    const dialect = dialectOf(this.deps.dataSource);
     return retryTransient(op, {
       ...this.adminRetry,
-      isTransient: dialectOf(this.deps.dataSource).isUnavailable,
+      isTransient: (err) => dialect.isUnavailable(err) || dialect.isSerializationFailure(err),
       onRetry: (err, attempt, delayMs) =>
-        this.deps.log.warn('admin database unavailable; retrying', {
-          event: 'admin_db.retrying',
-          attempt,
-          delayMs,
-          error: errorText(err),
-        }),
+        this.deps.log.warn(
+          dialect.isSerializationFailure(err)
+            ? 'admin database transaction lost a race; retrying'
+            : 'admin database unavailable; retrying',
+          { event: 'admin_db.retrying', attempt, delayMs, error: errorText(err) },
+        ),
     });
   }
 }
