@@ -32,7 +32,7 @@ import {
 } from '../engine';
 import { adoptDatabase, assertOwned, markedElsewhereWarnings, releaseDatabase } from '../ownership';
 import { surveyPostgres, type VersionsSeen } from './survey';
-import { TracedClient } from './traced-client';
+import { clientWithSetup, TracedClient } from './traced-client';
 
 export interface PostgresDriverOptions {
   /** Privileged connection to the ODS server (a maintenance database such as `postgres`). */
@@ -88,15 +88,12 @@ export class PostgresDriver implements EngineDriver, ServerInspector {
       max: options.poolSize ?? 4,
       // One session kept open between jobs (shared/database/dialects/postgres.ts says why).
       ...KEEP_ONE_WARM,
-      Client: TracedClient,
+      // 14+: a backend whose worker died notices it and stops, instead of cloning on for nobody.
+      Client: clientWithSetup(sql.SESSION_SETUP),
     });
     this.pool.on('error', (err) =>
       options.log.warn('ODS server connection error', { event: 'ods_server.error', error: err.message }),
     );
-    this.pool.on('connect', (client) => {
-      // 14+: a backend whose worker died notices it and stops, instead of cloning on for nobody.
-      client.query(sql.SESSION_SETUP).catch(() => undefined);
-    });
   }
 
   async create(req: CreateRequest): Promise<OperationResult> {

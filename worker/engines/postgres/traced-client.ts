@@ -9,6 +9,32 @@ import { startStatementSpan, endWithError } from '../../../shared/tracing/spans'
  */
 export class TracedClient extends Client {}
 
+/**
+ * A TracedClient that sends `setup` once connected and before it is handed out (the driver's
+ * pool is given this class): a statement sent from the pool's 'connect' event would run beside
+ * the caller's first one, queued on a client already executing a query, which pg 8 warns about
+ * and pg 9 refuses. A setup that fails (an older server refusing the setting) is ignored.
+ */
+export function clientWithSetup(setup: string): typeof TracedClient {
+  return class SetUpClient extends TracedClient {
+    override connect(): Promise<Client>;
+    override connect(callback: (err: Error | null, client?: Client) => void): void;
+    override connect(callback?: (err: Error | null, client?: Client) => void): Promise<Client> | void {
+      const ready = super.connect().then(() =>
+        this.query(setup).then(
+          () => this,
+          () => this,
+        ),
+      );
+      if (!callback) return ready;
+      ready.then(
+        (client) => callback(null, client),
+        (err: Error) => callback(err),
+      );
+    }
+  };
+}
+
 type Query = (this: Client, ...args: unknown[]) => unknown;
 /** pg's own query, looked up at each call: whatever else wraps it (the tests' statement log) stays in the path. */
 const untraced = (): Query => Reflect.get(Client.prototype, 'query');
