@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { type DataSource, In, IsNull, LessThan, Not } from 'typeorm';
+import { type DataSource, In, LessThan } from 'typeorm';
 import { InstanceEntity, InventoryDatabaseEntity, InventoryRunEntity } from '../database/entities';
 import { GONE_STATUSES } from '../instances/status';
+import { PreparedRead } from '../database/prepared-read';
 import {
   type Drift,
   DRIFT_SQL,
@@ -47,7 +48,17 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The inventory tables of the admin database: written by the worker, read by the API (docs/inventory.md). */
 export class InventoryStore {
-  constructor(private readonly dataSource: DataSource) {}
+  /**
+   * The facts run is read on every instance read and list of the API (its polling paths): a
+   * statement made once (PreparedRead; docs/benchmarks.md, "Status polling and create acceptance").
+   */
+  private readonly factsRunRead: PreparedRead<InventoryRunEntity, never>;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.factsRunRead = new PreparedRead(dataSource, InventoryRunEntity, 'r', [], (qb) =>
+      qb.where('r.finished_at IS NOT NULL').andWhere('r.error IS NULL').orderBy('r.finished_at', 'DESC').limit(1),
+    );
+  }
 
   async startRun(workerId: string): Promise<InventoryRunEntity> {
     const run = Object.assign(new InventoryRunEntity(), {
@@ -108,9 +119,7 @@ export class InventoryStore {
 
   /** The run whose facts the table holds: the successful run that finished (so replaced the rows) last. */
   async factsRun(): Promise<InventoryRunEntity | null> {
-    return this.dataSource
-      .getRepository(InventoryRunEntity)
-      .findOne({ where: { finishedAt: Not(IsNull()), error: IsNull() }, order: { finishedAt: 'DESC' } });
+    return this.factsRunRead.one({});
   }
 
   /** Inventory facts and drift of each instance: three queries whatever the number of instances. */
