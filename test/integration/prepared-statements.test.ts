@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { InstanceEntity, JobEntity } from '../../shared/database/entities';
+import { InstanceEntity, InventoryRunEntity, JobEntity } from '../../shared/database/entities';
+import { InventoryStore } from '../../shared/inventory/store';
+import { IsNull, Not } from 'typeorm';
 import { randomUUID } from 'node:crypto';
 import { PreparedInsert } from '../../shared/database/prepared-insert';
 import { PreparedRead } from '../../shared/database/prepared-read';
@@ -71,6 +73,31 @@ describe('PreparedRead (SQL made once for the polling paths)', function () {
     let error: unknown;
     await reader.one({ id: jobId }).catch((err: unknown) => (error = err));
     expect(String(error)).to.match(/not one of id/);
+  });
+
+  it("reads the inventory's facts run as TypeORM's findOne did: the successful run that finished last", async () => {
+    const store = new InventoryStore(stack.dataSource);
+    expect(await store.factsRun(), 'no run yet').to.equal(null);
+    const runs = stack.dataSource.getRepository(InventoryRunEntity);
+    const at = (s: number) => new Date(Date.UTC(2026, 10, 26, 9, 0, s));
+    const run = (s: number, finished: number | null, error: string | null) =>
+      Object.assign(new InventoryRunEntity(), {
+        id: randomUUID(),
+        startedAt: at(s),
+        finishedAt: finished === null ? null : at(finished),
+        workerId: 'worker-a',
+        databaseCount: finished === null ? null : 12,
+        error,
+      });
+    const older = run(0, 5, null);
+    const newest = run(10, 20, null);
+    await runs.insert([older, newest, run(15, 30, 'the survey failed'), run(40, null, null)]);
+    const expected = await runs.findOne({
+      where: { finishedAt: Not(IsNull()), error: IsNull() },
+      order: { finishedAt: 'DESC' },
+    });
+    expect(expected?.id).to.equal(newest.id);
+    expect(await store.factsRun()).to.deep.equal(expected);
   });
 
   it('writes a job row exactly as TypeORM inserts it, an unset nullable column as null', async () => {
