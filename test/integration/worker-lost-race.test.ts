@@ -36,9 +36,9 @@ describe('the worker, when an admin-database transaction loses a deadlock', () =
     expect(r.status, JSON.stringify(r.body)).to.equal(201);
     await stack.waitForStatus(r.body.id, 'Created');
 
-    const counted = (await stack.dataSource.query(`SELECT last_value::int AS tries FROM test_claim_tries`)) as {
-      tries: number;
-    }[];
+    const counted = await stack.dataSource.query<{ tries: number }[]>(
+      `SELECT last_value::int AS tries FROM test_claim_tries`,
+    );
     expect(counted[0]?.tries, 'the claim was tried twice').to.equal(2);
     const retried = log.events('admin_db.retrying');
     expect(retried, 'one retry of the claim').to.have.length(1);
