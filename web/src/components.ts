@@ -176,7 +176,6 @@ export function formAlert(): HTMLElement {
   return h('p', { class: 'form-alert', role: 'alert', tabindex: '-1', hidden: true });
 }
 
-/** "Showing 26–50 of 120", with previous and next. */
 /**
  * "Showing x–y of N" and the previous and next page. `next` is the API's cursor of the page after
  * this one (Next-Cursor), handed to `go` with the next offset so the list can page on by cursor.
