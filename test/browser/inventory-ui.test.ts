@@ -33,17 +33,16 @@ describe('web UI: inventory and drift (in a browser) @slow', function () {
     page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
     const watch = await watchPage(page);
     await signInThroughUi(page, stack.baseUrl, operator);
+    // The run waits for a worker longer than a fixed refresh would wait: no worker until the request has sat 5 s.
+    await stack.stopWorkers();
     await page.getByRole('button', { name: 'Refresh inventory' }).click();
-    await waitFor(
-      async () => (await stack.request('GET', `/admin/instances/${dropped.id}`)).body.drift,
-      'the requested run to see the drop',
-      20_000,
-    );
-    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.waitForTimeout(5000);
+    await stack.startWorker();
 
+    // No reload by hand: the page follows the run it asked for and redraws once it has finished.
     const droppedRow = page.locator(`tr[data-instance-id="${dropped.id}"]`);
     const badge = droppedRow.locator('[data-drift="missing"]');
-    await badge.waitFor({ timeout: 10_000 });
+    await badge.waitFor({ timeout: 60_000 });
     expect(await badge.textContent()).to.equal('Drift: database missing');
     expect(await droppedRow.locator('.drift-detail').textContent()).to.match(/is not on the server/);
     expect(await droppedRow.textContent(), 'status unchanged').to.include('Created');
@@ -51,6 +50,18 @@ describe('web UI: inventory and drift (in a browser) @slow', function () {
     expect(await keptRow.locator('[data-drift]').count()).to.equal(0);
     expect(await keptRow.locator('.db-size').textContent()).to.match(/^\d+(\.\d)? (kB|MB|GB)$/);
     await expectAccessible(page);
+
+    // A run asked for elsewhere (here, by the API) shows once the user presses Apply, even with the filters unchanged.
+    await withServer((c) => c.query(`DROP DATABASE ${c.escapeIdentifier(kept.databaseName)} WITH (FORCE)`));
+    expect((await stack.request('POST', '/admin/inventory')).status).to.equal(202);
+    await waitFor(
+      async () => (await stack.request('GET', `/admin/instances/${kept.id}`)).body.drift,
+      'the second run to see the second drop',
+      60_000,
+    );
+    expect(await keptRow.locator('[data-drift]').count(), 'not redrawn before Apply').to.equal(0);
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await keptRow.locator('[data-drift="missing"]').waitFor({ timeout: 10_000 });
 
     await droppedRow.getByRole('link', { name: dropped.instanceName }).click();
     await page.getByRole('heading', { name: dropped.instanceName, level: 1 }).waitFor();

@@ -42,6 +42,12 @@ const STATUSES = [
   'Released',
 ];
 const DEFAULT_LIMIT = 20;
+/** How long Refresh inventory follows the run it asked for before leaving it to the next reload. */
+const INVENTORY_FOLLOW_MS = 5 * 60_000;
+
+interface InventoryStatus {
+  lastRun: { id: string; finishedAt: string | null; error: string | null } | null;
+}
 
 /**
  * `#/instances?status=…&q=…&offset=…&after=…`: the list, newest first, with its filters in the URL.
@@ -207,12 +213,27 @@ export class InstancesView implements View {
     }
   }
 
-  /** Asks a worker for an inventory run now; the list shows its facts once it is done (a change event or a reload). */
+  /**
+   * Asks a worker for an inventory run now, then follows it (GET /admin/inventory every second) and
+   * reloads the list once a run that began after the request has finished: a run's facts arrive as
+   * no change event, and a run can take from a second to minutes. Stops when the user leaves the page.
+   */
   private async requestInventory(): Promise<void> {
     try {
+      const before = (await api<InventoryStatus>('GET', '/admin/inventory')).body.lastRun;
       await api('POST', '/admin/inventory');
       announce('Inventory requested: sizes and drift update when it is done.');
-      setTimeout(() => this.refreshSoon(), 3000);
+      const deadline = Date.now() + INVENTORY_FOLLOW_MS;
+      while (Date.now() < deadline && this.tableBody.isConnected) {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const run = (await api<InventoryStatus>('GET', '/admin/inventory')).body.lastRun;
+        if (run?.finishedAt && (run.id !== before?.id || !before.finishedAt)) {
+          if (!this.tableBody.isConnected) return;
+          await keepingFocus(() => this.load());
+          announce(run.error ? `Inventory failed: ${run.error}` : 'Inventory done: sizes and drift are up to date.');
+          return;
+        }
+      }
     } catch (err) {
       this.message.textContent = `Could not request an inventory: ${describeError(err)}`;
       this.message.hidden = false;
@@ -351,6 +372,9 @@ export class InstancesView implements View {
     if (change.offset) params.set('offset', String(change.offset));
     if (change.offset && change.after) params.set('after', change.after);
     if (this.limit !== DEFAULT_LIMIT) params.set('limit', String(this.limit));
-    location.hash = `#/instances${params.size ? `?${params}` : ''}`;
+    const hash = `#/instances${params.size ? `?${params}` : ''}`;
+    // The same filters again ("Apply" to see what changed): no hashchange fires, so reload here.
+    if (location.hash === hash) this.refreshSoon();
+    else location.hash = hash;
   }
 }
