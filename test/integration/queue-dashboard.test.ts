@@ -529,8 +529,14 @@ describe('dashboard actions cannot break the guarantees @slow', function () {
       20,
     );
     await act('PUT', '/pause');
-    await act('PUT', '/obliterate', { force: true });
-    expect(await queue.getGlobalConcurrency()).to.equal(null);
+    // Its timer (every 500 ms here) would restore the settings before the test could see them gone.
+    await worker.reconciler.stop();
+    try {
+      await act('PUT', '/obliterate', { force: true });
+      expect(await queue.getGlobalConcurrency()).to.equal(null);
+    } finally {
+      worker.reconciler.start();
+    }
     await settle(expected);
     expect(await queue.getGlobalConcurrency()).to.equal(
       stack.workerConfig.concurrency.global + stack.workerConfig.concurrency.perWorker,
