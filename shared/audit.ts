@@ -16,7 +16,12 @@ export interface AuditEvent {
 
 /** Appends one audit row inside the caller's transaction, so it stands or falls with the change. */
 export async function recordAudit(manager: EntityManager, event: AuditEvent): Promise<void> {
-  await manager.insert(AuditEventEntity, {
+  await manager.insert(AuditEventEntity, auditRow(event));
+}
+
+/** The audit row of `event`, stamped now with a new id. */
+export function auditRow(event: AuditEvent): AuditEventEntity {
+  return {
     id: randomUUID(),
     occurredAt: new Date(),
     actor: event.actor,
@@ -32,5 +37,5 @@ export async function recordAudit(manager: EntityManager, event: AuditEvent): Pr
             ...(event.clientRequestId ? { clientRequestId: event.clientRequestId } : {}),
           }).slice(0, 2000)
         : null,
-  });
+  };
 }

@@ -10,8 +10,7 @@ interface Prepared<T, P> {
   run: (values: unknown[]) => Promise<Record<string, unknown>[]>;
   /** For each positional parameter of `sql`, the name of the value it takes. */
   order: P[];
-  create: () => T;
-  columns: { key: string; set: (entity: T, row: Record<string, unknown>) => void }[];
+  hydrate: (row: Record<string, unknown>) => T;
 }
 
 /**
@@ -43,10 +42,7 @@ export class PreparedRead<T extends ObjectLiteral, P extends string> {
     const prepared = (this.prepared ??= this.prepare());
     const rows = await prepared.run(prepared.order.map((name) => values[name]));
     const row = rows[0];
-    if (!row) return null;
-    const entity = prepared.create();
-    for (const column of prepared.columns) column.set(entity, row);
-    return entity;
+    return row ? prepared.hydrate(row) : null;
   }
 
   private prepare(): Prepared<T, P> {
@@ -62,25 +58,47 @@ export class PreparedRead<T extends ObjectLiteral, P extends string> {
       return name;
     });
     const driver = this.dataSource.driver;
-    const metadata = this.dataSource.getMetadata(this.entity);
-    const columns = metadata.columns.map((column) => {
-      const key = DriverUtils.buildAlias(driver, undefined, this.alias, column.databaseName);
-      return {
-        key,
-        set: (target: T, row: Record<string, unknown>) =>
-          column.setEntityValue(target, driver.prepareHydratedValue(row[key], column)),
-      };
-    });
-    return { sql, run: this.runner(sql), order, create: () => metadata.create() as T, columns };
+    const hydrate = entityHydrator(this.dataSource, this.entity, (column) =>
+      DriverUtils.buildAlias(driver, undefined, this.alias, column),
+    );
+    return { sql, run: this.runner(sql), order, hydrate };
   }
 
   private runner(sql: string): Prepared<T, P>['run'] {
-    if (this.dataSource.driver.options.type === 'postgres') {
-      // pg's pool, under TypeORM's: the same connections, settings and timeouts.
-      const pool = (this.dataSource.driver as PostgresDriver).master as Pool;
-      const name = `odsim_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
-      return async (values) => (await pool.query<Record<string, unknown>>({ name, text: sql, values })).rows;
-    }
+    if (this.dataSource.driver.options.type === 'postgres') return preparedStatement(this.dataSource, sql);
     return (values) => this.dataSource.query<Record<string, unknown>[]>(sql, values);
   }
+}
+
+/**
+ * Sends `sql` as a named prepared statement on PostgreSQL, through pg's pool under TypeORM's (the
+ * same connections, settings and timeouts): parsed once per pooled connection. Outside a
+ * transaction, so a statement that writes commits on its own.
+ */
+export function preparedStatement(
+  dataSource: DataSource,
+  sql: string,
+): (values: unknown[]) => Promise<Record<string, unknown>[]> {
+  const pool = (dataSource.driver as PostgresDriver).master as Pool;
+  const name = `odsim_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+  return async (values) => (await pool.query<Record<string, unknown>>({ name, text: sql, values })).rows;
+}
+
+/**
+ * Makes an entity of a row as TypeORM's own find would (value transformers, the driver's
+ * conversions), reading each column under `keyOf(its database name)`.
+ */
+export function entityHydrator<T extends ObjectLiteral>(
+  dataSource: DataSource,
+  entity: EntityTarget<T>,
+  keyOf: (columnName: string) => string = (name) => name,
+): (row: Record<string, unknown>) => T {
+  const driver = dataSource.driver;
+  const metadata = dataSource.getMetadata(entity);
+  const columns = metadata.columns.map((column) => ({ column, key: keyOf(column.databaseName) }));
+  return (row) => {
+    const target = metadata.create() as T;
+    for (const { column, key } of columns) column.setEntityValue(target, driver.prepareHydratedValue(row[key], column));
+    return target;
+  };
 }

@@ -1,18 +1,10 @@
 import { DelayedError, Job } from 'bullmq';
-import { DataSource, EntityManager, In } from 'typeorm';
-import { recordAudit } from '../../shared/audit';
+import { DataSource } from 'typeorm';
 import { errorCode } from '../../shared/database/postgres-errors';
 import { dialectOf } from '../../shared/database/dialects';
 import { errorMessage } from '../../shared/errors';
-import { DatabaseNameClaimEntity, InstanceEntity, JobEntity } from '../../shared/database/entities';
-import { nameKey } from '../../shared/database-names';
-import {
-  type NameRelease,
-  type Operation,
-  phasesOf,
-  startableFrom,
-  UNFINISHED_JOB_STATUSES,
-} from '../../shared/instances/status';
+import { InstanceEntity, JobEntity } from '../../shared/database/entities';
+import { type Operation, UNFINISHED_JOB_STATUSES } from '../../shared/instances/status';
 import type { JobPayload } from '../../shared/jobs/queue';
 import { Logger, redactSecrets } from '../../shared/logger';
 import { retryTransient, RetryPolicy } from '../../shared/retry';
@@ -20,6 +12,8 @@ import { inSpan } from '../../shared/tracing/spans';
 import type { EngineDriver, Outcome } from '../engines/engine';
 import { isTemplateDatabase, type Templates } from '../../shared/templates';
 import { Registrations } from '../edfi-admin/registry';
+import { JobClaim } from './claim';
+import { finishPlan, JobFinish } from './finish';
 import { createHandlers, JobHandler, JobResult } from './handlers';
 import { type ProgressReporter, withProgressReporter } from './progress';
 import type { JobLocks } from './job-locks';
@@ -72,8 +66,12 @@ export class JobProcessor {
 
   private readonly registrations: Registrations;
   private readonly metrics: WorkerMetrics;
+  private readonly claims: JobClaim;
+  private readonly finishes: JobFinish;
 
   constructor(private readonly deps: ProcessorDeps) {
+    this.claims = new JobClaim(deps.dataSource, deps.workerId);
+    this.finishes = new JobFinish(deps.dataSource);
     this.metrics = deps.metrics ?? new WorkerMetrics(deps.driver.engine);
     this.adminRetry = deps.adminRetry ?? { attempts: 8, baseDelayMs: 250, maxDelayMs: 5000 };
     this.registrations = deps.registrations ?? Registrations.none();
@@ -146,7 +144,7 @@ export class JobProcessor {
       throw new DelayedError();
     }
     try {
-      const job = await inSpan('claim job', { 'odsim.job.id': row.id }, () => this.admin(() => this.claim(row)));
+      const job = await inSpan('claim job', { 'odsim.job.id': row.id }, () => this.admin(() => this.claims.claim(row)));
       if (!job) {
         log.info('job was finished meanwhile; duplicate delivery ignored', { event: 'job.duplicate_delivery' });
         return 'skipped';
@@ -200,14 +198,16 @@ export class JobProcessor {
           throw new WorkerStoppingError(`worker stopped while job ${job.id} waited to retry`);
         }
         const reason = redactSecrets(errorText(err));
-        await inSpan('record outcome', spanAttributes(job), () => this.admin(() => this.finish(job, 'failed', reason)));
+        await inSpan('record outcome', spanAttributes(job), () =>
+          this.admin(() => this.finishes.finish(finishPlan(job, 'failed', reason, this.deps.workerId))),
+        );
         run.ended('failed');
         log.warn('job failed', { event: 'job.failed', type: job.type, error: reason });
         return 'skipped';
       }
       const { outcome, warnings } = result;
       await inSpan('record outcome', spanAttributes(job), () =>
-        this.admin(() => this.finish(job, 'succeeded', null, result)),
+        this.admin(() => this.finishes.finish(finishPlan(job, 'succeeded', null, this.deps.workerId, result))),
       );
       run.ended('succeeded');
       if (warnings.length)
@@ -217,104 +217,6 @@ export class JobProcessor {
     } finally {
       await lock.release().catch(() => undefined);
     }
-  }
-
-  /** queued|running → running, counting the attempt. Returns null if the row is already finished. */
-  private async claim(row: JobEntity): Promise<JobEntity | null> {
-    return this.deps.dataSource.transaction(async (m) => {
-      const now = new Date();
-      const result = await m
-        .createQueryBuilder()
-        .update(JobEntity)
-        .set({
-          status: 'running',
-          attempts: () => 'attempts + 1',
-          startedAt: row.startedAt ?? now,
-          updatedAt: now,
-          workerId: this.deps.workerId,
-        })
-        .where({ id: row.id, status: In([...UNFINISHED_JOB_STATUSES]) })
-        .execute();
-      if (!result.affected) return null;
-      await m.update(
-        InstanceEntity,
-        { id: row.instanceId, status: In(startableFrom(row.type)) },
-        { status: phasesOf(row.type).inProgress, updatedAt: now },
-      );
-      return m.findOneByOrFail(JobEntity, { id: row.id });
-    });
-  }
-
-  /** Records the end state of the job and its instance, and frees or keeps database names, in one transaction. */
-  private async finish(
-    job: JobEntity,
-    status: 'succeeded' | 'failed',
-    error: string | null,
-    result?: JobResult,
-  ): Promise<void> {
-    const outcome = result?.outcome;
-    const registration = result?.registration;
-    const warnings = result?.warnings ?? [];
-    await this.deps.dataSource.transaction(async (m) => {
-      const now = new Date();
-      const updated = await m.update(
-        JobEntity,
-        { id: job.id, status: 'running' },
-        { status, error, warnings, finishedAt: now, updatedAt: now },
-      );
-      if (!updated.affected) return;
-      const operation = phasesOf(job.type);
-      const instanceChanges: Partial<InstanceEntity> = { status: operation[status], lastError: error, updatedAt: now };
-      if (
-        status === 'succeeded' &&
-        operation.onSuccess === 'take-target-name' &&
-        job.targetDatabaseName &&
-        job.targetDatabaseName !== job.sourceDatabaseName // not a new instance name only
-      ) {
-        instanceChanges.databaseName = job.targetDatabaseName;
-        instanceChanges.previousDatabaseName = job.sourceDatabaseName;
-      }
-      if (status === 'succeeded' && operation.onSuccess === 'remove') instanceChanges.deletedAt = now;
-      // Recorded with the end state, in one transaction: a crash before it makes the re-run adopt the row.
-      if (
-        status === 'succeeded' &&
-        registration &&
-        (registration.odsInstanceId !== null || operation.onSuccess === 'remove')
-      )
-        instanceChanges.odsInstanceId = registration.odsInstanceId;
-      await m.update(InstanceEntity, { id: job.instanceId, status: In(startableFrom(job.type)) }, instanceChanges);
-      await this.releaseNames(m, job, operation.releases[status]);
-      await recordAudit(m, {
-        actor: `worker:${this.deps.workerId}`,
-        action: `instance.${job.type}`,
-        outcome: status,
-        instanceId: job.instanceId,
-        jobId: job.id,
-        requestId: job.requestId,
-        details: {
-          outcome,
-          error,
-          attempts: job.attempts,
-          ...(registration ? { registration } : {}),
-          ...(warnings.length ? { warnings } : {}),
-        },
-      });
-    });
-  }
-
-  /** Frees the database names the operation's end gives back (shared/instances/status.ts says which). */
-  private async releaseNames(m: EntityManager, job: JobEntity, release: NameRelease): Promise<void> {
-    if (release === 'all') {
-      await m.delete(DatabaseNameClaimEntity, { instanceId: job.instanceId });
-      return;
-    }
-    const [name, other] =
-      release === 'source'
-        ? [job.sourceDatabaseName, job.targetDatabaseName]
-        : [job.targetDatabaseName, job.sourceDatabaseName];
-    // A rename that only changes letter case keeps one claim for both names: nothing to free.
-    if (release === 'none' || !name || (other && nameKey(other) === nameKey(name))) return;
-    await m.delete(DatabaseNameClaimEntity, { nameKey: nameKey(name), instanceId: job.instanceId });
   }
 
   /**
