@@ -31,6 +31,8 @@ async function main(): Promise<void> {
     const row = await ds.getRepository(JobEntity).findOneByOrFail({ id: created.body.job.id });
     const pool = (ds.driver as PostgresDriver).master as Pool;
     const serverVersion = (await pool.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
+    const machine = machineLine(serverVersion);
+    const started = new Date().toISOString().slice(0, 16).replace('T', ' ');
     const forms = [
       {
         name: 'one statement (PostgreSQL)',
@@ -78,8 +80,8 @@ async function main(): Promise<void> {
       ),
     );
     appendResults(
-      `Claim and end of a job, one statement against the transaction: run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
-      `${machineLine(serverVersion)}${process.env.BENCH_LABEL ? ` Label: ${process.env.BENCH_LABEL}.` : ''}\n\n` +
+      `Claim and end of a job, one statement against the transaction: run of ${started} UTC`,
+      `${machine}${process.env.BENCH_LABEL ? ` Label: ${process.env.BENCH_LABEL}.` : ''}\n\n` +
         `${ITERATIONS} timed rounds (a claim, then the end of the job as a success) per form after ${WARMUP} untimed, alternating; the job and its instance put back before each.\n\n` +
         '| write | form | n | median ms | p95 ms | CPU ms per write (this process) |\n| --- | --- | ---: | ---: | ---: | ---: |\n' +
         lines.join('\n'),
