@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { AuditEventEntity, AuditOutcome } from './database/entities/audit-event.entity';
+import { PreparedInsert } from './database/prepared-insert';
 
 export interface AuditEvent {
   actor: string;
@@ -14,9 +15,14 @@ export interface AuditEvent {
   details?: Record<string, unknown>;
 }
 
+/** The audit INSERT, made once per data source (TypeORM's insert() rebuilt it on every call). */
+const inserts = new WeakMap<DataSource, PreparedInsert<AuditEventEntity>>();
+
 /** Appends one audit row inside the caller's transaction, so it stands or falls with the change. */
 export async function recordAudit(manager: EntityManager, event: AuditEvent): Promise<void> {
-  await manager.insert(AuditEventEntity, auditRow(event));
+  let insert = inserts.get(manager.connection);
+  if (!insert) inserts.set(manager.connection, (insert = new PreparedInsert(manager.connection, AuditEventEntity)));
+  await insert.insert(manager, auditRow(event));
 }
 
 /** The audit row of `event`, stamped now with a new id. */
