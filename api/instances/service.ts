@@ -27,6 +27,7 @@ import {
   InstanceStatus,
   Operation,
   phasesOf,
+  sqlList,
   UNFINISHED_JOB_STATUSES,
 } from '../../shared/instances/status';
 import { sleep } from '../../shared/retry';
@@ -36,6 +37,24 @@ import { PageCursor } from '../http/paging';
 import { isUuid } from '../http/resources';
 import type { CreateInstanceDto, ListInstancesQuery, UpdateInstanceDto } from './dto';
 import { type DeletionPolicy, protectionRefusal } from './protection';
+
+/**
+ * The quota's count of a client's unfinished jobs (one parameter: the client id), made once per
+ * service: `COUNT(*)` with the statuses written out, so both engines answer it from the partial
+ * index `ix_jobs_unfinished_by_client`, whose predicate it repeats, whatever plan the server
+ * makes. TypeORM's `countBy` built it on every call (about 0.6 ms of CPU), as `COUNT(DISTINCT id)`
+ * (a sort of every id it counts) with the statuses as parameters, which only a plan made for the
+ * values at hand can match to that index.
+ */
+export function unfinishedJobsCountSql(dataSource: DataSource): string {
+  const driver = dataSource.driver;
+  const jobs = dataSource.getMetadata(JobEntity);
+  const column = (property: string) => driver.escape(jobs.findColumnWithPropertyName(property)!.databaseName);
+  return (
+    `SELECT COUNT(*) AS ${driver.escape('n')} FROM ${driver.escape(jobs.tableName)} ` +
+    `WHERE ${column('requestedBy')} = ${driver.createParameter('client', 0)} AND ${column('status')} IN (${sqlList(UNFINISHED_JOB_STATUSES)})`
+  );
+}
 
 export interface Caller {
   clientId: string;
@@ -135,6 +154,7 @@ export class InstanceService {
     latestJob: PreparedRead<JobEntity, 'instanceId'>;
   };
   /** The rows every request that makes a job writes: SQL made once (shared/database/prepared-insert.ts). */
+  private unfinishedCountSql?: string;
   private readonly inserts: {
     instance: PreparedInsert<InstanceEntity>;
     claim: PreparedInsert<DatabaseNameClaimEntity>;
@@ -847,9 +867,11 @@ export class InstanceService {
    * the admin pool of each API process), never by a sequence of requests.
    */
   private async assertWithinQuota(m: EntityManager, caller: Caller, adding = 1): Promise<void> {
-    const unfinished = await m
-      .getRepository(JobEntity)
-      .countBy({ requestedBy: caller.clientId, status: In([...UNFINISHED_JOB_STATUSES]) });
+    const [row] = await m.query<{ n: string | number }[]>(
+      (this.unfinishedCountSql ??= unfinishedJobsCountSql(this.dataSource)),
+      [caller.clientId],
+    );
+    const unfinished = Number(row?.n ?? 0);
     const limit = this.options.unfinishedJobsPerClient;
     if (unfinished + adding > limit) {
       throw new TooManyRequestsError(

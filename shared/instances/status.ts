@@ -122,7 +122,7 @@ export function mayOwnNoDatabase(status: InstanceStatus | null): boolean {
   return status === OPERATION_DEFINITIONS.create.failed;
 }
 
-/** A list of job statuses as SQL literals, for the migrations' partial indexes. */
+/** A list of job statuses as SQL literals, for the migrations' partial indexes and the queries that must match them. */
 export function sqlList(values: readonly string[]): string {
   return values.map((v) => `'${v.replace(/'/g, "''")}'`).join(', ');
 }
