@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import autocannon from 'autocannon';
@@ -9,6 +9,7 @@ import { ClientStore } from '../api/auth/clients';
 import { SCOPES } from '../api/auth/scopes';
 import { loadApiConfig } from '../shared/config';
 import { createAdminDataSource, prepareAdminDatabase } from '../shared/database/data-source';
+import { InventoryDatabaseEntity, InventoryRunEntity } from '../shared/database/entities';
 import { silentLogger } from '../shared/logger';
 import { dropDatabases } from '../test/support/ods-server';
 import { freePort } from '../test/support/processes';
@@ -28,7 +29,9 @@ import { appendResults, cpuTicks, machineLine, positiveInt, progress, runBenchma
  * bare GET, GET /admin/jobs/{id}, bare GET, GET /admin/instances/{id}, bare POST,
  * POST /admin/instances (a unique instanceName and databaseName each). POSTs use
  * BENCH_POST_CONNECTIONS (10, the admin pool's size: more only queue inside the API).
- * MAX_UNFINISHED_JOBS_PER_CLIENT is raised to 100000 so the quota never answers 429.
+ * MAX_UNFINISHED_JOBS_PER_CLIENT is raised to 100000 so the quota never answers 429. A finished
+ * inventory run with the polled instance's facts is seeded (since 2026-11-26 afternoon), so the
+ * instance poll reads them as it does where a worker takes inventories (by default every minute).
  * CPU idle share (/proc/stat) is taken over each measurement; the API's VmRSS is sampled every
  * 100 ms and its VmHWM read at the end. BENCH_API_PROFILE_DIR: run the API with --cpu-prof
  * into that folder (development runs only: a recorded run gives both servers the same flags).
@@ -263,6 +266,30 @@ async function main(): Promise<void> {
     });
     if (seeded.status !== 201) throw new Error(`create failed: ${seeded.status} ${await seeded.text()}`);
     const instance = (await seeded.json()) as { id: string; job: { id: string } };
+    // An inventory as a worker leaves it (INVENTORY_INTERVAL_MS is 60 s by default): a finished
+    // run and its facts of the polled instance's database, so the instance poll reads them as in
+    // a deployment.
+    const runId = randomUUID();
+    const ranAt = new Date();
+    await dataSource.getRepository(InventoryRunEntity).insert({
+      id: runId,
+      startedAt: ranAt,
+      finishedAt: ranAt,
+      workerId: 'bench',
+      databaseCount: 1,
+      error: null,
+    });
+    await dataSource.getRepository(InventoryDatabaseEntity).insert({
+      databaseName: `bh_${id}_polled`,
+      observedAt: ranAt,
+      sizeBytes: 40 * 1024 * 1024,
+      state: 'online',
+      connections: 0,
+      allowsConnections: true,
+      markerInstanceId: instance.id,
+      odsVersion: null,
+      standardVersion: null,
+    });
     const jobPath = `/admin/jobs/${instance.job.id}`;
     const instancePath = `/admin/instances/${instance.id}`;
     const sizes = await Promise.all(
