@@ -54,24 +54,16 @@ export class InventoryStore {
    */
   private readonly factsRunRead: PreparedRead<InventoryRunEntity, never>;
 
-  /** PostgreSQL only: see databasesNamedOrMarked. */
-  private readonly namedOrMarked?: {
+  /** PostgreSQL only (null elsewhere), made on first use: see databasesNamedOrMarked. */
+  private namedOrMarked?: {
     run: (values: unknown[]) => Promise<Record<string, unknown>[]>;
     hydrate: (row: Record<string, unknown>) => InventoryDatabaseEntity;
-  };
+  } | null;
 
   constructor(private readonly dataSource: DataSource) {
     this.factsRunRead = new PreparedRead(dataSource, InventoryRunEntity, 'r', [], (qb) =>
       qb.where('r.finished_at IS NOT NULL').andWhere('r.error IS NULL').orderBy('r.finished_at', 'DESC').limit(1),
     );
-    if (dataSource.driver.options.type === 'postgres')
-      this.namedOrMarked = {
-        run: preparedStatement(
-          dataSource,
-          'SELECT * FROM inventory_databases WHERE database_name = ANY($1::text[]) OR marker_instance_id = ANY($2::uuid[])',
-        ),
-        hydrate: entityHydrator(dataSource, InventoryDatabaseEntity),
-      };
   }
 
   async startRun(workerId: string): Promise<InventoryRunEntity> {
@@ -177,6 +169,16 @@ export class InventoryStore {
     names: readonly string[],
     ids: readonly string[],
   ): Promise<[InventoryDatabaseEntity[], InventoryDatabaseEntity[]]> {
+    this.namedOrMarked ??=
+      this.dataSource.driver.options.type === 'postgres'
+        ? {
+            run: preparedStatement(
+              this.dataSource,
+              'SELECT * FROM inventory_databases WHERE database_name = ANY($1::text[]) OR marker_instance_id = ANY($2::uuid[])',
+            ),
+            hydrate: entityHydrator(this.dataSource, InventoryDatabaseEntity),
+          }
+        : null;
     if (this.namedOrMarked) {
       const rows = (await this.namedOrMarked.run([names, ids])).map(this.namedOrMarked.hydrate);
       const wanted = { names: new Set(names), ids: new Set(ids) };
