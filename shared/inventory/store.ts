@@ -162,7 +162,7 @@ export class InventoryStore {
    * The facts of the databases of these names, and of those whose marker names one of these
    * instances. On every instance read of the API where a worker takes inventories, so on
    * PostgreSQL one statement made once (both lists as arrays); elsewhere the two reads at once.
-   * TypeORM's two `findBy` one after the other cost the instance poll about 0.25 ms of the API's
+   * TypeORM's two `findBy` one after the other cost the instance poll about 0.2 ms of the API's
    * CPU and a round trip more (docs/benchmarks.md, "Status polling and create acceptance").
    */
   private async databasesNamedOrMarked(

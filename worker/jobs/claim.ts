@@ -10,7 +10,7 @@ import { phasesOf, startableFrom, UNFINISHED_JOB_STATUSES } from '../../shared/i
  *
  * On PostgreSQL it is one statement, so one round trip and one commit: the job's update and the
  * instance's in a data-modifying CTE, the job row returned. The TypeORM transaction it replaces
- * there (five round trips) took about twice as long and three times the worker's CPU
+ * there (five round trips) took about 2.4 times as long and 2.4 times the worker's CPU
  * (`bench/claim.ts`, docs/benchmarks.md "Create overhead"). Elsewhere (SQL Server) it is that
  * transaction.
  */
