@@ -40,9 +40,10 @@ import { type DeletionPolicy, protectionRefusal } from './protection';
 
 /**
  * The quota's count of a client's unfinished jobs (one parameter: the client id), made once per
- * service: `COUNT(*)` with the statuses written out, so both engines answer it from the partial
- * index `ix_jobs_unfinished_by_client`, whose predicate it repeats, whatever plan the server
- * makes. TypeORM's `countBy` built it on every call (about 0.6 ms of CPU), as `COUNT(DISTINCT id)`
+ * service: `COUNT(*)` with the statuses written out as the partial index
+ * `ix_jobs_unfinished_by_client` has them, so the index answers it whatever plan the server makes
+ * (tested on PostgreSQL, with a generic plan; the SQL Server filtered index has the same literal
+ * predicate, untested here). TypeORM's `countBy` built it on every call (about 0.6 ms of CPU), as `COUNT(DISTINCT id)`
  * (a sort of every id it counts) with the statuses as parameters, which only a plan made for the
  * values at hand can match to that index.
  */
@@ -153,8 +154,9 @@ export class InstanceService {
     instance: PreparedRead<InstanceEntity, 'id' | 'tenant'>;
     latestJob: PreparedRead<JobEntity, 'instanceId'>;
   };
-  /** The rows every request that makes a job writes: SQL made once (shared/database/prepared-insert.ts). */
+  /** The quota's count (unfinishedJobsCountSql), made on first use. */
   private unfinishedCountSql?: string;
+  /** The rows every request that makes a job writes: SQL made once (shared/database/prepared-insert.ts). */
   private readonly inserts: {
     instance: PreparedInsert<InstanceEntity>;
     claim: PreparedInsert<DatabaseNameClaimEntity>;
